@@ -1,0 +1,70 @@
+//! Berth's web UI, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
+//!
+//! - [`App`] and [`shell`]: the router and the HTML document around it.
+//! - `pages/`: one page per file; `components/`: pieces shared by pages.
+//! - [`api`]: server functions, thin wrappers that make one [`backend::Backend`] call.
+//! - [`types`]: the wire types pages display; [`error::BerthError`]: the wire error.
+//! - `backend` (`ssr` only): the seam through which `server` provides its services,
+//!   so this crate never names `server`'s types.
+//!
+//! Nothing here touches SQLite, Incus or the file system.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+mod components;
+pub mod error;
+mod format;
+mod pages;
+pub mod types;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use crate::components::nav::NavShell;
+use crate::pages::cluster::ClusterPage;
+use crate::pages::not_found::NotFoundPage;
+
+/// The name of the generated assets: `/pkg/berth.js`, `/pkg/berth.wasm`, `/pkg/berth.css`.
+pub const OUTPUT_NAME: &str = "berth";
+
+/// The HTML document every page is rendered into.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="berth" href="/pkg/berth.css"/>
+        <Title formatter=|page: String| if page.is_empty() { "Berth".to_owned() } else { format!("{page} · Berth") }/>
+        <Router>
+            <NavShell>
+                <Routes fallback=NotFoundPage>
+                    // Async: the HTML is sent once the data is in, so the page is whole without
+                    // JavaScript (out-of-order streaming needs a script to place its parts).
+                    <Route path=path!("/") view=ClusterPage ssr=SsrMode::Async/>
+                </Routes>
+            </NavShell>
+        </Router>
+    }
+}

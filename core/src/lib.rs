@@ -1,0 +1,20 @@
+//! Berth's domain: what an Incus cluster looks like to the placement logic, with no IO.
+//!
+//! - [`model`]: the Incus REST objects Berth reads (members, groups, projects, profiles,
+//!   instances, operations), with field names exactly as Incus's JSON has them.
+//! - [`snapshot`]: an immutable capture of one cluster in the `berth.snapshot/v1` format,
+//!   its validation and its content hash.
+//! - [`usage`]: derived figures (instance counts, CPU/memory/disk use per member).
+//! - [`units`]: Incus size strings (`4GiB`) as bytes.
+//! - [`demo`]: the built-in demo cluster, generated deterministically.
+//!
+//! Nothing here reads files, talks to the network, looks at the clock or the environment:
+//! times and inputs are arguments, so every function is deterministic and testable in isolation.
+
+pub mod demo;
+pub mod model;
+pub mod snapshot;
+pub mod units;
+pub mod usage;
+
+pub use snapshot::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install what building, running or testing Berth needs, when it is missing. Idempotent;
+# nothing is downloaded from outside the package registries (crates.io, Debian, npm).
+#
+#   scripts/setup.sh build     the wasm32 target and wasm-bindgen-cli (the version in Cargo.lock)
+#   scripts/setup.sh release   the above, and wasm-opt (binaryen 116 from crates.io)
+#   scripts/setup.sh test      the build tools, Debian's chromium, the end-to-end npm packages
+#                              and Incus (scripts/testbed.sh install)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+what=${1:-build}
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+locked_version() {  # the version of a crate in Cargo.lock
+  awk -v name="$1" '$0 == "name = \"" name "\"" { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+setup_build() {
+  command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local want; want=$(locked_version wasm-bindgen)
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    say "installing wasm-bindgen-cli $want (must equal the wasm-bindgen crate in Cargo.lock)"
+    # Not --locked: its lock file pins a webpki-roots the registry here does not serve.
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+setup_release() {
+  # Debian's binaryen 108 silently breaks hydration (it rewrites the externref table export);
+  # binaryen 116 from the wasm-opt crate is known good.
+  local version; version=$("$HOME/.cargo/bin/wasm-opt" --version 2>/dev/null | grep -o 'version [0-9]*' | awk '{print $2}')
+  if [ -z "$version" ] || [ "$version" -lt 116 ]; then
+    say "installing wasm-opt (binaryen 116; builds C++, about 6 minutes once)"
+    cargo install wasm-opt --version 0.116.1 --locked
+  fi
+}
+
+setup_test() {
+  apt_install chromium ca-certificates
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -d end2end/node_modules/playwright-core ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
+    say "installing the end-to-end test packages (npm ci)"
+    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  scripts/testbed.sh install
+}
+
+case "$what" in
+  build) setup_build ;;
+  release) setup_build; setup_release ;;
+  test) setup_build; setup_test ;;
+  *) echo "usage: $0 build|release|test" >&2; exit 2 ;;
+esac

@@ -1,0 +1,75 @@
+//! Stored snapshots: insert (deduplicated by content hash), list, load.
+
+use berth_core::Snapshot;
+
+use super::{Store, StoreError};
+
+/// A snapshot's summary columns, without its body.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SnapshotRow {
+    pub id: i64,
+    pub content_hash: String,
+    pub name: String,
+    pub source_kind: String,
+    pub captured_at: String,
+    pub incus_version: String,
+    pub member_count: i64,
+    pub instance_count: i64,
+}
+
+impl Store {
+    /// Stores a snapshot unless one with the same content is stored already.
+    /// Returns its id and whether it was new.
+    pub async fn insert_snapshot(&self, snapshot: &Snapshot) -> Result<(i64, bool), StoreError> {
+        let body = snapshot.to_json();
+        let hash = snapshot.content_hash();
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO snapshots
+                 (content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count, body)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (content_hash) DO NOTHING
+             RETURNING id",
+        )
+        .bind(&hash)
+        .bind(&snapshot.source.name)
+        .bind(&snapshot.source.kind)
+        .bind(&snapshot.captured_at)
+        .bind(snapshot.incus_version())
+        .bind(snapshot.members.len() as i64)
+        .bind(snapshot.instances.len() as i64)
+        .bind(&body)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some((id,)) = inserted {
+            return Ok((id, true));
+        }
+        let (id,): (i64,) = sqlx::query_as("SELECT id FROM snapshots WHERE content_hash = ?")
+            .bind(&hash)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((id, false))
+    }
+
+    /// Every stored snapshot, newest capture first.
+    pub async fn list_snapshots(&self) -> Result<Vec<SnapshotRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count
+             FROM snapshots ORDER BY captured_at DESC, id DESC",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// One snapshot with its body parsed and validated; `None` when no such id is stored.
+    pub async fn load_snapshot(&self, id: i64) -> Result<Option<Snapshot>, StoreError> {
+        let body: Option<(String,)> = sqlx::query_as("SELECT body FROM snapshots WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        body.map(|(body,)| {
+            Snapshot::from_json(&body)
+                .map_err(|error| StoreError::CorruptSnapshot { id, message: error.to_string() })
+        })
+        .transpose()
+    }
+}

@@ -1,0 +1,74 @@
+//! The axum router: Leptos pages and server functions, `/healthz`, static assets.
+//!
+//! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
+//! without a socket.
+
+use std::time::Duration;
+
+use axum::extract::{FromRef, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use berth_app::backend::SharedBackend;
+use berth_app::{shell, App};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::db::Store;
+use crate::error::AppError;
+
+/// Everything a request may need. Handlers ask for parts through `FromRef`.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    /// What server functions call; provided to them as Leptos context.
+    pub backend: SharedBackend,
+    pub store: Store,
+}
+
+/// One slow request must not hold up a graceful shutdown for long.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let backend = state.backend.clone();
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        // Registers every page route and every `#[server]` function, providing the backend
+        // to both (SSR renders and browser calls alike).
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(backend.clone()),
+            move || shell(shell_options.clone()),
+        )
+        // Static files from the site root; anything else is rendered as the 404 page.
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness and readiness: answers 200 only when the database answers.
+async fn healthz(State(store): State<Store>) -> Result<&'static str, AppError> {
+    store.ping().await?;
+    Ok("ok\n")
+}

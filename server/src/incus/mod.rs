@@ -1,0 +1,127 @@
+//! A client for the Incus REST API, over the unix socket or over HTTPS with a TLS client
+//! certificate.
+//!
+//! Incus clusters share one self-signed server certificate whose names rarely match the
+//! address used, so HTTPS trust is either a pinned SHA-256 fingerprint of that certificate
+//! or a CA file (see [`tls`]). The client key never leaves this process and is never logged.
+
+mod tls;
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub use tls::{fingerprint_of_pem, ServerTrust};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncusError {
+    #[error("cannot read {path}: {source}")]
+    ReadFile { path: PathBuf, source: std::io::Error },
+    #[error("invalid TLS configuration: {0}")]
+    Tls(String),
+    #[error("cannot reach Incus at {remote}: {message}")]
+    Unreachable { remote: String, message: String },
+    #[error("Incus at {remote} does not trust this client certificate (add it with `incus config trust add-certificate`)")]
+    Untrusted { remote: String },
+    #[error("Incus answered {status} to {path}: {message}")]
+    Api { path: String, status: u16, message: String },
+    #[error("unexpected answer from Incus to {path}: {message}")]
+    Decode { path: String, message: String },
+}
+
+/// The envelope every Incus response comes in.
+#[derive(Debug, Deserialize)]
+struct Envelope<T> {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    error_code: u16,
+    #[serde(default)]
+    error: String,
+    metadata: Option<T>,
+}
+
+pub struct IncusClient {
+    http: reqwest::Client,
+    base: String,
+    /// For messages: the socket path or URL, never credentials.
+    remote: String,
+}
+
+impl IncusClient {
+    /// Talks to the daemon behind a unix socket (full admin access by file permission).
+    pub fn unix(socket: &Path) -> Result<IncusClient, IncusError> {
+        let http = reqwest::Client::builder()
+            .unix_socket(socket)
+            .build()
+            .map_err(|error| IncusError::Tls(error.to_string()))?;
+        Ok(IncusClient {
+            http,
+            base: "http://incus".into(),
+            remote: format!("unix://{}", socket.display()),
+        })
+    }
+
+    /// Talks to `url` (e.g. `https://127.0.0.11:8443`) as the holder of the client
+    /// certificate and key (PEM files), trusting the server as `trust` says.
+    pub fn https(
+        url: &str,
+        client_cert: &Path,
+        client_key: &Path,
+        trust: ServerTrust,
+    ) -> Result<IncusClient, IncusError> {
+        let config = tls::client_config(&read(client_cert)?, &read(client_key)?, trust)?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(config)
+            .build()
+            .map_err(|error| IncusError::Tls(error.to_string()))?;
+        let base = url.trim_end_matches('/').to_owned();
+        Ok(IncusClient { http, remote: base.clone(), base })
+    }
+
+    /// `GET path` and the response's `metadata`, e.g. `get("/1.0/cluster/members?recursion=1")`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, IncusError> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .map_err(|error| IncusError::Unreachable {
+                remote: self.remote.clone(),
+                message: error_chain(&error),
+            })?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|error| IncusError::Unreachable {
+            remote: self.remote.clone(),
+            message: error_chain(&error),
+        })?;
+        let envelope: Envelope<T> = serde_json::from_slice(&bytes).map_err(|error| IncusError::Decode {
+            path: path.into(),
+            message: format!("HTTP {status}: {error}"),
+        })?;
+        if envelope.kind == "error" {
+            if envelope.error_code == 403 && envelope.error.contains("not authorized") {
+                return Err(IncusError::Untrusted { remote: self.remote.clone() });
+            }
+            return Err(IncusError::Api { path: path.into(), status: envelope.error_code, message: envelope.error });
+        }
+        envelope.metadata.ok_or_else(|| IncusError::Decode { path: path.into(), message: "no metadata".into() })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, IncusError> {
+    std::fs::read(path).map_err(|source| IncusError::ReadFile { path: path.to_owned(), source })
+}
+
+/// reqwest's top-level message ("error sending request") hides the cause; show the chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -1,0 +1,22 @@
+//! The `berth` server: everything that does IO.
+//!
+//! - [`cli`]: the command line (`berth serve`, …) and its configuration.
+//! - [`serve`]: starting and stopping the web server.
+//! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
+//! - [`services`]: the [`berth_app::backend::Backend`] implementation pages call into; maps
+//!   the domain to the UI's wire types.
+//! - [`db`]: the SQLite store (migrations, snapshots).
+//! - [`incus`]: the Incus REST client (unix socket, HTTPS with a client certificate).
+//! - [`site`]: finding the built web assets.
+//! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping.
+//!
+//! The domain rules live in `berth-core`; this crate only moves data in and out.
+
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod incus;
+pub mod serve;
+pub mod services;
+pub mod site;

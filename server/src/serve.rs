@@ -1,0 +1,68 @@
+//! `berth serve`: open the store, build the router, listen until Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use berth_app::backend::SharedBackend;
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+use crate::db::Store;
+use crate::http::{router, AppState};
+use crate::services::Services;
+use crate::site::locate_site_root;
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let site_root = locate_site_root(args.site_root.as_deref())?;
+    let store = Store::open(&args.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+    if args.demo {
+        let snapshot = berth_core::demo::demo_snapshot();
+        let (id, inserted) = store.insert_snapshot(&snapshot).await.context("cannot store the demo snapshot")?;
+        tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
+    }
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name(berth_app::OUTPUT_NAME)
+        .site_root(site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(address)
+        .build();
+    let backend: SharedBackend = Arc::new(Services::new(store.clone()));
+    let app = router(AppState { leptos_options, backend, store: store.clone() });
+
+    tracing::info!(
+        listen = %address,
+        data_dir = %args.data_dir.display(),
+        site_root = %site_root.display(),
+        "Berth is listening"
+    );
+    println!("Berth is running at http://{address}/");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("Berth stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.expect("cannot listen for Ctrl-C");
+    };
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("cannot listen for SIGTERM")
+            .recv()
+            .await;
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    ClusterGroup, ClusterMember, ClusterMemberState, Instance, Operation, Profile, Project,
-    Resources, Server,
+    ClusterGroup, ClusterMember, ClusterMemberState, Instance, Operation, Profile, Project, Resources, Server,
 };
 
 /// The format tag every snapshot document carries.
@@ -75,7 +74,11 @@ pub struct CaptureError {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SnapshotError {
     #[error("not valid snapshot JSON at line {line}, column {column}: {message}")]
-    Json { line: usize, column: usize, message: String },
+    Json {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("unsupported snapshot format {found:?} (expected {SNAPSHOT_FORMAT:?})")]
     UnsupportedFormat { found: String },
     #[error("the snapshot has no cluster members")]
@@ -124,9 +127,15 @@ impl Snapshot {
         if self.members.is_empty() {
             return Err(SnapshotError::NoMembers);
         }
-        let members = unique("cluster member", self.members.iter().map(|m| m.server_name.as_str()))?;
+        let members = unique(
+            "cluster member",
+            self.members.iter().map(|m| m.server_name.as_str()),
+        )?;
         let projects = unique("project", self.projects.iter().map(|p| p.name.as_str()))?;
-        unique("cluster group", self.cluster_groups.iter().map(|g| g.name.as_str()))?;
+        unique(
+            "cluster group",
+            self.cluster_groups.iter().map(|g| g.name.as_str()),
+        )?;
         for group in &self.cluster_groups {
             if let Some(member) = group.members.iter().find(|m| !members.contains(m.as_str())) {
                 return Err(SnapshotError::UnknownGroupMember {
@@ -151,7 +160,10 @@ impl Snapshot {
                 });
             }
             if !instance_keys.insert(key.clone()) {
-                return Err(SnapshotError::Duplicate { kind: "instance", name: key });
+                return Err(SnapshotError::Duplicate {
+                    kind: "instance",
+                    name: key,
+                });
             }
         }
         Ok(())
@@ -178,14 +190,21 @@ fn unique<'a>(
     let mut seen = BTreeSet::new();
     for name in names {
         if !seen.insert(name) {
-            return Err(SnapshotError::Duplicate { kind, name: name.to_owned() });
+            return Err(SnapshotError::Duplicate {
+                kind,
+                name: name.to_owned(),
+            });
         }
     }
     Ok(seen)
 }
 
 fn json_error(error: serde_json::Error) -> SnapshotError {
-    SnapshotError::Json { line: error.line(), column: error.column(), message: error.to_string() }
+    SnapshotError::Json {
+        line: error.line(),
+        column: error.column(),
+        message: error.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +228,9 @@ mod tests {
         let text = demo_json().replacen(SNAPSHOT_FORMAT, "berth.snapshot/v9", 1);
         assert_eq!(
             Snapshot::from_json(&text),
-            Err(SnapshotError::UnsupportedFormat { found: "berth.snapshot/v9".into() })
+            Err(SnapshotError::UnsupportedFormat {
+                found: "berth.snapshot/v9".into()
+            })
         );
     }
 
@@ -240,7 +261,10 @@ mod tests {
 
         let mut snapshot = crate::demo::demo_snapshot();
         snapshot.instances[0].project = "nowhere".into();
-        assert!(matches!(snapshot.validate(), Err(SnapshotError::UnknownProject { .. })));
+        assert!(matches!(
+            snapshot.validate(),
+            Err(SnapshotError::UnknownProject { .. })
+        ));
     }
 
     #[test]

@@ -97,8 +97,11 @@ mod tests {
         let snapshot = demo_snapshot();
         let total: usize = snapshot.instance_counts().values().sum();
         assert_eq!(total, snapshot.instances.len());
-        let by_usage: usize =
-            snapshot.members.iter().map(|m| snapshot.member_usage(m).instances).sum();
+        let by_usage: usize = snapshot
+            .members
+            .iter()
+            .map(|m| snapshot.member_usage(m).instances)
+            .sum();
         assert_eq!(by_usage, snapshot.instances.len());
     }
 
@@ -117,9 +120,17 @@ mod tests {
         let snapshot = demo_snapshot();
         for member in snapshot.members.iter().filter(|m| m.status == "Online") {
             let usage = snapshot.member_usage(member);
-            for fraction in [usage.cpu_fraction(), usage.memory_fraction(), usage.disk_fraction()] {
+            for fraction in [
+                usage.cpu_fraction(),
+                usage.memory_fraction(),
+                usage.disk_fraction(),
+            ] {
                 let fraction = fraction.expect("online members have state and resources");
-                assert!((0.0..=1.0).contains(&fraction), "{} {fraction}", member.server_name);
+                assert!(
+                    (0.0..=1.0).contains(&fraction),
+                    "{} {fraction}",
+                    member.server_name
+                );
             }
         }
     }

@@ -52,7 +52,9 @@ pub enum LogFormat {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -87,8 +89,18 @@ mod tests {
 
     #[test]
     fn help_documents_every_serve_option() {
-        let help = Cli::command().find_subcommand_mut("serve").unwrap().render_long_help().to_string();
-        for option in ["--listen", "--data-dir", "--demo", "--site-root", "BERTH_DATA_DIR"] {
+        let help = Cli::command()
+            .find_subcommand_mut("serve")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        for option in [
+            "--listen",
+            "--data-dir",
+            "--demo",
+            "--site-root",
+            "BERTH_DATA_DIR",
+        ] {
             assert!(help.contains(option), "`berth serve --help` lacks {option}");
         }
     }

@@ -52,7 +52,11 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        (status, Json(serde_json::json!({ "error": self.public_message() }))).into_response()
+        (
+            status,
+            Json(serde_json::json!({ "error": self.public_message() })),
+        )
+            .into_response()
     }
 }
 

@@ -20,7 +20,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
     if args.demo {
         let snapshot = berth_core::demo::demo_snapshot();
-        let (id, inserted) = store.insert_snapshot(&snapshot).await.context("cannot store the demo snapshot")?;
+        let (id, inserted) = store
+            .insert_snapshot(&snapshot)
+            .await
+            .context("cannot store the demo snapshot")?;
         tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
     }
 
@@ -35,7 +38,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_addr(address)
         .build();
     let backend: SharedBackend = Arc::new(Services::new(store.clone()));
-    let app = router(AppState { leptos_options, backend, store: store.clone() });
+    let app = router(AppState {
+        leptos_options,
+        backend,
+        store: store.clone(),
+    });
 
     tracing::info!(
         listen = %address,
@@ -44,7 +51,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "Berth is listening"
     );
     println!("Berth is running at http://{address}/");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())

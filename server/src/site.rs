@@ -28,7 +28,9 @@ pub fn locate_site_root(explicit: Option<&Path>) -> Result<PathBuf, SiteNotFound
         .iter()
         .find(|candidate| candidate.join(MARKER).is_file())
         .cloned()
-        .ok_or(SiteNotFound { looked_in: candidates })
+        .ok_or(SiteNotFound {
+            looked_in: candidates,
+        })
 }
 
 fn beside_executable() -> Vec<PathBuf> {

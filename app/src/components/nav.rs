@@ -6,7 +6,10 @@ use leptos_router::components::A;
 
 /// Sections that exist in the product plan but not yet in this build.
 const COMING: [(&str, &str); 3] = [
-    ("Scriptlets", "Write placement scriptlets with validation as you type"),
+    (
+        "Scriptlets",
+        "Write placement scriptlets with validation as you type",
+    ),
     ("Sandbox", "Preview every scriptlet call Incus would make"),
     ("Plans", "Plan, review and execute cross-project moves"),
 ];

@@ -10,7 +10,13 @@ pub fn UsageBar(label: &'static str, fraction: Option<f64>, detail: String) -> i
     match fraction {
         Some(fraction) => {
             let pct = percent(fraction);
-            let level = if pct >= 90 { "crit" } else if pct >= 70 { "warn" } else { "ok" };
+            let level = if pct >= 90 {
+                "crit"
+            } else if pct >= 70 {
+                "warn"
+            } else {
+                "ok"
+            };
             view! {
                 <div class="usage">
                     <div class="usage-head">

@@ -11,6 +11,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::get_cluster_view;
+use crate::components::error_notice::ErrorNotice;
 use crate::components::usage_bar::UsageBar;
 use crate::format;
 use crate::types::{ClusterView, GroupView, MemberView, ProjectView, SnapshotSummary};
@@ -18,8 +19,7 @@ use crate::types::{ClusterView, GroupView, MemberView, ProjectView, SnapshotSumm
 #[component]
 pub fn ClusterPage() -> impl IntoView {
     let query = use_query_map();
-    let snapshot_id =
-        Memo::new(move |_| query.read().get("snapshot").and_then(|id| id.parse::<i64>().ok()));
+    let snapshot_id = Memo::new(move |_| query.read().get("snapshot").and_then(|id| id.parse::<i64>().ok()));
     let cluster = Resource::new(move || snapshot_id.get(), get_cluster_view);
     // Effects run only in the browser, so this flips once the page is hydrated; the
     // end-to-end tests wait for it before interacting.
@@ -30,22 +30,7 @@ pub fn ClusterPage() -> impl IntoView {
         <Title text="Cluster"/>
         <div class="page" data-test="cluster-page" data-hydrated=move || hydrated.get().to_string()>
             <Suspense fallback=|| view! { <p class="loading">"Loading snapshot…"</p> }>
-                <ErrorBoundary fallback=|errors| {
-                    view! {
-                        <div class="notice error" role="alert">
-                            <strong>"The snapshot could not be shown."</strong>
-                            <ul>
-                                {move || {
-                                    errors
-                                        .get()
-                                        .into_iter()
-                                        .map(|(_, error)| view! { <li>{error.to_string()}</li> })
-                                        .collect_view()
-                                }}
-                            </ul>
-                        </div>
-                    }
-                }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
                     {move || Suspend::new(async move {
                         cluster.await.map(|cluster| view! { <ClusterOverview cluster/> })
                     })}
@@ -64,14 +49,28 @@ fn ClusterOverview(cluster: ClusterView) -> impl IntoView {
     // would change the resource's key and reload data the page already has.
     let link = move |group: Option<&str>| {
         let snapshot = query.read_untracked().get("snapshot");
-        let params: Vec<String> = [snapshot.map(|id| format!("snapshot={id}")), group.map(|g| format!("group={g}"))]
-            .into_iter()
-            .flatten()
-            .collect();
-        if params.is_empty() { "/".to_owned() } else { format!("/?{}", params.join("&")) }
+        let params: Vec<String> = [
+            snapshot.map(|id| format!("snapshot={id}")),
+            group.map(|g| format!("group={g}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if params.is_empty() {
+            "/".to_owned()
+        } else {
+            format!("/?{}", params.join("&"))
+        }
     };
 
-    let ClusterView { snapshot, history, groups, members, projects, capture_errors } = cluster;
+    let ClusterView {
+        snapshot,
+        history,
+        groups,
+        members,
+        projects,
+        capture_errors,
+    } = cluster;
     let online = members.iter().filter(|m| m.status == "Online").count();
     let total_members = members.len();
     let total_instances: usize = members.iter().map(|m| m.instances).sum();
@@ -208,9 +207,17 @@ fn ClusterOverview(cluster: ClusterView) -> impl IntoView {
 /// other group holds.
 fn sections_to_show(groups: &[GroupView], selected: Option<&str>) -> Vec<(GroupView, Option<Vec<String>>)> {
     if let Some(selected) = selected {
-        return groups.iter().filter(|g| g.name == selected).map(|g| (g.clone(), None)).collect();
+        return groups
+            .iter()
+            .filter(|g| g.name == selected)
+            .map(|g| (g.clone(), None))
+            .collect();
     }
-    let mut shown: Vec<_> = groups.iter().filter(|g| g.name != "default").map(|g| (g.clone(), None)).collect();
+    let mut shown: Vec<_> = groups
+        .iter()
+        .filter(|g| g.name != "default")
+        .map(|g| (g.clone(), None))
+        .collect();
     if let Some(default) = groups.iter().find(|g| g.name == "default") {
         let ungrouped: Vec<String> = default
             .members
@@ -336,7 +343,8 @@ fn ProjectsTable(projects: Vec<ProjectView>) -> impl IntoView {
 
 #[component]
 fn Restrictions(project: ProjectView) -> impl IntoView {
-    let nothing = !project.restricted && project.cluster_groups.is_empty() && project.cluster_target.is_none();
+    let nothing =
+        !project.restricted && project.cluster_groups.is_empty() && project.cluster_target.is_none();
     view! {
         {project.restricted.then(|| view! { <span class="badge badge-warn">"restricted"</span> })}
         {(!project.cluster_groups.is_empty())
@@ -416,8 +424,14 @@ mod tests {
     fn default_group_only_shows_members_no_other_group_holds() {
         let groups = [group("default", &["a", "b", "c"]), group("rack", &["a", "b"])];
         let shown = sections_to_show(&groups, None);
-        let names: Vec<_> = shown.iter().map(|(g, only)| (g.name.as_str(), only.clone())).collect();
-        assert_eq!(names, vec![("rack", None), ("default", Some(vec!["c".to_string()]))]);
+        let names: Vec<_> = shown
+            .iter()
+            .map(|(g, only)| (g.name.as_str(), only.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("rack", None), ("default", Some(vec!["c".to_string()]))]
+        );
     }
 
     #[test]

@@ -19,8 +19,8 @@ use self::rng::DemoRng;
 use self::topology::{MemberSpec, ProjectSpec, API_EXTENSIONS, GROUPS, MEMBERS, PROFILES, PROJECTS};
 use crate::model::{
     ClusterGroup, ClusterMember, ClusterMemberState, Config, CpuResources, Devices, Instance,
-    MemoryResources, Operation, Profile, Project, Resources, Server, ServerEnvironment,
-    StoragePoolSpace, StoragePoolState, SysInfo,
+    MemoryResources, Operation, Profile, Project, Resources, Server, ServerEnvironment, StoragePoolSpace,
+    StoragePoolState, SysInfo,
 };
 use crate::snapshot::{CaptureError, SnapshotSource};
 use crate::units::parse_bytes;
@@ -65,7 +65,11 @@ pub fn demo_snapshot() -> Snapshot {
     Snapshot {
         format: SNAPSHOT_FORMAT.into(),
         captured_at: CAPTURED_AT.into(),
-        source: SnapshotSource { kind: "demo".into(), name: DEMO_NAME.into(), remote: None },
+        source: SnapshotSource {
+            kind: "demo".into(),
+            name: DEMO_NAME.into(),
+            remote: None,
+        },
         server: server(),
         cluster_groups: cluster_groups(&members),
         members,
@@ -120,7 +124,11 @@ fn server() -> Server {
 }
 
 fn member_groups(spec: &MemberSpec) -> Vec<String> {
-    ["default", spec.rack].iter().chain(spec.extra_groups).map(|g| (*g).to_owned()).collect()
+    ["default", spec.rack]
+        .iter()
+        .chain(spec.extra_groups)
+        .map(|g| (*g).to_owned())
+        .collect()
 }
 
 fn cluster_member(spec: &MemberSpec) -> ClusterMember {
@@ -160,7 +168,10 @@ fn cluster_groups(members: &[ClusterMember]) -> Vec<ClusterGroup> {
 }
 
 fn string_map(pairs: &[(&str, &str)]) -> Config {
-    pairs.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect()
 }
 
 fn project(spec: &ProjectSpec) -> Project {
@@ -174,8 +185,15 @@ fn project(spec: &ProjectSpec) -> Project {
 
 fn base_devices() -> Devices {
     let root = string_map(&[("type", "disk"), ("path", "/"), ("pool", "local")]);
-    let nic = string_map(&[("type", "nic"), ("nictype", "bridged"), ("parent", "br0"), ("name", "eth0")]);
-    [("root".to_owned(), root), ("eth0".to_owned(), nic)].into_iter().collect()
+    let nic = string_map(&[
+        ("type", "nic"),
+        ("nictype", "bridged"),
+        ("parent", "br0"),
+        ("name", "eth0"),
+    ]);
+    [("root".to_owned(), root), ("eth0".to_owned(), nic)]
+        .into_iter()
+        .collect()
 }
 
 fn profile(spec: &topology::ProfileSpec) -> Profile {
@@ -184,7 +202,11 @@ fn profile(spec: &topology::ProfileSpec) -> Profile {
         project: spec.project.into(),
         description: spec.description.into(),
         config: string_map(spec.config),
-        devices: if spec.base_devices { base_devices() } else { Devices::new() },
+        devices: if spec.base_devices {
+            base_devices()
+        } else {
+            Devices::new()
+        },
         used_by: Vec::new(),
     }
 }
@@ -210,8 +232,7 @@ fn place_instances(rng: &mut DemoRng) -> Vec<Instance> {
             let pinned_group = (app == "cache" && rng.chance(0.5)).then_some("edge");
 
             let allowed = |member: &MemberSpec| {
-                allowed_groups.is_empty()
-                    || member_groups(member).iter().any(|g| allowed_groups.contains(g))
+                allowed_groups.is_empty() || member_groups(member).iter().any(|g| allowed_groups.contains(g))
             };
             let manual_target = MEMBERS
                 .iter()
@@ -226,7 +247,8 @@ fn place_instances(rng: &mut DemoRng) -> Vec<Instance> {
                         .filter(|member| member.scheduler != Some("manual"))
                         .filter(|member| {
                             member.scheduler != Some("group")
-                                || pinned_group.is_some_and(|g| member_groups(member).iter().any(|own| own == g))
+                                || pinned_group
+                                    .is_some_and(|g| member_groups(member).iter().any(|own| own == g))
                         })
                         .filter(|member| {
                             pinned_group.is_none_or(|g| member_groups(member).iter().any(|own| own == g))
@@ -240,13 +262,17 @@ fn place_instances(rng: &mut DemoRng) -> Vec<Instance> {
 
             let mut instance = new_instance(rng, spec, &name, app, architecture, location);
             if let Some(group) = pinned_group {
-                instance.config.insert("volatile.cluster.group".into(), group.into());
+                instance
+                    .config
+                    .insert("volatile.cluster.group".into(), group.into());
             }
             if location == "hv-a03" && rng.chance(0.8) {
                 // Evacuated: moved to the least loaded rack-a member that is still up.
                 let destination = ["hv-a04", "hv-a05", "hv-a02"][rng.below(3) as usize];
                 instance.location = destination.into();
-                instance.config.insert("volatile.evacuate.origin".into(), "hv-a03".into());
+                instance
+                    .config
+                    .insert("volatile.evacuate.origin".into(), "hv-a03".into());
             }
             set_status(rng, &mut instance);
             expand(&mut instance, &profiles, &profile_project);
@@ -274,35 +300,76 @@ fn new_instance(
         config.insert(key.to_owned(), value);
     };
     if profiles.len() == 1 && rng.chance(0.75) {
-        set("limits.cpu", rng.pick(&["1", "2", "2", "4", "4", "8", "16"]).to_string());
-        set("limits.memory", rng.pick(&["512MiB", "1GiB", "2GiB", "4GiB", "4GiB", "8GiB", "16GiB", "32GiB"]).to_string());
+        set(
+            "limits.cpu",
+            rng.pick(&["1", "2", "2", "4", "4", "8", "16"]).to_string(),
+        );
+        set(
+            "limits.memory",
+            rng.pick(&["512MiB", "1GiB", "2GiB", "4GiB", "4GiB", "8GiB", "16GiB", "32GiB"])
+                .to_string(),
+        );
     }
-    let (os, release) = *rng.pick(&[("debian", "12"), ("debian", "13"), ("ubuntu", "24.04"), ("alpine", "3.22")]);
+    let (os, release) = *rng.pick(&[
+        ("debian", "12"),
+        ("debian", "13"),
+        ("ubuntu", "24.04"),
+        ("alpine", "3.22"),
+    ]);
     set("image.os", os.into());
     set("image.release", release.into());
-    set("image.architecture", if architecture == "aarch64" { "arm64" } else { "amd64" }.into());
+    set(
+        "image.architecture",
+        if architecture == "aarch64" {
+            "arm64"
+        } else {
+            "amd64"
+        }
+        .into(),
+    );
     set("user.app", app.into());
     set("user.team", rng.pick(spec.teams).to_string());
-    set("user.env", rng.pick(&["prod", "prod", "prod", "staging", "dev"]).to_string());
+    set(
+        "user.env",
+        rng.pick(&["prod", "prod", "prod", "staging", "dev"]).to_string(),
+    );
     if rng.chance(0.1) {
-        set("cloud-init.user-data", format!("#cloud-config\npackages: [{app}]\n"));
+        set(
+            "cloud-init.user-data",
+            format!("#cloud-config\npackages: [{app}]\n"),
+        );
     }
     if spec.name == "data" && app == "postgres" {
         // A secret-looking key, so redaction has something to redact in the demo.
-        set("environment.PGPASSWORD", format!("demo-{:08x}", rng.next_u64() as u32));
+        set(
+            "environment.PGPASSWORD",
+            format!("demo-{:08x}", rng.next_u64() as u32),
+        );
     }
-    set("volatile.base_image", format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()));
+    set(
+        "volatile.base_image",
+        format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64()),
+    );
     set("volatile.uuid", rng.uuid());
     let mut devices = Devices::new();
     if is_vm {
         devices.insert(
             "root".into(),
-            string_map(&[("type", "disk"), ("path", "/"), ("pool", "local"), ("size", "40GiB")]),
+            string_map(&[
+                ("type", "disk"),
+                ("path", "/"),
+                ("pool", "local"),
+                ("size", "40GiB"),
+            ]),
         );
     }
     let month = 1 + rng.below(10);
     let day = 1 + rng.below(28);
-    let created_at = format!("2026-{month:02}-{day:02}T{:02}:{:02}:00Z", rng.below(24), rng.below(60));
+    let created_at = format!(
+        "2026-{month:02}-{day:02}T{:02}:{:02}:00Z",
+        rng.below(24),
+        rng.below(60)
+    );
     Instance {
         name: name.into(),
         project: spec.name.into(),
@@ -319,13 +386,16 @@ fn new_instance(
         devices,
         expanded_config: Config::new(),
         expanded_devices: Devices::new(),
-        last_used_at: created_at.replace("2026-", "2026-").clone(),
+        last_used_at: created_at.clone(),
         created_at,
     }
 }
 
 fn set_status(rng: &mut DemoRng, instance: &mut Instance) {
-    let member = MEMBERS.iter().find(|member| member.name == instance.location).expect("placed on a member");
+    let member = MEMBERS
+        .iter()
+        .find(|member| member.name == instance.location)
+        .expect("placed on a member");
     let (status, code, power) = match member.status {
         // What Incus reports for instances on a member it cannot reach.
         "Offline" => ("Error", 112, "RUNNING"),
@@ -335,7 +405,9 @@ fn set_status(rng: &mut DemoRng, instance: &mut Instance) {
     };
     instance.status = status.into();
     instance.status_code = code;
-    instance.config.insert("volatile.last_state.power".into(), power.into());
+    instance
+        .config
+        .insert("volatile.last_state.power".into(), power.into());
 }
 
 /// Fills `expanded_config` and `expanded_devices` as Incus does: the profiles in order
@@ -358,14 +430,24 @@ fn expand(instance: &mut Instance, profiles: &[Profile], profile_project: &str) 
 }
 
 /// State and resources consistent with what runs on the member.
-fn member_figures(rng: &mut DemoRng, spec: &MemberSpec, instances: &[Instance]) -> (ClusterMemberState, Resources) {
+fn member_figures(
+    rng: &mut DemoRng,
+    spec: &MemberSpec,
+    instances: &[Instance],
+) -> (ClusterMemberState, Resources) {
     let here: Vec<&Instance> = instances.iter().filter(|i| i.location == spec.name).collect();
     let running = here.iter().filter(|i| i.is_running());
     let memory_limit = |i: &Instance| {
-        i.expanded_config.get("limits.memory").and_then(|v| parse_bytes(v)).unwrap_or(GIB)
+        i.expanded_config
+            .get("limits.memory")
+            .and_then(|v| parse_bytes(v))
+            .unwrap_or(GIB)
     };
     let cpu_limit = |i: &Instance| {
-        i.expanded_config.get("limits.cpu").and_then(|v| v.parse::<f64>().ok()).unwrap_or(1.0)
+        i.expanded_config
+            .get("limits.cpu")
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(1.0)
     };
     let memory_allocated: u64 = running.clone().map(|i| memory_limit(i)).sum();
     let cpu_allocated: f64 = running.clone().map(|i| cpu_limit(i)).sum();
@@ -387,7 +469,11 @@ fn member_figures(rng: &mut DemoRng, spec: &MemberSpec, instances: &[Instance]) 
     let state = ClusterMemberState {
         sysinfo: SysInfo {
             uptime: (3 + rng.below(180)) as i64 * 86_400 + rng.below(86_400) as i64,
-            load_averages: vec![round2(load), round2(load * rng.between(0.9, 1.1)), round2(load * rng.between(0.85, 1.05))],
+            load_averages: vec![
+                round2(load),
+                round2(load * rng.between(0.9, 1.1)),
+                round2(load * rng.between(0.85, 1.05)),
+            ],
             total_ram: memory_total,
             free_ram: memory_total - memory_used,
             shared_ram: 2 * GIB,
@@ -399,8 +485,14 @@ fn member_figures(rng: &mut DemoRng, spec: &MemberSpec, instances: &[Instance]) 
         storage_pools: [(
             "local".to_owned(),
             StoragePoolState {
-                space: StoragePoolSpace { used: disk_used.min(disk_total), total: disk_total },
-                inodes: StoragePoolSpace { used: 400_000 + here.len() as u64 * 60_000, total: 250_000_000 },
+                space: StoragePoolSpace {
+                    used: disk_used.min(disk_total),
+                    total: disk_total,
+                },
+                inodes: StoragePoolSpace {
+                    used: 400_000 + here.len() as u64 * 60_000,
+                    total: 250_000_000,
+                },
             },
         )]
         .into_iter()
@@ -447,14 +539,24 @@ fn pending_creates() -> Vec<Operation> {
         status: "Running".into(),
         status_code: 103,
         location: location.into(),
-        resources: [("instances".to_owned(), vec![instance.to_owned()])].into_iter().collect(),
+        resources: [("instances".to_owned(), vec![instance.to_owned()])]
+            .into_iter()
+            .collect(),
         created_at: "2026-11-20T08:59:58Z".into(),
         may_cancel: false,
         err: String::new(),
     };
     vec![
-        operation("6d1f1c6e-2b2f-4c55-9d43-0f6f8e1a7a01", "hv-a04", "/1.0/instances/api-40?project=web"),
-        operation("9a7c3e12-8f0d-4b1e-a4c2-55d0e2b9c302", "hv-b02", "/1.0/instances/runner-30?project=ci"),
+        operation(
+            "6d1f1c6e-2b2f-4c55-9d43-0f6f8e1a7a01",
+            "hv-a04",
+            "/1.0/instances/api-40?project=web",
+        ),
+        operation(
+            "9a7c3e12-8f0d-4b1e-a4c2-55d0e2b9c302",
+            "hv-b02",
+            "/1.0/instances/runner-30?project=ci",
+        ),
     ]
 }
 
@@ -476,7 +578,11 @@ mod tests {
     fn has_the_size_the_sandbox_needs() {
         let snapshot = demo_snapshot();
         assert!(snapshot.members.len() >= 12);
-        let non_default_groups = snapshot.cluster_groups.iter().filter(|g| g.name != "default").count();
+        let non_default_groups = snapshot
+            .cluster_groups
+            .iter()
+            .filter(|g| g.name != "default")
+            .count();
         assert!(non_default_groups >= 3);
         assert!(snapshot.projects.len() >= 4);
         assert!(snapshot.instances.len() >= 300);
@@ -488,8 +594,12 @@ mod tests {
         let has = |test: &dyn Fn(&ClusterMember) -> bool| snapshot.members.iter().any(test);
         assert!(has(&|m| m.status == "Evacuated"));
         assert!(has(&|m| m.status == "Offline"));
-        assert!(has(&|m| m.config.get("scheduler.instance").map(String::as_str) == Some("manual")));
-        assert!(has(&|m| m.config.get("scheduler.instance").map(String::as_str) == Some("group")));
+        assert!(has(
+            &|m| m.config.get("scheduler.instance").map(String::as_str) == Some("manual")
+        ));
+        assert!(has(
+            &|m| m.config.get("scheduler.instance").map(String::as_str) == Some("group")
+        ));
         assert!(has(&|m| m.architecture == "aarch64"));
         assert_eq!(snapshot.members.iter().filter(|m| m.is_leader()).count(), 1);
     }
@@ -498,8 +608,12 @@ mod tests {
     fn has_a_project_for_every_restriction() {
         let snapshot = demo_snapshot();
         let restrictions: Vec<_> = snapshot.projects.iter().map(|p| p.restrictions()).collect();
-        assert!(restrictions.iter().any(|r| r.restricted && !r.cluster_groups.is_empty()));
-        assert!(restrictions.iter().any(|r| !r.restricted && !r.cluster_groups.is_empty()));
+        assert!(restrictions
+            .iter()
+            .any(|r| r.restricted && !r.cluster_groups.is_empty()));
+        assert!(restrictions
+            .iter()
+            .any(|r| !r.restricted && !r.cluster_groups.is_empty()));
         assert!(restrictions.iter().any(|r| !r.own_profiles));
     }
 
@@ -527,19 +641,39 @@ mod tests {
     #[test]
     fn instances_vary_in_limits_and_carry_labels() {
         let snapshot = demo_snapshot();
-        let memory_limits: std::collections::BTreeSet<_> =
-            snapshot.instances.iter().filter_map(|i| i.expanded_config.get("limits.memory")).collect();
+        let memory_limits: std::collections::BTreeSet<_> = snapshot
+            .instances
+            .iter()
+            .filter_map(|i| i.expanded_config.get("limits.memory"))
+            .collect();
         assert!(memory_limits.len() >= 6, "{memory_limits:?}");
-        assert!(snapshot.instances.iter().all(|i| i.labels().any(|(key, _)| key == "user.app")));
-        assert!(snapshot.instances.iter().any(|i| i.instance_type == "virtual-machine"));
-        assert!(snapshot.instances.iter().any(|i| i.config.contains_key("volatile.cluster.group")));
+        assert!(snapshot
+            .instances
+            .iter()
+            .all(|i| i.labels().any(|(key, _)| key == "user.app")));
+        assert!(snapshot
+            .instances
+            .iter()
+            .any(|i| i.instance_type == "virtual-machine"));
+        assert!(snapshot
+            .instances
+            .iter()
+            .any(|i| i.config.contains_key("volatile.cluster.group")));
     }
 
     #[test]
     fn the_evacuated_member_keeps_only_stopped_instances() {
         let snapshot = demo_snapshot();
-        let left: Vec<_> = snapshot.instances.iter().filter(|i| i.location == "hv-a03").collect();
+        let left: Vec<_> = snapshot
+            .instances
+            .iter()
+            .filter(|i| i.location == "hv-a03")
+            .collect();
         assert!(left.iter().all(|i| i.status == "Stopped"));
-        assert!(snapshot.instances.iter().any(|i| i.config.get("volatile.evacuate.origin").map(String::as_str) == Some("hv-a03")));
+        assert!(snapshot.instances.iter().any(|i| i
+            .config
+            .get("volatile.evacuate.origin")
+            .map(String::as_str)
+            == Some("hv-a03")));
     }
 }

@@ -51,6 +51,13 @@ impl DemoRng {
     /// A UUID-shaped hex string (for `volatile.uuid`).
     pub(super) fn uuid(&mut self) -> String {
         let hex = format!("{:016x}{:016x}", self.next_u64(), self.next_u64());
-        format!("{}-{}-4{}-a{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[13..16],
+            &hex[17..20],
+            &hex[20..32]
+        )
     }
 }

@@ -45,20 +45,75 @@ const RACK_A: MemberSpec = MemberSpec {
     address: "",
     cpu_model: EPYC,
 };
-const RACK_B: MemberSpec =
-    MemberSpec { rack: "rack-b", threads: 48, memory_gib: 384, disk_gib: 3840, cpu_model: XEON, ..RACK_A };
-const EDGE: MemberSpec =
-    MemberSpec { rack: "edge", threads: 16, memory_gib: 64, disk_gib: 960, cpu_model: XEON_D, ..RACK_A };
+const RACK_B: MemberSpec = MemberSpec {
+    rack: "rack-b",
+    threads: 48,
+    memory_gib: 384,
+    disk_gib: 3840,
+    cpu_model: XEON,
+    ..RACK_A
+};
+const EDGE: MemberSpec = MemberSpec {
+    rack: "edge",
+    threads: 16,
+    memory_gib: 64,
+    disk_gib: 960,
+    cpu_model: XEON_D,
+    ..RACK_A
+};
 
 pub(super) const MEMBERS: &[MemberSpec] = &[
-    MemberSpec { name: "hv-a01", address: "192.0.2.11", extra_groups: &["nvme"], roles: &["database-leader", "database"], ..RACK_A },
-    MemberSpec { name: "hv-a02", address: "192.0.2.12", extra_groups: &["nvme"], roles: &["database"], ..RACK_A },
-    MemberSpec { name: "hv-a03", address: "192.0.2.13", status: "Evacuated", message: "Unavailable due to maintenance", ..RACK_A },
-    MemberSpec { name: "hv-a04", address: "192.0.2.14", ..RACK_A },
-    MemberSpec { name: "hv-a05", address: "192.0.2.15", memory_gib: 384, ..RACK_A },
-    MemberSpec { name: "hv-b01", address: "192.0.2.21", extra_groups: &["nvme"], roles: &["database"], ..RACK_B },
-    MemberSpec { name: "hv-b02", address: "192.0.2.22", extra_groups: &["nvme"], roles: &["database-standby"], ..RACK_B },
-    MemberSpec { name: "hv-b03", address: "192.0.2.23", ..RACK_B },
+    MemberSpec {
+        name: "hv-a01",
+        address: "192.0.2.11",
+        extra_groups: &["nvme"],
+        roles: &["database-leader", "database"],
+        ..RACK_A
+    },
+    MemberSpec {
+        name: "hv-a02",
+        address: "192.0.2.12",
+        extra_groups: &["nvme"],
+        roles: &["database"],
+        ..RACK_A
+    },
+    MemberSpec {
+        name: "hv-a03",
+        address: "192.0.2.13",
+        status: "Evacuated",
+        message: "Unavailable due to maintenance",
+        ..RACK_A
+    },
+    MemberSpec {
+        name: "hv-a04",
+        address: "192.0.2.14",
+        ..RACK_A
+    },
+    MemberSpec {
+        name: "hv-a05",
+        address: "192.0.2.15",
+        memory_gib: 384,
+        ..RACK_A
+    },
+    MemberSpec {
+        name: "hv-b01",
+        address: "192.0.2.21",
+        extra_groups: &["nvme"],
+        roles: &["database"],
+        ..RACK_B
+    },
+    MemberSpec {
+        name: "hv-b02",
+        address: "192.0.2.22",
+        extra_groups: &["nvme"],
+        roles: &["database-standby"],
+        ..RACK_B
+    },
+    MemberSpec {
+        name: "hv-b03",
+        address: "192.0.2.23",
+        ..RACK_B
+    },
     MemberSpec {
         name: "hv-b04",
         address: "192.0.2.24",
@@ -66,10 +121,30 @@ pub(super) const MEMBERS: &[MemberSpec] = &[
         message: "No heartbeat for 1m47.203s (2026-11-20 08:58:13.512 +0000 UTC)",
         ..RACK_B
     },
-    MemberSpec { name: "hv-b05", address: "192.0.2.25", memory_gib: 256, scheduler: Some("manual"), ..RACK_B },
-    MemberSpec { name: "hv-e01", address: "192.0.2.31", roles: &["database-standby"], ..EDGE },
-    MemberSpec { name: "hv-e02", address: "192.0.2.32", ..EDGE },
-    MemberSpec { name: "hv-e03", address: "192.0.2.33", scheduler: Some("group"), ..EDGE },
+    MemberSpec {
+        name: "hv-b05",
+        address: "192.0.2.25",
+        memory_gib: 256,
+        scheduler: Some("manual"),
+        ..RACK_B
+    },
+    MemberSpec {
+        name: "hv-e01",
+        address: "192.0.2.31",
+        roles: &["database-standby"],
+        ..EDGE
+    },
+    MemberSpec {
+        name: "hv-e02",
+        address: "192.0.2.32",
+        ..EDGE
+    },
+    MemberSpec {
+        name: "hv-e03",
+        address: "192.0.2.33",
+        scheduler: Some("group"),
+        ..EDGE
+    },
     MemberSpec {
         name: "hv-e04",
         address: "192.0.2.34",
@@ -88,11 +163,26 @@ pub(super) struct GroupSpec {
 }
 
 pub(super) const GROUPS: &[GroupSpec] = &[
-    GroupSpec { name: "default", description: "Default cluster group" },
-    GroupSpec { name: "rack-a", description: "Rack A: general purpose (EPYC, 512 GiB)" },
-    GroupSpec { name: "rack-b", description: "Rack B: CI and batch (Xeon, 384 GiB)" },
-    GroupSpec { name: "edge", description: "Edge servers, including the arm64 builder" },
-    GroupSpec { name: "nvme", description: "Members with local NVMe storage" },
+    GroupSpec {
+        name: "default",
+        description: "Default cluster group",
+    },
+    GroupSpec {
+        name: "rack-a",
+        description: "Rack A: general purpose (EPYC, 512 GiB)",
+    },
+    GroupSpec {
+        name: "rack-b",
+        description: "Rack B: CI and batch (Xeon, 384 GiB)",
+    },
+    GroupSpec {
+        name: "edge",
+        description: "Edge servers, including the arm64 builder",
+    },
+    GroupSpec {
+        name: "nvme",
+        description: "Members with local NVMe storage",
+    },
 ];
 
 pub(super) struct ProjectSpec {
@@ -118,7 +208,16 @@ pub(super) const PROJECTS: &[ProjectSpec] = &[
             ("features.storage.volumes", "true"),
         ],
         instances: 100,
-        apps: &["dns", "ntp", "monitoring", "logging", "bastion", "ldap", "proxy", "arm-builder"],
+        apps: &[
+            "dns",
+            "ntp",
+            "monitoring",
+            "logging",
+            "bastion",
+            "ldap",
+            "proxy",
+            "arm-builder",
+        ],
         teams: &["infra", "ops"],
         extra_profiles: &["small", "large"],
     },
@@ -188,14 +287,74 @@ pub(super) struct ProfileSpec {
 }
 
 pub(super) const PROFILES: &[ProfileSpec] = &[
-    ProfileSpec { project: "default", name: "default", description: "Default Incus profile", config: &[], base_devices: true },
-    ProfileSpec { project: "default", name: "small", description: "1 CPU, 1 GiB", config: &[("limits.cpu", "1"), ("limits.memory", "1GiB")], base_devices: false },
-    ProfileSpec { project: "default", name: "large", description: "8 CPUs, 32 GiB", config: &[("limits.cpu", "8"), ("limits.memory", "32GiB")], base_devices: false },
-    ProfileSpec { project: "web", name: "default", description: "Default Incus profile for project web", config: &[], base_devices: true },
-    ProfileSpec { project: "web", name: "web-app", description: "Web application defaults", config: &[("limits.cpu", "2"), ("limits.memory", "4GiB"), ("user.monitoring", "prometheus")], base_devices: false },
-    ProfileSpec { project: "ci", name: "default", description: "Default Incus profile for project ci", config: &[("limits.cpu", "4"), ("limits.memory", "8GiB"), ("security.nesting", "true")], base_devices: true },
-    ProfileSpec { project: "data", name: "default", description: "Default Incus profile for project data", config: &[], base_devices: true },
-    ProfileSpec { project: "data", name: "db", description: "Database servers", config: &[("limits.cpu", "8"), ("limits.memory", "64GiB"), ("user.backup", "nightly")], base_devices: false },
+    ProfileSpec {
+        project: "default",
+        name: "default",
+        description: "Default Incus profile",
+        config: &[],
+        base_devices: true,
+    },
+    ProfileSpec {
+        project: "default",
+        name: "small",
+        description: "1 CPU, 1 GiB",
+        config: &[("limits.cpu", "1"), ("limits.memory", "1GiB")],
+        base_devices: false,
+    },
+    ProfileSpec {
+        project: "default",
+        name: "large",
+        description: "8 CPUs, 32 GiB",
+        config: &[("limits.cpu", "8"), ("limits.memory", "32GiB")],
+        base_devices: false,
+    },
+    ProfileSpec {
+        project: "web",
+        name: "default",
+        description: "Default Incus profile for project web",
+        config: &[],
+        base_devices: true,
+    },
+    ProfileSpec {
+        project: "web",
+        name: "web-app",
+        description: "Web application defaults",
+        config: &[
+            ("limits.cpu", "2"),
+            ("limits.memory", "4GiB"),
+            ("user.monitoring", "prometheus"),
+        ],
+        base_devices: false,
+    },
+    ProfileSpec {
+        project: "ci",
+        name: "default",
+        description: "Default Incus profile for project ci",
+        config: &[
+            ("limits.cpu", "4"),
+            ("limits.memory", "8GiB"),
+            ("security.nesting", "true"),
+        ],
+        base_devices: true,
+    },
+    ProfileSpec {
+        project: "data",
+        name: "default",
+        description: "Default Incus profile for project data",
+        config: &[],
+        base_devices: true,
+    },
+    ProfileSpec {
+        project: "data",
+        name: "db",
+        description: "Database servers",
+        config: &[
+            ("limits.cpu", "8"),
+            ("limits.memory", "64GiB"),
+            ("user.backup", "nightly"),
+        ],
+        base_devices: false,
+    },
 ];
 
 /// Incus's API extensions relevant to placement and moves, as a 6.0.4 server lists them

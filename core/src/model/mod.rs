@@ -15,8 +15,8 @@ mod server;
 pub use group::ClusterGroup;
 pub use instance::{Instance, Operation};
 pub use member::{
-    ClusterMember, ClusterMemberState, CpuResources, MemberStatus, MemoryResources, Resources,
-    SchedulerMode, StoragePoolSpace, StoragePoolState, SysInfo,
+    ClusterMember, ClusterMemberState, CpuResources, MemberStatus, MemoryResources, Resources, SchedulerMode,
+    StoragePoolSpace, StoragePoolState, SysInfo,
 };
 pub use project::{Profile, Project, ProjectRestrictions};
 pub use server::{Server, ServerEnvironment};

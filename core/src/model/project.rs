@@ -82,7 +82,10 @@ mod tests {
     fn project(name: &str, config: &[(&str, &str)]) -> Project {
         Project {
             name: name.into(),
-            config: config.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            config: config
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..Project::default()
         }
     }
@@ -91,7 +94,10 @@ mod tests {
     fn restrictions_split_and_trim_cluster_groups() {
         let restricted = project(
             "ci",
-            &[("restricted", "true"), ("restricted.cluster.groups", " rack-b, ,edge ")],
+            &[
+                ("restricted", "true"),
+                ("restricted.cluster.groups", " rack-b, ,edge "),
+            ],
         );
         let restrictions = restricted.restrictions();
         assert!(restrictions.restricted);
@@ -101,8 +107,14 @@ mod tests {
 
     #[test]
     fn profiles_come_from_default_without_features_profiles() {
-        assert_eq!(project("legacy", &[("features.profiles", "false")]).profile_project(), "default");
-        assert_eq!(project("web", &[("features.profiles", "true")]).profile_project(), "web");
+        assert_eq!(
+            project("legacy", &[("features.profiles", "false")]).profile_project(),
+            "default"
+        );
+        assert_eq!(
+            project("web", &[("features.profiles", "true")]).profile_project(),
+            "web"
+        );
         assert_eq!(project("default", &[]).profile_project(), "default");
     }
 }

@@ -11,7 +11,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use snapshots::SnapshotRow;
 
@@ -46,8 +48,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.to_owned(),
+            source,
+        })?;
         let path = data_dir.join(DATABASE_FILE);
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(&path)
@@ -57,7 +61,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         refuse_newer_schema(&pool, &path).await?;
         MIGRATOR.run(&pool).await?;
         Ok(Store { pool })
@@ -80,15 +87,18 @@ impl Store {
 
 /// The newest schema version this binary can migrate to.
 pub fn known_schema_version() -> i64 {
-    MIGRATOR.iter().map(|migration| migration.version).max().unwrap_or(0)
+    MIGRATOR
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .unwrap_or(0)
 }
 
 async fn refuse_newer_schema(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
-    let has_migrations: Option<(String,)> = sqlx::query_as(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-    )
-    .fetch_optional(pool)
-    .await?;
+    let has_migrations: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_optional(pool)
+            .await?;
     if has_migrations.is_none() {
         return Ok(());
     }
@@ -97,9 +107,11 @@ async fn refuse_newer_schema(pool: &SqlitePool, path: &Path) -> Result<(), Store
         .await?;
     let known = known_schema_version();
     match found {
-        Some(found) if found > known => {
-            Err(StoreError::SchemaTooNew { path: path.to_owned(), found, known })
-        }
+        Some(found) if found > known => Err(StoreError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            known,
+        }),
         _ => Ok(()),
     }
 }

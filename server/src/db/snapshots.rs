@@ -67,8 +67,10 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         body.map(|(body,)| {
-            Snapshot::from_json(&body)
-                .map_err(|error| StoreError::CorruptSnapshot { id, message: error.to_string() })
+            Snapshot::from_json(&body).map_err(|error| StoreError::CorruptSnapshot {
+                id,
+                message: error.to_string(),
+            })
         })
         .transpose()
     }

@@ -25,7 +25,11 @@ pub enum IncusError {
     #[error("Incus at {remote} does not trust this client certificate (add it with `incus config trust add-certificate`)")]
     Untrusted { remote: String },
     #[error("Incus answered {status} to {path}: {message}")]
-    Api { path: String, status: u16, message: String },
+    Api {
+        path: String,
+        status: u16,
+        message: String,
+    },
     #[error("unexpected answer from Incus to {path}: {message}")]
     Decode { path: String, message: String },
 }
@@ -52,7 +56,7 @@ pub struct IncusClient {
 impl IncusClient {
     /// Talks to the daemon behind a unix socket (full admin access by file permission).
     pub fn unix(socket: &Path) -> Result<IncusClient, IncusError> {
-        let http = reqwest::Client::builder()
+        let http = client_builder()
             .unix_socket(socket)
             .build()
             .map_err(|error| IncusError::Tls(error.to_string()))?;
@@ -72,12 +76,16 @@ impl IncusClient {
         trust: ServerTrust,
     ) -> Result<IncusClient, IncusError> {
         let config = tls::client_config(&read(client_cert)?, &read(client_key)?, trust)?;
-        let http = reqwest::Client::builder()
+        let http = client_builder()
             .use_preconfigured_tls(config)
             .build()
             .map_err(|error| IncusError::Tls(error.to_string()))?;
         let base = url.trim_end_matches('/').to_owned();
-        Ok(IncusClient { http, remote: base.clone(), base })
+        Ok(IncusClient {
+            http,
+            remote: base.clone(),
+            base,
+        })
     }
 
     /// `GET path` and the response's `metadata`, e.g. `get("/1.0/cluster/members?recursion=1")`.
@@ -102,16 +110,35 @@ impl IncusClient {
         })?;
         if envelope.kind == "error" {
             if envelope.error_code == 403 && envelope.error.contains("not authorized") {
-                return Err(IncusError::Untrusted { remote: self.remote.clone() });
+                return Err(IncusError::Untrusted {
+                    remote: self.remote.clone(),
+                });
             }
-            return Err(IncusError::Api { path: path.into(), status: envelope.error_code, message: envelope.error });
+            return Err(IncusError::Api {
+                path: path.into(),
+                status: envelope.error_code,
+                message: envelope.error,
+            });
         }
-        envelope.metadata.ok_or_else(|| IncusError::Decode { path: path.into(), message: "no metadata".into() })
+        envelope.metadata.ok_or_else(|| IncusError::Decode {
+            path: path.into(),
+            message: "no metadata".into(),
+        })
     }
 }
 
+fn client_builder() -> reqwest::ClientBuilder {
+    // reqwest checks for a process-wide TLS provider even when it is given a configuration
+    // or speaks plain HTTP over a socket; this process's provider is ring.
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, IncusError> {
-    std::fs::read(path).map_err(|source| IncusError::ReadFile { path: path.to_owned(), source })
+    std::fs::read(path).map_err(|source| IncusError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// reqwest's top-level message ("error sending request") hides the cause; show the chain.

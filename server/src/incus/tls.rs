@@ -33,13 +33,19 @@ pub fn fingerprint_of_pem(pem: &[u8]) -> Result<String, IncusError> {
     Ok(hex::encode(Sha256::digest(certificate.as_ref())))
 }
 
-pub(super) fn client_config(cert_pem: &[u8], key_pem: &[u8], trust: ServerTrust) -> Result<ClientConfig, IncusError> {
+pub(super) fn client_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    trust: ServerTrust,
+) -> Result<ClientConfig, IncusError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|error| IncusError::Tls(format!("client certificate: {error}")))?;
     if certificates.is_empty() {
-        return Err(IncusError::Tls("client certificate: no certificate in the file".into()));
+        return Err(IncusError::Tls(
+            "client certificate: no certificate in the file".into(),
+        ));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|error| IncusError::Tls(format!("client key: {error}")))?;
@@ -58,7 +64,9 @@ pub(super) fn client_config(cert_pem: &[u8], key_pem: &[u8], trust: ServerTrust)
             for certificate in CertificateDer::pem_slice_iter(&pem) {
                 let certificate =
                     certificate.map_err(|error| IncusError::Tls(format!("CA file: {error}")))?;
-                roots.add(certificate).map_err(|error| IncusError::Tls(format!("CA file: {error}")))?;
+                roots
+                    .add(certificate)
+                    .map_err(|error| IncusError::Tls(format!("CA file: {error}")))?;
             }
             builder.with_root_certificates(roots)
         }
@@ -69,12 +77,18 @@ pub(super) fn client_config(cert_pem: &[u8], key_pem: &[u8], trust: ServerTrust)
 }
 
 fn normalise_fingerprint(text: &str) -> Result<[u8; 32], IncusError> {
-    let digits: String = text.chars().filter(|c| *c != ':').collect::<String>().to_lowercase();
+    let digits: String = text
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_lowercase();
     let bytes = hex::decode(&digits)
         .map_err(|_| IncusError::Tls(format!("server fingerprint {text:?} is not hex")))?;
-    bytes
-        .try_into()
-        .map_err(|_| IncusError::Tls(format!("server fingerprint {text:?} is not a SHA-256 (64 hex digits)")))
+    bytes.try_into().map_err(|_| {
+        IncusError::Tls(format!(
+            "server fingerprint {text:?} is not a SHA-256 (64 hex digits)"
+        ))
+    })
 }
 
 /// Accepts exactly one server certificate, whatever names it carries; signatures on the
@@ -112,7 +126,12 @@ impl ServerCertVerifier for PinnedCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -121,11 +140,18 @@ impl ServerCertVerifier for PinnedCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -136,13 +162,28 @@ mod tests {
     #[test]
     fn fingerprints_accept_colons_and_upper_case() {
         let plain = "97a8ea9d3c2e1f3d328ccb2d1b2dcaaf20b19bce2d6a9750f041206cf4713cc5";
-        let colons = plain.to_uppercase().as_bytes().chunks(2).map(|pair| std::str::from_utf8(pair).unwrap()).collect::<Vec<_>>().join(":");
-        assert_eq!(normalise_fingerprint(plain).unwrap(), normalise_fingerprint(&colons).unwrap());
+        let colons = plain
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| std::str::from_utf8(pair).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
+        assert_eq!(
+            normalise_fingerprint(plain).unwrap(),
+            normalise_fingerprint(&colons).unwrap()
+        );
     }
 
     #[test]
     fn short_or_non_hex_fingerprints_are_refused() {
-        assert!(normalise_fingerprint("abcd").unwrap_err().to_string().contains("64 hex digits"));
-        assert!(normalise_fingerprint("zz").unwrap_err().to_string().contains("not hex"));
+        assert!(normalise_fingerprint("abcd")
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex digits"));
+        assert!(normalise_fingerprint("zz")
+            .unwrap_err()
+            .to_string()
+            .contains("not hex"));
     }
 }

@@ -82,7 +82,10 @@ fn view_of(snapshot: &Snapshot, row: &SnapshotRow, history: &[SnapshotRow]) -> C
                         .memory_used
                         .zip(usage.memory_total)
                         .map(|(used, total)| Capacity { used, total }),
-                    disk: usage.disk_used.zip(usage.disk_total).map(|(used, total)| Capacity { used, total }),
+                    disk: usage
+                        .disk_used
+                        .zip(usage.disk_total)
+                        .map(|(used, total)| Capacity { used, total }),
                 }
             })
             .collect(),
@@ -94,7 +97,11 @@ fn view_of(snapshot: &Snapshot, row: &SnapshotRow, history: &[SnapshotRow]) -> C
                 ProjectView {
                     name: project.name.clone(),
                     description: project.description.clone(),
-                    instances: snapshot.instances.iter().filter(|i| i.project == project.name).count(),
+                    instances: snapshot
+                        .instances
+                        .iter()
+                        .filter(|i| i.project == project.name)
+                        .count(),
                     restricted: restrictions.restricted,
                     cluster_groups: restrictions.cluster_groups,
                     cluster_target: restrictions.cluster_target,

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run every Berth test, installing what is missing (scripts/setup.sh test):
+#   1. formatting and lints (cargo fmt --check, clippy -D warnings)
+#   2. unit and integration tests (cargo test), including the Incus client against the real
+#      3-member Incus cluster of scripts/testbed.sh, started here and stopped at the end
+#   3. end-to-end tests: a debug build of Berth with the demo snapshot, driven in Debian's
+#      headless chromium by end2end/ (node's test runner + playwright-core)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  scripts/testbed.sh down || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step "setup"
+scripts/setup.sh test
+
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --all-targets -- -D warnings
+
+step "Incus test bed"
+scripts/testbed.sh up
+
+step "unit and integration tests"
+cargo test
+
+step "build (debug)"
+scripts/build.sh
+
+step "end-to-end tests"
+target/debug/berth serve --demo --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/server.log" &
+server_pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^Berth is running at //p' "$work/stdout")
+  [ -n "$url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "berth did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+(cd end2end && BASE_URL="$url" npm test)

@@ -1,0 +1,16 @@
+//! Shared helpers for the server's integration tests.
+//!
+//! - [`testbed`]: the real Incus cluster of `scripts/testbed.sh`, brought up once per test
+//!   process.
+//! - [`TestApp`]: the HTTP router over a fresh SQLite store, driven with `oneshot`.
+
+#[allow(dead_code)]
+mod app;
+#[allow(dead_code)]
+mod testbed;
+
+// Each test binary uses a different part of this module.
+#[allow(unused_imports)]
+pub use app::TestApp;
+#[allow(unused_imports)]
+pub use testbed::{testbed, TestBed};

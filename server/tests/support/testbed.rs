@@ -1,0 +1,68 @@
+//! The real Incus test bed for tests that talk to Incus.
+//!
+//! `testbed()` runs `scripts/testbed.sh up` once per test process (it is idempotent and takes
+//! a few seconds when the cluster already runs). A developer may skip these tests locally
+//! with `BERTH_SKIP_TESTBED=1`; under CI (`CI` set) that is refused, so CI always runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct TestBed {
+    pub dir: PathBuf,
+}
+
+impl TestBed {
+    pub fn members(&self) -> [&'static str; 3] {
+        ["m1", "m2", "m3"]
+    }
+
+    pub fn socket(&self, member: &str) -> PathBuf {
+        self.dir.join("members").join(member).join("unix.socket")
+    }
+
+    pub fn https_url(&self, member: &str) -> String {
+        format!("https://127.0.0.1{}:8443", member.trim_start_matches('m'))
+    }
+
+    /// The certificate every member serves (one per cluster).
+    pub fn cluster_certificate(&self) -> PathBuf {
+        self.dir.join("members/m1/cluster.crt")
+    }
+
+    pub fn client_certificate(&self) -> PathBuf {
+        self.dir.join("tls/client.crt")
+    }
+
+    pub fn client_key(&self) -> PathBuf {
+        self.dir.join("tls/client.key")
+    }
+}
+
+/// The running test bed, or `None` when the developer chose to skip Incus tests.
+pub fn testbed() -> Option<&'static TestBed> {
+    static TESTBED: OnceLock<Option<TestBed>> = OnceLock::new();
+    TESTBED.get_or_init(bring_up).as_ref()
+}
+
+fn bring_up() -> Option<TestBed> {
+    if std::env::var_os("BERTH_SKIP_TESTBED").is_some_and(|v| v == "1") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "BERTH_SKIP_TESTBED is not honoured under CI"
+        );
+        eprintln!("BERTH_SKIP_TESTBED=1: skipping a test that needs the Incus test bed");
+        return None;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("server/ has a parent");
+    let status = Command::new(repo.join("scripts/testbed.sh"))
+        .arg("up")
+        .status()
+        .expect("cannot run scripts/testbed.sh");
+    assert!(status.success(), "scripts/testbed.sh up failed: {status}");
+    let dir = std::env::var_os("BERTH_TESTBED_DIR")
+        .map_or_else(|| PathBuf::from("/tmp/berth-testbed"), PathBuf::from);
+    Some(TestBed { dir })
+}

@@ -1,0 +1,111 @@
+//! The Incus client against the real test bed: the unix socket and HTTPS with a client
+//! certificate, with the server pinned by fingerprint.
+
+mod support;
+
+use berth_core::model::{ClusterMember, Server};
+use berth_server::incus::{fingerprint_of_pem, IncusClient, IncusError, ServerTrust};
+
+const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
+
+fn names_and_statuses(members: &[ClusterMember]) -> Vec<(String, String)> {
+    let mut pairs: Vec<_> = members
+        .iter()
+        .map(|m| (m.server_name.clone(), m.status.clone()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+fn expected() -> Vec<(String, String)> {
+    ["m1", "m2", "m3"]
+        .iter()
+        .map(|m| (m.to_string(), "Online".to_string()))
+        .collect()
+}
+
+fn pinned(bed: &support::TestBed) -> ServerTrust {
+    let pem = std::fs::read(bed.cluster_certificate()).unwrap();
+    ServerTrust::Fingerprint(fingerprint_of_pem(&pem).unwrap())
+}
+
+#[tokio::test]
+async fn reads_the_members_over_the_unix_socket() {
+    let Some(bed) = support::testbed() else { return };
+    let client = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let members: Vec<ClusterMember> = client.get(MEMBERS).await.unwrap();
+    assert_eq!(names_and_statuses(&members), expected());
+    assert_eq!(members.iter().filter(|m| m.is_leader()).count(), 1);
+    let groups: Vec<_> = members.iter().map(|m| m.groups.clone()).collect();
+    assert!(
+        groups.iter().all(|g| g.contains(&"default".to_string())),
+        "{groups:?}"
+    );
+}
+
+#[tokio::test]
+async fn reads_the_members_over_https_from_every_member_with_a_client_certificate() {
+    let Some(bed) = support::testbed() else { return };
+    for member in bed.members() {
+        let client = IncusClient::https(
+            &bed.https_url(member),
+            &bed.client_certificate(),
+            &bed.client_key(),
+            pinned(bed),
+        )
+        .unwrap();
+        let server: Server = client.get("/1.0").await.unwrap();
+        assert_eq!(server.environment.server_name, member);
+        assert_eq!(server.environment.server_version, "6.0.4");
+        assert!(server.has_extension("instances_placement_scriptlet"));
+        let members: Vec<ClusterMember> = client.get(MEMBERS).await.unwrap();
+        assert_eq!(names_and_statuses(&members), expected(), "via {member}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_with_another_certificate_is_refused() {
+    let Some(bed) = support::testbed() else { return };
+    let wrong = ServerTrust::Fingerprint("00".repeat(32));
+    let client = IncusClient::https(
+        &bed.https_url("m2"),
+        &bed.client_certificate(),
+        &bed.client_key(),
+        wrong,
+    )
+    .unwrap();
+    let error = client.get::<Vec<ClusterMember>>(MEMBERS).await.unwrap_err();
+    assert!(matches!(error, IncusError::Unreachable { .. }), "{error:?}");
+    assert!(error.to_string().contains("does not match the pinned"), "{error}");
+}
+
+#[tokio::test]
+async fn an_untrusted_client_certificate_gets_a_clear_error() {
+    let Some(bed) = support::testbed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("stranger.crt"), dir.path().join("stranger.key"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:secp384r1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", "/CN=stranger"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let client = IncusClient::https(&bed.https_url("m1"), &cert, &key, pinned(bed)).unwrap();
+    let error = client.get::<Vec<ClusterMember>>(MEMBERS).await.unwrap_err();
+    assert!(matches!(error, IncusError::Untrusted { .. }), "{error:?}");
+}

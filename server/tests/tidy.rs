@@ -1,0 +1,99 @@
+//! Cheap checks of the architecture invariants in ARCHITECTURE.md, run as ordinary tests.
+
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+fn sources(krate: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    rust_files(&repo().join(krate).join("src"), &mut found);
+    found
+}
+
+#[test]
+fn every_module_opens_with_a_doc_comment() {
+    let mut undocumented = Vec::new();
+    for krate in ["core", "app", "frontend", "server"] {
+        for file in sources(krate) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if !text.trim_start().starts_with("//!") {
+                undocumented.push(file.strip_prefix(repo()).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "modules without a `//!` doc: {undocumented:?}"
+    );
+}
+
+#[test]
+fn core_depends_only_on_pure_crates() {
+    let manifest = std::fs::read_to_string(repo().join("core/Cargo.toml")).unwrap();
+    let dependencies = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split(['.', '=', ' ']).next())
+        .filter(|name| !name.is_empty() && !name.starts_with('#'))
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    let allowed = ["serde", "serde_json", "thiserror", "sha2", "hex"];
+    let impure: Vec<_> = dependencies
+        .iter()
+        .filter(|d| !allowed.contains(&d.as_str()))
+        .collect();
+    assert!(
+        impure.is_empty(),
+        "core may only use pure crates; found {impure:?}"
+    );
+}
+
+#[test]
+fn core_does_no_io() {
+    let forbidden = [
+        "std::fs",
+        "std::net",
+        "std::env",
+        "std::process",
+        "SystemTime",
+        "Instant::now",
+        "tokio",
+    ];
+    for file in sources("core") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for word in forbidden {
+            assert!(!text.contains(word), "{} uses {word}", file.display());
+        }
+    }
+}
+
+#[test]
+fn frontend_only_hydrates() {
+    let files = sources("frontend");
+    assert_eq!(files.len(), 1, "frontend is one file: {files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert_eq!(
+        text.matches("pub fn").count(),
+        1,
+        "frontend exports only hydrate()"
+    );
+    assert!(text.contains("pub fn hydrate()"));
+}

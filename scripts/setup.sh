@@ -48,7 +48,8 @@ setup_build() {
 setup_release() {
   # Debian's binaryen 108 silently breaks hydration (it rewrites the externref table export);
   # binaryen 116 from the wasm-opt crate is known good.
-  local version; version=$("$HOME/.cargo/bin/wasm-opt" --version 2>/dev/null | grep -o 'version [0-9]*' | awk '{print $2}')
+  local version
+  version=$("$HOME/.cargo/bin/wasm-opt" --version 2>/dev/null | grep -o 'version [0-9]*' | awk '{print $2}' || true)
   if [ -z "$version" ] || [ "$version" -lt 116 ]; then
     say "installing wasm-opt (binaryen 116; builds C++, about 6 minutes once)"
     cargo install wasm-opt --version 0.116.1 --locked

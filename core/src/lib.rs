@@ -7,11 +7,14 @@
 //! - [`usage`]: derived figures (instance counts, CPU/memory/disk use per member).
 //! - [`units`]: Incus size strings (`4GiB`) as bytes.
 //! - [`demo`]: the built-in demo cluster, generated deterministically.
+//! - [`engine`]: the Incus-compatible placement scriptlet engine (validation, evaluation,
+//!   builtins, fidelity lints, completion schema).
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
 
 pub mod demo;
+pub mod engine;
 pub mod model;
 pub mod snapshot;
 pub mod units;

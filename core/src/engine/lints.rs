@@ -1,0 +1,114 @@
+//! Fidelity lints: places where the `starlark` crate and go.starlark.net (inside Incus) give
+//! different answers for the same scriptlet (`starlark-engine.md` §4), so an author hears of
+//! it before the cluster disagrees with the sandbox.
+
+use starlark::syntax::ast::{ArgumentP, AstExpr, AstLiteral, BinOp, ExprP, StmtP};
+use starlark::syntax::{AstModule, Dialect};
+
+use super::diagnostic::Diagnostic;
+use super::syntax_walk::{each_expr, position, top_level_statements};
+use super::FILE_NAME;
+
+/// Warnings for `source`; none when it does not parse (the error says enough).
+pub fn fidelity_warnings(source: &str) -> Vec<Diagnostic> {
+    let Ok(ast) = AstModule::parse(FILE_NAME, source.to_owned(), &Dialect::Extended) else {
+        return Vec::new();
+    };
+    let mut warnings = Vec::new();
+    let mut warn = |expr: &AstExpr, code: &str, message: &str| {
+        let (line, column) = position(&ast, expr.span);
+        warnings.push(Diagnostic::warning(code, message).at(source, line, column));
+    };
+    each_expr(ast.statement(), &mut |expr| match &expr.node {
+        ExprP::Op(_, BinOp::LeftShift, _) => warn(
+            expr,
+            "fidelity-shift",
+            "`<<` wraps past 32 bits in Berth's engine (1 << 31 is negative) but not in Incus; \
+             write sizes with `*` (e.g. 1024 * 1024 * 1024)",
+        ),
+        ExprP::Op(left, BinOp::Percent, _) if is_string_containing(left, "%(") => warn(
+            expr,
+            "fidelity-named-format",
+            "`%(name)s` formatting works in Incus but fails in Berth's engine; use `%s` with a tuple",
+        ),
+        ExprP::Literal(AstLiteral::String(text)) if !text.node.is_ascii() => warn(
+            expr,
+            "fidelity-unicode",
+            "non-ASCII text: len() and indexing count bytes in Incus but characters in Berth's engine",
+        ),
+        ExprP::Call(function, arguments) => {
+            let name = match &function.node {
+                ExprP::Identifier(ident) => ident.node.ident.as_str(),
+                _ => "",
+            };
+            let positional = arguments
+                .args
+                .iter()
+                .filter(|a| matches!(a.node, ArgumentP::Positional(_)))
+                .count();
+            if name == "sorted" && positional >= 2 {
+                warn(
+                    expr,
+                    "fidelity-sorted-key",
+                    "sorted() accepts a positional key in Incus but not in Berth's engine; write key=…",
+                );
+            }
+            if name == "fail" && arguments.args.iter().any(|a| a.node.name() == Some("sep")) {
+                warn(
+                    expr,
+                    "fidelity-fail-sep",
+                    "fail(sep=…) works in Incus but not in Berth's engine",
+                );
+            }
+            let formats_text = matches!(name, "str" | "log_info" | "log_warn" | "log_error" | "print");
+            if formats_text && arguments.args.iter().any(|a| is_floatish(a.node.expr())) {
+                warn(
+                    expr,
+                    "fidelity-float-text",
+                    "floats print differently: Incus writes the shortest exact form (12345678.9), \
+                     Berth's engine six significant digits (1.234568e+07); compare numbers, not their text",
+                );
+            }
+        }
+        _ => {}
+    });
+    for statement in top_level_statements(&ast) {
+        if let StmtP::Def(def) = &statement.node {
+            let name = def.name.node.ident.as_str();
+            let mut calls_itself = None;
+            each_expr(&def.body, &mut |expr| {
+                if let ExprP::Call(function, _) = &expr.node {
+                    if matches!(&function.node, ExprP::Identifier(ident) if ident.node.ident == name) {
+                        calls_itself.get_or_insert(expr.span);
+                    }
+                }
+            });
+            if let Some(span) = calls_itself {
+                let (line, column) = position(&ast, span);
+                warnings.push(
+                    Diagnostic::warning(
+                        "fidelity-recursion",
+                        format!("{name} calls itself: Incus stops any recursion at run time (\"function {name} called recursively\")"),
+                    )
+                    .at(source, line, column),
+                );
+            }
+        }
+    }
+    warnings.sort_by_key(|w| (w.line, w.column));
+    warnings
+}
+
+fn is_string_containing(expr: &AstExpr, needle: &str) -> bool {
+    matches!(&expr.node, ExprP::Literal(AstLiteral::String(text)) if text.node.contains(needle))
+}
+
+/// An expression that is, or obviously yields, a float.
+fn is_floatish(expr: &AstExpr) -> bool {
+    match &expr.node {
+        ExprP::Literal(AstLiteral::Float(_)) => true,
+        ExprP::Op(_, BinOp::Divide, _) => true,
+        ExprP::Call(function, _) => matches!(&function.node, ExprP::Identifier(i) if i.node.ident == "float"),
+        _ => false,
+    }
+}

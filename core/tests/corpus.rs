@@ -1,0 +1,48 @@
+//! `check` against the verdicts real Incus 6.0.4 gave for every scriptlet of `tests/corpus/`
+//! (recorded by `scripts/record-scriptlet-verdicts.sh` on the test bed; the live comparison is
+//! `server/tests/scriptlet_corpus.rs`).
+
+use std::path::Path;
+
+use berth_core::engine::{check, IncusVersion, Limits};
+
+#[test]
+fn check_agrees_with_incus_on_every_corpus_scriptlet() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verdicts.json")).unwrap()).unwrap();
+    let version: IncusVersion = recorded["incus_version"].as_str().unwrap().parse().unwrap();
+    let verdicts = recorded["verdicts"].as_object().unwrap();
+    assert!(
+        verdicts.len() >= 60,
+        "the corpus has {} scriptlets",
+        verdicts.len()
+    );
+
+    let mut disagreements = Vec::new();
+    for (name, verdict) in verdicts {
+        let source = std::fs::read_to_string(dir.join(format!("{name}.star"))).unwrap();
+        let report = check(&source, version, &Limits::default(), &|| false);
+        let incus_accepted = verdict["accepted"].as_bool().unwrap();
+        if report.accepted != incus_accepted {
+            disagreements.push(format!(
+                "{name}: Incus {} ({}), Berth {} ({:?})",
+                if incus_accepted { "accepts" } else { "refuses" },
+                verdict["error"]
+                    .as_str()
+                    .unwrap_or("")
+                    .lines()
+                    .last()
+                    .unwrap_or(""),
+                if report.accepted { "accepts" } else { "refuses" },
+                report.errors.first().map(|e| e.message.clone()),
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}

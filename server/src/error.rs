@@ -12,6 +12,7 @@ use axum::Json;
 use berth_app::error::BerthError;
 
 use crate::db::StoreError;
+use crate::sandbox::pool::SandboxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,6 +25,9 @@ pub enum AppError {
     /// 500: the store failed; logged, never shown.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// 500: the scriptlet sandbox failed (not the scriptlet: its errors are results); logged.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
 }
 
 const INTERNAL_MESSAGE: &str = "internal error; the details are in the server log";
@@ -33,7 +37,7 @@ impl AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Store(_) | AppError::Sandbox(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -43,6 +47,10 @@ impl AppError {
             AppError::NotFound(message) | AppError::BadRequest(message) => message.clone(),
             AppError::Store(error) => {
                 tracing::error!(error = %error, "request failed");
+                INTERNAL_MESSAGE.to_owned()
+            }
+            AppError::Sandbox(error) => {
+                tracing::error!(error = %error, "scriptlet sandbox failed");
                 INTERNAL_MESSAGE.to_owned()
             }
         }
@@ -65,7 +73,7 @@ impl From<AppError> for BerthError {
         match error {
             AppError::NotFound(message) => BerthError::NotFound(message),
             AppError::BadRequest(message) => BerthError::BadRequest(message),
-            AppError::Store(_) => BerthError::Internal(error.public_message()),
+            AppError::Store(_) | AppError::Sandbox(_) => BerthError::Internal(error.public_message()),
         }
     }
 }

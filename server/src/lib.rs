@@ -2,6 +2,8 @@
 //!
 //! - [`cli`]: the command line (`berth serve`, …) and its configuration.
 //! - [`serve`]: starting and stopping the web server.
+//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
+//! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
 //! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
 //! - [`services`]: the [`berth_app::backend::Backend`] implementation pages call into; maps
 //!   the domain to the UI's wire types.
@@ -12,11 +14,13 @@
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
 
+pub mod check;
 pub mod cli;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod incus;
+pub mod sandbox;
 pub mod serve;
 pub mod services;
 pub mod site;

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::cli::ServeArgs;
 use crate::db::Store;
 use crate::http::{router, AppState};
+use crate::sandbox::Sandbox;
 use crate::services::Services;
 use crate::site::locate_site_root;
 
@@ -38,10 +39,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_addr(address)
         .build();
     let backend: SharedBackend = Arc::new(Services::new(store.clone()));
+    let program = std::env::current_exe().context("cannot find the berth executable")?;
+    let sandbox = Arc::new(Sandbox::new(args.sandbox.config(program)));
     let app = router(AppState {
         leptos_options,
         backend,
         store: store.clone(),
+        sandbox,
     });
 
     tracing::info!(

@@ -1,8 +1,12 @@
-//! The axum router: Leptos pages and server functions, `/healthz`, static assets.
+//! The axum router: Leptos pages and server functions, `/api/v1` (`scriptlets.rs`), `/healthz`,
+//! static assets.
 //!
 //! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
 //! without a socket.
 
+mod scriptlets;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
@@ -20,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::db::Store;
 use crate::error::AppError;
+use crate::sandbox::Sandbox;
 
 /// Everything a request may need. Handlers ask for parts through `FromRef`.
 #[derive(Clone, FromRef)]
@@ -28,6 +33,8 @@ pub struct AppState {
     /// What server functions call; provided to them as Leptos context.
     pub backend: SharedBackend,
     pub store: Store,
+    /// Where scriptlets run.
+    pub sandbox: Arc<Sandbox>,
 }
 
 /// One slow request must not hold up a graceful shutdown for long.
@@ -39,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(scriptlets::router())
         // Registers every page route and every `#[server]` function, providing the backend
         // to both (SSR renders and browser calls alike).
         .leptos_routes_with_context(

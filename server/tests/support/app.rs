@@ -9,6 +9,7 @@ use axum::Router;
 use berth_app::backend::SharedBackend;
 use berth_server::db::Store;
 use berth_server::http::{router, AppState};
+use berth_server::sandbox::{Sandbox, SandboxConfig};
 use berth_server::services::Services;
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
@@ -40,10 +41,16 @@ impl TestApp {
             .site_root(site.to_string_lossy().into_owned())
             .build();
         let backend: SharedBackend = Arc::new(Services::new(store.clone()));
+        let mut sandbox = SandboxConfig::new(env!("CARGO_BIN_EXE_berth").into());
+        sandbox.time_limit = std::time::Duration::from_millis(1500);
+        sandbox.memory_bytes = 512 << 20;
+        sandbox.limits.max_heap_bytes = 128 << 20;
+        let sandbox = Arc::new(Sandbox::new(sandbox));
         let router = router(AppState {
             leptos_options,
             backend,
             store: store.clone(),
+            sandbox,
         });
         TestApp {
             store,
@@ -63,7 +70,19 @@ impl TestApp {
     }
 
     pub async fn get(&self, uri: &str) -> TestResponse {
-        let request = Request::get(uri).body(Body::empty()).unwrap();
+        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+    }
+
+    /// POST a JSON body.
+    pub async fn post_json(&self, uri: &str, body: &serde_json::Value) -> TestResponse {
+        let request = Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self
             .router
             .clone()

@@ -1,0 +1,19 @@
+//! The scriptlet sandbox: scriptlets are compiled and evaluated in `berth worker` processes,
+//! never in the server itself.
+//!
+//! The `starlark` crate bounds steps, heap and call depth, but checks them between operations:
+//! one native operation (`'x' * 2000000000`, even folded at compile time) can allocate without
+//! bound and an allocation failure aborts the process. So each worker runs with an address-space
+//! limit (`RLIMIT_AS`) and a CPU-time limit (`RLIMIT_CPU`); the pool kills a worker that overruns
+//! the wall-time limit, reads how a worker died ("exceeded its memory limit", "… time limit"),
+//! and starts a fresh one. The server only ever sees a reply or a clear error.
+//!
+//! - [`protocol`]: the jobs and replies, one JSON document per line over stdin/stdout.
+//! - [`worker`]: the `berth worker` loop.
+//! - [`pool`]: the server side: a bounded pool of workers, restarted on crash.
+
+pub mod pool;
+pub mod protocol;
+pub mod worker;
+
+pub use pool::{Sandbox, SandboxConfig};

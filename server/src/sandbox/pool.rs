@@ -1,0 +1,285 @@
+//! The server side of the sandbox: a bounded pool of `berth worker` processes.
+
+use std::collections::HashSet;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use berth_core::engine::{CheckReport, Diagnostic, ErrorKind, IncusVersion, Limits, PlacementRequest};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::{Mutex, Semaphore};
+
+use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply};
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The `berth` executable to start workers from.
+    pub program: PathBuf,
+    /// Workers that may run at once; further jobs wait.
+    pub workers: usize,
+    /// Steps, heap and call depth inside the engine.
+    pub limits: Limits,
+    /// Wall time for one job; the worker is killed a second after it.
+    pub time_limit: Duration,
+    /// Address space of a worker process.
+    pub memory_bytes: u64,
+}
+
+impl SandboxConfig {
+    pub fn new(program: PathBuf) -> SandboxConfig {
+        SandboxConfig {
+            program,
+            workers: 2,
+            limits: Limits::default(),
+            time_limit: Duration::from_secs(2),
+            memory_bytes: 1 << 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot start a scriptlet worker ({program}): {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("the scriptlet worker refused the job: {0}")]
+    Refused(String),
+    #[error("unexpected answer from the scriptlet worker: {0}")]
+    Protocol(String),
+}
+
+pub struct Sandbox {
+    config: SandboxConfig,
+    idle: Mutex<Vec<Worker>>,
+    permits: Semaphore,
+}
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    /// Snapshot hashes this worker has prepared.
+    snapshots: HashSet<String>,
+    /// Time spent on jobs, against its CPU-time limit.
+    busy: Duration,
+}
+
+/// How a job ended: a reply, or the worker's death explained as a scriptlet error.
+enum Outcome {
+    Reply(Reply),
+    Died(Diagnostic),
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Sandbox {
+        let permits = Semaphore::new(config.workers.max(1));
+        Sandbox {
+            config,
+            idle: Mutex::new(Vec::new()),
+            permits,
+        }
+    }
+
+    pub fn config(&self) -> &SandboxConfig {
+        &self.config
+    }
+
+    /// What Incus `version` would say of `source`. A scriptlet that kills its worker is
+    /// refused with the reason.
+    pub async fn check(&self, source: &str, version: IncusVersion) -> Result<CheckReport, SandboxError> {
+        let job = Job::Check {
+            source: source.to_owned(),
+            incus_version: version.to_string(),
+            limits: self.config.limits,
+            time_limit_ms: self.config.time_limit.as_millis() as u64,
+        };
+        match self.run(None, |_| job.clone()).await? {
+            Outcome::Reply(Reply::Checked(report)) => Ok(report),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(CheckReport {
+                incus_version: version.to_string(),
+                accepted: false,
+                empty: false,
+                errors: vec![error],
+                warnings: Vec::new(),
+            }),
+        }
+    }
+
+    /// One placement call against a stored snapshot (`snapshot_json` with its content hash).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn evaluate(
+        &self,
+        snapshot_hash: &str,
+        snapshot_json: &str,
+        source: &str,
+        version: IncusVersion,
+        request: &PlacementRequest,
+        candidates: &[String],
+        local_member: Option<&str>,
+    ) -> Result<EvaluateReply, SandboxError> {
+        let job = |with_snapshot: bool| {
+            Job::Evaluate(Box::new(EvaluateJob {
+                snapshot_hash: snapshot_hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot_json.to_owned()),
+                source: source.to_owned(),
+                incus_version: version.to_string(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                request: request.clone(),
+                candidates: candidates.to_vec(),
+                local_member: local_member.map(str::to_owned),
+            }))
+        };
+        let outcome = self.run(Some(snapshot_hash), job).await?;
+        match outcome {
+            Outcome::Reply(Reply::Evaluated(reply)) => Ok(reply),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(EvaluateReply {
+                evaluation: Some(berth_core::engine::Evaluation {
+                    target: None,
+                    logs: Vec::new(),
+                    trace: Vec::new(),
+                    error: Some(error),
+                    steps: 0,
+                    heap_peak_bytes: 0,
+                }),
+                compile_error: None,
+                warnings: Vec::new(),
+                elapsed_us: 0,
+            }),
+        }
+    }
+
+    /// Runs a job on an idle worker (or a new one). `make(true)` builds the job with the
+    /// snapshot `snapshot_hash` attached, for a worker that does not have it yet.
+    async fn run(
+        &self,
+        snapshot_hash: Option<&str>,
+        make: impl Fn(bool) -> Job,
+    ) -> Result<Outcome, SandboxError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let mut worker = match self.idle.lock().await.pop() {
+            Some(worker) => worker,
+            None => self.spawn()?,
+        };
+        let started = Instant::now();
+        let send_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
+        let mut outcome = self.exchange(&mut worker, &make(send_snapshot)).await?;
+        if matches!(outcome, Outcome::Reply(Reply::NeedSnapshot)) {
+            // The worker dropped it from its cache.
+            outcome = self.exchange(&mut worker, &make(true)).await?;
+        }
+        worker.busy += started.elapsed();
+        if let Outcome::Reply(_) = outcome {
+            worker.snapshots.extend(snapshot_hash.map(str::to_owned));
+            // Retire a worker well before its lifetime CPU limit could strike mid-job.
+            if worker.busy < Duration::from_secs(self.cpu_seconds() / 2) {
+                self.idle.lock().await.push(worker);
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn cpu_seconds(&self) -> u64 {
+        // Room for many jobs; the wall-time limit is the per-job bound.
+        (self.config.time_limit.as_secs() + 1) * 300
+    }
+
+    fn spawn(&self) -> Result<Worker, SandboxError> {
+        let mut child = Command::new(&self.config.program)
+            .arg("worker")
+            .arg("--memory-bytes")
+            .arg(self.config.memory_bytes.to_string())
+            .arg("--cpu-seconds")
+            .arg(self.cpu_seconds().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // An aborting worker prints why (e.g. "memory allocation of … failed"); its exit
+            // status says the same, so its stderr is not passed on.
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| SandboxError::Spawn {
+                program: self.config.program.display().to_string(),
+                source,
+            })?;
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+            snapshots: HashSet::new(),
+            busy: Duration::ZERO,
+        })
+    }
+
+    /// Sends one job and reads its reply within the hard time limit.
+    async fn exchange(&self, worker: &mut Worker, job: &Job) -> Result<Outcome, SandboxError> {
+        let mut line = serde_json::to_vec(job).map_err(|e| SandboxError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        let hard_limit = self.config.time_limit + Duration::from_secs(1);
+        let mut reply = String::new();
+        let exchange = async {
+            worker.stdin.write_all(&line).await?;
+            worker.stdin.flush().await?;
+            worker.stdout.read_line(&mut reply).await
+        };
+        match tokio::time::timeout(hard_limit, exchange).await {
+            Err(_elapsed) => {
+                let _ = worker.child.start_kill();
+                let _ = worker.child.wait().await;
+                return Ok(Outcome::Died(self.time_limit_error()));
+            }
+            Ok(Ok(read)) if read > 0 => {}
+            // EOF or a broken pipe: the worker died during the job.
+            Ok(_) => return Ok(Outcome::Died(self.death(worker).await)),
+        }
+        match serde_json::from_str(&reply).map_err(|e| SandboxError::Protocol(e.to_string()))? {
+            Reply::Refused(reason) => Err(SandboxError::Refused(reason)),
+            reply => Ok(Outcome::Reply(reply)),
+        }
+    }
+
+    fn time_limit_error(&self) -> Diagnostic {
+        let seconds = self.config.time_limit.as_secs_f64();
+        Diagnostic::error(
+            ErrorKind::Timeout,
+            format!("scriptlet exceeded its time limit of {seconds} s"),
+        )
+    }
+
+    /// Why a worker died, in terms of the scriptlet.
+    async fn death(&self, worker: &mut Worker) -> Diagnostic {
+        let status = worker.child.wait().await;
+        let memory_mib = self.config.memory_bytes >> 20;
+        match status.ok().and_then(|status| status.signal()) {
+            Some(SIGXCPU) => self.time_limit_error(),
+            Some(SIGABRT | SIGSEGV | SIGBUS | SIGKILL) => Diagnostic::error(
+                ErrorKind::MemoryLimit,
+                format!("scriptlet exceeded its memory limit of {memory_mib} MiB"),
+            ),
+            Some(signal) => Diagnostic::error(
+                ErrorKind::Internal,
+                format!("the scriptlet worker died of signal {signal}"),
+            ),
+            None => Diagnostic::error(ErrorKind::Internal, "the scriptlet worker exited during the job"),
+        }
+    }
+}
+
+const SIGABRT: i32 = 6;
+const SIGBUS: i32 = 7;
+const SIGKILL: i32 = 9;
+const SIGSEGV: i32 = 11;
+const SIGXCPU: i32 = 24;
+
+fn unexpected(reply: Reply) -> SandboxError {
+    SandboxError::Protocol(format!("{reply:?}"))
+}

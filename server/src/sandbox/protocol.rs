@@ -1,0 +1,52 @@
+//! What the server asks a worker and what it answers: one JSON document per line.
+
+use berth_core::engine::{CheckReport, Diagnostic, Evaluation, Limits, PlacementRequest};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Job {
+    /// Validate as Incus would when the scriptlet is set.
+    Check {
+        source: String,
+        incus_version: String,
+        limits: Limits,
+        time_limit_ms: u64,
+    },
+    /// Compile and run one placement call against a snapshot. The snapshot travels once per
+    /// worker: `snapshot` is `None` when the worker already has `snapshot_hash`.
+    Evaluate(Box<EvaluateJob>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvaluateJob {
+    pub snapshot_hash: String,
+    pub snapshot: Option<String>,
+    pub source: String,
+    pub incus_version: String,
+    pub limits: Limits,
+    pub time_limit_ms: u64,
+    pub request: PlacementRequest,
+    pub candidates: Vec<String>,
+    /// The member the scriptlet runs on; default: the member the snapshot was taken from.
+    pub local_member: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    Checked(CheckReport),
+    Evaluated(EvaluateReply),
+    /// The worker does not have the snapshot: send the job again with it.
+    NeedSnapshot,
+    /// The job itself was malformed (not the scriptlet).
+    Refused(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluateReply {
+    /// `None` when the scriptlet did not compile (see `compile_error`) or is empty.
+    pub evaluation: Option<Evaluation>,
+    pub compile_error: Option<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+    /// Compile and evaluation, measured in the worker.
+    pub elapsed_us: u64,
+}

@@ -1,0 +1,176 @@
+//! Scriptlets through `/api/v1/scriptlets`, run in sandbox worker processes: normal checks and
+//! evaluations, and hostile scriptlets that must end with a clear error while the server
+//! keeps serving.
+
+mod support;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+use support::TestApp;
+
+fn placement(source: &str) -> Value {
+    json!({
+        "snapshot_id": 1,
+        "source": source,
+        "request": {"reason": "new", "project": "web", "name": "api-99", "type": "container",
+                    "config": {"limits.memory": "2GiB"}},
+        "candidates": ["hv-a01", "hv-a02", "hv-b01"],
+    })
+}
+
+fn body(lines: &str) -> String {
+    let indented: String = lines.lines().map(|line| format!("    {line}\n")).collect();
+    format!("def instance_placement(request, candidate_members):\n{indented}")
+}
+
+async fn evaluate(app: &TestApp, source: &str) -> Value {
+    let response = app
+        .post_json("/api/v1/scriptlets/evaluate", &placement(source))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    serde_json::from_str(&response.body).unwrap()
+}
+
+async fn check(app: &TestApp, source: &str) -> Value {
+    let response = app
+        .post_json("/api/v1/scriptlets/check", &json!({ "source": source }))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    serde_json::from_str(&response.body).unwrap()
+}
+
+async fn assert_still_serving(app: &TestApp) {
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    let healthy = evaluate(app, &body("set_target(\"hv-a02\")")).await;
+    assert_eq!(healthy["evaluation"]["target"], "hv-a02", "{healthy}");
+}
+
+#[tokio::test]
+async fn check_reports_incus_verdict_with_positions() {
+    let app = TestApp::empty().await;
+    let accepted = check(&app, &body("pass")).await;
+    assert_eq!(accepted["accepted"], true);
+    let refused = check(&app, "X = 1\nX = 2\n").await;
+    assert_eq!(refused["accepted"], false);
+    let error = &refused["errors"][0];
+    assert_eq!(error["kind"], "validation");
+    assert_eq!(
+        error["message"],
+        "cannot reassign global X declared at instance_placement:1:1"
+    );
+    assert_eq!(
+        (error["line"].as_u64(), error["column"].as_u64()),
+        (Some(2), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn evaluate_runs_one_placement_call_against_a_stored_snapshot() {
+    let app = TestApp::with_demo().await;
+    let reply = evaluate(&app, &body("log_info(\"on \", len(candidate_members), \" for \", request.name)\nset_target(candidate_members[-1].server_name)")).await;
+    let evaluation = &reply["evaluation"];
+    assert_eq!(evaluation["target"], "hv-b01");
+    assert_eq!(evaluation["logs"][0]["message"], "on 3 for api-99");
+    assert!(reply["elapsed_us"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn evaluate_refuses_unknown_snapshots_and_members() {
+    let app = TestApp::with_demo().await;
+    let mut unknown_snapshot = placement("def instance_placement(request, candidate_members):\n    pass\n");
+    unknown_snapshot["snapshot_id"] = json!(42);
+    let response = app
+        .post_json("/api/v1/scriptlets/evaluate", &unknown_snapshot)
+        .await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    let mut unknown_member = placement("def instance_placement(request, candidate_members):\n    pass\n");
+    unknown_member["candidates"] = json!(["hv-zz"]);
+    let response = app
+        .post_json("/api/v1/scriptlets/evaluate", &unknown_member)
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(
+        response.body.contains("\\\"hv-zz\\\" is not a member"),
+        "{}",
+        response.body
+    );
+}
+
+#[tokio::test]
+async fn a_string_bomb_folded_at_compile_time_hits_the_memory_limit() {
+    let app = TestApp::with_demo().await;
+    let report = check(
+        &app,
+        "X = 'x' * 2000000000\n\ndef instance_placement(request, candidate_members):\n    pass\n",
+    )
+    .await;
+    assert_eq!(report["accepted"], false);
+    assert_eq!(report["errors"][0]["kind"], "memory_limit");
+    assert_eq!(
+        report["errors"][0]["message"],
+        "scriptlet exceeded its memory limit of 512 MiB"
+    );
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn a_list_bomb_in_placement_hits_the_memory_limit() {
+    let app = TestApp::with_demo().await;
+    let reply = evaluate(&app, &body("x = [0] * (1 << 30)")).await;
+    let error = &reply["evaluation"]["error"];
+    assert_eq!(error["kind"], "memory_limit", "{reply}");
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn an_endless_nested_loop_is_stopped() {
+    let app = TestApp::with_demo().await;
+    let reply = evaluate(
+        &app,
+        &body("for i in range(2147483647):\n    for j in range(2147483647):\n        pass"),
+    )
+    .await;
+    let kind = reply["evaluation"]["error"]["kind"].as_str().unwrap().to_owned();
+    assert!(kind == "step_limit" || kind == "timeout", "{reply}");
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn native_work_that_never_ticks_hits_the_time_limit() {
+    let app = TestApp::with_demo().await;
+    // Callbacks from native code produce no steps, so only the wall clock can stop this.
+    let reply = evaluate(&app, &body("x = max(range(2000000000), key=lambda v: -v)")).await;
+    let error = &reply["evaluation"]["error"];
+    assert_eq!(error["kind"], "timeout", "{reply}");
+    assert_eq!(error["message"], "scriptlet exceeded its time limit of 1.5 s");
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn deep_recursion_is_refused_as_incus_refuses_it() {
+    let app = TestApp::with_demo().await;
+    let source =
+        "def f(n):\n    return f(n + 1)\n\ndef instance_placement(request, candidate_members):\n    f(0)\n";
+    let reply = evaluate(&app, source).await;
+    assert_eq!(
+        reply["evaluation"]["error"]["message"],
+        "function f called recursively"
+    );
+    assert_still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn the_schema_describes_every_builtin() {
+    let app = TestApp::empty().await;
+    let response = app.get("/api/v1/scriptlets/schema?incus_version=6.0.4").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let schema: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(schema["builtins"].as_array().unwrap().len(), 11);
+    assert!(schema["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "ClusterMember"));
+    let bad = app.get("/api/v1/scriptlets/schema?incus_version=seven").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}

@@ -4,7 +4,7 @@
 # relative to itself.
 #
 #   scripts/build.sh             debug:   target/debug/berth
-#   scripts/build.sh --release   release: target/server-release/berth, wasm optimised by wasm-opt
+#   scripts/build.sh --release   release: target/release/berth, wasm built for size and optimised by wasm-opt
 #
 # Needs the tools of `scripts/setup.sh build` (and `release` for --release).
 set -euo pipefail
@@ -20,8 +20,8 @@ say() { printf '\033[1m[build]\033[0m %s\n' "$*"; }
 
 say "wasm bundle"
 if [ $release = 1 ]; then
-  cargo build -p berth-frontend --lib --target wasm32-unknown-unknown --target-dir target/front --release
-  wasm=target/front/wasm32-unknown-unknown/release/berth_frontend.wasm
+  cargo build -p berth-frontend --lib --target wasm32-unknown-unknown --target-dir target/front --profile wasm-release
+  wasm=target/front/wasm32-unknown-unknown/wasm-release/berth_frontend.wasm
 else
   cargo build -p berth-frontend --lib --target wasm32-unknown-unknown --target-dir target/front
   wasm=target/front/wasm32-unknown-unknown/debug/berth_frontend.wasm
@@ -40,8 +40,8 @@ cp -R public/. "$site/"
 
 say "berth binary"
 if [ $release = 1 ]; then
-  cargo build -p berth-server --bin berth --profile server-release
-  say "done: target/server-release/berth (site: $site)"
+  cargo build -p berth-server --bin berth --release
+  say "done: target/release/berth (site: $site)"
 else
   cargo build -p berth-server --bin berth
   say "done: target/debug/berth (site: $site)"

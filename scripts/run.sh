@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh release
 scripts/build.sh --release
-exec target/server-release/berth serve --demo "$@"
+exec target/release/berth serve --demo "$@"

@@ -46,3 +46,29 @@ fn check_agrees_with_incus_on_every_corpus_scriptlet() {
         disagreements.join("\n")
     );
 }
+
+#[test]
+fn refusals_use_incus_wording_and_positions_where_the_dialects_agree() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verdicts.json")).unwrap()).unwrap();
+    // Incus prints `instance_placement:LINE:COL: message` for these.
+    for name in [
+        "bad_while_loop",
+        "bad_top_level_for",
+        "bad_top_level_if",
+        "bad_set_builtin",
+        "bad_undefined_name_in_function",
+        "bad_undefined_name_top_level",
+        "bad_global_reassignment",
+        "bad_function_redefined",
+    ] {
+        let incus = recorded["verdicts"][name]["error"].as_str().unwrap();
+        let incus = incus.lines().last().unwrap().trim_start_matches("': ");
+        let source = std::fs::read_to_string(dir.join(format!("{name}.star"))).unwrap();
+        let report = check(&source, IncusVersion::DEFAULT, &Limits::default(), &|| false);
+        let error = &report.errors[0];
+        let berth = format!("instance_placement:{}:{}: {}", error.line.unwrap(), error.column.unwrap(), error.message);
+        assert_eq!(berth, incus, "{name}");
+    }
+}

@@ -281,14 +281,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
     ) -> anyhow::Result<Value<'v>> {
         let (context, scope) = scope(eval, "get_instances")?;
         let (project, location) = (project.into_option(), location.into_option());
-        let found: Vec<&GoValue> = scope
-            .cluster
-            .instances
-            .iter()
-            .filter(|instance| project.is_none_or(|project| instance.project == project))
-            .filter(|instance| location.is_none_or(|location| instance.location == location))
-            .map(|instance| &instance.value)
-            .collect();
+        let found = scope.cluster.instances_of(project, location);
         let arguments = [optional("project", project), optional("location", location)];
         context.record(
             "get_instances",
@@ -310,13 +303,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         let (context, scope) = scope(eval, "get_instances_count")?;
         let (project, location) = (project.into_option(), location.into_option());
         let pending = pending.into_option().unwrap_or(false);
-        let mut count = scope
-            .cluster
-            .instances
-            .iter()
-            .filter(|instance| project.is_none_or(|project| instance.project == project))
-            .filter(|instance| location.is_none_or(|location| instance.location == location))
-            .count();
+        let mut count = scope.cluster.instances_of(project, location).len();
         if pending {
             count += scope
                 .cluster

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use starlark::values::{FrozenHeap, FrozenHeapRef};
+
 use super::go_value::GoValue;
 use super::marshal;
 use crate::model::{ClusterMember, SchedulerMode};
@@ -10,12 +12,18 @@ use crate::Snapshot;
 
 pub struct PreparedCluster {
     pub(crate) members: Vec<PreparedMember>,
-    pub(crate) instances: Vec<PreparedInstance>,
+    /// `get_instances` results, in snapshot order.
+    instances: Vec<GoValue>,
+    /// Indexes into `instances`: scriptlets filter by project and member on every call.
+    by_project: BTreeMap<String, Vec<usize>>,
+    by_location: BTreeMap<String, Vec<usize>>,
     pub(crate) projects: BTreeMap<String, GoValue>,
     /// Pending instance creations: (project, member).
     pub(crate) pending_creates: Vec<(String, String)>,
     /// The member that answered the capture's `GET /1.0`.
     pub(crate) server_name: String,
+    /// Where every value above lives, converted once (see [`GoValue::Frozen`]).
+    frozen_heap: FrozenHeapRef,
 }
 
 pub(crate) struct PreparedMember {
@@ -25,14 +33,10 @@ pub(crate) struct PreparedMember {
     pub resources: Option<GoValue>,
 }
 
-pub(crate) struct PreparedInstance {
-    pub project: String,
-    pub location: String,
-    pub value: GoValue,
-}
-
 impl PreparedCluster {
     pub fn new(snapshot: &Snapshot) -> PreparedCluster {
+        let heap = FrozenHeap::new();
+        let frozen = |value: GoValue| GoValue::Frozen(value.freeze(&heap));
         let members = snapshot
             .members
             .iter()
@@ -52,16 +56,24 @@ impl PreparedCluster {
         let instances = snapshot
             .instances
             .iter()
-            .map(|instance| PreparedInstance {
-                project: instance.project.clone(),
-                location: instance.location.clone(),
-                value: marshal::instance(instance),
-            })
+            .map(|instance| frozen(marshal::instance(instance)))
             .collect();
+        let mut by_project: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut by_location: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (index, instance) in snapshot.instances.iter().enumerate() {
+            by_project
+                .entry(instance.project.clone())
+                .or_default()
+                .push(index);
+            by_location
+                .entry(instance.location.clone())
+                .or_default()
+                .push(index);
+        }
         let projects = snapshot
             .projects
             .iter()
-            .map(|project| (project.name.clone(), marshal::project(project)))
+            .map(|project| (project.name.clone(), frozen(marshal::project(project))))
             .collect();
         let pending_creates = snapshot
             .operations
@@ -80,16 +92,51 @@ impl PreparedCluster {
         PreparedCluster {
             members,
             instances,
+            by_project,
+            by_location,
             projects,
             pending_creates,
             server_name: snapshot.server.environment.server_name.clone(),
+            frozen_heap: heap.into_ref(),
         }
+    }
+
+    /// The heap an evaluation must reference before it reads any prepared value.
+    pub(crate) fn frozen_heap(&self) -> &FrozenHeapRef {
+        &self.frozen_heap
     }
 
     pub(crate) fn member(&self, name: &str) -> Option<&PreparedMember> {
         self.members
             .iter()
             .find(|member| member.model.server_name == name)
+    }
+
+    /// Instances of a project and/or on a member (`None`: any), in snapshot order.
+    pub(crate) fn instances_of(&self, project: Option<&str>, location: Option<&str>) -> Vec<&GoValue> {
+        fn index_of<'i>(index: &'i BTreeMap<String, Vec<usize>>, key: &str) -> &'i [usize] {
+            index.get(key).map_or(&[], Vec::as_slice)
+        }
+        let chosen: Vec<usize> = match (project, location) {
+            (Some(project), Some(location)) => {
+                let in_project = index_of(&self.by_project, project);
+                let on_member = index_of(&self.by_location, location);
+                let (short, long) = if in_project.len() <= on_member.len() {
+                    (in_project, on_member)
+                } else {
+                    (on_member, in_project)
+                };
+                short
+                    .iter()
+                    .copied()
+                    .filter(|index| long.binary_search(index).is_ok())
+                    .collect()
+            }
+            (Some(project), None) => index_of(&self.by_project, project).to_vec(),
+            (None, Some(location)) => index_of(&self.by_location, location).to_vec(),
+            (None, None) => (0..self.instances.len()).collect(),
+        };
+        chosen.into_iter().map(|index| &self.instances[index]).collect()
     }
 
     /// The member a scriptlet runs on when the caller does not say.

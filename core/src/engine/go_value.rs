@@ -13,7 +13,8 @@ use allocative::Allocative;
 use starlark::values::dict::AllocDict;
 use starlark::values::list::AllocList;
 use starlark::values::{
-    starlark_value, Heap, NoSerialize, ProvidesStaticType, StarlarkValue, Value, ValueLike,
+    starlark_value, FrozenHeap, FrozenValue, Heap, NoSerialize, ProvidesStaticType, StarlarkValue, Value,
+    ValueLike,
 };
 use starlark::{starlark_simple_value, StarlarkPagablePanic};
 
@@ -29,6 +30,10 @@ pub enum GoValue {
     /// Sorted by key, as Incus sorts map keys.
     Map(Vec<(String, GoValue)>),
     Object(Arc<GoObject>),
+    /// Already a Starlark value on a [`PreparedCluster`](super::PreparedCluster)'s frozen heap,
+    /// shared by every evaluation: reading it allocates nothing. The evaluation's heap must
+    /// reference that frozen heap (the engine adds the reference before each call).
+    Frozen(FrozenValue),
 }
 
 /// A Go struct: its type name and its fields in declaration order (embedded structs flattened).
@@ -96,6 +101,36 @@ impl GoValue {
                     .map(|(key, value)| (heap.alloc(key.as_str()), value.to_starlark(heap))),
             )),
             GoValue::Object(object) => heap.alloc(IncusObject(object.clone())),
+            GoValue::Frozen(value) => value.to_value(),
+        }
+    }
+
+    /// This value converted once onto `heap`, objects and their fields included. Frozen
+    /// values are immutable: a scriptlet that mutates a builtin's result (a dict or list of an
+    /// object) gets an error where Incus would let it change its private copy.
+    pub fn freeze(&self, heap: &FrozenHeap) -> FrozenValue {
+        match self {
+            GoValue::None => FrozenValue::new_none(),
+            GoValue::Bool(value) => FrozenValue::new_bool(*value),
+            GoValue::Int(value) => heap.alloc(*value),
+            GoValue::UInt(value) => heap.alloc(*value),
+            GoValue::Float(value) => heap.alloc(*value),
+            GoValue::Str(value) => heap.alloc(value.as_str()),
+            GoValue::List(items) => heap.alloc(AllocList(items.iter().map(|item| item.freeze(heap)))),
+            GoValue::Map(pairs) => heap.alloc(AllocDict(
+                pairs
+                    .iter()
+                    .map(|(key, value)| (heap.alloc(key.as_str()), value.freeze(heap))),
+            )),
+            GoValue::Object(object) => heap.alloc(IncusObject(Arc::new(GoObject {
+                type_name: object.type_name.clone(),
+                fields: object
+                    .fields
+                    .iter()
+                    .map(|(name, value)| (name.clone(), GoValue::Frozen(value.freeze(heap))))
+                    .collect(),
+            }))),
+            GoValue::Frozen(value) => *value,
         }
     }
 }
@@ -288,6 +323,7 @@ fn repr_value(value: &GoValue, text: &mut String) {
             text.push('}');
         }
         GoValue::Object(object) => text.push_str(&repr_object(object)),
+        GoValue::Frozen(value) => value.to_value().collect_repr(text),
     }
 }
 

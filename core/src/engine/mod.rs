@@ -298,6 +298,8 @@ impl Scriptlet {
         let context = Context::new(self.version, Some(scope));
         let (result, steps, heap_peak_bytes) = Module::with_temp_heap(|module| {
             let heap = module.heap();
+            // Builtins hand out values of the prepared cluster's frozen heap: keep it alive.
+            heap.add_reference(cluster.frozen_heap());
             let mut eval = Evaluator::new(&module);
             if let Err(error) = apply_limits(&mut eval, limits, cancelled) {
                 return (Err(error), 0, 0);
@@ -540,7 +542,7 @@ fn check_entry_point(entry: &OwnedFrozenValue, declared: Option<Vec<String>>) ->
 /// crate's decoration, the innermost position, and the rendered snippet or traceback.
 fn diagnose(error: &starlark::Error, source: &str, default: ErrorKind) -> Diagnostic {
     use starlark::ErrorKind as Starlark;
-    let message = error.without_diagnostic().to_string();
+    let message = incus_wording(&error.without_diagnostic().to_string());
     let kind = match error.kind() {
         Starlark::Parser(_) => ErrorKind::Syntax,
         Starlark::Fail(_) => ErrorKind::Fail,
@@ -564,6 +566,31 @@ fn diagnose(error: &starlark::Error, source: &str, default: ErrorKind) -> Diagno
         }
     }
     diagnostic
+}
+
+/// The `starlark` crate's message for what Incus refuses, in go.starlark.net's words where
+/// they differ only in wording, so authors see what `incus config set` would print.
+fn incus_wording(message: &str) -> String {
+    let fixed = [
+        ("Parse error: cannot use reserved keyword `while`", "this Starlark dialect does not support while loops"),
+        ("`for` cannot be used outside `def` in this dialect", "for loop not within a function"),
+        ("`if` cannot be used outside `def` in this dialect", "if statement not within a function"),
+        ("`load` is not allowed in this dialect", "load not implemented by this application"),
+    ];
+    if let Some((_, incus)) = fixed.iter().find(|(ours, _)| message == *ours) {
+        return (*incus).to_owned();
+    }
+    // "Variable `x` not found, did you mean `y`?" -> "undefined: x"
+    if let Some(rest) = message.strip_prefix("Variable `") {
+        if let Some((name, _)) = rest.split_once("` not found") {
+            return if name == "set" {
+                "this Starlark dialect does not support sets".to_owned()
+            } else {
+                format!("undefined: {name}")
+            };
+        }
+    }
+    message.to_owned()
 }
 
 /// Runs `f`, turning a panic inside the `starlark` crate into an internal error.

@@ -134,7 +134,7 @@ impl Sandbox {
         };
         let outcome = self.run(Some(snapshot_hash), job).await?;
         match outcome {
-            Outcome::Reply(Reply::Evaluated(reply)) => Ok(reply),
+            Outcome::Reply(Reply::Evaluated(reply)) => Ok(*reply),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(EvaluateReply {
                 evaluation: Some(berth_core::engine::Evaluation {

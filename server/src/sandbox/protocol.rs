@@ -34,7 +34,7 @@ pub struct EvaluateJob {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
     Checked(CheckReport),
-    Evaluated(EvaluateReply),
+    Evaluated(Box<EvaluateReply>),
     /// The worker does not have the snapshot: send the job again with it.
     NeedSnapshot,
     /// The job itself was malformed (not the scriptlet).

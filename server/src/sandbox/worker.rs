@@ -104,10 +104,10 @@ fn evaluate(job: EvaluateJob, snapshots: &mut HashMap<String, PreparedCluster>) 
         Ok(None) => (None, None, Vec::new()),
         Err(error) => (None, Some(error), Vec::new()),
     };
-    Reply::Evaluated(EvaluateReply {
+    Reply::Evaluated(Box::new(EvaluateReply {
         evaluation,
         compile_error,
         warnings,
         elapsed_us: started.elapsed().as_micros() as u64,
-    })
+    }))
 }

@@ -68,7 +68,12 @@ fn refusals_use_incus_wording_and_positions_where_the_dialects_agree() {
         let source = std::fs::read_to_string(dir.join(format!("{name}.star"))).unwrap();
         let report = check(&source, IncusVersion::DEFAULT, &Limits::default(), &|| false);
         let error = &report.errors[0];
-        let berth = format!("instance_placement:{}:{}: {}", error.line.unwrap(), error.column.unwrap(), error.message);
+        let berth = format!(
+            "instance_placement:{}:{}: {}",
+            error.line.unwrap(),
+            error.column.unwrap(),
+            error.message
+        );
         assert_eq!(berth, incus, "{name}");
     }
 }

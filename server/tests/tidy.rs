@@ -55,7 +55,17 @@ fn core_depends_only_on_pure_crates() {
         .filter(|name| !name.is_empty() && !name.starts_with('#'))
         .map(str::to_owned)
         .collect::<Vec<_>>();
-    let allowed = ["serde", "serde_json", "thiserror", "sha2", "hex", "starlark", "starlark_syntax", "allocative", "anyhow"];
+    let allowed = [
+        "serde",
+        "serde_json",
+        "thiserror",
+        "sha2",
+        "hex",
+        "starlark",
+        "starlark_syntax",
+        "allocative",
+        "anyhow",
+    ];
     let impure: Vec<_> = dependencies
         .iter()
         .filter(|d| !allowed.contains(&d.as_str()))

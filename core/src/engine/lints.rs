@@ -112,3 +112,56 @@ fn is_floatish(expr: &AstExpr) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::fidelity_warnings;
+
+    fn codes(source: &str) -> Vec<(String, usize)> {
+        fidelity_warnings(source)
+            .into_iter()
+            .map(|w| (w.code.unwrap(), w.line.unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn each_divergence_is_named_where_it_occurs() {
+        let source = r#"GIB = 1 << 30
+def score(m):
+    return score(m)
+def instance_placement(request, candidate_members):
+    log_info("%(name)s" % {"name": request.name})
+    names = sorted(candidate_members, len)
+    fail("x", sep="-")
+    log_info("ratio ", 10 / 4)
+    log_info("héllo")
+"#;
+        assert_eq!(
+            codes(source),
+            vec![
+                ("fidelity-shift".into(), 1),
+                ("fidelity-recursion".into(), 3),
+                ("fidelity-named-format".into(), 5),
+                ("fidelity-sorted-key".into(), 6),
+                ("fidelity-fail-sep".into(), 7),
+                ("fidelity-float-text".into(), 8),
+                ("fidelity-unicode".into(), 9),
+            ]
+        );
+    }
+
+    #[test]
+    fn portable_code_gets_no_warning() {
+        let source = r#"GIB = 1024 * 1024 * 1024
+def instance_placement(request, candidate_members):
+    names = sorted([m.server_name for m in candidate_members], key=len)
+    log_info("placing %s" % request.name, " ", 10 // 4)
+"#;
+        assert_eq!(codes(source), vec![]);
+        assert_eq!(
+            codes("def broken(:\n"),
+            vec![],
+            "no warnings for what does not parse"
+        );
+    }
+}

@@ -572,10 +572,22 @@ fn diagnose(error: &starlark::Error, source: &str, default: ErrorKind) -> Diagno
 /// they differ only in wording, so authors see what `incus config set` would print.
 fn incus_wording(message: &str) -> String {
     let fixed = [
-        ("Parse error: cannot use reserved keyword `while`", "this Starlark dialect does not support while loops"),
-        ("`for` cannot be used outside `def` in this dialect", "for loop not within a function"),
-        ("`if` cannot be used outside `def` in this dialect", "if statement not within a function"),
-        ("`load` is not allowed in this dialect", "load not implemented by this application"),
+        (
+            "Parse error: cannot use reserved keyword `while`",
+            "this Starlark dialect does not support while loops",
+        ),
+        (
+            "`for` cannot be used outside `def` in this dialect",
+            "for loop not within a function",
+        ),
+        (
+            "`if` cannot be used outside `def` in this dialect",
+            "if statement not within a function",
+        ),
+        (
+            "`load` is not allowed in this dialect",
+            "load not implemented by this application",
+        ),
     ];
     if let Some((_, incus)) = fixed.iter().find(|(ours, _)| message == *ours) {
         return (*incus).to_owned();

@@ -134,6 +134,20 @@ pub struct Evaluation {
     pub heap_peak_bytes: usize,
 }
 
+impl Evaluation {
+    /// An evaluation that ended before the scriptlet produced anything.
+    pub fn failed(error: Diagnostic) -> Evaluation {
+        Evaluation {
+            target: None,
+            logs: Vec::new(),
+            trace: Vec::new(),
+            error: Some(error),
+            steps: 0,
+            heap_peak_bytes: 0,
+        }
+    }
+}
+
 /// The members, request and location of one placement call.
 pub struct PlacementCall<'a> {
     pub request: &'a PlacementRequest,
@@ -265,20 +279,12 @@ impl Scriptlet {
         limits: &Limits,
         cancelled: &dyn Fn() -> bool,
     ) -> Evaluation {
-        let failed = |error: Diagnostic| Evaluation {
-            target: None,
-            logs: Vec::new(),
-            trace: Vec::new(),
-            error: Some(error),
-            steps: 0,
-            heap_peak_bytes: 0,
-        };
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             self.evaluate_inner(cluster, call, limits, cancelled)
         }));
         match outcome {
             Ok(evaluation) => evaluation,
-            Err(panic) => failed(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))),
+            Err(panic) => Evaluation::failed(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))),
         }
     }
 

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use berth_core::engine::{CheckReport, Diagnostic, ErrorKind, IncusVersion, Limits, PlacementRequest};
+use berth_core::engine::{
+    CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, Semaphore};
@@ -137,14 +139,7 @@ impl Sandbox {
             Outcome::Reply(Reply::Evaluated(reply)) => Ok(*reply),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(EvaluateReply {
-                evaluation: Some(berth_core::engine::Evaluation {
-                    target: None,
-                    logs: Vec::new(),
-                    trace: Vec::new(),
-                    error: Some(error),
-                    steps: 0,
-                    heap_peak_bytes: 0,
-                }),
+                evaluation: Some(Evaluation::failed(error)),
                 compile_error: None,
                 warnings: Vec::new(),
                 elapsed_us: 0,

@@ -4,6 +4,8 @@
 //!   instances, operations), with field names exactly as Incus's JSON has them.
 //! - [`snapshot`]: an immutable capture of one cluster in the `berth.snapshot/v1` format,
 //!   its validation and its content hash.
+//! - [`redact`]: secret-looking config values replaced for sharing a snapshot.
+//! - [`placement`]: Incus's candidate rules, with the reason for every excluded member.
 //! - [`usage`]: derived figures (instance counts, CPU/memory/disk use per member).
 //! - [`units`]: Incus size strings (`4GiB`) as bytes.
 //! - [`demo`]: the built-in demo cluster, generated deterministically.
@@ -16,6 +18,8 @@
 pub mod demo;
 pub mod engine;
 pub mod model;
+pub mod placement;
+pub mod redact;
 pub mod snapshot;
 pub mod units;
 pub mod usage;

@@ -28,6 +28,11 @@ pub enum Command {
     /// accept it, 1 when it would refuse it, 2 on usage or IO errors. Errors are printed as
     /// FILE:LINE:COL: message, fidelity warnings as FILE:LINE:COL: warning: message.
     Check(CheckArgs),
+    /// Capture, import, export and list cluster snapshots.
+    Snapshot {
+        #[command(subcommand)]
+        command: crate::snapshot_cli::SnapshotCommand,
+    },
     /// Run scriptlets for a Berth server (started by it; reads jobs on stdin).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -139,6 +144,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::serve::serve(args))?;
+            Ok(0)
+        }
+        Command::Snapshot { command } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::snapshot_cli::run(command))?;
             Ok(0)
         }
         Command::Check(args) => {

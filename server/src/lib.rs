@@ -2,6 +2,8 @@
 //!
 //! - [`cli`]: the command line (`berth serve`, …) and its configuration.
 //! - [`serve`]: starting and stopping the web server.
+//! - [`capture`]: a live cluster read into a snapshot.
+//! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
 //! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
@@ -14,6 +16,7 @@
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
 
+pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod db;
@@ -24,3 +27,4 @@ pub mod sandbox;
 pub mod serve;
 pub mod services;
 pub mod site;
+pub mod snapshot_cli;

@@ -1,0 +1,261 @@
+//! A port of Incus's `GetCandidateMembers` that says why each other member is not a candidate.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ClusterMember, Project, SchedulerMode};
+use crate::Snapshot;
+
+/// What the candidate list depends on.
+#[derive(Debug, Clone, Default)]
+pub struct CandidateQuery<'a> {
+    /// The project the instance will belong to; its `restricted.cluster.groups` applies.
+    pub project: Option<&'a Project>,
+    /// A requested `@group` target, without the `@`.
+    pub group: Option<&'a str>,
+    /// Architectures the instance can run on; `None`: no architecture filter.
+    pub architectures: Option<Vec<String>>,
+}
+
+/// Why a member is not a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Exclusion {
+    /// Not `Online` (or `Blocked`): offline, evacuated, evacuating, restoring.
+    Status { status: String },
+    /// `scheduler.instance=manual`: only explicit targets.
+    SchedulerManual,
+    /// `scheduler.instance=group`: only targets naming one of its groups.
+    SchedulerGroup,
+    /// Outside the requested `@group`.
+    NotInGroup { group: String },
+    /// In none of the project's `restricted.cluster.groups`.
+    NotInProjectGroups { project: String, groups: Vec<String> },
+    /// Cannot run any of the instance's architectures.
+    Architecture {
+        architecture: String,
+        required: Vec<String>,
+    },
+}
+
+impl fmt::Display for Exclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exclusion::Status { status } => write!(f, "status is {status}"),
+            Exclusion::SchedulerManual => f.write_str("scheduler.instance=manual"),
+            Exclusion::SchedulerGroup => {
+                f.write_str("scheduler.instance=group and no group of it was targeted")
+            }
+            Exclusion::NotInGroup { group } => write!(f, "not in @{group}"),
+            Exclusion::NotInProjectGroups { project, groups } => {
+                write!(
+                    f,
+                    "not in project {project}'s restricted.cluster.groups ({})",
+                    groups.join(", ")
+                )
+            }
+            Exclusion::Architecture {
+                architecture,
+                required,
+            } => {
+                write!(
+                    f,
+                    "architecture {architecture} cannot run {}",
+                    required.join(" or ")
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidates {
+    /// Candidate names, fewest instances first (pending creations count), as Incus sorts them.
+    pub members: Vec<String>,
+    /// Every other member with the first rule that excluded it, in snapshot order.
+    pub excluded: Vec<(String, Exclusion)>,
+}
+
+/// Architectures a member of `architecture` can also run (`shared/osarch` personalities).
+fn personalities(architecture: &str) -> &'static [&'static str] {
+    match architecture {
+        "x86_64" => &["i686"],
+        "aarch64" => &["armv6l", "armv7l", "armv8l"],
+        "ppc64" => &["ppc"],
+        "mips64" => &["mips"],
+        _ => &[],
+    }
+}
+
+fn exclusion(member: &ClusterMember, query: &CandidateQuery) -> Option<Exclusion> {
+    if !matches!(member.status.as_str(), "Online" | "Blocked") {
+        return Some(Exclusion::Status {
+            status: member.status.clone(),
+        });
+    }
+    match member.scheduler() {
+        SchedulerMode::Manual => return Some(Exclusion::SchedulerManual),
+        SchedulerMode::Group if !query.group.is_some_and(|group| member.in_group(group)) => {
+            return Some(Exclusion::SchedulerGroup)
+        }
+        _ => {}
+    }
+    if let Some(group) = query.group {
+        if !member.in_group(group) {
+            return Some(Exclusion::NotInGroup {
+                group: group.to_owned(),
+            });
+        }
+    }
+    if let Some(project) = query.project {
+        let groups = project.restrictions().cluster_groups;
+        if !groups.is_empty() && !groups.iter().any(|group| member.in_group(group)) {
+            return Some(Exclusion::NotInProjectGroups {
+                project: project.name.clone(),
+                groups,
+            });
+        }
+    }
+    if let Some(required) = &query.architectures {
+        let runs = std::iter::once(member.architecture.as_str())
+            .chain(personalities(&member.architecture).iter().copied())
+            .any(|architecture| required.iter().any(|r| r == architecture));
+        if !runs {
+            return Some(Exclusion::Architecture {
+                architecture: member.architecture.clone(),
+                required: required.clone(),
+            });
+        }
+    }
+    None
+}
+
+/// The members Incus would offer the scriptlet (and place on), and why the others are not.
+pub fn candidates(snapshot: &Snapshot, query: &CandidateQuery) -> Candidates {
+    let mut load: BTreeMap<&str, usize> = snapshot.instance_counts();
+    for operation in snapshot
+        .operations
+        .iter()
+        .filter(|operation| operation.is_pending_create())
+    {
+        *load.entry(operation.location.as_str()).or_default() += 1;
+    }
+    let mut members = Vec::new();
+    let mut excluded = Vec::new();
+    for member in &snapshot.members {
+        match exclusion(member, query) {
+            Some(reason) => excluded.push((member.server_name.clone(), reason)),
+            None => members.push(member.server_name.clone()),
+        }
+    }
+    // Incus sorts with sort.Slice, which does not keep ties in order; name order is Berth's
+    // choice for ties, so the same snapshot always gives the same list.
+    members.sort_by_key(|name| (load.get(name.as_str()).copied().unwrap_or(0), name.clone()));
+    Candidates { members, excluded }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::demo_snapshot;
+
+    fn reasons(candidates: &Candidates) -> BTreeMap<&str, String> {
+        candidates
+            .excluded
+            .iter()
+            .map(|(name, reason)| (name.as_str(), reason.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_rule_excludes_its_member_with_the_reason() {
+        let snapshot = demo_snapshot();
+        let x86 = Some(vec!["x86_64".to_owned()]);
+        let result = candidates(
+            &snapshot,
+            &CandidateQuery {
+                architectures: x86.clone(),
+                ..Default::default()
+            },
+        );
+        let reasons = reasons(&result);
+        assert_eq!(reasons["hv-a03"], "status is Evacuated");
+        assert_eq!(reasons["hv-b04"], "status is Offline");
+        assert_eq!(reasons["hv-b05"], "scheduler.instance=manual");
+        assert_eq!(
+            reasons["hv-e03"],
+            "scheduler.instance=group and no group of it was targeted"
+        );
+        assert_eq!(reasons["hv-e04"], "architecture aarch64 cannot run x86_64");
+        assert_eq!(
+            result.members.len() + result.excluded.len(),
+            snapshot.members.len()
+        );
+    }
+
+    #[test]
+    fn project_groups_and_group_targets_narrow_the_list() {
+        let snapshot = demo_snapshot();
+        let ci = snapshot.project("ci").unwrap();
+        let result = candidates(
+            &snapshot,
+            &CandidateQuery {
+                project: Some(ci),
+                ..Default::default()
+            },
+        );
+        assert!(
+            result.members.iter().all(|m| m.starts_with("hv-b")),
+            "{:?}",
+            result.members
+        );
+        assert_eq!(
+            reasons(&result)["hv-a01"],
+            "not in project ci's restricted.cluster.groups (rack-b)"
+        );
+        let edge = candidates(
+            &snapshot,
+            &CandidateQuery {
+                group: Some("edge"),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            edge.members.len(),
+            4,
+            "group-scheduled hv-e03 is a candidate when edge is targeted"
+        );
+        assert_eq!(reasons(&edge)["hv-a01"], "not in @edge");
+    }
+
+    #[test]
+    fn candidates_come_least_loaded_first_counting_pending_creations() {
+        let snapshot = demo_snapshot();
+        let result = candidates(&snapshot, &CandidateQuery::default());
+        let mut load = snapshot.instance_counts();
+        for operation in &snapshot.operations {
+            *load.entry(operation.location.as_str()).or_default() += 1;
+        }
+        let counts: Vec<usize> = result
+            .members
+            .iter()
+            .map(|m| load.get(m.as_str()).copied().unwrap_or(0))
+            .collect();
+        assert!(counts.windows(2).all(|pair| pair[0] <= pair[1]), "{counts:?}");
+    }
+
+    #[test]
+    fn personalities_let_64_bit_members_run_32_bit_instances() {
+        let snapshot = demo_snapshot();
+        let armv7 = candidates(
+            &snapshot,
+            &CandidateQuery {
+                architectures: Some(vec!["armv7l".into()]),
+                ..Default::default()
+            },
+        );
+        assert_eq!(armv7.members, vec!["hv-e04"]);
+    }
+}

@@ -1,0 +1,7 @@
+//! Where Incus may place an instance: the candidate rules of `GetCandidateMembers`
+//! (`incus-placement.md` §2.1 and §3.5), each excluded member with the reason, which no Incus
+//! tool explains today.
+
+mod candidates;
+
+pub use candidates::{candidates, CandidateQuery, Candidates, Exclusion};

@@ -1,0 +1,127 @@
+//! Capturing a live cluster into a snapshot: every read of `incus-placement.md` §4.a, the
+//! cluster-wide ones at once and the per-member ones in parallel with a bound. A member that
+//! cannot answer (offline: its state and resources calls fail with 500) is recorded in
+//! `capture_errors` instead of failing the capture.
+
+use std::collections::BTreeMap;
+
+use berth_core::model::{
+    ClusterGroup, ClusterMember, ClusterMemberState, Instance, Operation, Profile, Project, Resources, Server,
+};
+use berth_core::snapshot::{CaptureError, SnapshotSource};
+use berth_core::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
+use futures::stream::{self, StreamExt};
+
+use crate::incus::{IncusClient, IncusError};
+
+/// Per-member requests in flight at once.
+const PARALLEL_MEMBER_REQUESTS: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureFailed {
+    #[error(transparent)]
+    Incus(#[from] IncusError),
+    #[error("Incus at {0} is not a cluster; Berth reads clusters")]
+    NotClustered(String),
+    #[error("the captured data is inconsistent: {0}")]
+    Inconsistent(#[from] SnapshotError),
+}
+
+/// Reads the cluster behind `client`. `remote` names the endpoint in the snapshot (never
+/// credentials); `captured_at` is the capture time (RFC 3339).
+pub async fn capture(
+    client: &IncusClient,
+    remote: &str,
+    captured_at: String,
+) -> Result<Snapshot, CaptureFailed> {
+    let (server, members, groups, projects, profiles, instances, operations) = tokio::join!(
+        client.get::<Server>("/1.0"),
+        client.get::<Vec<ClusterMember>>("/1.0/cluster/members?recursion=1"),
+        client.get::<Vec<ClusterGroup>>("/1.0/cluster/groups?recursion=1"),
+        client.get::<Vec<Project>>("/1.0/projects?recursion=1"),
+        client.get::<Vec<Profile>>("/1.0/profiles?recursion=1&all-projects=true"),
+        client.get::<Vec<Instance>>("/1.0/instances?recursion=1&all-projects=true"),
+        client.get::<BTreeMap<String, Vec<Operation>>>("/1.0/operations?recursion=1&all-projects=true"),
+    );
+    let server = server?;
+    if !server.environment.server_clustered {
+        return Err(CaptureFailed::NotClustered(remote.to_owned()));
+    }
+    let members = members?;
+
+    let mut member_state = BTreeMap::new();
+    let mut member_resources = BTreeMap::new();
+    let mut capture_errors = Vec::new();
+    let names: Vec<String> = members.iter().map(|member| member.server_name.clone()).collect();
+    let mut replies = stream::iter(names)
+        .map(|name| async move {
+            let state_path = format!("/1.0/cluster/members/{name}/state");
+            let resources_path = format!("/1.0/resources?target={name}");
+            let (state, resources) = tokio::join!(
+                client.get::<ClusterMemberState>(&state_path),
+                client.get::<Resources>(&resources_path),
+            );
+            (name, (state_path, state), (resources_path, resources))
+        })
+        .buffer_unordered(PARALLEL_MEMBER_REQUESTS);
+    while let Some((name, (state_path, state), (resources_path, resources))) = replies.next().await {
+        match state {
+            Ok(state) => {
+                member_state.insert(name.clone(), state);
+            }
+            Err(error) => capture_errors.push(capture_error(state_path, error)),
+        }
+        match resources {
+            Ok(resources) => {
+                member_resources.insert(name, resources);
+            }
+            Err(error) => capture_errors.push(capture_error(resources_path, error)),
+        }
+    }
+    drop(replies);
+    capture_errors.sort_by(|a, b| a.request.cmp(&b.request));
+
+    // Only unfinished operations matter (pending instance creations count as load).
+    let operations = operations?
+        .into_iter()
+        .filter(|(status, _)| matches!(status.as_str(), "running" | "pending"))
+        .flat_map(|(_, operations)| operations)
+        .collect();
+    let snapshot = Snapshot {
+        format: SNAPSHOT_FORMAT.into(),
+        captured_at,
+        source: SnapshotSource {
+            kind: "capture".into(),
+            name: format!("{} ({})", server.environment.server_name, remote),
+            remote: Some(remote.to_owned()),
+        },
+        server,
+        members,
+        member_state,
+        member_resources,
+        cluster_groups: groups?,
+        projects: projects?,
+        profiles: profiles?,
+        instances: instances?,
+        operations,
+        capture_errors,
+    };
+    snapshot.validate()?;
+    Ok(snapshot)
+}
+
+fn capture_error(request: String, error: IncusError) -> CaptureError {
+    let status_code = match &error {
+        IncusError::Api { status, .. } => *status,
+        _ => 0,
+    };
+    let error = match error {
+        IncusError::Api { message, .. } => message,
+        other => other.to_string(),
+    };
+    CaptureError {
+        request,
+        status_code,
+        error,
+    }
+}

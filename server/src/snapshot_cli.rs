@@ -1,0 +1,179 @@
+//! `berth snapshot capture|import|export|list`: snapshots between clusters, files and the store.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use berth_core::Snapshot;
+
+use crate::capture::capture;
+use crate::db::Store;
+use crate::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SnapshotCommand {
+    /// Read a live cluster into a snapshot file.
+    Capture(CaptureArgs),
+    /// Validate a snapshot file and store it (once: snapshots are identified by content).
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
+        data_dir: PathBuf,
+    },
+    /// Write a stored snapshot to a file.
+    Export {
+        /// A snapshot id (see `berth snapshot list`) or `latest`.
+        snapshot: String,
+        /// Where to write; `-` for standard output.
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+        /// Replace the values of secret-looking config keys (cloud-init.*, environment.*, keys
+        /// containing secret, password, token or key), keeping keys and sizes.
+        #[arg(long)]
+        redact: bool,
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
+        data_dir: PathBuf,
+    },
+    /// List stored snapshots, newest capture first.
+    List {
+        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CaptureArgs {
+    /// `unix:///path/to/unix.socket` or `https://HOST:PORT`.
+    #[arg(long)]
+    pub remote: String,
+    /// TLS client certificate (PEM) trusted by the cluster; HTTPS only.
+    #[arg(long)]
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (PEM); read into memory only, never logged or stored.
+    #[arg(long)]
+    pub client_key: Option<PathBuf>,
+    /// Trust exactly this server certificate (PEM), e.g. the cluster's `cluster.crt`.
+    #[arg(long, conflicts_with_all = ["server_fingerprint", "server_ca"])]
+    pub server_cert: Option<PathBuf>,
+    /// Trust exactly the server certificate with this SHA-256 fingerprint (hex).
+    #[arg(long, conflicts_with = "server_ca")]
+    pub server_fingerprint: Option<String>,
+    /// Verify the server against these CA certificates (PEM), names included.
+    #[arg(long)]
+    pub server_ca: Option<PathBuf>,
+    /// Where to write the snapshot; `-` for standard output.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
+    match command {
+        SnapshotCommand::Capture(args) => {
+            let client = connect(&args)?;
+            let captured_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+            let snapshot = capture(&client, &args.remote, captured_at).await?;
+            write(&snapshot, &args.output)?;
+            eprintln!(
+                "captured {} members, {} instances ({} requests failed) from {}",
+                snapshot.members.len(),
+                snapshot.instances.len(),
+                snapshot.capture_errors.len(),
+                args.remote
+            );
+        }
+        SnapshotCommand::Import { file, data_dir } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let snapshot = Snapshot::from_json(&text)
+                .with_context(|| format!("{} is not a usable snapshot", file.display()))?;
+            let store = Store::open(&data_dir).await?;
+            let (id, new) = store.insert_snapshot(&snapshot).await?;
+            println!("{id}");
+            eprintln!(
+                "{} snapshot {id}",
+                if new { "stored as" } else { "already stored as" }
+            );
+        }
+        SnapshotCommand::Export {
+            snapshot,
+            output,
+            redact,
+            data_dir,
+        } => {
+            let store = Store::open(&data_dir).await?;
+            let id = match snapshot.as_str() {
+                "latest" => store
+                    .list_snapshots()
+                    .await?
+                    .first()
+                    .map(|row| row.id)
+                    .context("no snapshot is stored")?,
+                text => text
+                    .parse()
+                    .with_context(|| format!("{text:?} is not a snapshot id or `latest`"))?,
+            };
+            let stored = store
+                .load_snapshot(id)
+                .await?
+                .with_context(|| format!("there is no snapshot {id}"))?;
+            let stored = if redact {
+                let (redacted, count) = stored.redacted();
+                eprintln!("redacted {count} values");
+                redacted
+            } else {
+                stored
+            };
+            write(&stored, &output)?;
+        }
+        SnapshotCommand::List { data_dir } => {
+            let store = Store::open(&data_dir).await?;
+            for row in store.list_snapshots().await? {
+                println!(
+                    "{}\t{}\t{}\tIncus {}\t{} members\t{} instances\t{}",
+                    row.id,
+                    row.captured_at,
+                    row.source_kind,
+                    row.incus_version,
+                    row.member_count,
+                    row.instance_count,
+                    row.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn connect(args: &CaptureArgs) -> anyhow::Result<IncusClient> {
+    if let Some(path) = args.remote.strip_prefix("unix://") {
+        return Ok(IncusClient::unix(Path::new(path))?);
+    }
+    if !args.remote.starts_with("https://") {
+        bail!(
+            "--remote must be unix:///PATH or https://HOST:PORT, not {:?}",
+            args.remote
+        );
+    }
+    let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) else {
+        bail!("HTTPS needs --client-cert and --client-key (a certificate the cluster trusts)");
+    };
+    let trust = if let Some(path) = &args.server_cert {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        ServerTrust::Fingerprint(fingerprint_of_pem(&pem)?)
+    } else if let Some(fingerprint) = &args.server_fingerprint {
+        ServerTrust::Fingerprint(fingerprint.clone())
+    } else if let Some(path) = &args.server_ca {
+        ServerTrust::CaPem(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
+    } else {
+        bail!("HTTPS needs --server-cert, --server-fingerprint or --server-ca: Incus's certificate is self-signed, so Berth must be told which one to trust");
+    };
+    Ok(IncusClient::https(&args.remote, cert, key, trust)?)
+}
+
+fn write(snapshot: &Snapshot, output: &Path) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(snapshot)?;
+    if output == Path::new("-") {
+        println!("{text}");
+        return Ok(());
+    }
+    std::fs::write(output, text + "\n").with_context(|| format!("cannot write {}", output.display()))
+}

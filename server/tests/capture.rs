@@ -1,0 +1,276 @@
+//! Capturing the real test bed: over the unix socket and HTTPS, through the CLI into the store
+//! and out again redacted, and with a member offline.
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use berth_core::model::ClusterMember;
+use berth_core::Snapshot;
+use berth_server::capture::capture;
+use berth_server::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
+use support::TestBed;
+
+/// The offline test stops a member; the others need all three up.
+static MEMBERS_UP: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+fn incus(bed: &TestBed, args: &[&str]) {
+    let output = Command::new("incus")
+        .env("INCUS_DIR", bed.dir.join("members/m1"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "incus {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn berth(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unix_socket_and_https_captures_agree_and_hold_every_project() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.read().await;
+    let name = format!("cap-{}", std::process::id());
+    incus(
+        bed,
+        &[
+            "create",
+            "--empty",
+            &name,
+            "--project",
+            "proj-b",
+            "--target",
+            "m2",
+            "-c",
+            "user.app=web",
+        ],
+    );
+
+    let unix = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let over_unix = capture(&unix, "unix", "2026-11-25T00:00:00Z".into())
+        .await
+        .unwrap();
+    let pem = std::fs::read(bed.cluster_certificate()).unwrap();
+    let https = IncusClient::https(
+        &bed.https_url("m3"),
+        &bed.client_certificate(),
+        &bed.client_key(),
+        ServerTrust::Fingerprint(fingerprint_of_pem(&pem).unwrap()),
+    )
+    .unwrap();
+    let over_https = capture(&https, "https", "2026-11-25T00:00:00Z".into())
+        .await
+        .unwrap();
+    incus(bed, &["delete", &name, "--project", "proj-b"]);
+
+    for snapshot in [&over_unix, &over_https] {
+        let members: Vec<_> = snapshot.members.iter().map(|m| m.server_name.as_str()).collect();
+        assert_eq!(members, ["m1", "m2", "m3"]);
+        assert!(
+            snapshot.capture_errors.is_empty(),
+            "{:?}",
+            snapshot.capture_errors
+        );
+        assert_eq!(snapshot.member_state.len(), 3);
+        assert_eq!(snapshot.member_resources.len(), 3);
+        assert!(snapshot.member_resources["m1"].cpu.total > 0);
+        let proj_r = snapshot.project("proj-r").unwrap().restrictions();
+        assert!(proj_r.restricted);
+        assert_eq!(proj_r.cluster_groups, vec!["gA"]);
+        let groups: Vec<_> = snapshot.cluster_groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(groups, ["default", "gA", "gB"]);
+        let created = snapshot
+            .instances
+            .iter()
+            .find(|i| i.name == name)
+            .expect("the new instance is captured");
+        assert_eq!(
+            (created.project.as_str(), created.location.as_str()),
+            ("proj-b", "m2")
+        );
+        assert_eq!(created.expanded_config["user.app"], "web");
+        assert!(snapshot
+            .profiles
+            .iter()
+            .any(|p| p.project == "proj-b" && p.name == "default"));
+        assert_eq!(snapshot.incus_version(), "6.0.4");
+        assert!(snapshot.server.has_extension("instances_placement_scriptlet"));
+    }
+    assert_eq!(over_unix.members, over_https.members);
+    assert_eq!(over_unix.instances, over_https.instances);
+}
+
+#[test]
+fn the_cli_captures_stores_and_exports_redacted() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.blocking_read();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cluster.json");
+    let data = dir.path().join("data");
+    let socket = format!("unix://{}", bed.socket("m2").display());
+    let name = format!("secret-{}", std::process::id());
+    incus(
+        bed,
+        &[
+            "create",
+            "--empty",
+            &name,
+            "-c",
+            "environment.API_TOKEN=hunter2-secret",
+        ],
+    );
+    let output = berth(&[
+        "snapshot",
+        "capture",
+        "--remote",
+        &socket,
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    incus(bed, &["delete", &name]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(std::fs::read_to_string(&file).unwrap().contains("hunter2-secret"));
+
+    let import = berth(&[
+        "snapshot",
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    assert_eq!(String::from_utf8(import.stdout).unwrap().trim(), "1");
+    let again = berth(&[
+        "snapshot",
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already stored as snapshot 1"));
+
+    let list = berth(&["snapshot", "list", "--data-dir", data.to_str().unwrap()]);
+    assert!(String::from_utf8(list.stdout)
+        .unwrap()
+        .contains("capture\tIncus 6.0.4\t3 members"));
+
+    let exported = dir.path().join("shared.json");
+    let export = berth(&[
+        "snapshot",
+        "export",
+        "latest",
+        "--redact",
+        "-o",
+        exported.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let shared = Snapshot::from_json(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    assert_eq!(shared.members.len(), 3);
+    let instance = shared.instances.iter().find(|i| i.name == name).unwrap();
+    assert_eq!(instance.config["environment.API_TOKEN"], "[redacted: 14 bytes]");
+    assert!(!std::fs::read_to_string(&exported)
+        .unwrap()
+        .contains("hunter2-secret"));
+}
+
+#[test]
+fn the_cli_refuses_https_without_a_way_to_trust_the_server() {
+    let Some(bed) = support::testbed() else { return };
+    let output = berth(&[
+        "snapshot",
+        "capture",
+        "--remote",
+        &bed.https_url("m1"),
+        "--client-cert",
+        bed.client_certificate().to_str().unwrap(),
+        "--client-key",
+        bed.client_key().to_str().unwrap(),
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Incus's certificate is self-signed"));
+}
+
+/// Restarts a stopped member when the test ends, whatever happened.
+struct Restart;
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let status = Command::new(repo.join("scripts/testbed.sh"))
+            .arg("up")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the test bed did not come back");
+    }
+}
+
+#[tokio::test]
+async fn a_cluster_with_an_offline_member_is_captured_with_the_failures_recorded() {
+    let Some(bed) = support::testbed() else { return };
+    let _alone = MEMBERS_UP.write().await;
+    let pid = std::fs::read_to_string(bed.dir.join("members/m3/incusd.pid")).unwrap();
+    let _restart = Restart;
+    assert!(Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap()
+        .success());
+
+    // Incus marks a member offline after `cluster.offline_threshold` (20 s) without heartbeat.
+    let client = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let members: Vec<ClusterMember> = client.get("/1.0/cluster/members?recursion=1").await.unwrap();
+        if members
+            .iter()
+            .any(|m| m.server_name == "m3" && m.status == "Offline")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "m3 never showed as offline");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let snapshot = capture(&client, "unix", "2026-11-25T00:00:00Z".into())
+        .await
+        .unwrap();
+    assert_eq!(snapshot.member("m3").unwrap().status, "Offline");
+    assert!(!snapshot.member_state.contains_key("m3"));
+    assert!(snapshot.member_state.contains_key("m1") && snapshot.member_state.contains_key("m2"));
+    let failed: Vec<_> = snapshot
+        .capture_errors
+        .iter()
+        .map(|e| (e.request.as_str(), e.status_code))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("/1.0/cluster/members/m3/state", 500),
+            ("/1.0/resources?target=m3", 500)
+        ]
+    );
+}

@@ -175,6 +175,14 @@ up() {
     sleep 1
   done
   [ "$statuses" = Online ] || { echo "cluster members not all Online: $statuses" >&2; exit 1; }
+  # A restarted member shows Online before it serves requests ("Server isn't ready yet").
+  for member in "${MEMBERS[@]}"; do
+    for _ in $(seq 1 90); do
+      api m1 "/1.0/cluster/members/$member/state" >/dev/null && break
+      sleep 1
+    done
+    api m1 "/1.0/cluster/members/$member/state" >/dev/null || { echo "$member is not ready" >&2; exit 1; }
+  done
   seed
   say "up: m1 m2 m3 on $(address_of m1)-13:$PORT, state in $STATE"
 }

@@ -6,6 +6,8 @@
 //!   its validation and its content hash.
 //! - [`redact`]: secret-looking config values replaced for sharing a snapshot.
 //! - [`placement`]: Incus's candidate rules, with the reason for every excluded member.
+//! - [`simulate`]: the scriptlet calls Incus makes for an operation, per behaviour profile,
+//!   and Berth's corrected cross-project move.
 //! - [`usage`]: derived figures (instance counts, CPU/memory/disk use per member).
 //! - [`units`]: Incus size strings (`4GiB`) as bytes.
 //! - [`demo`]: the built-in demo cluster, generated deterministically.
@@ -20,6 +22,7 @@ pub mod engine;
 pub mod model;
 pub mod placement;
 pub mod redact;
+pub mod simulate;
 pub mod snapshot;
 pub mod units;
 pub mod usage;

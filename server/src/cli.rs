@@ -28,6 +28,8 @@ pub enum Command {
     /// accept it, 1 when it would refuse it, 2 on usage or IO errors. Errors are printed as
     /// FILE:LINE:COL: message, fidelity warnings as FILE:LINE:COL: warning: message.
     Check(CheckArgs),
+    /// Predict the scriptlet calls Incus makes for operations on a snapshot, and their outcome.
+    Simulate(crate::simulate_cli::SimulateArgs),
     /// Capture, import, export and list cluster snapshots.
     Snapshot {
         #[command(subcommand)]
@@ -150,6 +152,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::snapshot_cli::run(command))?;
             Ok(0)
+        }
+        Command::Simulate(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::simulate_cli::simulate(args))
         }
         Command::Check(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()

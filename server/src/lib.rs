@@ -4,6 +4,7 @@
 //! - [`serve`]: starting and stopping the web server.
 //! - [`capture`]: a live cluster read into a snapshot.
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
+//! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
 //! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
 //! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
@@ -26,5 +27,6 @@ pub mod incus;
 pub mod sandbox;
 pub mod serve;
 pub mod services;
+pub mod simulate_cli;
 pub mod site;
 pub mod snapshot_cli;

@@ -88,3 +88,77 @@ fn a_memory_bomb_is_refused_not_fatal() {
         format!("{file}: scriptlet exceeded its memory limit of 256 MiB\n")
     );
 }
+
+#[test]
+fn simulate_prints_the_calls_and_outcomes_as_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("demo.json");
+    std::fs::write(&snapshot, berth_core::demo::demo_snapshot().to_json()).unwrap();
+    let scriptlet = dir.path().join("pick.star");
+    std::fs::write(
+        &scriptlet,
+        "def instance_placement(request, candidate_members):\n    log_warn(\"for \", request.project)\n    set_target(candidate_members[-1].server_name)\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args([
+            "simulate",
+            "--snapshot",
+            snapshot.to_str().unwrap(),
+            "--scriptlet",
+            scriptlet.to_str().unwrap(),
+        ])
+        .args([
+            "--op",
+            r#"{"kind":"create","project":"ci","name":"r-1","target":"","source":{"type":"none"}}"#,
+        ])
+        .args([
+            "--op",
+            r#"{"kind":"move","project":"ci","name":"r-1","target_project":"ci","target":"hv-b02"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let simulation: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (simulation["incus_version"].as_str(), simulation["mode"].as_str()),
+        (Some("6.0.4"), Some("upstream"))
+    );
+    let create = &simulation["calls"][0];
+    assert_eq!(create["instance"], "ci/r-1");
+    assert_eq!(
+        (create["reason"].as_str(), create["project"].as_str()),
+        (Some("new"), Some("ci"))
+    );
+    assert_eq!(create["runs_on"], "hv-a01");
+    assert_eq!(
+        create["logs"][0],
+        serde_json::json!({"level": "warn", "message": "for ci"})
+    );
+    assert_eq!(create["error"], serde_json::Value::Null);
+    let chosen = create["target"].as_str().unwrap().to_owned();
+    assert_eq!(
+        create["candidates"].as_array().unwrap().last().unwrap(),
+        chosen.as_str()
+    );
+    assert!(create["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["member"] == "hv-b05" && e["reason"] == "scheduler.instance=manual"));
+    assert_eq!(
+        simulation["outcomes"][0],
+        serde_json::json!({"instance": "ci/r-1", "member": chosen, "project": "ci"})
+    );
+    // The move sees the creation: the instance exists and is moved from where it was placed.
+    assert_eq!(
+        simulation["calls"][1]["candidates"],
+        serde_json::json!(["hv-b02"])
+    );
+    assert_eq!(simulation["outcomes"][1]["member"], "hv-b02");
+}

@@ -91,37 +91,7 @@ fn berth_check_agrees_with_live_incus_on_the_corpus() {
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }
 
-/// The `msg` values of the log lines the placement scriptlet wrote (logfmt, as incusd writes
-/// its log file), with their levels.
-fn scriptlet_log_lines(log: &str) -> Vec<(String, String)> {
-    const PREFIX: &str = "msg=\"Instance placement scriptlet: ";
-    log.lines()
-        .filter_map(|line| {
-            let start = line.find(PREFIX)? + PREFIX.len();
-            let level = line.split("level=").nth(1)?.split(' ').next()?.to_owned();
-            let mut message = String::new();
-            let mut chars = line[start..].chars();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => message.push(match chars.next()? {
-                        't' => '\t',
-                        'n' => '\n',
-                        'r' => '\r',
-                        escaped => escaped,
-                    }),
-                    '"' => break,
-                    c => message.push(c),
-                }
-            }
-            let level = if level == "warning" {
-                "warn".to_owned()
-            } else {
-                level
-            };
-            Some((level, message))
-        })
-        .collect()
-}
+use support::incus_cli::scriptlet_log_lines;
 
 const LOGGING_SCRIPTLET: &str = r#"
 def instance_placement(request, candidate_members):

@@ -147,6 +147,32 @@ impl Sandbox {
         }
     }
 
+    /// Runs `operations` against `snapshot_json` in a worker: the simulation as JSON, or the
+    /// scriptlet's compile error. A scriptlet that kills its worker yields that error.
+    pub async fn simulate(
+        &self,
+        snapshot_json: &str,
+        source: &str,
+        version: IncusVersion,
+        mode: berth_core::simulate::Mode,
+        operations: &[berth_core::simulate::Operation],
+    ) -> Result<Result<serde_json::Value, Diagnostic>, SandboxError> {
+        let job = Job::Simulate(Box::new(super::protocol::SimulateJob {
+            snapshot: snapshot_json.to_owned(),
+            source: source.to_owned(),
+            incus_version: version.to_string(),
+            mode,
+            operations: operations.to_vec(),
+            limits: self.config.limits,
+            time_limit_ms: self.config.time_limit.as_millis() as u64,
+        }));
+        match self.run(None, |_| job.clone()).await? {
+            Outcome::Reply(Reply::Simulated(result)) => Ok(result),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(Err(error)),
+        }
+    }
+
     /// Runs a job on an idle worker (or a new one). `make(true)` builds the job with the
     /// snapshot `snapshot_hash` attached, for a worker that does not have it yet.
     async fn run(

@@ -15,6 +15,19 @@ pub enum Job {
     /// Compile and run one placement call against a snapshot. The snapshot travels once per
     /// worker: `snapshot` is `None` when the worker already has `snapshot_hash`.
     Evaluate(Box<EvaluateJob>),
+    /// Simulate operations against a snapshot (`berth simulate`).
+    Simulate(Box<SimulateJob>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SimulateJob {
+    pub snapshot: String,
+    pub source: String,
+    pub incus_version: String,
+    pub mode: berth_core::simulate::Mode,
+    pub operations: Vec<berth_core::simulate::Operation>,
+    pub limits: Limits,
+    pub time_limit_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +48,8 @@ pub struct EvaluateJob {
 pub enum Reply {
     Checked(CheckReport),
     Evaluated(Box<EvaluateReply>),
+    /// The simulation as JSON, or why the scriptlet did not compile.
+    Simulated(Result<serde_json::Value, Diagnostic>),
     /// The worker does not have the snapshot: send the job again with it.
     NeedSnapshot,
     /// The job itself was malformed (not the scriptlet).

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use berth_core::engine::{check, compile, IncusVersion, PlacementCall, PreparedCluster};
+use berth_core::simulate::Simulator;
 use berth_core::Snapshot;
 
-use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply};
+use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply, SimulateJob};
 
 /// How many prepared snapshots a worker keeps.
 const SNAPSHOT_CACHE: usize = 4;
@@ -65,7 +66,32 @@ fn handle(job: Job, snapshots: &mut HashMap<String, PreparedCluster>) -> Reply {
             Reply::Checked(check(&source, version, &limits, &|| Instant::now() >= deadline))
         }
         Job::Evaluate(job) => evaluate(*job, snapshots),
+        Job::Simulate(job) => simulate(*job),
     }
+}
+
+fn simulate(job: SimulateJob) -> Reply {
+    let version = match job.incus_version.parse::<IncusVersion>() {
+        Ok(version) => version,
+        Err(error) => return Reply::Refused(error.to_string()),
+    };
+    let snapshot = match Snapshot::from_json(&job.snapshot) {
+        Ok(snapshot) => snapshot,
+        Err(error) => return Reply::Refused(format!("snapshot: {error}")),
+    };
+    // Each placement call gets the time limit, as each would in Incus.
+    let calls = job.operations.len().max(1) as u64 * snapshot.instances.len().max(1) as u64;
+    let deadline = Instant::now() + Duration::from_millis(job.time_limit_ms.saturating_mul(calls));
+    let scriptlet = match compile(&job.source, version, &job.limits, &|| Instant::now() >= deadline) {
+        Ok(scriptlet) => scriptlet,
+        Err(error) => return Reply::Simulated(Err(error)),
+    };
+    let mut simulator = Simulator::new(scriptlet.as_ref(), version, job.mode);
+    simulator.limits = job.limits;
+    let simulation = simulator.run(&snapshot, &job.operations);
+    Reply::Simulated(Ok(
+        serde_json::to_value(&simulation).expect("a simulation serializes")
+    ))
 }
 
 fn evaluate(job: EvaluateJob, snapshots: &mut HashMap<String, PreparedCluster>) -> Reply {

@@ -1,0 +1,468 @@
+//! `berth simulate` (upstream mode) against the real test bed: for each (scriptlet, operation)
+//! case, the operation runs on the live Incus 6.0.4 cluster and the calls its scriptlet logged
+//! (member, reason, project, candidate set, name, type, profiles, source) and the outcome must
+//! be what the simulator predicted from a snapshot captured just before.
+
+mod support;
+
+use berth_core::engine::{compile, IncusVersion, Limits};
+use berth_core::model::Instance;
+use berth_core::simulate::{Mode, Operation, Outcome, Simulator};
+use berth_server::capture::capture;
+use berth_server::incus::IncusClient;
+use serde_json::json;
+use support::incus_cli::{incus, log_marks, scriptlet_lines_since};
+use support::TestBed;
+
+/// Logs every call, then decides from the instance's `user.*` keys: `user.fail`, `user.ret`
+/// and `user.bad` fail in the three ways Incus knows; `user.want` names a member; otherwise the
+/// first candidate by name (deterministic, unlike Incus's own tie order).
+const SCRIPTLET: &str = r#"
+def instance_placement(request, candidate_members):
+    names = sorted([m.server_name for m in candidate_members])
+    log_info("CALL reason=", request.reason, " project=", request.project, " name=", request.name,
+             " type=", request.type, " candidates=", names, " profiles=", request.profiles,
+             " source=", request.source.type, " want=", request.config.get("user.want", ""))
+    if request.config.get("user.fail", "") != "":
+        fail("refusing ", request.name)
+    if request.config.get("user.ret", "") != "":
+        return "rejected"
+    if request.config.get("user.bad", "") != "":
+        set_target("nope")
+    want = request.config.get("user.want", "")
+    if want in names:
+        set_target(want)
+    elif len(names) > 0:
+        set_target(names[0])
+"#;
+
+struct Case {
+    name: &'static str,
+    /// `incus` commands that prepare the cluster (not simulated).
+    setup: Vec<Vec<String>>,
+    /// The operation, for the simulator and for Incus.
+    operation: serde_json::Value,
+    command: Vec<String>,
+}
+
+fn args(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+fn case(name: &'static str, setup: &[&str], operation: serde_json::Value, command: &str) -> Case {
+    Case {
+        name,
+        setup: setup.iter().map(|s| args(s)).collect(),
+        operation,
+        command: args(command),
+    }
+}
+
+fn create_op(
+    project: &str,
+    name: &str,
+    target: &str,
+    config: serde_json::Value,
+    source: &str,
+) -> serde_json::Value {
+    json!({"kind": "create", "project": project, "name": name, "target": target, "config": config,
+           "source": {"type": source, "source": if source == "image" { Some("busybox") } else { None }}})
+}
+
+fn move_op(project: &str, name: &str, target_project: &str, target: &str) -> serde_json::Value {
+    json!({"kind": "move", "project": project, "name": name, "target_project": target_project, "target": target})
+}
+
+fn cases() -> Vec<Case> {
+    let mut cases = vec![
+        case(
+            "create, no target",
+            &[],
+            create_op("default", "c1", "", json!({}), "none"),
+            "create --empty c1",
+        ),
+        case(
+            "create on a member",
+            &[],
+            create_op("default", "c2", "m2", json!({}), "none"),
+            "create --empty c2 --target m2",
+        ),
+        case(
+            "create in group gA",
+            &[],
+            create_op("default", "c3", "@gA", json!({}), "none"),
+            "create --empty c3 --target @gA",
+        ),
+        case(
+            "create in group gB",
+            &[],
+            create_op("default", "c4", "@gB", json!({}), "none"),
+            "create --empty c4 --target @gB",
+        ),
+        case(
+            "create in proj-a (shared profiles)",
+            &[],
+            create_op("proj-a", "c5", "", json!({}), "none"),
+            "create --empty c5 --project proj-a",
+        ),
+        case(
+            "create in proj-b",
+            &[],
+            create_op("proj-b", "c6", "", json!({}), "none"),
+            "create --empty c6 --project proj-b",
+        ),
+        case(
+            "create in restricted proj-r",
+            &[],
+            create_op("proj-r", "c7", "", json!({}), "none"),
+            "create --empty c7 --project proj-r",
+        ),
+        case(
+            "create in proj-r on a refused member",
+            &[],
+            create_op("proj-r", "c8", "m3", json!({}), "none"),
+            "create --empty c8 --project proj-r --target m3",
+        ),
+        case(
+            "create in proj-r in a refused group",
+            &[],
+            create_op("proj-r", "c9", "@gB", json!({}), "none"),
+            "create --empty c9 --project proj-r --target @gB",
+        ),
+        case(
+            "create in proj-r on an allowed member",
+            &[],
+            create_op("proj-r", "c10", "m1", json!({}), "none"),
+            "create --empty c10 --project proj-r --target m1",
+        ),
+        case(
+            "create with user.want",
+            &[],
+            create_op("default", "c11", "", json!({"user.want": "m3"}), "none"),
+            "create --empty c11 -c user.want=m3",
+        ),
+        case(
+            "create, scriptlet fails",
+            &[],
+            create_op("default", "c12", "", json!({"user.fail": "1"}), "none"),
+            "create --empty c12 -c user.fail=1",
+        ),
+        case(
+            "create, scriptlet returns a value",
+            &[],
+            create_op("default", "c13", "", json!({"user.ret": "1"}), "none"),
+            "create --empty c13 -c user.ret=1",
+        ),
+        case(
+            "create, scriptlet sets a bad target",
+            &[],
+            create_op("default", "c14", "", json!({"user.bad": "1"}), "none"),
+            "create --empty c14 -c user.bad=1",
+        ),
+        case(
+            "create from an image",
+            &[],
+            create_op("default", "c15", "", json!({}), "image"),
+            "create busybox c15",
+        ),
+        case(
+            "create in proj-b in group gA",
+            &[],
+            create_op("proj-b", "c16", "@gA", json!({}), "none"),
+            "create --empty c16 --project proj-b --target @gA",
+        ),
+        case(
+            "create on a member, scriptlet fails",
+            &[],
+            create_op("default", "c17", "m1", json!({"user.fail": "1"}), "none"),
+            "create --empty c17 --target m1 -c user.fail=1",
+        ),
+        case(
+            "create in proj-r with user.want outside its groups",
+            &[],
+            create_op("proj-r", "c18", "", json!({"user.want": "m3"}), "none"),
+            "create --empty c18 --project proj-r -c user.want=m3",
+        ),
+        case(
+            "copy an instance",
+            &["create --empty c19src --target m3 -c user.app=web"],
+            json!({"kind": "create", "project": "default", "name": "c19", "target": "", "source": {"type": "copy", "source": "c19src", "project": "default"}}),
+            "copy c19src c19",
+        ),
+        case(
+            "copy an instance onto a member",
+            &["create --empty c20src --target m3"],
+            json!({"kind": "create", "project": "default", "name": "c20", "target": "m1", "source": {"type": "copy", "source": "c20src", "project": "default"}}),
+            "copy c20src c20 --target m1",
+        ),
+    ];
+    cases.extend([
+        case(
+            "move to another member",
+            &["create --empty v1 --target m1"],
+            move_op("default", "v1", "default", "m2"),
+            "move v1 --target m2",
+        ),
+        case(
+            "move into a group",
+            &["create --empty v2 --target m1"],
+            move_op("default", "v2", "default", "@gB"),
+            "move v2 --target @gB",
+        ),
+        case(
+            "move to the member it is on",
+            &["create --empty v3 --target m1"],
+            move_op("default", "v3", "default", "m1"),
+            "move v3 --target m1",
+        ),
+        case(
+            "move to proj-b, staying on its member",
+            &["create --empty v4 --target m1"],
+            move_op("default", "v4", "proj-b", ""),
+            "move v4 --target-project proj-b",
+        ),
+        case(
+            "move to proj-r from a refused member",
+            &["create --empty v5 --target m3"],
+            move_op("default", "v5", "proj-r", ""),
+            "move v5 --target-project proj-r",
+        ),
+        case(
+            "move to proj-r from an allowed member",
+            &["create --empty v6 --target m2"],
+            move_op("default", "v6", "proj-r", ""),
+            "move v6 --target-project proj-r",
+        ),
+        case(
+            "move to proj-r onto a refused member",
+            &["create --empty v7 --target m1"],
+            move_op("default", "v7", "proj-r", "m3"),
+            "move v7 --target-project proj-r --target m3",
+        ),
+        case(
+            "move to proj-b and another member",
+            &["create --empty v8 --target m1"],
+            move_op("default", "v8", "proj-b", "m2"),
+            "move v8 --target-project proj-b --target m2",
+        ),
+        case(
+            "move into proj-a (features.profiles=false)",
+            &["create --empty v9 --target m1"],
+            move_op("default", "v9", "proj-a", ""),
+            "move v9 --target-project proj-a",
+        ),
+        case(
+            "move from proj-b back to default into group gB",
+            &["create --empty v10 --project proj-b --target m1"],
+            move_op("proj-b", "v10", "default", "@gB"),
+            "move v10 --project proj-b --target-project default --target @gB",
+        ),
+        case(
+            "move, scriptlet fails",
+            &["create --empty v11 --target m1", "config set v11 user.fail=1"],
+            move_op("default", "v11", "default", "m2"),
+            "move v11 --target m2",
+        ),
+        case(
+            "move, scriptlet returns a value",
+            &["create --empty v12 --target m1", "config set v12 user.ret=1"],
+            move_op("default", "v12", "default", "m2"),
+            "move v12 --target m2",
+        ),
+        case(
+            "cross-project move, scriptlet fails",
+            &["create --empty v13 --target m1", "config set v13 user.fail=1"],
+            move_op("default", "v13", "proj-b", ""),
+            "move v13 --target-project proj-b",
+        ),
+        case(
+            "move into proj-r's group from elsewhere",
+            &["create --empty v14 --target m3"],
+            move_op("default", "v14", "proj-r", "@gA"),
+            "move v14 --target-project proj-r --target @gA",
+        ),
+        case(
+            "move to proj-r, choosing by user.want",
+            &["create --empty v15 --target m3 -c user.want=m2"],
+            move_op("default", "v15", "proj-r", ""),
+            "move v15 --target-project proj-r",
+        ),
+        case(
+            "move into a group it is already in",
+            &["create --empty v16 --target m3"],
+            move_op("default", "v16", "default", "@gB"),
+            "move v16 --target @gB",
+        ),
+        case(
+            "move with a bad target from the scriptlet",
+            &["create --empty v17 --target m1", "config set v17 user.bad=1"],
+            move_op("default", "v17", "default", "@gA"),
+            "move v17 --target @gA",
+        ),
+        case(
+            "move a running instance across members",
+            &["create busybox v18 --target m1", "start v18"],
+            move_op("default", "v18", "default", "m2"),
+            "move v18 --target m2",
+        ),
+        case(
+            "move a running instance across projects",
+            &["create busybox v19 --target m1", "start v19"],
+            move_op("default", "v19", "proj-b", ""),
+            "move v19 --target-project proj-b",
+        ),
+        case(
+            "move into the project it is in",
+            &["create --empty v20 --target m1"],
+            move_op("default", "v20", "default", "m1"),
+            "move v20 --target m1 --target-project default",
+        ),
+    ]);
+    cases.extend([
+        case(
+            "evacuate a member",
+            &[
+                "create --empty e1 --target m3",
+                "create --empty e2 --target m3 -c user.want=m1",
+            ],
+            json!({"kind": "evacuate", "member": "m3"}),
+            "cluster evacuate m3 --force",
+        ),
+        case(
+            "restore a member",
+            &["create --empty e3 --target m2", "cluster evacuate m2 --force"],
+            json!({"kind": "restore", "member": "m2"}),
+            "cluster restore m2 --force",
+        ),
+    ]);
+    cases
+}
+
+/// Deletes every instance and brings every member back online, between cases.
+fn reset(bed: &TestBed, instances: &[Instance]) {
+    for member in bed.members() {
+        let _ = incus(bed, &["cluster", "restore", member, "--force"]);
+    }
+    for instance in instances {
+        let _ = incus(
+            bed,
+            &[
+                "delete",
+                &instance.name,
+                "--project",
+                &instance.project,
+                "--force",
+            ],
+        );
+    }
+}
+
+#[tokio::test]
+async fn simulate_predicts_what_incus_does() {
+    let Some(bed) = support::testbed() else { return };
+    let client = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scriptlet.star");
+    std::fs::write(&file, SCRIPTLET).unwrap();
+    let scriptlet = compile(SCRIPTLET, IncusVersion::DEFAULT, &Limits::default(), &|| false)
+        .unwrap()
+        .unwrap();
+    let cases = cases();
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+
+    let before = capture(&client, "unix", String::new()).await.unwrap();
+    reset(bed, &before.instances);
+    let set = std::process::Command::new("incus")
+        .env("INCUS_DIR", bed.dir.join("members/m1"))
+        .args(["config", "set", "instances.placement.scriptlet=-"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(set.success());
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        for command in &case.setup {
+            let command: Vec<&str> = command.iter().map(String::as_str).collect();
+            let output = incus(bed, &command);
+            assert!(
+                output.status.success(),
+                "{}: setup {command:?}: {}",
+                case.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let snapshot = capture(&client, "unix", String::new()).await.unwrap();
+        let operation: Operation = serde_json::from_value(case.operation.clone()).unwrap();
+        let predicted = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream)
+            .run(&snapshot, &[operation]);
+
+        let marks = log_marks(bed);
+        let command: Vec<&str> = case.command.iter().map(String::as_str).collect();
+        let output = incus(bed, &command);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        let mut real_calls: Vec<(String, String)> = scriptlet_lines_since(bed, &marks)
+            .into_iter()
+            .filter(|(_, _, message)| message.starts_with("CALL "))
+            .map(|(member, _, message)| (member, message))
+            .collect();
+        let mut predicted_calls: Vec<(String, String)> = predicted
+            .calls
+            .iter()
+            .map(|call| {
+                (
+                    call.runs_on.clone(),
+                    call.logs.first().map(|l| l.message.clone()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        real_calls.sort();
+        predicted_calls.sort();
+        if real_calls != predicted_calls {
+            failures.push(format!(
+                "{}: calls\n  Incus: {real_calls:?}\n  Berth: {predicted_calls:?}",
+                case.name
+            ));
+        }
+
+        let after = capture(&client, "unix", String::new()).await.unwrap();
+        for outcome in &predicted.outcomes {
+            match outcome {
+                Outcome::Placed {
+                    instance,
+                    member,
+                    project,
+                } => {
+                    let name = instance.split_once('/').unwrap().1;
+                    let found = after.instances.iter().find(|i| i.name == name);
+                    let real = found.map(|i| (i.location.as_str(), i.project.as_str()));
+                    if !output.status.success() || real != Some((member.as_str(), project.as_str())) {
+                        failures.push(format!(
+                            "{}: Berth placed {instance} on {member} in {project}; Incus: {real:?} {stderr}",
+                            case.name
+                        ));
+                    }
+                }
+                Outcome::Failed { error, .. } => {
+                    if output.status.success() || !stderr.contains(error.as_str()) {
+                        failures.push(format!(
+                            "{}: Berth predicted the error {error:?}; Incus: {:?}",
+                            case.name,
+                            stderr.trim()
+                        ));
+                    }
+                }
+            }
+        }
+        reset(bed, &after.instances);
+    }
+    let unset = incus(bed, &["config", "unset", "instances.placement.scriptlet"]);
+    assert!(unset.status.success());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}

@@ -1,13 +1,11 @@
-//! `berth simulate` (upstream mode) against the real test bed: for each (scriptlet, operation)
+//! `berth simulate` (upstream mode, the binary) against the real test bed: for each (scriptlet, operation)
 //! case, the operation runs on the live Incus 6.0.4 cluster and the calls its scriptlet logged
 //! (member, reason, project, candidate set, name, type, profiles, source) and the outcome must
 //! be what the simulator predicted from a snapshot captured just before.
 
 mod support;
 
-use berth_core::engine::{compile, IncusVersion, Limits};
 use berth_core::model::Instance;
-use berth_core::simulate::{Mode, Operation, Outcome, Simulator};
 use berth_server::capture::capture;
 use berth_server::incus::IncusClient;
 use serde_json::json;
@@ -364,9 +362,6 @@ async fn simulate_predicts_what_incus_does() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scriptlet.star");
     std::fs::write(&file, SCRIPTLET).unwrap();
-    let scriptlet = compile(SCRIPTLET, IncusVersion::DEFAULT, &Limits::default(), &|| false)
-        .unwrap()
-        .unwrap();
     let cases = cases();
     assert!(cases.len() >= 40, "{} cases", cases.len());
 
@@ -392,10 +387,25 @@ async fn simulate_predicts_what_incus_does() {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
+        // The prediction, as `berth simulate` gives it from a snapshot taken just before.
         let snapshot = capture(&client, "unix", String::new()).await.unwrap();
-        let operation: Operation = serde_json::from_value(case.operation.clone()).unwrap();
-        let predicted = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream)
-            .run(&snapshot, &[operation]);
+        let snapshot_file = dir.path().join("snapshot.json");
+        std::fs::write(&snapshot_file, snapshot.to_json()).unwrap();
+        let simulate = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["simulate", "--mode", "upstream", "--snapshot"])
+            .arg(&snapshot_file)
+            .arg("--scriptlet")
+            .arg(&file)
+            .args(["--op", &case.operation.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            simulate.status.success(),
+            "{}: {}",
+            case.name,
+            String::from_utf8_lossy(&simulate.stderr)
+        );
+        let predicted: serde_json::Value = serde_json::from_slice(&simulate.stdout).unwrap();
 
         let marks = log_marks(bed);
         let command: Vec<&str> = case.command.iter().map(String::as_str).collect();
@@ -406,13 +416,15 @@ async fn simulate_predicts_what_incus_does() {
             .filter(|(_, _, message)| message.starts_with("CALL "))
             .map(|(member, _, message)| (member, message))
             .collect();
-        let mut predicted_calls: Vec<(String, String)> = predicted
-            .calls
+        let mut predicted_calls: Vec<(String, String)> = predicted["calls"]
+            .as_array()
+            .unwrap()
             .iter()
             .map(|call| {
+                let runs_on = call["runs_on"].as_str().unwrap().to_owned();
                 (
-                    call.runs_on.clone(),
-                    call.logs.first().map(|l| l.message.clone()).unwrap_or_default(),
+                    runs_on,
+                    call["logs"][0]["message"].as_str().unwrap_or_default().to_owned(),
                 )
             })
             .collect();
@@ -426,32 +438,33 @@ async fn simulate_predicts_what_incus_does() {
         }
 
         let after = capture(&client, "unix", String::new()).await.unwrap();
-        for outcome in &predicted.outcomes {
-            match outcome {
-                Outcome::Placed {
-                    instance,
-                    member,
-                    project,
-                } => {
-                    let name = instance.split_once('/').unwrap().1;
-                    let found = after.instances.iter().find(|i| i.name == name);
-                    let real = found.map(|i| (i.location.as_str(), i.project.as_str()));
-                    if !output.status.success() || real != Some((member.as_str(), project.as_str())) {
-                        failures.push(format!(
-                            "{}: Berth placed {instance} on {member} in {project}; Incus: {real:?} {stderr}",
-                            case.name
-                        ));
-                    }
+        for outcome in predicted["outcomes"].as_array().unwrap() {
+            let instance = outcome["instance"].as_str().unwrap();
+            if let Some(error) = outcome["error"].as_str() {
+                if output.status.success() || !stderr.contains(error) {
+                    failures.push(format!(
+                        "{}: Berth predicted the error {error:?}; Incus: {:?}",
+                        case.name,
+                        stderr.trim()
+                    ));
                 }
-                Outcome::Failed { error, .. } => {
-                    if output.status.success() || !stderr.contains(error.as_str()) {
-                        failures.push(format!(
-                            "{}: Berth predicted the error {error:?}; Incus: {:?}",
-                            case.name,
-                            stderr.trim()
-                        ));
-                    }
-                }
+                continue;
+            }
+            let (member, project) = (
+                outcome["member"].as_str().unwrap(),
+                outcome["project"].as_str().unwrap(),
+            );
+            let name = instance.split_once('/').unwrap().1;
+            let real = after
+                .instances
+                .iter()
+                .find(|i| i.name == name)
+                .map(|i| (i.location.as_str(), i.project.as_str()));
+            if !output.status.success() || real != Some((member, project)) {
+                failures.push(format!(
+                    "{}: Berth placed {instance} on {member} in {project}; Incus: {real:?} {stderr}",
+                    case.name
+                ));
             }
         }
         reset(bed, &after.instances);

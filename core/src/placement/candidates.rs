@@ -33,6 +33,11 @@ pub enum Exclusion {
     NotInGroup { group: String },
     /// In none of the project's `restricted.cluster.groups`.
     NotInProjectGroups { project: String, groups: Vec<String> },
+    /// Rebalancing only moves instances to members less loaded than their own.
+    NotLessLoaded {
+        instances: usize,
+        source_instances: usize,
+    },
     /// Cannot run any of the instance's architectures.
     Architecture {
         architecture: String,
@@ -54,6 +59,15 @@ impl fmt::Display for Exclusion {
                     f,
                     "not in project {project}'s restricted.cluster.groups ({})",
                     groups.join(", ")
+                )
+            }
+            Exclusion::NotLessLoaded {
+                instances,
+                source_instances,
+            } => {
+                write!(
+                    f,
+                    "has {instances} instances, not fewer than the source's {source_instances}"
                 )
             }
             Exclusion::Architecture {

@@ -140,6 +140,9 @@ impl Simulator<'_> {
                 }
                 Operation::Evacuate { member } => self.evacuate(&mut state, member, &mut simulation),
                 Operation::Restore { member } => self.restore(&mut state, member, &mut simulation),
+                Operation::Rebalance { project, name } => {
+                    self.rebalance(&mut state, project, name, &mut simulation)
+                }
             }
         }
         simulation
@@ -819,6 +822,105 @@ impl Simulator<'_> {
                         project: instance.project.clone(),
                     });
                 }
+            }
+        }
+    }
+}
+
+impl Simulator<'_> {
+    /// One instance moved by rebalancing (`api_cluster_rebalance.go`): the candidates are the
+    /// members less loaded than its own that its project may use, least loaded first; the
+    /// scriptlet runs on the leader; without a choice the least loaded one is taken.
+    fn rebalance(&self, state: &mut Snapshot, project: &str, name: &str, simulation: &mut Simulation) {
+        let key = format!("{project}/{name}");
+        if !self.profile.has_rebalance() {
+            return simulation.outcomes.push(Outcome::Failed {
+                instance: key,
+                error: format!("Incus {} has no automatic rebalancing (7.0+)", self.version),
+            });
+        }
+        let Some(index) = state
+            .instances
+            .iter()
+            .position(|i| i.project == project && i.name == name)
+        else {
+            return simulation.outcomes.push(Outcome::Failed {
+                instance: key,
+                error: "Instance not found".into(),
+            });
+        };
+        let instance = state.instances[index].clone();
+        let destination = state.project(project).cloned().unwrap_or_default();
+        let counts = state.instance_counts();
+        let own_load = counts.get(instance.location.as_str()).copied().unwrap_or(0);
+        let found = candidates(
+            state,
+            &CandidateQuery {
+                project: Some(&destination),
+                group: None,
+                architectures: (!instance.architecture.is_empty())
+                    .then(|| vec![instance.architecture.clone()]),
+            },
+        );
+        let (members, mut excluded): (Vec<String>, Vec<(String, Exclusion)>) =
+            (found.members, found.excluded);
+        let mut list = Vec::new();
+        for member in members {
+            let load = counts.get(member.as_str()).copied().unwrap_or(0);
+            if member != instance.location && load < own_load {
+                list.push(member);
+            } else {
+                excluded.push((
+                    member,
+                    Exclusion::NotLessLoaded {
+                        instances: load,
+                        source_instances: own_load,
+                    },
+                ));
+            }
+        }
+        let leader = state
+            .members
+            .iter()
+            .find(|m| m.is_leader())
+            .map(|m| m.server_name.clone())
+            .unwrap_or_else(|| state.server.environment.server_name.clone());
+        let request = PlacementRequest {
+            reason: "rebalance".into(),
+            project: instance.project.clone(),
+            name: instance.name.clone(),
+            instance_type: instance.instance_type.clone(),
+            architecture: instance.architecture.clone(),
+            config: instance.expanded_config.clone(),
+            devices: instance.expanded_devices.clone(),
+            profiles: instance.profiles.clone(),
+            ..PlacementRequest::default()
+        };
+        let chosen = self
+            .call(
+                state,
+                simulation,
+                &key,
+                &leader,
+                request,
+                list.clone(),
+                excluded,
+                false,
+            )
+            .unwrap_or(Ok(None));
+        match chosen.map(|chosen| chosen.or_else(|| list.first().cloned())) {
+            Err(error) => simulation.outcomes.push(Outcome::Failed { instance: key, error }),
+            Ok(None) => simulation.outcomes.push(Outcome::Failed {
+                instance: key,
+                error: "No less loaded member to rebalance to".into(),
+            }),
+            Ok(Some(member)) => {
+                state.instances[index].location = member.clone();
+                simulation.outcomes.push(Outcome::Placed {
+                    instance: key,
+                    member,
+                    project: project.to_owned(),
+                });
             }
         }
     }

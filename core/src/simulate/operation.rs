@@ -41,6 +41,8 @@ pub enum Operation {
     Evacuate { member: String },
     /// `incus cluster restore M`.
     Restore { member: String },
+    /// One instance considered by automatic rebalancing (7.0+, `cluster.rebalance.*`).
+    Rebalance { project: String, name: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -49,6 +49,11 @@ impl BehaviourProfile {
         self >= BehaviourProfile::P3
     }
 
+    /// Automatic rebalancing, with its own `rebalance` reason, exists.
+    pub fn has_rebalance(self) -> bool {
+        self == BehaviourProfile::P4
+    }
+
     /// The internal copy of a cross-project move calls the scriptlet again (`new`).
     pub fn second_call_from_internal_copy(self) -> bool {
         self == BehaviourProfile::P1

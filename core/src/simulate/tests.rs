@@ -359,3 +359,35 @@ fn evacuation_then_restore() {
         .iter()
         .all(|c| c.candidates == ["hv-e02"] && c.validation_only));
 }
+
+#[test]
+fn rebalancing_exists_from_7_and_only_offers_less_loaded_members() {
+    let snapshot = demo_snapshot();
+    let counts = snapshot.instance_counts();
+    let busiest = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.project == "web" && i.location.starts_with("hv-a"))
+        .max_by_key(|i| counts[i.location.as_str()])
+        .unwrap()
+        .clone();
+    let op = || Operation::Rebalance {
+        project: busiest.project.clone(),
+        name: busiest.name.clone(),
+    };
+    let old = run("6.0.4", Mode::Upstream, &snapshot, op());
+    assert!(old.calls.is_empty());
+    assert!(matches!(&old.outcomes[0], Outcome::Failed { error, .. } if error.contains("7.0+")));
+    let new = run("7.0.0", Mode::Upstream, &snapshot, op());
+    let call = &new.calls[0];
+    assert_eq!(
+        (call.reason.as_str(), call.runs_on.as_str()),
+        ("rebalance", "hv-a01")
+    );
+    let own = counts[busiest.location.as_str()];
+    assert!(call
+        .candidates
+        .iter()
+        .all(|m| counts.get(m.as_str()).copied().unwrap_or(0) < own && *m != busiest.location));
+    assert!(!call.candidates.is_empty());
+}

@@ -23,6 +23,14 @@ pub enum CaptureFailed {
     Incus(#[from] IncusError),
     #[error("Incus at {0} is not a cluster; Berth reads clusters")]
     NotClustered(String),
+    #[error(
+        "the client certificate is restricted to the projects {}: a snapshot must see every project; \
+         capture with an unrestricted certificate or over the unix socket",
+        .0.join(", ")
+    )]
+    RestrictedCertificate(Vec<String>),
+    #[error("unexpected answer to GET /1.0: {0}")]
+    BadServerInfo(String),
     #[error("the captured data is inconsistent: {0}")]
     Inconsistent(#[from] SnapshotError),
 }
@@ -35,7 +43,7 @@ pub async fn capture(
     captured_at: String,
 ) -> Result<Snapshot, CaptureFailed> {
     let (server, members, groups, projects, profiles, instances, operations) = tokio::join!(
-        client.get::<Server>("/1.0"),
+        client.get::<serde_json::Value>("/1.0"),
         client.get::<Vec<ClusterMember>>("/1.0/cluster/members?recursion=1"),
         client.get::<Vec<ClusterGroup>>("/1.0/cluster/groups?recursion=1"),
         client.get::<Vec<Project>>("/1.0/projects?recursion=1"),
@@ -43,7 +51,10 @@ pub async fn capture(
         client.get::<Vec<Instance>>("/1.0/instances?recursion=1&all-projects=true"),
         client.get::<BTreeMap<String, Vec<Operation>>>("/1.0/operations?recursion=1&all-projects=true"),
     );
-    let server = server?;
+    let raw_server = server?;
+    refuse_restricted_certificate(client, &raw_server).await?;
+    let server: Server = serde_json::from_value(raw_server)
+        .map_err(|error| CaptureFailed::BadServerInfo(error.to_string()))?;
     if !server.environment.server_clustered {
         return Err(CaptureFailed::NotClustered(remote.to_owned()));
     }
@@ -108,6 +119,35 @@ pub async fn capture(
     };
     snapshot.validate()?;
     Ok(snapshot)
+}
+
+/// A certificate restricted to some projects sees only those: the snapshot would look whole
+/// and be wrong. Over TLS, `auth_user_name` is the certificate's fingerprint.
+async fn refuse_restricted_certificate(
+    client: &IncusClient,
+    server: &serde_json::Value,
+) -> Result<(), CaptureFailed> {
+    #[derive(serde::Deserialize)]
+    struct TrustEntry {
+        #[serde(default)]
+        restricted: bool,
+        #[serde(default)]
+        projects: Vec<String>,
+    }
+    if server["auth_user_method"] != "tls" {
+        return Ok(());
+    }
+    let Some(fingerprint) = server["auth_user_name"].as_str() else {
+        return Ok(());
+    };
+    match client
+        .get::<TrustEntry>(&format!("/1.0/certificates/{fingerprint}"))
+        .await
+    {
+        Ok(entry) if entry.restricted => Err(CaptureFailed::RestrictedCertificate(entry.projects)),
+        // Not restricted, or not readable (then the project lists will tell).
+        _ => Ok(()),
+    }
 }
 
 fn capture_error(request: String, error: IncusError) -> CaptureError {

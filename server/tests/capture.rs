@@ -215,6 +215,66 @@ fn the_cli_refuses_https_without_a_way_to_trust_the_server() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("Incus's certificate is self-signed"));
 }
 
+#[tokio::test]
+async fn a_restricted_client_certificate_is_refused_with_the_reason() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("r.crt"), dir.path().join("r.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:secp384r1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", "/CN=berth-restricted"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let name = format!("restricted-{}", std::process::id());
+    incus(
+        bed,
+        &[
+            "config",
+            "trust",
+            "add-certificate",
+            cert.to_str().unwrap(),
+            "--name",
+            &name,
+            "--restricted",
+            "--projects",
+            "proj-a,proj-b",
+        ],
+    );
+    let pem = std::fs::read(bed.cluster_certificate()).unwrap();
+    let client = IncusClient::https(
+        &bed.https_url("m1"),
+        &cert,
+        &key,
+        ServerTrust::Fingerprint(fingerprint_of_pem(&pem).unwrap()),
+    )
+    .unwrap();
+    let result = capture(&client, "https", String::new()).await;
+    let fingerprint = fingerprint_of_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    incus(bed, &["config", "trust", "remove", &fingerprint[..12]]);
+    let error = result.unwrap_err().to_string();
+    assert!(
+        error.starts_with("the client certificate is restricted to the projects proj-a, proj-b"),
+        "{error}"
+    );
+}
+
 /// Restarts a stopped member when the test ends, whatever happened.
 struct Restart;
 

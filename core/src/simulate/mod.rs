@@ -461,8 +461,7 @@ impl Simulator<'_> {
                     &CandidateQuery {
                         project: Some(&destination),
                         group: group.as_deref(),
-                        architectures: (!instance.architecture.is_empty())
-                            .then(|| vec![instance.architecture.clone()]),
+                        architectures: architectures_of(&instance),
                     },
                 );
                 (found.members, found.excluded, false)
@@ -486,8 +485,7 @@ impl Simulator<'_> {
                     &CandidateQuery {
                         project: Some(&destination),
                         group: None,
-                        architectures: (!instance.architecture.is_empty())
-                            .then(|| vec![instance.architecture.clone()]),
+                        architectures: architectures_of(&instance),
                     },
                 );
                 (found.members, found.excluded, false)
@@ -704,21 +702,10 @@ impl Simulator<'_> {
                 &CandidateQuery {
                     project: Some(&project),
                     group: group.as_deref(),
-                    architectures: (!instance.architecture.is_empty())
-                        .then(|| vec![instance.architecture.clone()]),
+                    architectures: architectures_of(&instance),
                 },
             );
-            let request = PlacementRequest {
-                reason: "evacuation".into(),
-                project: instance.project.clone(),
-                name: instance.name.clone(),
-                instance_type: instance.instance_type.clone(),
-                architecture: instance.architecture.clone(),
-                config: instance.expanded_config.clone(),
-                devices: instance.expanded_devices.clone(),
-                profiles: instance.profiles.clone(),
-                ..PlacementRequest::default()
-            };
+            let request = existing_instance_request(&instance, "evacuation");
             let chosen = self
                 .call(
                     state,
@@ -858,8 +845,7 @@ impl Simulator<'_> {
             &CandidateQuery {
                 project: Some(&destination),
                 group: None,
-                architectures: (!instance.architecture.is_empty())
-                    .then(|| vec![instance.architecture.clone()]),
+                architectures: architectures_of(&instance),
             },
         );
         let (members, mut excluded): (Vec<String>, Vec<(String, Exclusion)>) =
@@ -885,17 +871,7 @@ impl Simulator<'_> {
             .find(|m| m.is_leader())
             .map(|m| m.server_name.clone())
             .unwrap_or_else(|| state.server.environment.server_name.clone());
-        let request = PlacementRequest {
-            reason: "rebalance".into(),
-            project: instance.project.clone(),
-            name: instance.name.clone(),
-            instance_type: instance.instance_type.clone(),
-            architecture: instance.architecture.clone(),
-            config: instance.expanded_config.clone(),
-            devices: instance.expanded_devices.clone(),
-            profiles: instance.profiles.clone(),
-            ..PlacementRequest::default()
-        };
+        let request = existing_instance_request(&instance, "rebalance");
         let chosen = self
             .call(
                 state,
@@ -984,6 +960,27 @@ fn expand(
     expanded_config.extend(config.clone());
     expanded_devices.extend(devices.clone());
     Ok((expanded_config, expanded_devices))
+}
+
+/// The request Incus builds for an instance it moves by itself (evacuation, rebalance): its
+/// real type and architecture, expanded config and devices (`incus-placement.md` §1.3).
+fn existing_instance_request(instance: &Instance, reason: &str) -> PlacementRequest {
+    PlacementRequest {
+        reason: reason.into(),
+        project: instance.project.clone(),
+        name: instance.name.clone(),
+        instance_type: instance.instance_type.clone(),
+        architecture: instance.architecture.clone(),
+        config: instance.expanded_config.clone(),
+        devices: instance.expanded_devices.clone(),
+        profiles: instance.profiles.clone(),
+        ..PlacementRequest::default()
+    }
+}
+
+/// The architecture filter for an existing instance: its own, when known.
+fn architectures_of(instance: &Instance) -> Option<Vec<String>> {
+    (!instance.architecture.is_empty()).then(|| vec![instance.architecture.clone()])
 }
 
 fn without_volatile(config: &Config) -> Config {

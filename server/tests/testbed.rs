@@ -83,28 +83,7 @@ async fn a_server_with_another_certificate_is_refused() {
 async fn an_untrusted_client_certificate_gets_a_clear_error() {
     let Some(bed) = support::testbed() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("stranger.crt"), dir.path().join("stranger.key"));
-    let status = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:secp384r1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-subj", "/CN=stranger"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let (cert, key) = support::new_client_certificate(dir.path(), "stranger");
     let client = IncusClient::https(&bed.https_url("m1"), &cert, &key, pinned(bed)).unwrap();
     let error = client.get::<Vec<ClusterMember>>(MEMBERS).await.unwrap_err();
     assert!(matches!(error, IncusError::Untrusted { .. }), "{error:?}");

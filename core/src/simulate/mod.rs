@@ -676,11 +676,8 @@ impl Simulator<'_> {
     }
 
     fn evacuate(&self, state: &mut Snapshot, member_name: &str, simulation: &mut Simulation) {
-        let Some(member_index) = state.members.iter().position(|m| m.server_name == member_name) else {
-            return simulation.outcomes.push(Outcome::Failed {
-                instance: format!("@{member_name}"),
-                error: format!("Cluster member not found: {member_name}"),
-            });
+        let Some(member_index) = member_index(state, member_name, simulation) else {
+            return;
         };
         state.members[member_index].status = "Evacuating".into();
         let on_member: Vec<usize> = (0..state.instances.len())
@@ -754,11 +751,8 @@ impl Simulator<'_> {
     }
 
     fn restore(&self, state: &mut Snapshot, member_name: &str, simulation: &mut Simulation) {
-        let Some(member_index) = state.members.iter().position(|m| m.server_name == member_name) else {
-            return simulation.outcomes.push(Outcome::Failed {
-                instance: format!("@{member_name}"),
-                error: format!("Cluster member not found: {member_name}"),
-            });
+        let Some(member_index) = member_index(state, member_name, simulation) else {
+            return;
         };
         state.members[member_index].status = "Online".into();
         let returning: Vec<usize> = (0..state.instances.len())
@@ -900,6 +894,18 @@ impl Simulator<'_> {
             }
         }
     }
+}
+
+/// The index of `member_name`, or a failed outcome saying it does not exist.
+fn member_index(state: &Snapshot, member_name: &str, simulation: &mut Simulation) -> Option<usize> {
+    let index = state.members.iter().position(|m| m.server_name == member_name);
+    if index.is_none() {
+        simulation.outcomes.push(Outcome::Failed {
+            instance: format!("@{member_name}"),
+            error: format!("Cluster member not found: {member_name}"),
+        });
+    }
+    index
 }
 
 /// Incus's `CheckTarget`: a member or `@group` target must exist and, in a restricted project,

@@ -44,6 +44,23 @@ fn move_op(instance: &Instance, target_project: &str, target: &str) -> Operation
     }
 }
 
+/// `incus create --empty NAME --project PROJECT [--target TARGET]`.
+fn create_empty(project: &str, name: &str, target: &str) -> Operation {
+    Operation::Create {
+        project: project.into(),
+        name: name.into(),
+        target: target.into(),
+        instance_type: None,
+        profiles: None,
+        config: Config::new(),
+        source: CreateSource {
+            kind: "none".into(),
+            ..CreateSource::default()
+        },
+        via: None,
+    }
+}
+
 /// (reason, project, candidates) of each call.
 fn calls(simulation: &Simulation) -> Vec<(String, String, Vec<String>)> {
     simulation
@@ -248,19 +265,7 @@ fn the_corrected_move_offers_every_eligible_member_then_validates() {
 #[test]
 fn create_calls_per_target_kind() {
     let snapshot = demo_snapshot();
-    let create = |target: &str, project: &str| Operation::Create {
-        project: project.into(),
-        name: "new-1".into(),
-        target: target.into(),
-        instance_type: None,
-        profiles: None,
-        config: Config::new(),
-        source: CreateSource {
-            kind: "none".into(),
-            ..CreateSource::default()
-        },
-        via: None,
-    };
+    let create = |target: &str, project: &str| create_empty(project, "new-1", target);
     let any = run("6.0.4", Mode::Upstream, &snapshot, create("", "ci"));
     assert!(any.calls[0].candidates.iter().all(|m| m.starts_with("hv-b")));
     assert_eq!(
@@ -288,19 +293,7 @@ fn sequences_are_cumulative() {
     let snapshot = demo_snapshot();
     let scriptlet = scriptlet();
     let simulator = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream);
-    let create = |name: &str| Operation::Create {
-        project: "web".into(),
-        name: name.into(),
-        target: String::new(),
-        instance_type: None,
-        profiles: None,
-        config: Config::new(),
-        source: CreateSource {
-            kind: "none".into(),
-            ..CreateSource::default()
-        },
-        via: None,
-    };
+    let create = |name: &str| create_empty("web", name, "");
     let simulation = simulator.run(&snapshot, &[create("n-1"), create("n-2"), create("n-1")]);
     let placed: Vec<_> = simulation
         .outcomes

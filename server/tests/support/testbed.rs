@@ -66,3 +66,31 @@ fn bring_up() -> Option<TestBed> {
         .map_or_else(|| PathBuf::from("/tmp/berth-testbed"), PathBuf::from);
     Some(TestBed { dir })
 }
+
+/// A new self-signed client certificate and key (PEM) in `dir`, as `openssl` makes them for
+/// Incus: not trusted by the cluster until added.
+pub fn new_client_certificate(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:secp384r1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-subj", &format!("/CN={name}")])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl could not make a certificate");
+    (cert, key)
+}

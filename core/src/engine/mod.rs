@@ -215,7 +215,7 @@ fn compile_inner(
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Scriptlet, Diagnostic> {
     let ast = AstModule::parse(FILE_NAME, source.to_owned(), &dialect())
-        .map_err(|error| diagnose(&error, source, ErrorKind::Syntax))?;
+        .map_err(|error| diagnose(&error, ErrorKind::Syntax))?;
     let globals = globals(version);
     check_names(&ast, source, &globals, version)?;
     validate::check_global_reassignment(&ast, source)?;
@@ -244,7 +244,7 @@ fn compile_inner(
             eval.extra = Some(&context);
             eval.set_print_handler(&context);
             eval.eval_module(ast, &globals)
-                .map_err(|error| diagnose(&error, source, ErrorKind::Validation))?;
+                .map_err(|error| diagnose(&error, ErrorKind::Validation))?;
         }
         module
             .freeze()
@@ -323,7 +323,7 @@ impl Scriptlet {
                     &[],
                     &[("request", request), ("candidate_members", candidates)],
                 )
-                .map_err(|error| diagnose(&error, "", ErrorKind::Runtime))
+                .map_err(|error| diagnose(&error, ErrorKind::Runtime))
                 .and_then(|returned| {
                     if returned.is_none() {
                         Ok(())
@@ -546,7 +546,7 @@ fn check_entry_point(entry: &OwnedFrozenValue, declared: Option<Vec<String>>) ->
 
 /// An error from the `starlark` crate as a diagnostic: its kind, the message without the
 /// crate's decoration, the innermost position, and the rendered snippet or traceback.
-fn diagnose(error: &starlark::Error, source: &str, default: ErrorKind) -> Diagnostic {
+fn diagnose(error: &starlark::Error, default: ErrorKind) -> Diagnostic {
     use starlark::ErrorKind as Starlark;
     let message = incus_wording(&error.without_diagnostic().to_string());
     let kind = match error.kind() {
@@ -565,12 +565,8 @@ fn diagnose(error: &starlark::Error, source: &str, default: ErrorKind) -> Diagno
         diagnostic.line = Some(begin.line + 1);
         diagnostic.column = Some(begin.column + 1);
     }
+    // The crate renders the snippet (or the traceback) itself.
     diagnostic.rendered = error.to_string();
-    if diagnostic.rendered.is_empty() && !source.is_empty() {
-        if let (Some(line), Some(column)) = (diagnostic.line, diagnostic.column) {
-            diagnostic = diagnostic.at(source, line, column);
-        }
-    }
     diagnostic
 }
 

@@ -60,16 +60,6 @@ impl Store {
         .await?)
     }
 
-    /// A snapshot's content hash and JSON body as stored, unparsed.
-    pub async fn snapshot_body(&self, id: i64) -> Result<Option<(String, String)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT content_hash, body FROM snapshots WHERE id = ?")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
-    }
-
     /// One snapshot with its body parsed and validated; `None` when no such id is stored.
     pub async fn load_snapshot(&self, id: i64) -> Result<Option<Snapshot>, StoreError> {
         let body: Option<(String,)> = sqlx::query_as("SELECT body FROM snapshots WHERE id = ?")

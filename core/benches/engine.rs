@@ -114,6 +114,7 @@ fn cluster() -> Snapshot {
         projects,
         profiles: Vec::new(),
         instances,
+        images: Vec::new(),
         operations: Vec::new(),
         capture_errors: Vec::new(),
     }

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{
-    ClusterGroup, ClusterMember, ClusterMemberState, Instance, Operation, Profile, Project, Resources, Server,
+    ClusterGroup, ClusterMember, ClusterMemberState, Image, Instance, Operation, Profile, Project, Resources,
+    Server,
 };
 
 /// The format tag every snapshot document carries.
@@ -42,6 +43,10 @@ pub struct Snapshot {
     #[serde(default)]
     pub profiles: Vec<Profile>,
     pub instances: Vec<Instance>,
+    /// `GET /1.0/images?recursion=1&all-projects=true`. Snapshots taken before images were
+    /// captured have none: a create from an image then has no architecture, as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
     /// Pending operations (the ones that matter are instance creations).
     #[serde(default)]
     pub operations: Vec<Operation>,

@@ -114,6 +114,7 @@ pub async fn capture(
         projects: projects?,
         profiles: profiles?,
         instances: instances?,
+        images: Vec::new(),
         operations,
         capture_errors,
     };

@@ -150,6 +150,7 @@ async fn an_evaluation_logs_exactly_what_incus_logs() {
         projects: Vec::new(),
         profiles: Vec::new(),
         instances: Vec::new(),
+        images: Vec::new(),
         operations: Vec::new(),
         capture_errors: Vec::new(),
     };

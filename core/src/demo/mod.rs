@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 use self::rng::DemoRng;
 use self::topology::{MemberSpec, ProjectSpec, API_EXTENSIONS, GROUPS, MEMBERS, PROFILES, PROJECTS};
 use crate::model::{
-    ClusterGroup, ClusterMember, ClusterMemberState, Config, CpuResources, Devices, Instance,
-    MemoryResources, Operation, Profile, Project, Resources, Server, ServerEnvironment, StoragePoolSpace,
-    StoragePoolState, SysInfo,
+    expand_profiles, ClusterGroup, ClusterMember, ClusterMemberState, Config, CpuResources, Devices,
+    Instance, MemoryResources, Operation, Profile, Project, Resources, Server, ServerEnvironment,
+    StoragePoolSpace, StoragePoolState, SysInfo,
 };
 use crate::snapshot::{CaptureError, SnapshotSource};
 use crate::units::parse_bytes;
@@ -78,6 +78,7 @@ pub fn demo_snapshot() -> Snapshot {
         projects: PROJECTS.iter().map(project).collect(),
         profiles: PROFILES.iter().map(profile).collect(),
         instances,
+        images: Vec::new(),
         operations: pending_creates(),
         capture_errors,
     }
@@ -410,21 +411,16 @@ fn set_status(rng: &mut DemoRng, instance: &mut Instance) {
         .insert("volatile.last_state.power".into(), power.into());
 }
 
-/// Fills `expanded_config` and `expanded_devices` as Incus does: the profiles in order
-/// (looked up in `profile_project`), then the instance's own keys on top.
+/// Fills `expanded_config` and `expanded_devices` as Incus does.
 fn expand(instance: &mut Instance, profiles: &[Profile], profile_project: &str) {
-    let mut config = Config::new();
-    let mut devices = Devices::new();
-    for name in &instance.profiles {
-        let profile = profiles
-            .iter()
-            .find(|p| p.project == profile_project && &p.name == name)
-            .expect("demo profiles exist in their project");
-        config.extend(profile.config.clone());
-        devices.extend(profile.devices.clone());
-    }
-    config.extend(instance.config.clone());
-    devices.extend(instance.devices.clone());
+    let (config, devices) = expand_profiles(
+        profiles,
+        profile_project,
+        &instance.profiles,
+        &instance.config,
+        &instance.devices,
+    )
+    .expect("demo profiles exist in their project");
     instance.expanded_config = config;
     instance.expanded_devices = devices;
 }

@@ -7,9 +7,11 @@ use starlark::values::{FrozenHeap, FrozenHeapRef};
 
 use super::go_value::GoValue;
 use super::marshal;
-use crate::model::{ClusterMember, SchedulerMode};
+use crate::model::{ClusterMember, Instance, SchedulerMode};
 use crate::Snapshot;
 
+/// Cloning is cheap next to preparing: the values are shared pointers into the frozen heaps.
+#[derive(Clone)]
 pub struct PreparedCluster {
     pub(crate) members: Vec<PreparedMember>,
     /// `get_instances` results, in snapshot order.
@@ -22,10 +24,14 @@ pub struct PreparedCluster {
     pub(crate) pending_creates: Vec<(String, String)>,
     /// The member that answered the capture's `GET /1.0`.
     pub(crate) server_name: String,
-    /// Where every value above lives, converted once (see [`GoValue::Frozen`]).
-    frozen_heap: FrozenHeapRef,
+    /// `(project, location)` of each instance, to keep the indexes right when it changes.
+    instance_keys: Vec<(String, String)>,
+    /// Where every value above lives, converted once (see [`GoValue::Frozen`]): the heap of
+    /// the preparation, then one small heap per [`PreparedCluster::set_instance`].
+    frozen_heaps: Vec<FrozenHeapRef>,
 }
 
+#[derive(Clone)]
 pub(crate) struct PreparedMember {
     pub model: ClusterMember,
     pub value: GoValue,
@@ -60,6 +66,7 @@ impl PreparedCluster {
             .collect();
         let mut by_project: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         let mut by_location: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        let mut instance_keys = Vec::with_capacity(snapshot.instances.len());
         for (index, instance) in snapshot.instances.iter().enumerate() {
             by_project
                 .entry(instance.project.clone())
@@ -69,6 +76,7 @@ impl PreparedCluster {
                 .entry(instance.location.clone())
                 .or_default()
                 .push(index);
+            instance_keys.push((instance.project.clone(), instance.location.clone()));
         }
         let projects = snapshot
             .projects
@@ -97,13 +105,54 @@ impl PreparedCluster {
             projects,
             pending_creates,
             server_name: snapshot.server.environment.server_name.clone(),
-            frozen_heap: heap.into_ref(),
+            instance_keys,
+            frozen_heaps: vec![heap.into_ref()],
         }
     }
 
-    /// The heap an evaluation must reference before it reads any prepared value.
-    pub(crate) fn frozen_heap(&self) -> &FrozenHeapRef {
-        &self.frozen_heap
+    /// Makes `instance` the one at `index` of the snapshot's instance list: replaced (moved,
+    /// reconfigured), or appended when `index` is the current length. A cumulative simulation
+    /// calls this for what an operation changed instead of preparing the whole cluster again.
+    ///
+    /// # Panics
+    /// When `index` is past the end.
+    pub fn set_instance(&mut self, index: usize, instance: &Instance) {
+        assert!(
+            index <= self.instances.len(),
+            "instance index {index} out of range"
+        );
+        let heap = FrozenHeap::new();
+        let value = GoValue::Frozen(marshal::instance(instance).freeze(&heap));
+        self.frozen_heaps.push(heap.into_ref());
+        let key = (instance.project.clone(), instance.location.clone());
+        if index == self.instances.len() {
+            self.instances.push(value);
+            self.instance_keys.push(key.clone());
+        } else {
+            self.instances[index] = value;
+            let (project, location) = std::mem::replace(&mut self.instance_keys[index], key.clone());
+            remove_sorted(&mut self.by_project, &project, index);
+            remove_sorted(&mut self.by_location, &location, index);
+        }
+        insert_sorted(&mut self.by_project, key.0, index);
+        insert_sorted(&mut self.by_location, key.1, index);
+    }
+
+    /// A member's status changed (an evacuation or a restore).
+    pub fn set_member_status(&mut self, name: &str, status: &str) {
+        if let Some(member) = self
+            .members
+            .iter_mut()
+            .find(|member| member.model.server_name == name)
+        {
+            member.model.status = status.to_owned();
+            member.value = marshal::member(&member.model);
+        }
+    }
+
+    /// The heaps an evaluation must reference before it reads any prepared value.
+    pub(crate) fn frozen_heaps(&self) -> &[FrozenHeapRef] {
+        &self.frozen_heaps
     }
 
     pub(crate) fn member(&self, name: &str) -> Option<&PreparedMember> {
@@ -157,5 +206,20 @@ impl PreparedCluster {
             })
             .filter(|member| group.is_none_or(|group| member.model.in_group(group)))
             .collect()
+    }
+}
+
+fn remove_sorted(index: &mut BTreeMap<String, Vec<usize>>, key: &str, position: usize) {
+    if let Some(positions) = index.get_mut(key) {
+        if let Ok(at) = positions.binary_search(&position) {
+            positions.remove(at);
+        }
+    }
+}
+
+fn insert_sorted(index: &mut BTreeMap<String, Vec<usize>>, key: String, position: usize) {
+    let positions = index.entry(key).or_default();
+    if let Err(at) = positions.binary_search(&position) {
+        positions.insert(at, position);
     }
 }

@@ -304,8 +304,10 @@ impl Scriptlet {
         let context = Context::new(self.version, Some(scope));
         let (result, steps, heap_peak_bytes) = Module::with_temp_heap(|module| {
             let heap = module.heap();
-            // Builtins hand out values of the prepared cluster's frozen heap: keep it alive.
-            heap.add_reference(cluster.frozen_heap());
+            // Builtins hand out values of the prepared cluster's frozen heaps: keep them alive.
+            for frozen in cluster.frozen_heaps() {
+                heap.add_reference(frozen);
+            }
             let mut eval = Evaluator::new(&module);
             if let Err(error) = apply_limits(&mut eval, limits, cancelled) {
                 return (Err(error), 0, 0);

@@ -7,18 +7,20 @@
 //! (for example most of `/1.0/resources`), so a capture round-trips without loss.
 
 mod group;
+mod image;
 mod instance;
 mod member;
 mod project;
 mod server;
 
 pub use group::ClusterGroup;
+pub use image::{Image, ImageAlias};
 pub use instance::{Instance, Operation};
 pub use member::{
     ClusterMember, ClusterMemberState, CpuResources, MemberStatus, MemoryResources, Resources, SchedulerMode,
     StoragePoolSpace, StoragePoolState, SysInfo,
 };
-pub use project::{Profile, Project, ProjectRestrictions};
+pub use project::{expand_profiles, MissingProfile, Profile, Project, ProjectRestrictions};
 pub use server::{Server, ServerEnvironment};
 
 use std::collections::BTreeMap;

@@ -118,3 +118,33 @@ mod tests {
         assert_eq!(project("default", &[]).profile_project(), "default");
     }
 }
+
+/// A profile named by an instance that its profile project does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Requested profile {0:?} doesn't exist")]
+pub struct MissingProfile(pub String);
+
+/// Config and devices as Incus expands them: the named profiles in order, looked up among
+/// `profiles` in `profile_project`, then the instance's own keys on top. A device is replaced
+/// whole by a later one of the same name (its keys are not merged), as Incus does.
+pub fn expand_profiles(
+    profiles: &[Profile],
+    profile_project: &str,
+    names: &[String],
+    config: &Config,
+    devices: &Devices,
+) -> Result<(Config, Devices), MissingProfile> {
+    let mut expanded_config = Config::new();
+    let mut expanded_devices = Devices::new();
+    for name in names {
+        let profile = profiles
+            .iter()
+            .find(|p| p.project == profile_project && &p.name == name)
+            .ok_or_else(|| MissingProfile(name.clone()))?;
+        expanded_config.extend(profile.config.clone());
+        expanded_devices.extend(profile.devices.clone());
+    }
+    expanded_config.extend(config.clone());
+    expanded_devices.extend(devices.clone());
+    Ok((expanded_config, expanded_devices))
+}

@@ -20,7 +20,7 @@ use crate::engine::{
     BuiltinCall, Diagnostic, ErrorKind, IncusVersion, Limits, LogLine, PlacementCall, PlacementRequest,
     PreparedCluster, Scriptlet,
 };
-use crate::model::{Config, Devices, Instance, Project};
+use crate::model::{expand_profiles, Config, Devices, Instance, Project};
 use crate::placement::{candidates, CandidateQuery, Exclusion};
 use crate::Snapshot;
 
@@ -944,7 +944,7 @@ fn check_target(state: &Snapshot, project: &Project, target: &str) -> Result<Tar
 }
 
 /// Config and devices expanded with `profiles` looked up in `profile_project`, then the
-/// instance's own keys on top.
+/// instance's own keys on top; a missing profile is Incus's error.
 fn expand(
     state: &Snapshot,
     profile_project: &str,
@@ -952,20 +952,7 @@ fn expand(
     config: &Config,
     devices: &Devices,
 ) -> Result<(Config, Devices), String> {
-    let mut expanded_config = Config::new();
-    let mut expanded_devices = Devices::new();
-    for name in profiles {
-        let profile = state
-            .profiles
-            .iter()
-            .find(|p| p.project == profile_project && &p.name == name)
-            .ok_or_else(|| format!("Requested profile {name:?} doesn't exist"))?;
-        expanded_config.extend(profile.config.clone());
-        expanded_devices.extend(profile.devices.clone());
-    }
-    expanded_config.extend(config.clone());
-    expanded_devices.extend(devices.clone());
-    Ok((expanded_config, expanded_devices))
+    expand_profiles(&state.profiles, profile_project, profiles, config, devices).map_err(|e| e.to_string())
 }
 
 /// The request Incus builds for an instance it moves by itself (evacuation, rebalance): its

@@ -1,0 +1,30 @@
+//! `GET /1.0/images?recursion=1&all-projects=true`: what a create from an image resolves its
+//! `source` against, and where the architecture of a new instance comes from.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Image {
+    pub fingerprint: String,
+    /// The project the image belongs to (`all-projects=true` listings name it).
+    pub project: String,
+    pub aliases: Vec<ImageAlias>,
+    pub architecture: String,
+    /// `container` or `virtual-machine`.
+    #[serde(rename = "type")]
+    pub image_type: String,
+    pub public: bool,
+    pub properties: BTreeMap<String, String>,
+    pub size: u64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImageAlias {
+    pub name: String,
+    pub description: String,
+}

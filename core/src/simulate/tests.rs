@@ -3,6 +3,7 @@
 use super::*;
 use crate::demo::demo_snapshot;
 use crate::engine::compile;
+use crate::model::Instance;
 
 /// Logs nothing, chooses nothing: the calls themselves are what is tested.
 const QUIET: &str = "def instance_placement(request, candidate_members):\n    pass\n";
@@ -36,29 +37,26 @@ fn run(version: &str, mode: Mode, snapshot: &Snapshot, operation: Operation) -> 
 }
 
 fn move_op(instance: &Instance, target_project: &str, target: &str) -> Operation {
-    Operation::Move {
+    Operation::Move(MoveOperation {
         project: instance.project.clone(),
         name: instance.name.clone(),
         target_project: Some(target_project.to_owned()),
         target: target.to_owned(),
-    }
+    })
 }
 
 /// `incus create --empty NAME --project PROJECT [--target TARGET]`.
 fn create_empty(project: &str, name: &str, target: &str) -> Operation {
-    Operation::Create {
+    Operation::Create(CreateOperation {
         project: project.into(),
         name: name.into(),
         target: target.into(),
-        instance_type: None,
-        profiles: None,
-        config: Config::new(),
         source: CreateSource {
-            kind: "none".into(),
+            kind: SourceKind::None,
             ..CreateSource::default()
         },
-        via: None,
-    }
+        ..CreateOperation::default()
+    })
 }
 
 /// (reason, project, candidates) of each call.

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::demo::demo_snapshot;
-use crate::engine::compile;
+use crate::engine::{compile, ErrorKind};
 use crate::model::Instance;
 
 /// Logs nothing, chooses nothing: the calls themselves are what is tested.
@@ -381,4 +381,411 @@ fn rebalancing_exists_from_7_and_only_offers_less_loaded_members() {
         .iter()
         .all(|m| counts.get(m.as_str()).copied().unwrap_or(0) < own && *m != busiest.location));
     assert!(!call.candidates.is_empty());
+}
+
+fn compile_source(source: &str) -> Scriptlet {
+    compile(source, IncusVersion::DEFAULT, &Limits::default(), &|| false)
+        .unwrap()
+        .unwrap()
+}
+
+fn messages(simulation: &Simulation) -> Vec<String> {
+    simulation
+        .calls
+        .iter()
+        .flat_map(|call| call.logs.iter().map(|line| line.message.clone()))
+        .collect()
+}
+
+fn failure(simulation: &Simulation, index: usize) -> String {
+    match &simulation.outcomes[index] {
+        Outcome::Failed { error, .. } => error.clone(),
+        placed => panic!("expected a failure, got {placed:?}"),
+    }
+}
+
+#[test]
+fn an_empty_or_own_target_project_means_the_same_project() {
+    let snapshot = demo_snapshot();
+    let instance = stopped(&snapshot, "web", |m| m == "hv-a01");
+    let moved = |target_project: Option<&str>| {
+        let operation = Operation::Move(MoveOperation {
+            project: instance.project.clone(),
+            name: instance.name.clone(),
+            target_project: target_project.map(str::to_owned),
+            target: "hv-a02".into(),
+        });
+        run("6.0.4", Mode::Upstream, &snapshot, operation)
+    };
+    let absent = moved(None);
+    assert!(
+        matches!(&absent.outcomes[0], Outcome::Placed { member, project, .. } if member == "hv-a02" && project == "web"),
+        "{:?}",
+        absent.outcomes
+    );
+    assert_eq!(moved(Some("")), absent);
+    assert_eq!(moved(Some("web")), absent);
+    // The JSON every API takes: `""` reads as absent.
+    let operation: Operation = serde_json::from_value(serde_json::json!({
+        "kind": "move", "project": "web", "name": instance.name, "target_project": "", "target": "hv-a02"
+    }))
+    .unwrap();
+    assert!(
+        matches!(&operation, Operation::Move(m) if m.target_project.is_none() && m.destination_project() == "web")
+    );
+}
+
+#[test]
+fn a_cumulative_simulation_shows_the_scriptlet_earlier_operations() {
+    let snapshot = demo_snapshot();
+    let scriptlet = compile_source(
+        "def instance_placement(request, candidate_members):\n    \
+         log_info(get_instances_count(location=\"hv-b02\"), \" \", len(get_instances(project=\"web\", location=\"hv-a01\")), \" \", \"hv-b02\" in [m.server_name for m in get_cluster_members()])\n",
+    );
+    let simulator = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream);
+    let on_b02 = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.location == "hv-b02")
+        .count();
+    let web_on_a01 = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.location == "hv-a01" && i.project == "web")
+        .count();
+    let simulation = simulator.run(
+        &snapshot,
+        &[
+            create_empty("web", "n-1", "hv-a01"),
+            create_empty("web", "n-2", "hv-a01"),
+            Operation::Evacuate {
+                member: "hv-b02".into(),
+            },
+            create_empty("web", "n-3", "hv-a01"),
+        ],
+    );
+    let logged = messages(&simulation);
+    assert_eq!(logged.len(), 3 + on_b02, "{logged:?}");
+    // The creates add to hv-a01; hv-b02 stays listed until it is evacuating.
+    assert_eq!(logged[0], format!("{on_b02} {web_on_a01} True"));
+    assert_eq!(logged[1], format!("{on_b02} {} True", web_on_a01 + 1));
+    // Each evacuation call sees the instances moved before it, and the member evacuating.
+    for (moved, line) in logged[2..2 + on_b02].iter().enumerate() {
+        assert_eq!(line, &format!("{} {} False", on_b02 - moved, web_on_a01 + 2));
+    }
+    assert_eq!(logged[2 + on_b02], format!("0 {} False", web_on_a01 + 2));
+}
+
+/// Budget spent after `calls_allowed` calls; every call's own limit over when `cancel_calls`.
+struct TestDeadlines {
+    calls_allowed: usize,
+    calls_started: std::cell::Cell<usize>,
+    cancel_calls: bool,
+}
+
+impl Deadlines for TestDeadlines {
+    fn start_call(&self) -> Box<dyn Fn() -> bool + '_> {
+        self.calls_started.set(self.calls_started.get() + 1);
+        Box::new(|| self.cancel_calls)
+    }
+
+    fn budget_spent(&self) -> bool {
+        self.calls_started.get() >= self.calls_allowed
+    }
+
+    fn budget(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(2500)
+    }
+}
+
+#[test]
+fn a_spent_budget_stops_the_simulation_with_its_own_message() {
+    let snapshot = demo_snapshot();
+    let scriptlet = scriptlet();
+    let deadlines = TestDeadlines {
+        calls_allowed: 2,
+        calls_started: Default::default(),
+        cancel_calls: false,
+    };
+    let simulator =
+        Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream).with_deadlines(&deadlines);
+    let on_b02 = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.location == "hv-b02")
+        .count();
+    assert!(on_b02 > 2);
+    let operations = [
+        Operation::Evacuate {
+            member: "hv-b02".into(),
+        },
+        create_empty("web", "n-1", ""),
+    ];
+    let simulation = simulator.run(&snapshot, &operations);
+    assert_eq!(simulation.calls.len(), 2);
+    assert_eq!(simulation.outcomes.len(), 2);
+    assert_eq!(
+        simulation.stopped.as_deref(),
+        Some(
+            format!(
+                "simulation stopped after 2 of {} calls: budget of 2.5 s",
+                on_b02 + 1
+            )
+            .as_str()
+        )
+    );
+    let json = serde_json::to_value(&simulation).unwrap();
+    assert!(json["stopped"].is_string());
+    // Without deadlines the field is absent.
+    let whole = run("6.0.4", Mode::Upstream, &snapshot, operations[1].clone());
+    assert!(serde_json::to_value(&whole).unwrap().get("stopped").is_none());
+}
+
+#[test]
+fn a_call_over_its_time_limit_fails_alone() {
+    let snapshot = demo_snapshot();
+    let scriptlet = compile_source(
+        "def instance_placement(request, candidate_members):\n    for i in range(10000000):\n        pass\n",
+    );
+    let deadlines = TestDeadlines {
+        calls_allowed: usize::MAX,
+        calls_started: Default::default(),
+        cancel_calls: true,
+    };
+    let simulator =
+        Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream).with_deadlines(&deadlines);
+    let simulation = simulator.run(
+        &snapshot,
+        &[create_empty("web", "n-1", ""), create_empty("web", "n-2", "")],
+    );
+    assert_eq!(simulation.calls.len(), 2, "each call runs with its own limit");
+    assert!(simulation.stopped.is_none());
+    for call in &simulation.calls {
+        assert_eq!(call.error.as_ref().and_then(|e| e.kind), Some(ErrorKind::Timeout));
+    }
+    assert!(failure(&simulation, 1).starts_with("Failed instance placement scriptlet: Failed to run: "));
+}
+
+#[test]
+fn run_prepared_equals_run() {
+    let snapshot = demo_snapshot();
+    let scriptlet = scriptlet();
+    let simulator = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream);
+    let operations = [
+        Operation::Evacuate {
+            member: "hv-b02".into(),
+        },
+        create_empty("web", "n-1", ""),
+    ];
+    let prepared = PreparedCluster::new(&snapshot);
+    assert_eq!(
+        simulator.run_prepared(&snapshot, &prepared, &operations),
+        simulator.run(&snapshot, &operations)
+    );
+}
+
+fn create_with(
+    project: &str,
+    name: &str,
+    target: &str,
+    change: impl FnOnce(&mut CreateOperation),
+) -> Operation {
+    let Operation::Create(mut create) = create_empty(project, name, target) else {
+        unreachable!()
+    };
+    change(&mut create);
+    Operation::Create(create)
+}
+
+/// Logs what `get_instance_resources()` and the request say.
+const RESOURCES: &str = "def instance_placement(request, candidate_members):\n    \
+    r = get_instance_resources()\n    \
+    log_info(r.root_disk_size, \" \", r.cpu_cores, \" \", r.memory_size, \" \", request.ephemeral, \" \", request.description, \" \", request.instance_type, \" \", request.architecture)\n";
+
+#[test]
+fn creates_merge_devices_and_the_instance_type_over_the_profiles() {
+    let mut snapshot = demo_snapshot();
+    let profile = snapshot
+        .profiles
+        .iter_mut()
+        .find(|p| p.project == "default" && p.name == "default")
+        .unwrap();
+    let mut root = profile.devices["root"].clone();
+    root.insert("size".into(), "10GiB".into());
+    profile.devices.insert("root".into(), root.clone());
+    let scriptlet = compile_source(RESOURCES);
+    let simulator = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream);
+    let mut own_root = root.clone();
+    own_root.insert("size".into(), "200MiB".into());
+    let simulation = simulator.run(
+        &snapshot,
+        &[
+            create_empty("default", "profile-size", ""),
+            create_with("default", "own-size", "", |c| {
+                c.devices.insert("root".into(), own_root.clone());
+                c.ephemeral = true;
+                c.description = "hello".into();
+            }),
+            create_with("default", "typed", "", |c| {
+                c.cloud_instance_type = Some("c0.5-m0.5".into());
+                c.config.insert("limits.cpu".into(), "3".into());
+            }),
+            create_with("default", "unknown-type", "", |c| {
+                c.cloud_instance_type = Some("t2.micro".into())
+            }),
+        ],
+    );
+    assert_eq!(
+        messages(&simulation),
+        vec![
+            "10737418240 0 0 False   ",
+            "209715200 0 0 True hello  ",
+            "10737418240 3 536870912 False  c0.5-m0.5 ",
+        ]
+    );
+    let typed = &simulation.calls[2].request.config;
+    assert_eq!(typed["limits.cpu"], "3");
+    assert_eq!(typed["limits.cpu.allowance"], "50%");
+    assert_eq!(typed["limits.memory"], "512MiB");
+    assert_eq!(simulation.calls[1].request.devices["root"]["size"], "200MiB");
+    assert_eq!(
+        failure(&simulation, 3),
+        "Provided instance type doesn't exist: t2.micro"
+    );
+}
+
+#[test]
+fn instance_type_shorthands_as_incus_parses_them() {
+    use super::instance_type::parse_instance_type;
+    let parsed = |value: &str| parse_instance_type(value).map(|c| c.into_iter().collect::<Vec<_>>());
+    let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    assert_eq!(
+        parsed("c2-m4"),
+        Ok(vec![pair("limits.cpu", "2"), pair("limits.memory", "4096MiB")])
+    );
+    assert_eq!(
+        parsed("c1.5"),
+        Ok(vec![pair("limits.cpu", "2"), pair("limits.cpu.allowance", "75%")])
+    );
+    assert_eq!(parsed("m0.25"), Ok(vec![pair("limits.memory", "256MiB")]));
+    assert_eq!(
+        parsed("t2.micro"),
+        Err("Provided instance type doesn't exist: t2.micro".into())
+    );
+    assert_eq!(
+        parsed("aws:t2.micro"),
+        Err("Provided instance type doesn't exist: aws:t2.micro".into())
+    );
+    assert_eq!(parsed("c"), Err("Provided instance type doesn't exist: c".into()));
+    assert_eq!(parsed("cx"), Err("Bad custom instance type: cx".into()));
+}
+
+fn with_images(mut snapshot: Snapshot) -> Snapshot {
+    let image = |fingerprint: &str, project: &str, alias: &str, architecture: &str| crate::model::Image {
+        fingerprint: fingerprint.into(),
+        project: project.into(),
+        aliases: vec![crate::model::ImageAlias {
+            name: alias.into(),
+            description: String::new(),
+        }],
+        architecture: architecture.into(),
+        image_type: "container".into(),
+        ..crate::model::Image::default()
+    };
+    snapshot.images = vec![
+        image("8d5404e3506a0001", "default", "busybox", "x86_64"),
+        image("a4c0ffee00000002", "default", "busybox-arm", "aarch64"),
+        image("8d5404e3506a0001", "web", "web-busybox", "x86_64"),
+    ];
+    snapshot
+}
+
+fn from_image(
+    project: &str,
+    name: &str,
+    target: &str,
+    alias: Option<&str>,
+    fingerprint: Option<&str>,
+) -> Operation {
+    create_with(project, name, target, |c| {
+        c.source = CreateSource {
+            kind: SourceKind::Image,
+            alias: alias.map(str::to_owned),
+            fingerprint: fingerprint.map(str::to_owned),
+            ..CreateSource::default()
+        }
+    })
+}
+
+#[test]
+fn creates_resolve_their_image_as_incus_does() {
+    let snapshot = with_images(demo_snapshot());
+    let arm_members: Vec<String> = snapshot
+        .members
+        .iter()
+        .filter(|m| m.architecture == "aarch64" && m.status == "Online")
+        .map(|m| m.server_name.clone())
+        .collect();
+    assert!(!arm_members.is_empty());
+    let simulate = |operation: Operation| run("6.0.4", Mode::Upstream, &snapshot, operation);
+
+    // An alias in the default project: its architecture in the request and in the filter.
+    let arm = simulate(from_image("default", "a", "", Some("busybox-arm"), None));
+    assert_eq!(arm.calls[0].request.architecture, "aarch64");
+    assert_eq!(arm.calls[0].request.source.alias, "busybox-arm");
+    let mut offered = arm.calls[0].candidates.clone();
+    offered.sort();
+    assert_eq!(offered, arm_members);
+    // A fingerprint prefix wins over the alias; `features.images=false` uses the default
+    // project's images.
+    let by_prefix = simulate(from_image("legacy", "b", "", Some("busybox-arm"), Some("8D54")));
+    assert_eq!(by_prefix.calls[0].request.architecture, "x86_64");
+    assert_eq!(by_prefix.calls[0].request.source.fingerprint, "8D54");
+    assert!(!by_prefix.calls[0]
+        .candidates
+        .iter()
+        .any(|m| arm_members.contains(m)));
+    // Named profiles: 6.0.4 leaves the request's architecture empty but still filters.
+    let with_profiles = simulate(create_with("default", "c", "", |c| {
+        c.profiles = Some(vec!["default".into()]);
+        c.source = CreateSource {
+            kind: SourceKind::Image,
+            source: Some("busybox-arm".into()),
+            ..CreateSource::default()
+        };
+    }));
+    assert_eq!(with_profiles.calls[0].request.architecture, "");
+    assert!(with_profiles.calls[0]
+        .candidates
+        .iter()
+        .all(|m| arm_members.contains(m)));
+
+    // A missing image: refused before any call unless a member is named, then after it.
+    let no_alias = simulate(from_image("web", "d", "", Some("busybox"), None));
+    assert!(no_alias.calls.is_empty());
+    assert_eq!(
+        failure(&no_alias, 0),
+        "No fingerprint prefix specified for the image"
+    );
+    let no_fingerprint = simulate(from_image("default", "e", "@edge", None, Some("ffff")));
+    assert!(no_fingerprint.calls.is_empty());
+    assert_eq!(failure(&no_fingerprint, 0), "Image not found");
+    let on_member = simulate(from_image("default", "f", "hv-a01", Some("nope"), None));
+    assert_eq!(on_member.calls.len(), 1);
+    assert_eq!(on_member.calls[0].request.architecture, "");
+    assert_eq!(failure(&on_member, 0), "Image not provided for instance creation");
+    let no_reference = simulate(from_image("default", "g", "", None, Some("")));
+    assert_eq!(
+        failure(&no_reference, 0),
+        "Must specify one of alias, fingerprint or properties for init from image"
+    );
+    // Snapshots without images keep the older behaviour.
+    let older = run(
+        "6.0.4",
+        Mode::Upstream,
+        &demo_snapshot(),
+        from_image("default", "h", "", Some("busybox-arm"), None),
+    );
+    assert_eq!(older.calls[0].request.architecture, "");
+    assert!(matches!(older.outcomes[0], Outcome::Placed { .. }));
 }

@@ -1,11 +1,16 @@
 //! `berth simulate` (upstream mode, the binary) against the real test bed: for each (scriptlet, operation)
 //! case, the operation runs on the live Incus 6.0.4 cluster and the calls its scriptlet logged
-//! (member, reason, project, candidate set, name, type, profiles, source) and the outcome must
-//! be what the simulator predicted from a snapshot captured just before.
+//! (member, reason, project, candidate set, name, type, profiles, source, architecture, devices,
+//! `get_instance_resources()`, instance-type limits, ephemeral, description) and the outcome
+//! must be what the simulator predicted from a snapshot captured just before.
+//!
+//! `@FP@` in an operation or command stands for the fingerprint of the test bed's busybox image
+//! (what `incus create busybox …` sends), `@FP4@` for its first four characters.
 
 mod support;
 
-use berth_core::model::Instance;
+use berth_core::model::{Image, Instance};
+use berth_core::Snapshot;
 use berth_server::capture::capture;
 use berth_server::incus::IncusClient;
 use serde_json::json;
@@ -18,9 +23,15 @@ use support::TestBed;
 const SCRIPTLET: &str = r#"
 def instance_placement(request, candidate_members):
     names = sorted([m.server_name for m in candidate_members])
+    resources = get_instance_resources()
     log_info("CALL reason=", request.reason, " project=", request.project, " name=", request.name,
              " type=", request.type, " candidates=", names, " profiles=", request.profiles,
-             " source=", request.source.type, " want=", request.config.get("user.want", ""))
+             " source=", request.source.type, " want=", request.config.get("user.want", ""),
+             " architecture=", request.architecture, " alias=", request.source.alias,
+             " fingerprint=", request.source.fingerprint, " devices=", sorted(request.devices.keys()),
+             " root_disk_size=", resources.root_disk_size, " cpu=", request.config.get("limits.cpu", ""),
+             " memory=", request.config.get("limits.memory", ""), " instance_type=", request.instance_type,
+             " ephemeral=", request.ephemeral, " description=", request.description)
     if request.config.get("user.fail", "") != "":
         fail("refusing ", request.name)
     if request.config.get("user.ret", "") != "":
@@ -41,6 +52,9 @@ struct Case {
     /// The operation, for the simulator and for Incus.
     operation: serde_json::Value,
     command: Vec<String>,
+    /// `incus` commands that undo the setup beyond the instances (run before the first case
+    /// too, errors ignored).
+    teardown: Vec<Vec<String>>,
 }
 
 fn args(text: &str) -> Vec<String> {
@@ -53,7 +67,18 @@ fn case(name: &'static str, setup: &[&str], operation: serde_json::Value, comman
         setup: setup.iter().map(|s| args(s)).collect(),
         operation,
         command: args(command),
+        teardown: Vec::new(),
     }
+}
+
+/// `incus query -X POST --wait PATH -d BODY`: the API request as the operation states it
+/// (the `incus create` command resolves an image alias to its fingerprint itself).
+fn query_command(path: &str, body: serde_json::Value) -> String {
+    format!("query -X POST --wait {path} -d {body}")
+}
+
+fn image_op(project: &str, name: &str, target: &str, source: serde_json::Value) -> serde_json::Value {
+    json!({"kind": "create", "project": project, "name": name, "target": target, "source": source})
 }
 
 fn create_op(
@@ -160,7 +185,12 @@ fn cases() -> Vec<Case> {
         case(
             "create from an image",
             &[],
-            create_op("default", "c15", "", json!({}), "image"),
+            image_op(
+                "default",
+                "c15",
+                "",
+                json!({"type": "image", "fingerprint": "@FP@"}),
+            ),
             "create busybox c15",
         ),
         case(
@@ -333,6 +363,153 @@ fn cases() -> Vec<Case> {
             "cluster restore m2 --force",
         ),
     ]);
+    cases.extend(item_cases());
+    cases
+}
+
+/// Issue 7, items 1 (empty target project), 3 (images) and 6 (devices and other create fields).
+fn item_cases() -> Vec<Case> {
+    let sized_profile = [
+        "profile create sized",
+        "profile device add sized root disk path=/ pool=local size=300MiB",
+    ];
+    let root = |size: &str| json!({"type": "disk", "path": "/", "pool": "local", "size": size});
+    let mut cases = vec![
+        case(
+            "move with an empty target project",
+            &["create --empty i1 --target m1"],
+            move_op("default", "i1", "", "m2"),
+            "move i1 --target m2",
+        ),
+        case(
+            "create from an image alias in proj-a (default project's images)",
+            &[],
+            image_op("proj-a", "i2", "", json!({"type": "image", "alias": "busybox"})),
+            &query_command(
+                "/1.0/instances?project=proj-a",
+                json!({"name": "i2", "source": {"type": "image", "alias": "busybox"}}),
+            ),
+        ),
+        case(
+            "create from a fingerprint prefix in proj-b (own images)",
+            &[],
+            image_op(
+                "proj-b",
+                "i3",
+                "",
+                json!({"type": "image", "fingerprint": "@FP4@"}),
+            ),
+            &query_command(
+                "/1.0/instances?project=proj-b",
+                json!({"name": "i3", "source": {"type": "image", "fingerprint": "@FP4@"}}),
+            ),
+        ),
+        case(
+            "create from an image naming its profiles",
+            &[],
+            json!({"kind": "create", "project": "default", "name": "i4", "profiles": ["default"],
+                   "source": {"type": "image", "alias": "busybox"}}),
+            &query_command(
+                "/1.0/instances",
+                json!({"name": "i4", "profiles": ["default"], "source": {"type": "image", "alias": "busybox"}}),
+            ),
+        ),
+        case(
+            "create from a missing alias",
+            &[],
+            image_op("default", "i5", "", json!({"type": "image", "alias": "nope"})),
+            &query_command(
+                "/1.0/instances",
+                json!({"name": "i5", "source": {"type": "image", "alias": "nope"}}),
+            ),
+        ),
+        case(
+            "create from a missing alias on a member",
+            &[],
+            image_op("default", "i6", "m2", json!({"type": "image", "alias": "nope"})),
+            &query_command(
+                "/1.0/instances?target=m2",
+                json!({"name": "i6", "source": {"type": "image", "alias": "nope"}}),
+            ),
+        ),
+        case(
+            "create from a missing fingerprint in a group",
+            &[],
+            image_op(
+                "default",
+                "i7",
+                "@gA",
+                json!({"type": "image", "fingerprint": "ffff"}),
+            ),
+            &query_command(
+                "/1.0/instances?target=@gA",
+                json!({"name": "i7", "source": {"type": "image", "fingerprint": "ffff"}}),
+            ),
+        ),
+        case(
+            "create from an image in restricted proj-r (default project's images)",
+            &[],
+            image_op("proj-r", "i8", "", json!({"type": "image", "alias": "busybox"})),
+            &query_command(
+                "/1.0/instances?project=proj-r",
+                json!({"name": "i8", "source": {"type": "image", "alias": "busybox"}}),
+            ),
+        ),
+        case(
+            "create overriding the profile's root size",
+            &[],
+            json!({"kind": "create", "project": "default", "name": "i9", "devices": {"root": root("200MiB")},
+                   "source": {"type": "image", "fingerprint": "@FP@"}}),
+            "create busybox i9 -d root,size=200MiB",
+        ),
+        case(
+            "create with a profile's root size",
+            &sized_profile,
+            json!({"kind": "create", "project": "default", "name": "i10", "profiles": ["sized"],
+                   "source": {"type": "none"}}),
+            "create --empty i10 -p sized",
+        ),
+        case(
+            "create overriding a profile's root size",
+            &sized_profile,
+            json!({"kind": "create", "project": "default", "name": "i11", "profiles": ["sized"],
+                   "devices": {"root": root("200MiB")}, "source": {"type": "none"}}),
+            "create --empty i11 -p sized -d root,size=200MiB",
+        ),
+        case(
+            "create with a new device",
+            &[],
+            json!({"kind": "create", "project": "default", "name": "i12",
+                   "devices": {"extra": {"type": "none"}}, "source": {"type": "none"}}),
+            &query_command(
+                "/1.0/instances",
+                json!({"name": "i12", "devices": {"extra": {"type": "none"}}, "source": {"type": "none"}}),
+            ),
+        ),
+        case(
+            "create ephemeral, described, with an instance type",
+            &[],
+            json!({"kind": "create", "project": "default", "name": "i13", "ephemeral": true,
+                   "description": "hello", "instance_type": "c2-m4", "source": {"type": "none"}}),
+            "create --empty i13 --ephemeral --description hello -t c2-m4",
+        ),
+        case(
+            "create with an instance type the cluster has no table for",
+            &[],
+            json!({"kind": "create", "project": "default", "name": "i14", "instance_type": "t2.micro",
+                   "source": {"type": "none"}}),
+            "create --empty i14 -t t2.micro",
+        ),
+    ];
+    for case in &mut cases {
+        if case
+            .setup
+            .iter()
+            .any(|command| command[..2] == ["profile", "create"])
+        {
+            case.teardown = vec![args("profile delete sized")];
+        }
+    }
     cases
 }
 
@@ -355,6 +532,25 @@ fn reset(bed: &TestBed, instances: &[Instance]) {
     }
 }
 
+/// A capture with the cluster's images (filled here while the capture does not take them).
+async fn capture_with_images(client: &IncusClient) -> Snapshot {
+    let mut snapshot = capture(client, "unix", String::new()).await.unwrap();
+    if snapshot.images.is_empty() {
+        snapshot.images = client
+            .get::<Vec<Image>>("/1.0/images?recursion=1&all-projects=true")
+            .await
+            .unwrap();
+    }
+    snapshot
+}
+
+fn run_all(bed: &TestBed, commands: &[Vec<String>]) {
+    for command in commands {
+        let command: Vec<&str> = command.iter().map(String::as_str).collect();
+        let _ = incus(bed, &command);
+    }
+}
+
 #[tokio::test]
 async fn simulate_predicts_what_incus_does() {
     let Some(bed) = support::testbed() else { return };
@@ -365,8 +561,21 @@ async fn simulate_predicts_what_incus_does() {
     let cases = cases();
     assert!(cases.len() >= 40, "{} cases", cases.len());
 
-    let before = capture(&client, "unix", String::new()).await.unwrap();
+    let before = capture_with_images(&client).await;
     reset(bed, &before.instances);
+    for case in &cases {
+        run_all(bed, &case.teardown);
+    }
+    let fingerprint = before
+        .images
+        .iter()
+        .find(|image| image.project == "default" && image.aliases.iter().any(|a| a.name == "busybox"))
+        .map(|image| image.fingerprint.clone())
+        .expect("the test bed has a busybox image");
+    let with_fingerprint = |text: &str| {
+        text.replace("@FP4@", &fingerprint[..4])
+            .replace("@FP@", &fingerprint)
+    };
     let set = std::process::Command::new("incus")
         .env("INCUS_DIR", bed.dir.join("members/m1"))
         .args(["config", "set", "instances.placement.scriptlet=-"])
@@ -388,7 +597,7 @@ async fn simulate_predicts_what_incus_does() {
             );
         }
         // The prediction, as `berth simulate` gives it from a snapshot taken just before.
-        let snapshot = capture(&client, "unix", String::new()).await.unwrap();
+        let snapshot = capture_with_images(&client).await;
         let snapshot_file = dir.path().join("snapshot.json");
         std::fs::write(&snapshot_file, snapshot.to_json()).unwrap();
         let simulate = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
@@ -396,7 +605,7 @@ async fn simulate_predicts_what_incus_does() {
             .arg(&snapshot_file)
             .arg("--scriptlet")
             .arg(&file)
-            .args(["--op", &case.operation.to_string()])
+            .args(["--op", &with_fingerprint(&case.operation.to_string())])
             .output()
             .unwrap();
         assert!(
@@ -408,7 +617,8 @@ async fn simulate_predicts_what_incus_does() {
         let predicted: serde_json::Value = serde_json::from_slice(&simulate.stdout).unwrap();
 
         let marks = log_marks(bed);
-        let command: Vec<&str> = case.command.iter().map(String::as_str).collect();
+        let command: Vec<String> = case.command.iter().map(|arg| with_fingerprint(arg)).collect();
+        let command: Vec<&str> = command.iter().map(String::as_str).collect();
         let output = incus(bed, &command);
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         let mut real_calls: Vec<(String, String)> = scriptlet_lines_since(bed, &marks)
@@ -468,6 +678,7 @@ async fn simulate_predicts_what_incus_does() {
             }
         }
         reset(bed, &after.instances);
+        run_all(bed, &case.teardown);
     }
     let unset = incus(bed, &["config", "unset", "instances.placement.scriptlet"]);
     assert!(unset.status.success());

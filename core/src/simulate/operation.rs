@@ -8,7 +8,7 @@ use crate::model::{Config, Devices};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Operation {
     /// `POST /1.0/instances?project=P[&target=T]`.
-    Create(CreateOperation),
+    Create(Box<CreateOperation>),
     /// `POST /1.0/instances/N?project=P[&target=T]` with `{"migration": true, "project": P2}`.
     Move(MoveOperation),
     /// `incus cluster evacuate M` (migrate mode).

@@ -47,7 +47,7 @@ fn move_op(instance: &Instance, target_project: &str, target: &str) -> Operation
 
 /// `incus create --empty NAME --project PROJECT [--target TARGET]`.
 fn create_empty(project: &str, name: &str, target: &str) -> Operation {
-    Operation::Create(CreateOperation {
+    Operation::Create(Box::new(CreateOperation {
         project: project.into(),
         name: name.into(),
         target: target.into(),
@@ -56,7 +56,7 @@ fn create_empty(project: &str, name: &str, target: &str) -> Operation {
             ..CreateSource::default()
         },
         ..CreateOperation::default()
-    })
+    }))
 }
 
 /// (reason, project, candidates) of each call.

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use berth_core::model::{
-    ClusterGroup, ClusterMember, ClusterMemberState, Instance, Operation, Profile, Project, Resources, Server,
+    ClusterGroup, ClusterMember, ClusterMemberState, Instance, OperationsByStatus, Profile, Project, Resources,
+    Server,
 };
 use berth_core::snapshot::{CaptureError, SnapshotSource};
 use berth_core::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
@@ -49,7 +50,7 @@ pub async fn capture(
         client.get::<Vec<Project>>("/1.0/projects?recursion=1"),
         client.get::<Vec<Profile>>("/1.0/profiles?recursion=1&all-projects=true"),
         client.get::<Vec<Instance>>("/1.0/instances?recursion=1&all-projects=true"),
-        client.get::<BTreeMap<String, Vec<Operation>>>("/1.0/operations?recursion=1&all-projects=true"),
+        client.get::<OperationsByStatus>("/1.0/operations?recursion=1&all-projects=true"),
     );
     let raw_server = server?;
     refuse_restricted_certificate(client, &raw_server).await?;
@@ -93,11 +94,7 @@ pub async fn capture(
     capture_errors.sort_by(|a, b| a.request.cmp(&b.request));
 
     // Only unfinished operations matter (pending instance creations count as load).
-    let operations = operations?
-        .into_iter()
-        .filter(|(status, _)| matches!(status.as_str(), "running" | "pending"))
-        .flat_map(|(_, operations)| operations)
-        .collect();
+    let operations = operations?.unfinished();
     let snapshot = Snapshot {
         format: SNAPSHOT_FORMAT.into(),
         captured_at,

@@ -29,7 +29,8 @@ fn redact_config(config: &mut Config) -> usize {
 
 impl Snapshot {
     /// A copy with every secret-looking config value replaced; returns it with the number of
-    /// values redacted. The placement scriptlet is kept: it is what the snapshot is for.
+    /// values redacted. The placement scriptlet is kept: it is what the snapshot is for. Images
+    /// are kept whole: fingerprints, aliases and properties are what creates resolve against.
     pub fn redacted(&self) -> (Snapshot, usize) {
         let mut copy = self.clone();
         let mut count = 0;
@@ -104,6 +105,11 @@ mod tests {
             demo.server.placement_scriptlet()
         );
         assert!(!redacted.to_json().contains(secret.as_str()));
+        assert!(!demo.images.is_empty());
+        assert_eq!(
+            redacted.images, demo.images,
+            "images carry no secrets and are kept"
+        );
         redacted.validate().unwrap();
     }
 }

@@ -96,6 +96,8 @@ pub enum SnapshotError {
     UnknownProject { instance: String, project: String },
     #[error("cluster group {group:?} lists {member:?}, which is not a member of the cluster")]
     UnknownGroupMember { group: String, member: String },
+    #[error("image {fingerprint:?} belongs to project {project:?}, which the snapshot does not contain")]
+    UnknownImageProject { fingerprint: String, project: String },
 }
 
 impl Snapshot {
@@ -146,6 +148,23 @@ impl Snapshot {
                 return Err(SnapshotError::UnknownGroupMember {
                     group: group.name.clone(),
                     member: member.clone(),
+                });
+            }
+        }
+        // The same image may be in several projects (each project with `features.images` has
+        // its own copy), but only once in each.
+        let mut image_keys = BTreeSet::new();
+        for image in &self.images {
+            if !projects.contains(image.project.as_str()) {
+                return Err(SnapshotError::UnknownImageProject {
+                    fingerprint: image.fingerprint.clone(),
+                    project: image.project.clone(),
+                });
+            }
+            if !image_keys.insert((image.project.as_str(), image.fingerprint.as_str())) {
+                return Err(SnapshotError::Duplicate {
+                    kind: "image",
+                    name: format!("{}/{}", image.project, image.fingerprint),
                 });
             }
         }
@@ -270,6 +289,64 @@ mod tests {
             snapshot.validate(),
             Err(SnapshotError::UnknownProject { .. })
         ));
+    }
+
+    #[test]
+    fn images_must_be_in_a_known_project_and_unique_there() {
+        let mut snapshot = crate::demo::demo_snapshot();
+        let image = snapshot.images[0].clone();
+        let mut elsewhere = image.clone();
+        elsewhere.project = "nowhere".into();
+        snapshot.images.push(elsewhere);
+        let error = Snapshot::from_json(&snapshot.to_json()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "image {:?} belongs to project \"nowhere\", which the snapshot does not contain",
+                image.fingerprint
+            )
+        );
+
+        let mut snapshot = crate::demo::demo_snapshot();
+        snapshot.images.push(image.clone());
+        let error = Snapshot::from_json(&snapshot.to_json()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "image \"{}/{}\" appears more than once",
+                image.project, image.fingerprint
+            )
+        );
+
+        // The same fingerprint in another project is another copy, as Incus lists it.
+        let mut snapshot = crate::demo::demo_snapshot();
+        let other_project = snapshot
+            .projects
+            .iter()
+            .find(|p| p.name != image.project && !snapshot.images.iter().any(|i| i.project == p.name))
+            .unwrap()
+            .name
+            .clone();
+        snapshot.images.push(crate::model::Image {
+            project: other_project,
+            ..image
+        });
+        Snapshot::from_json(&snapshot.to_json()).expect("one copy per project is fine");
+    }
+
+    #[test]
+    fn a_snapshot_from_before_images_were_captured_loads_and_keeps_its_hash() {
+        let mut snapshot = crate::demo::demo_snapshot();
+        snapshot.images.clear();
+        let text = snapshot.to_json();
+        assert!(!text.contains("\"images\""), "no images key when there are none");
+        let loaded = Snapshot::from_json(&text).expect("loads without images");
+        assert!(loaded.images.is_empty());
+        // Its identity is the hash of the bytes it was stored with.
+        assert_eq!(
+            loaded.content_hash(),
+            hex::encode(Sha256::digest(text.as_bytes()))
+        );
     }
 
     #[test]

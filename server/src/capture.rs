@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 
 use berth_core::model::{
-    ClusterGroup, ClusterMember, ClusterMemberState, Instance, Operation, Profile, Project, Resources, Server,
+    ClusterGroup, ClusterMember, ClusterMemberState, Image, Instance, OperationsByStatus, Profile, Project,
+    Resources, Server,
 };
 use berth_core::snapshot::{CaptureError, SnapshotSource};
 use berth_core::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
@@ -42,14 +43,15 @@ pub async fn capture(
     remote: &str,
     captured_at: String,
 ) -> Result<Snapshot, CaptureFailed> {
-    let (server, members, groups, projects, profiles, instances, operations) = tokio::join!(
+    let (server, members, groups, projects, profiles, instances, images, operations) = tokio::join!(
         client.get::<serde_json::Value>("/1.0"),
         client.get::<Vec<ClusterMember>>("/1.0/cluster/members?recursion=1"),
         client.get::<Vec<ClusterGroup>>("/1.0/cluster/groups?recursion=1"),
         client.get::<Vec<Project>>("/1.0/projects?recursion=1"),
         client.get::<Vec<Profile>>("/1.0/profiles?recursion=1&all-projects=true"),
         client.get::<Vec<Instance>>("/1.0/instances?recursion=1&all-projects=true"),
-        client.get::<BTreeMap<String, Vec<Operation>>>("/1.0/operations?recursion=1&all-projects=true"),
+        client.get::<Vec<Image>>("/1.0/images?recursion=1&all-projects=true"),
+        client.get::<OperationsByStatus>("/1.0/operations?recursion=1&all-projects=true"),
     );
     let raw_server = server?;
     refuse_restricted_certificate(client, &raw_server).await?;
@@ -93,11 +95,7 @@ pub async fn capture(
     capture_errors.sort_by(|a, b| a.request.cmp(&b.request));
 
     // Only unfinished operations matter (pending instance creations count as load).
-    let operations = operations?
-        .into_iter()
-        .filter(|(status, _)| matches!(status.as_str(), "running" | "pending"))
-        .flat_map(|(_, operations)| operations)
-        .collect();
+    let operations = operations?.unfinished();
     let snapshot = Snapshot {
         format: SNAPSHOT_FORMAT.into(),
         captured_at,
@@ -114,7 +112,7 @@ pub async fn capture(
         projects: projects?,
         profiles: profiles?,
         instances: instances?,
-        images: Vec::new(),
+        images: images?,
         operations,
         capture_errors,
     };

@@ -1,9 +1,11 @@
 //! Capturing the real test bed: over the unix socket and HTTPS, through the CLI into the store
-//! and out again redacted, and with a member offline.
+//! and out again redacted, with a member offline, and while creates, copies and moves run.
 
 mod support;
 
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth_core::model::ClusterMember;
@@ -104,6 +106,22 @@ async fn unix_socket_and_https_captures_agree_and_hold_every_project() {
             .any(|p| p.project == "proj-b" && p.name == "default"));
         assert_eq!(snapshot.incus_version(), "6.0.4");
         assert!(snapshot.server.has_extension("instances_placement_scriptlet"));
+        // The test bed's busybox image is in `default` and, copied, in proj-b (which has
+        // `features.images`); the other projects use default's.
+        let busybox: Vec<_> = snapshot
+            .images
+            .iter()
+            .filter(|image| image.aliases.iter().any(|alias| alias.name == "busybox"))
+            .collect();
+        let mut projects: Vec<_> = busybox.iter().map(|image| image.project.as_str()).collect();
+        projects.sort();
+        assert_eq!(projects, ["default", "proj-b"]);
+        for image in busybox {
+            assert_eq!(image.architecture, "x86_64");
+            assert_eq!(image.image_type, "container");
+            assert_eq!(image.fingerprint.len(), 64);
+            assert_eq!(image.properties["os"], "busybox");
+        }
     }
     assert_eq!(over_unix.members, over_https.members);
     // Other tests create instances meanwhile, so only this test's own instance is compared.
@@ -312,4 +330,132 @@ async fn a_cluster_with_an_offline_member_is_captured_with_the_failures_recorded
             ("/1.0/resources?target=m3", 500)
         ]
     );
+}
+
+/// Deletes what the busy-cluster test made, whatever happened.
+struct CleanUp<'a> {
+    bed: &'a TestBed,
+    prefix: String,
+    token: String,
+}
+
+impl Drop for CleanUp<'_> {
+    fn drop(&mut self) {
+        use support::incus_cli::incus;
+        for project in ["default", "proj-b"] {
+            let list = incus(self.bed, &["list", "--project", project, "-f", "csv", "-c", "n"]);
+            for name in String::from_utf8_lossy(&list.stdout).lines() {
+                if name.starts_with(&self.prefix) {
+                    incus(self.bed, &["delete", "-f", name, "--project", project]);
+                }
+            }
+        }
+        incus(self.bed, &["cluster", "revoke-token", &self.token]);
+    }
+}
+
+/// Creates from the image, copies, moves and deletes instances until `stop`, in two projects.
+fn keep_the_cluster_busy(bed: &TestBed, prefix: &str, stop: &AtomicBool) -> Vec<String> {
+    use support::incus_cli::incus;
+    let mut failures = Vec::new();
+    let mut run = |args: &[&str]| {
+        let output = incus(bed, args);
+        if !output.status.success() {
+            failures.push(format!(
+                "incus {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    };
+    let mut round = 0;
+    while !stop.load(Ordering::Relaxed) {
+        round += 1;
+        let (first, copy, other) = (
+            format!("{prefix}-{round}"),
+            format!("{prefix}-{round}-copy"),
+            format!("{prefix}-{round}-b"),
+        );
+        run(&["create", "busybox", &first, "--target", "m2", "-q"]);
+        run(&["copy", &first, &copy, "--target", "m3", "-q"]);
+        run(&["move", &copy, "--target", "m1", "-q"]);
+        run(&[
+            "create",
+            "busybox",
+            &other,
+            "--project",
+            "proj-b",
+            "--target",
+            "m3",
+            "-q",
+        ]);
+        run(&["delete", "-f", &first, &copy, "-q"]);
+        run(&["delete", "-f", &other, "--project", "proj-b", "-q"]);
+    }
+    failures
+}
+
+/// Incus sends `null` for empty lists in operations (a join token's `"cluster": null`) and for
+/// an operation's metadata; captures taken while operations start, run and finish must all
+/// succeed and be valid snapshots.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_cluster_is_captured_while_creates_copies_and_moves_run() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.read().await;
+    let prefix = format!("busy-{}", std::process::id());
+    // An open join token is an operation whose resource list is empty, which Incus sends as
+    // `null`: it is listed in every capture below.
+    let token = format!("{prefix}-joiner");
+    let _clean_up = CleanUp {
+        bed,
+        prefix: prefix.clone(),
+        token: token.clone(),
+    };
+    incus(bed, &["cluster", "add", &token, "-q"]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (stop, prefix) = (stop.clone(), prefix.clone());
+        std::thread::spawn(move || keep_the_cluster_busy(bed, &prefix, &stop))
+    };
+    let client = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let (mut captures, mut saw_own_operation) = (0, false);
+    let result = loop {
+        let snapshot = match capture(&client, "unix", "2026-11-29T00:00:00Z".into()).await {
+            Ok(snapshot) => snapshot,
+            Err(error) => break Err(format!("capture {}: {error}", captures + 1)),
+        };
+        captures += 1;
+        let reloaded = Snapshot::from_json(&snapshot.to_json());
+        if reloaded.as_ref() != Ok(&snapshot) {
+            break Err(format!("capture {captures} does not reload: {reloaded:?}"));
+        }
+        if !snapshot
+            .operations
+            .iter()
+            .any(|op| op.resources.get("cluster").is_some_and(Vec::is_empty))
+        {
+            break Err(format!(
+                "capture {captures} lacks the join token: {:?}",
+                snapshot.operations
+            ));
+        }
+        saw_own_operation |= snapshot.operations.iter().any(|op| {
+            op.resources
+                .values()
+                .flatten()
+                .any(|resource| resource.contains(&prefix))
+        });
+        if (saw_own_operation && captures >= 10) || Instant::now() > deadline {
+            break Ok(());
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    let failures = worker.join().expect("the busy worker does not panic");
+    result.unwrap();
+    assert!(
+        saw_own_operation,
+        "none of {captures} captures saw a create, copy or move running"
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
 }

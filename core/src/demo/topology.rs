@@ -394,3 +394,74 @@ pub(super) const API_EXTENSIONS: &[&str] = &[
     "oidc",
     "authorization_scriptlet",
 ];
+
+pub(super) struct ImageSpec {
+    /// Projects holding a copy; a project without `features.images` uses `default`'s.
+    pub projects: &'static [&'static str],
+    pub aliases: &'static [&'static str],
+    pub os: &'static str,
+    pub release: &'static str,
+    pub architecture: &'static str,
+    /// `container` or `virtual-machine`.
+    pub image_type: &'static str,
+    pub size_mib: u64,
+}
+
+/// The images the demo's projects create from: `default` (also serving `ci`, `legacy` and
+/// `data`, which have `features.images=false`) and `web` (which has its own).
+pub(super) const IMAGES: &[ImageSpec] = &[
+    ImageSpec {
+        projects: &["default", "web"],
+        aliases: &["debian/12", "debian/bookworm"],
+        os: "Debian",
+        release: "12",
+        architecture: "x86_64",
+        image_type: "container",
+        size_mib: 92,
+    },
+    ImageSpec {
+        projects: &["default"],
+        aliases: &["debian/12/arm64"],
+        os: "Debian",
+        release: "12",
+        architecture: "aarch64",
+        image_type: "container",
+        size_mib: 88,
+    },
+    ImageSpec {
+        projects: &["default"],
+        aliases: &["debian/12/vm"],
+        os: "Debian",
+        release: "12",
+        architecture: "x86_64",
+        image_type: "virtual-machine",
+        size_mib: 412,
+    },
+    ImageSpec {
+        projects: &["default"],
+        aliases: &["ubuntu/24.04"],
+        os: "Ubuntu",
+        release: "24.04",
+        architecture: "x86_64",
+        image_type: "container",
+        size_mib: 128,
+    },
+    ImageSpec {
+        projects: &["default"],
+        aliases: &["ubuntu/24.04/arm64"],
+        os: "Ubuntu",
+        release: "24.04",
+        architecture: "aarch64",
+        image_type: "container",
+        size_mib: 121,
+    },
+    ImageSpec {
+        projects: &["web"],
+        aliases: &["alpine/3.22"],
+        os: "Alpine",
+        release: "3.22",
+        architecture: "x86_64",
+        image_type: "container",
+        size_mib: 3,
+    },
+];

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::nullable::{null_as_default, null_entries_as_default};
 use super::{Config, Devices};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -23,10 +24,15 @@ pub struct Instance {
     pub description: String,
     pub ephemeral: bool,
     pub stateful: bool,
+    #[serde(deserialize_with = "null_as_default")]
     pub profiles: Vec<String>,
+    #[serde(deserialize_with = "null_as_default")]
     pub config: Config,
+    #[serde(deserialize_with = "null_entries_as_default")]
     pub devices: Devices,
+    #[serde(deserialize_with = "null_as_default")]
     pub expanded_config: Config,
+    #[serde(deserialize_with = "null_entries_as_default")]
     pub expanded_devices: Devices,
     pub created_at: String,
     pub last_used_at: String,
@@ -59,10 +65,29 @@ pub struct Operation {
     /// The member running the operation.
     pub location: String,
     /// Affected objects by kind, e.g. `instances: ["/1.0/instances/web-1?project=web"]`.
+    #[serde(deserialize_with = "null_entries_as_default")]
     pub resources: BTreeMap<String, Vec<String>>,
     pub created_at: String,
     pub may_cancel: bool,
     pub err: String,
+}
+
+/// `GET /1.0/operations?recursion=1&all-projects=true`: operations by lower-case status
+/// (`running`, `pending`, `success`, `failure`, ...).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct OperationsByStatus(
+    #[serde(deserialize_with = "null_entries_as_default")] pub BTreeMap<String, Vec<Operation>>,
+);
+
+impl OperationsByStatus {
+    /// The operations that have not finished: only those can still add load to a member.
+    pub fn unfinished(self) -> Vec<Operation> {
+        self.0
+            .into_iter()
+            .filter(|(status, _)| matches!(status.as_str(), "running" | "pending"))
+            .flat_map(|(_, operations)| operations)
+            .collect()
+    }
 }
 
 impl Operation {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::nullable::null_as_default;
 use super::Config;
 
 /// One cluster member (`api.ClusterMember`): the same shape the scriptlet's
@@ -18,10 +19,13 @@ pub struct ClusterMember {
     pub status: String,
     pub message: String,
     pub architecture: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub roles: Vec<String>,
     pub failure_domain: String,
     pub description: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub config: Config,
+    #[serde(deserialize_with = "null_as_default")]
     pub groups: Vec<String>,
 }
 
@@ -85,6 +89,7 @@ impl ClusterMember {
 #[serde(default)]
 pub struct ClusterMemberState {
     pub sysinfo: SysInfo,
+    #[serde(deserialize_with = "null_as_default")]
     pub storage_pools: std::collections::BTreeMap<String, StoragePoolState>,
 }
 
@@ -92,6 +97,7 @@ pub struct ClusterMemberState {
 #[serde(default)]
 pub struct SysInfo {
     pub uptime: i64,
+    #[serde(deserialize_with = "null_as_default")]
     pub load_averages: Vec<f64>,
     pub total_ram: u64,
     pub free_ram: u64,
@@ -139,6 +145,7 @@ pub struct CpuResources {
     pub architecture: String,
     /// Total number of CPU threads.
     pub total: u64,
+    #[serde(deserialize_with = "null_as_default")]
     pub sockets: Vec<Value>,
 }
 
@@ -150,5 +157,6 @@ pub struct MemoryResources {
     pub hugepages_total: u64,
     pub hugepages_used: u64,
     pub hugepages_size: u64,
+    #[serde(deserialize_with = "null_as_default")]
     pub nodes: Vec<Value>,
 }

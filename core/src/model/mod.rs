@@ -2,7 +2,8 @@
 //!
 //! Field names and types follow Incus's JSON (`shared/api/*.go` upstream) so that a captured
 //! response deserializes 1:1. Every field has a default: Incus omits some of them
-//! (`omitempty`), older versions lack others, and a snapshot must still load.
+//! (`omitempty`), older versions lack others, and a snapshot must still load. Every list and
+//! map also reads `null` as empty ([`nullable`]): Go writes an empty slice or map that way.
 //! Parts of a response that Berth does not interpret are kept as [`serde_json::Value`]
 //! (for example most of `/1.0/resources`), so a capture round-trips without loss.
 
@@ -10,12 +11,13 @@ mod group;
 mod image;
 mod instance;
 mod member;
+pub mod nullable;
 mod project;
 mod server;
 
 pub use group::ClusterGroup;
 pub use image::{Image, ImageAlias};
-pub use instance::{Instance, Operation};
+pub use instance::{Instance, Operation, OperationsByStatus};
 pub use member::{
     ClusterMember, ClusterMemberState, CpuResources, MemberStatus, MemoryResources, Resources, SchedulerMode,
     StoragePoolSpace, StoragePoolState, SysInfo,

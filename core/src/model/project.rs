@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nullable::{null_as_default, null_entries_as_default};
 use super::{Config, Devices};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -9,7 +10,9 @@ use super::{Config, Devices};
 pub struct Project {
     pub name: String,
     pub description: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub config: Config,
+    #[serde(deserialize_with = "null_as_default")]
     pub used_by: Vec<String>,
 }
 
@@ -20,8 +23,11 @@ pub struct Profile {
     /// The project the profile is defined in (`all-projects=true` adds it).
     pub project: String,
     pub description: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub config: Config,
+    #[serde(deserialize_with = "null_entries_as_default")]
     pub devices: Devices,
+    #[serde(deserialize_with = "null_as_default")]
     pub used_by: Vec<String>,
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::nullable::null_as_default;
 use super::Config;
 
 /// The metadata of `GET /1.0` (Incus `api.Server`), reduced to what a snapshot needs.
@@ -10,7 +11,9 @@ use super::Config;
 #[serde(default)]
 pub struct Server {
     /// Server configuration; holds `instances.placement.scriptlet` and `cluster.offline_threshold`.
+    #[serde(deserialize_with = "null_as_default")]
     pub config: Config,
+    #[serde(deserialize_with = "null_as_default")]
     pub api_extensions: Vec<String>,
     pub api_status: String,
     pub api_version: String,
@@ -23,6 +26,7 @@ pub struct ServerEnvironment {
     pub server_version: String,
     pub server_name: String,
     pub server_clustered: bool,
+    #[serde(deserialize_with = "null_as_default")]
     pub architectures: Vec<String>,
     pub kernel_architecture: String,
     #[serde(flatten)]

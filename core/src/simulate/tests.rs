@@ -789,10 +789,12 @@ fn creates_resolve_their_image_as_incus_does() {
         "Must specify one of alias, fingerprint or properties for init from image"
     );
     // Snapshots without images keep the older behaviour.
+    let mut without_images = demo_snapshot();
+    without_images.images.clear();
     let older = run(
         "6.0.4",
         Mode::Upstream,
-        &demo_snapshot(),
+        &without_images,
         from_image("default", "h", "", Some("busybox-arm"), None),
     );
     assert_eq!(older.calls[0].request.architecture, "");

@@ -277,12 +277,7 @@ struct Restart;
 
 impl Drop for Restart {
     fn drop(&mut self) {
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let status = Command::new(repo.join("scripts/testbed.sh"))
-            .arg("up")
-            .status()
-            .unwrap();
-        assert!(status.success(), "the test bed did not come back");
+        assert!(support::testbed_up().success(), "the test bed did not come back");
     }
 }
 

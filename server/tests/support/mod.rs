@@ -15,4 +15,4 @@ mod testbed;
 #[allow(unused_imports)]
 pub use app::TestApp;
 #[allow(unused_imports)]
-pub use testbed::{new_client_certificate, testbed, TestBed};
+pub use testbed::{new_client_certificate, testbed, testbed_up, TestBed};

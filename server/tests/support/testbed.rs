@@ -54,17 +54,29 @@ fn bring_up() -> Option<TestBed> {
         eprintln!("BERTH_SKIP_TESTBED=1: skipping a test that needs the Incus test bed");
         return None;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("server/ has a parent");
-    let status = Command::new(repo.join("scripts/testbed.sh"))
-        .arg("up")
-        .status()
-        .expect("cannot run scripts/testbed.sh");
+    let status = testbed_up();
     assert!(status.success(), "scripts/testbed.sh up failed: {status}");
     let dir = std::env::var_os("BERTH_TESTBED_DIR")
         .map_or_else(|| PathBuf::from("/tmp/berth-testbed"), PathBuf::from);
     Some(TestBed { dir })
+}
+
+/// Runs `scripts/testbed.sh up`, which starts any member that is not running.
+///
+/// Live tests run under `flock /tmp/berth-testbed.lock cargo test …`, and every child inherits
+/// the locked descriptor: a daemon started from here would hold the lock for as long as it
+/// runs, and every later `flock` would wait for ever. So the script runs with the inherited
+/// descriptors above stderr closed.
+pub fn testbed_up() -> std::process::ExitStatus {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("server/ has a parent");
+    Command::new("bash")
+        .arg("-c")
+        .arg(r#"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec "$0" up"#)
+        .arg(repo.join("scripts/testbed.sh"))
+        .status()
+        .expect("cannot run scripts/testbed.sh")
 }
 
 /// A new self-signed client certificate and key (PEM) in `dir`, as `openssl` makes them for

@@ -109,6 +109,16 @@ impl Run<'_> {
             }
             SourceKind::None => {}
         }
+        if architectures.is_none() {
+            // Nothing ascertained from the source: the project's, else the server's default
+            // architecture, when set (`images.default_architecture`).
+            architectures = project
+                .config
+                .get("images.default_architecture")
+                .or_else(|| state.server.config.get("images.default_architecture"))
+                .filter(|architecture| !architecture.is_empty())
+                .map(|architecture| vec![architecture.clone()]);
+        }
         let profiles = profiles.unwrap_or_else(|| vec!["default".into()]);
         let (expanded_config, expanded_devices) =
             expand(state, project.profile_project(), &profiles, &config, &devices)?;

@@ -779,6 +779,20 @@ fn creates_resolve_their_image_as_incus_does() {
         failure(&no_reference, 0),
         "Must specify one of alias, fingerprint or properties for init from image"
     );
+    // Without an architecture from the source: `images.default_architecture`.
+    let mut arm_default = snapshot.clone();
+    arm_default
+        .server
+        .config
+        .insert("images.default_architecture".into(), "aarch64".into());
+    let empty = run(
+        "6.0.4",
+        Mode::Upstream,
+        &arm_default,
+        create_empty("default", "i", ""),
+    );
+    assert!(empty.calls[0].candidates.iter().all(|m| arm_members.contains(m)));
+    assert_eq!(empty.calls[0].request.architecture, "");
     // Snapshots without images keep the older behaviour.
     let older = run(
         "6.0.4",

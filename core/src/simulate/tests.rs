@@ -803,3 +803,31 @@ fn creates_resolve_their_image_as_incus_does() {
     assert_eq!(older.calls[0].request.architecture, "");
     assert!(matches!(older.outcomes[0], Outcome::Placed { .. }));
 }
+
+#[test]
+fn operations_keep_their_json_shape() {
+    let text = r#"{"kind":"create","project":"web","name":"n","target":"@edge","type":"container",
+        "instance_type":"c2-m4","profiles":["default"],"config":{"user.a":"1"},
+        "devices":{"root":{"type":"disk","path":"/","pool":"default","size":"200MiB"}},
+        "ephemeral":true,"description":"d","source":{"type":"image","source":"busybox"},"via":"hv-a01"}"#;
+    let operation: Operation = serde_json::from_str(text).unwrap();
+    let Operation::Create(create) = &operation else {
+        panic!("{operation:?}")
+    };
+    assert_eq!(create.cloud_instance_type.as_deref(), Some("c2-m4"));
+    assert_eq!(create.instance_type.as_deref(), Some("container"));
+    assert_eq!(create.source.kind, SourceKind::Image);
+    assert_eq!(create.source.image_alias(), Some("busybox"));
+    assert_eq!(create.devices["root"]["size"], "200MiB");
+    // What the server hands the worker comes back the same.
+    let again: Operation = serde_json::from_value(serde_json::to_value(&operation).unwrap()).unwrap();
+    assert_eq!(again, operation);
+    let absent: Operation = serde_json::from_str(r#"{"kind":"create","project":"web","name":"n"}"#).unwrap();
+    assert!(
+        matches!(absent, Operation::Create(c) if c.source.kind == SourceKind::None && c.profiles.is_none())
+    );
+    assert!(serde_json::from_str::<Operation>(
+        r#"{"kind":"create","project":"web","name":"n","source":{"type":"migration"}}"#
+    )
+    .is_err());
+}

@@ -797,7 +797,10 @@ fn creates_resolve_their_image_as_incus_does() {
     let older = run(
         "6.0.4",
         Mode::Upstream,
-        &demo_snapshot(),
+        &Snapshot {
+            images: Vec::new(),
+            ..demo_snapshot()
+        },
         from_image("default", "h", "", Some("busybox-arm"), None),
     );
     assert_eq!(older.calls[0].request.architecture, "");

@@ -90,10 +90,15 @@ impl Run<'_> {
                 if !state.images.is_empty() {
                     match resolve_image(state, &project, source)? {
                         ImageLookup::Found(image) => {
-                            // 6.0.4 fills `architecture` (and the image's profiles) only when
-                            // the request names no profiles; the filter always applies.
+                            // 6.0.4 fills `architecture` and the image's profiles only when
+                            // the request names no profiles; the filter always applies. An
+                            // image listing no profiles (or captured before they were) gets
+                            // `default` below, as Incus does for a nil list.
                             if profiles.is_none() {
                                 request_architecture = image.architecture.clone();
+                                if !image.profiles.is_empty() {
+                                    profiles = Some(image.profiles.clone());
+                                }
                             }
                             instance_architecture = image.architecture.clone();
                             architectures = Some(vec![image.architecture.clone()]);
@@ -108,6 +113,16 @@ impl Run<'_> {
                 }
             }
             SourceKind::None => {}
+        }
+        if architectures.is_none() {
+            // Nothing ascertained from the source: the project's, else the server's default
+            // architecture, when set (`images.default_architecture`).
+            architectures = project
+                .config
+                .get("images.default_architecture")
+                .or_else(|| state.server.config.get("images.default_architecture"))
+                .filter(|architecture| !architecture.is_empty())
+                .map(|architecture| vec![architecture.clone()]);
         }
         let profiles = profiles.unwrap_or_else(|| vec!["default".into()]);
         let (expanded_config, expanded_devices) =

@@ -788,6 +788,20 @@ fn creates_resolve_their_image_as_incus_does() {
         failure(&no_reference, 0),
         "Must specify one of alias, fingerprint or properties for init from image"
     );
+    // Without an architecture from the source: `images.default_architecture`.
+    let mut arm_default = snapshot.clone();
+    arm_default
+        .server
+        .config
+        .insert("images.default_architecture".into(), "aarch64".into());
+    let empty = run(
+        "6.0.4",
+        Mode::Upstream,
+        &arm_default,
+        create_empty("default", "i", ""),
+    );
+    assert!(empty.calls[0].candidates.iter().all(|m| arm_members.contains(m)));
+    assert_eq!(empty.calls[0].request.architecture, "");
     // Snapshots without images keep the older behaviour.
     let mut without_images = demo_snapshot();
     without_images.images.clear();
@@ -799,4 +813,63 @@ fn creates_resolve_their_image_as_incus_does() {
     );
     assert_eq!(older.calls[0].request.architecture, "");
     assert!(matches!(older.outcomes[0], Outcome::Placed { .. }));
+}
+
+#[test]
+fn operations_keep_their_json_shape() {
+    let text = r#"{"kind":"create","project":"web","name":"n","target":"@edge","type":"container",
+        "instance_type":"c2-m4","profiles":["default"],"config":{"user.a":"1"},
+        "devices":{"root":{"type":"disk","path":"/","pool":"default","size":"200MiB"}},
+        "ephemeral":true,"description":"d","source":{"type":"image","source":"busybox"},"via":"hv-a01"}"#;
+    let operation: Operation = serde_json::from_str(text).unwrap();
+    let Operation::Create(create) = &operation else {
+        panic!("{operation:?}")
+    };
+    assert_eq!(create.cloud_instance_type.as_deref(), Some("c2-m4"));
+    assert_eq!(create.instance_type.as_deref(), Some("container"));
+    assert_eq!(create.source.kind, SourceKind::Image);
+    assert_eq!(create.source.image_alias(), Some("busybox"));
+    assert_eq!(create.devices["root"]["size"], "200MiB");
+    // What the server hands the worker comes back the same.
+    let again: Operation = serde_json::from_value(serde_json::to_value(&operation).unwrap()).unwrap();
+    assert_eq!(again, operation);
+    let absent: Operation = serde_json::from_str(r#"{"kind":"create","project":"web","name":"n"}"#).unwrap();
+    assert!(
+        matches!(absent, Operation::Create(c) if c.source.kind == SourceKind::None && c.profiles.is_none())
+    );
+    assert!(serde_json::from_str::<Operation>(
+        r#"{"kind":"create","project":"web","name":"n","source":{"type":"migration"}}"#
+    )
+    .is_err());
+}
+
+#[test]
+fn a_create_from_an_image_without_profiles_takes_the_images_profiles() {
+    let mut snapshot = with_images(demo_snapshot());
+    snapshot.images[0].profiles = vec!["default".into(), "large".into()];
+    let simulation = run(
+        "6.0.4",
+        Mode::Upstream,
+        &snapshot,
+        from_image("default", "big", "", Some("busybox"), None),
+    );
+    let request = &simulation.calls[0].request;
+    assert_eq!(request.profiles, ["default", "large"]);
+    // `large` sets the limits, so the expanded config has them.
+    assert_eq!(request.config.get("limits.cpu").map(String::as_str), Some("8"));
+    // Profiles named by the request win over the image's.
+    let named = run(
+        "6.0.4",
+        Mode::Upstream,
+        &snapshot,
+        create_with("default", "small-one", "", |c| {
+            c.profiles = Some(vec!["small".into()]);
+            c.source = CreateSource {
+                kind: SourceKind::Image,
+                alias: Some("busybox".into()),
+                ..CreateSource::default()
+            };
+        }),
+    );
+    assert_eq!(named.calls[0].request.profiles, ["small"]);
 }

@@ -144,7 +144,7 @@ fn online(snapshot: &Snapshot) -> Vec<String> {
     snapshot
         .members
         .iter()
-        .filter(|m| m.status == "Online")
+        .filter(|m| m.status.takes_instances())
         .map(|m| m.server_name.clone())
         .collect()
 }

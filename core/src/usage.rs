@@ -108,7 +108,11 @@ mod tests {
     #[test]
     fn an_offline_member_has_counts_but_no_figures() {
         let snapshot = demo_snapshot();
-        let offline = snapshot.members.iter().find(|m| m.status == "Offline").unwrap();
+        let offline = snapshot
+            .members
+            .iter()
+            .find(|m| m.status == crate::model::MemberStatus::Offline)
+            .unwrap();
         let usage = snapshot.member_usage(offline);
         assert!(usage.instances > 0);
         assert_eq!(usage.memory_fraction(), None);
@@ -118,7 +122,11 @@ mod tests {
     #[test]
     fn online_members_have_fractions_between_zero_and_one() {
         let snapshot = demo_snapshot();
-        for member in snapshot.members.iter().filter(|m| m.status == "Online") {
+        for member in snapshot
+            .members
+            .iter()
+            .filter(|m| m.status == crate::model::MemberStatus::Online)
+        {
             let usage = snapshot.member_usage(member);
             for fraction in [
                 usage.cpu_fraction(),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth_core::model::ClusterMember;
+use berth_core::model::{ClusterMember, MemberStatus};
 use berth_core::Snapshot;
 use berth_server::capture::capture;
 use berth_server::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
@@ -300,7 +300,7 @@ async fn a_cluster_with_an_offline_member_is_captured_with_the_failures_recorded
         let members: Vec<ClusterMember> = client.get("/1.0/cluster/members?recursion=1").await.unwrap();
         if members
             .iter()
-            .any(|m| m.server_name == "m3" && m.status == "Offline")
+            .any(|m| m.server_name == "m3" && m.status == MemberStatus::Offline)
         {
             break;
         }
@@ -310,7 +310,7 @@ async fn a_cluster_with_an_offline_member_is_captured_with_the_failures_recorded
     let snapshot = capture(&client, "unix", "2026-11-25T00:00:00Z".into())
         .await
         .unwrap();
-    assert_eq!(snapshot.member("m3").unwrap().status, "Offline");
+    assert_eq!(snapshot.member("m3").unwrap().status, MemberStatus::Offline);
     assert!(!snapshot.member_state.contains_key("m3"));
     assert!(snapshot.member_state.contains_key("m1") && snapshot.member_state.contains_key("m2"));
     let failed: Vec<_> = snapshot

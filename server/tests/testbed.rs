@@ -11,7 +11,7 @@ const MEMBERS: &str = "/1.0/cluster/members?recursion=1";
 fn names_and_statuses(members: &[ClusterMember]) -> Vec<(String, String)> {
     let mut pairs: Vec<_> = members
         .iter()
-        .map(|m| (m.server_name.clone(), m.status.clone()))
+        .map(|m| (m.server_name.clone(), m.status.to_string()))
         .collect();
     pairs.sort();
     pairs

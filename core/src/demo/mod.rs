@@ -732,8 +732,8 @@ mod tests {
     fn has_a_member_for_every_candidate_rule() {
         let snapshot = demo_snapshot();
         let has = |test: &dyn Fn(&ClusterMember) -> bool| snapshot.members.iter().any(test);
-        assert!(has(&|m| m.status == "Evacuated"));
-        assert!(has(&|m| m.status == "Offline"));
+        assert!(has(&|m| m.status == crate::model::MemberStatus::Evacuated));
+        assert!(has(&|m| m.status == crate::model::MemberStatus::Offline));
         assert!(has(
             &|m| m.config.get("scheduler.instance").map(String::as_str) == Some("manual")
         ));
@@ -772,7 +772,7 @@ mod tests {
                 instance.name,
                 member.server_name
             );
-            if member.status == "Offline" {
+            if member.status == crate::model::MemberStatus::Offline {
                 assert_eq!(instance.status, "Error");
             }
         }

@@ -7,7 +7,7 @@ use starlark::values::{FrozenHeap, FrozenHeapRef};
 
 use super::go_value::GoValue;
 use super::marshal;
-use crate::model::{ClusterMember, Instance, SchedulerMode};
+use crate::model::{ClusterMember, Instance, MemberStatus, SchedulerMode};
 use crate::Snapshot;
 
 /// Cloning is cheap next to preparing: the values are shared pointers into the frozen heaps.
@@ -139,13 +139,13 @@ impl PreparedCluster {
     }
 
     /// A member's status changed (an evacuation or a restore).
-    pub fn set_member_status(&mut self, name: &str, status: &str) {
+    pub fn set_member_status(&mut self, name: &str, status: MemberStatus) {
         if let Some(member) = self
             .members
             .iter_mut()
             .find(|member| member.model.server_name == name)
         {
-            member.model.status = status.to_owned();
+            member.model.status = status;
             member.value = marshal::member(&member.model);
         }
     }
@@ -198,7 +198,7 @@ impl PreparedCluster {
     pub(crate) fn schedulable_members(&self, group: Option<&str>) -> Vec<&PreparedMember> {
         self.members
             .iter()
-            .filter(|member| matches!(member.model.status.as_str(), "Online" | "Blocked"))
+            .filter(|member| member.model.status.takes_instances())
             .filter(|member| match member.model.scheduler() {
                 SchedulerMode::All => true,
                 SchedulerMode::Manual => false,

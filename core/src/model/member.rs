@@ -15,8 +15,7 @@ pub struct ClusterMember {
     pub server_name: String,
     pub url: String,
     pub database: bool,
-    /// `Online`, `Offline`, `Evacuated`, `Evacuating`, `Restoring` or `Blocked`.
-    pub status: String,
+    pub status: MemberStatus,
     pub message: String,
     pub architecture: String,
     #[serde(deserialize_with = "null_as_default")]
@@ -30,8 +29,9 @@ pub struct ClusterMember {
 }
 
 /// A member's status as Incus reports it; unknown strings are kept, not rejected,
-/// so a snapshot from a newer Incus still loads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// so a snapshot from a newer Incus still loads (and writes back the same text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
 pub enum MemberStatus {
     Online,
     Offline,
@@ -41,6 +41,68 @@ pub enum MemberStatus {
     /// Waiting for an upgrade; still a placement candidate.
     Blocked,
     Other(String),
+}
+
+impl MemberStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            MemberStatus::Online => "Online",
+            MemberStatus::Offline => "Offline",
+            MemberStatus::Evacuated => "Evacuated",
+            MemberStatus::Evacuating => "Evacuating",
+            MemberStatus::Restoring => "Restoring",
+            MemberStatus::Blocked => "Blocked",
+            MemberStatus::Other(text) => text,
+        }
+    }
+
+    /// Whether automatic placement may pick the member (`GetCandidateMembers`: online, or
+    /// blocked waiting for an upgrade).
+    pub fn takes_instances(&self) -> bool {
+        matches!(self, MemberStatus::Online | MemberStatus::Blocked)
+    }
+}
+
+/// Incus always sends a status; a document without one gets an empty, unknown status.
+impl Default for MemberStatus {
+    fn default() -> MemberStatus {
+        MemberStatus::Other(String::new())
+    }
+}
+
+impl From<String> for MemberStatus {
+    fn from(text: String) -> MemberStatus {
+        match text.as_str() {
+            "Online" => MemberStatus::Online,
+            "Offline" => MemberStatus::Offline,
+            "Evacuated" => MemberStatus::Evacuated,
+            "Evacuating" => MemberStatus::Evacuating,
+            "Restoring" => MemberStatus::Restoring,
+            "Blocked" => MemberStatus::Blocked,
+            _ => MemberStatus::Other(text),
+        }
+    }
+}
+
+impl From<&str> for MemberStatus {
+    fn from(text: &str) -> MemberStatus {
+        MemberStatus::from(text.to_owned())
+    }
+}
+
+impl From<MemberStatus> for String {
+    fn from(status: MemberStatus) -> String {
+        match status {
+            MemberStatus::Other(text) => text,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for MemberStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// `scheduler.instance` of a member.
@@ -55,18 +117,6 @@ pub enum SchedulerMode {
 }
 
 impl ClusterMember {
-    pub fn status(&self) -> MemberStatus {
-        match self.status.as_str() {
-            "Online" => MemberStatus::Online,
-            "Offline" => MemberStatus::Offline,
-            "Evacuated" => MemberStatus::Evacuated,
-            "Evacuating" => MemberStatus::Evacuating,
-            "Restoring" => MemberStatus::Restoring,
-            "Blocked" => MemberStatus::Blocked,
-            other => MemberStatus::Other(other.to_owned()),
-        }
-    }
-
     pub fn scheduler(&self) -> SchedulerMode {
         match self.config.get("scheduler.instance").map(String::as_str) {
             Some("manual") => SchedulerMode::Manual,

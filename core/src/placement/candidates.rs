@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ClusterMember, Project, SchedulerMode};
+use crate::model::{ClusterMember, MemberStatus, Project, SchedulerMode};
 use crate::Snapshot;
 
 /// What the candidate list depends on.
@@ -24,7 +24,7 @@ pub struct CandidateQuery<'a> {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Exclusion {
     /// Not `Online` (or `Blocked`): offline, evacuated, evacuating, restoring.
-    Status { status: String },
+    Status { status: MemberStatus },
     /// `scheduler.instance=manual`: only explicit targets.
     SchedulerManual,
     /// `scheduler.instance=group`: only targets naming one of its groups.
@@ -104,7 +104,7 @@ fn personalities(architecture: &str) -> &'static [&'static str] {
 }
 
 fn exclusion(member: &ClusterMember, query: &CandidateQuery) -> Option<Exclusion> {
-    if !matches!(member.status.as_str(), "Online" | "Blocked") {
+    if !member.status.takes_instances() {
         return Some(Exclusion::Status {
             status: member.status.clone(),
         });

@@ -7,7 +7,7 @@ use super::request::{architectures_of, relocation_request};
 use super::target::{check_target, Target};
 use super::{BehaviourProfile, Mode};
 use crate::engine::PlacementRequest;
-use crate::model::Instance;
+use crate::model::{Instance, MemberStatus};
 use crate::placement::{candidates, CandidateQuery, Exclusion};
 
 impl Run<'_> {
@@ -250,7 +250,10 @@ impl Run<'_> {
                     .into(),
             );
         }
-        if state.member(member).is_some_and(|m| m.status == "Offline") {
+        if state
+            .member(member)
+            .is_some_and(|m| m.status == MemberStatus::Offline)
+        {
             return Some("Target cluster member is offline".into());
         }
         if cross_project

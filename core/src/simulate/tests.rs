@@ -732,7 +732,7 @@ fn creates_resolve_their_image_as_incus_does() {
     let arm_members: Vec<String> = snapshot
         .members
         .iter()
-        .filter(|m| m.architecture == "aarch64" && m.status == "Online")
+        .filter(|m| m.architecture == "aarch64" && m.status == crate::model::MemberStatus::Online)
         .map(|m| m.server_name.clone())
         .collect();
     assert!(!arm_members.is_empty());

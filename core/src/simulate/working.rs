@@ -49,17 +49,8 @@ impl Working {
     }
 
     pub fn set_member_status(&mut self, name: &str, status: MemberStatus) {
-        let status = match status {
-            MemberStatus::Online => "Online",
-            MemberStatus::Offline => "Offline",
-            MemberStatus::Evacuated => "Evacuated",
-            MemberStatus::Evacuating => "Evacuating",
-            MemberStatus::Restoring => "Restoring",
-            MemberStatus::Blocked => "Blocked",
-            MemberStatus::Other(ref other) => other.as_str(),
-        };
         if let Some(member) = self.snapshot.members.iter_mut().find(|m| m.server_name == name) {
-            member.status = status.to_owned();
+            member.status = status.clone();
         }
         self.cluster.set_member_status(name, status);
     }

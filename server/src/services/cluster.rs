@@ -59,7 +59,7 @@ fn view_of(snapshot: &Snapshot, row: &SnapshotRow, history: &[SnapshotRow]) -> C
                 let usage = snapshot.member_usage(member);
                 MemberView {
                     name: member.server_name.clone(),
-                    status: member.status.clone(),
+                    status: member.status.to_string(),
                     message: member.message.clone(),
                     architecture: member.architecture.clone(),
                     roles: member.roles.clone(),

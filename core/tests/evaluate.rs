@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use berth_core::demo::demo_snapshot;
 use berth_core::engine::{
-    compile, ErrorKind, Evaluation, IncusVersion, Limits, PlacementCall, PlacementRequest, PreparedCluster,
+    compile, ErrorKind, Evaluation, IncusVersion, Limits, LogLevel, PlacementCall, PlacementRequest,
+    PreparedCluster,
 };
 
 fn cluster() -> &'static PreparedCluster {
@@ -59,7 +60,7 @@ fn info(evaluation: &Evaluation) -> Vec<String> {
     evaluation
         .logs
         .iter()
-        .filter(|l| l.level == "info")
+        .filter(|l| l.level == LogLevel::Info)
         .map(|l| l.message.clone())
         .collect()
 }

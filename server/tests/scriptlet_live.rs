@@ -189,7 +189,7 @@ async fn an_evaluation_logs_exactly_what_incus_logs() {
     let berth_lines: Vec<(String, String)> = evaluation
         .logs
         .iter()
-        .map(|line| (line.level.clone(), line.message.clone()))
+        .map(|line| (line.level.to_string(), line.message.clone()))
         .collect();
     assert_eq!(berth_lines, incus_lines);
 }

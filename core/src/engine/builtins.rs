@@ -415,3 +415,27 @@ fn member_lookup<'v>(
         }
     }
 }
+
+#[cfg(test)]
+mod log_level_tests {
+    use super::{LogLevel, LogLine};
+
+    #[test]
+    fn log_lines_keep_their_json_text() {
+        for (level, text) in [
+            (LogLevel::Info, "info"),
+            (LogLevel::Warn, "warn"),
+            (LogLevel::Error, "error"),
+            (LogLevel::Print, "print"),
+        ] {
+            let line = LogLine {
+                level,
+                message: "m".into(),
+            };
+            let json = serde_json::to_string(&line).unwrap();
+            assert_eq!(json, format!(r#"{{"level":"{text}","message":"m"}}"#));
+            assert_eq!(serde_json::from_str::<LogLine>(&json).unwrap(), line);
+            assert_eq!(level.to_string(), text);
+        }
+    }
+}

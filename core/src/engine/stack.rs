@@ -50,7 +50,7 @@ pub fn run<T: Send>(
             .name("scriptlet-compile".into())
             .stack_size(BASE_BYTES + needed)
             .spawn_scoped(scope, || f(&|| stop.load(Ordering::Relaxed)))
-            .map_err(|_| too_deep(needed))?;
+            .map_err(|_| no_room(needed))?;
         while !worker.is_finished() {
             if cancelled() {
                 stop.store(true, Ordering::Relaxed);
@@ -61,6 +61,17 @@ pub fn run<T: Send>(
             .join()
             .map_err(|_| Diagnostic::error(ErrorKind::Internal, "the scriptlet compiler thread failed"))
     })
+}
+
+/// The stack could not be mapped: the process's memory limit leaves no room for it.
+fn no_room(needed: usize) -> Diagnostic {
+    Diagnostic::error(
+        ErrorKind::MemoryLimit,
+        format!(
+            "the scriptlet nests too deeply for the memory limit: Berth's engine needs {} MiB of stack to compile it",
+            (BASE_BYTES + needed) >> 20
+        ),
+    )
 }
 
 fn too_deep(needed: usize) -> Diagnostic {

@@ -804,4 +804,40 @@ mod tests {
         assert_eq!(lexed.map.column(3, 13), 6, "after the expanded tab");
         assert_eq!(lexed.map.column(1, 5), 5);
     }
+
+    #[test]
+    fn warns_of_raw_strings_whose_value_differs() {
+        let lexed = scan("a = r'\\''\nb = r'\\d'\n");
+        assert_eq!(lexed.error, None);
+        let codes: Vec<_> = lexed.warnings.iter().map(|w| (w.code.clone(), w.line)).collect();
+        assert_eq!(codes, vec![(Some("fidelity-raw-quote".to_owned()), Some(1))]);
+    }
+
+    #[test]
+    fn measures_how_deep_expressions_chain() {
+        assert_eq!(
+            scan("x = [[[1]]]\n").nesting,
+            Nesting {
+                brackets: 3,
+                operators: 4
+            }
+        );
+        let chain = scan(&format!("x = 1{}\ny = [1, 2]\n", " + 1".repeat(1000))).nesting;
+        assert_eq!(
+            chain,
+            Nesting {
+                brackets: 0,
+                operators: 1001
+            }
+        );
+        // Siblings do not add up: each element of a list starts a new chain.
+        let siblings = scan(&format!("x = [{}]\n", "1 + 1, ".repeat(1000))).nesting;
+        assert_eq!(
+            siblings,
+            Nesting {
+                brackets: 1,
+                operators: 3
+            }
+        );
+    }
 }

@@ -132,8 +132,8 @@ struct Scanner {
     shifts: BTreeMap<usize, (usize, usize)>,
     /// ASCII identifiers kept as they are (renamed ones must not collide with them).
     names: BTreeSet<String>,
-    /// (index in `out`, identifier) of each identifier the crate cannot lex.
-    to_rename: Vec<(usize, String)>,
+    /// (index in `out`, identifier, position) of each identifier the crate cannot lex.
+    to_rename: Vec<(usize, String, (usize, usize))>,
     warnings: Vec<Diagnostic>,
     source: String,
     /// Operators chained so far in the current element of each open bracket (the first:
@@ -386,7 +386,8 @@ impl Scanner {
             self.operator();
         }
         if !name.is_ascii() || name == "assert" {
-            self.to_rename.push((self.out.len(), name.clone()));
+            self.to_rename
+                .push((self.out.len(), name.clone(), self.token_pos));
         } else {
             self.names.insert(name.clone());
         }
@@ -557,18 +558,28 @@ impl Scanner {
         let error_token = error.as_ref().map(|_| self.token_pos);
         if error.is_some() {
             self.out.truncate(self.token_out);
-            self.to_rename.retain(|(index, _)| *index < self.token_out);
+            self.to_rename.retain(|(index, ..)| *index < self.token_out);
         }
         let mut renames: BTreeMap<String, String> = BTreeMap::new();
         let mut taken = self.names.clone();
-        for (_, name) in &self.to_rename {
+        for (_, name, (line, column)) in &self.to_rename {
             if !renames.contains_key(name) {
                 let ours = fresh_name(name.chars().count(), &taken);
+                self.warnings.push(
+                    Diagnostic::warning(
+                        "fidelity-identifier",
+                        format!(
+                            "Berth's engine takes only ASCII names other than `assert`: `{name}` runs as `{ours}`, \
+                             which is what it shows where a value prints its name (a function's repr, dir())"
+                        ),
+                    )
+                    .at(&self.source, *line, *column),
+                );
                 taken.insert(ours.clone());
                 renames.insert(name.clone(), ours);
             }
         }
-        for (index, name) in &self.to_rename {
+        for (index, name, _) in &self.to_rename {
             let ours = &renames[name];
             for (offset, c) in ours.chars().enumerate() {
                 self.out[index + offset] = c;
@@ -796,6 +807,16 @@ mod tests {
     fn rewrites_what_only_go_starlark_accepts_keeping_lines_and_names() {
         let lexed = scan("déf = 00\nif x:\n\ty = assert\n");
         assert_eq!(lexed.error, None);
+        let renamed: Vec<_> = lexed
+            .warnings
+            .iter()
+            .map(|w| (w.code.clone(), w.line, w.column))
+            .collect();
+        let code = Some("fidelity-identifier".to_owned());
+        assert_eq!(
+            renamed,
+            vec![(code.clone(), Some(1), Some(1)), (code, Some(3), Some(6))]
+        );
         assert_eq!(lexed.text, "_00 = 0 \nif x:\n        y = _00000\n");
         assert_eq!(
             lexed.map.names("undefined: _00, _00000"),

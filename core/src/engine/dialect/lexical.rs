@@ -621,10 +621,14 @@ fn fresh_name(length: usize, taken: &BTreeSet<String>) -> String {
         .expect("an unused name")
 }
 
-/// go.starlark.net's identifier characters (`unicode.IsLetter`, approximated by Rust's
-/// alphabetic property).
+/// go.starlark.net's identifier characters: `unicode.IsLetter` is the general category L
+/// (not marks, as in Devanagari's virama, nor letter numbers like `Ⅻ`, which Rust's
+/// `is_alphabetic` includes).
 fn is_ident_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || (!c.is_ascii() && c.is_alphabetic())
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+    c.is_ascii_alphabetic()
+        || c == '_'
+        || (!c.is_ascii() && c.general_category_group() == GeneralCategoryGroup::Letter)
 }
 
 fn is_ident(c: char) -> bool {

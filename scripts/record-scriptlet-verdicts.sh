@@ -2,7 +2,7 @@
 # Record what real Incus says of every scriptlet in core/tests/corpus/: set each one as
 # instances.placement.scriptlet on the test bed (scripts/testbed.sh) and write whether Incus
 # accepted it, with its error message, to core/tests/corpus/verdicts.json. The unit tests
-# compare `berth check` with this file; server/tests/scriptlet_corpus.rs asks the live cluster.
+# compare `berth check` with this file; server/tests/scriptlet_live.rs asks the live cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/testbed.sh up >/dev/null

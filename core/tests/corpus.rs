@@ -1,6 +1,6 @@
 //! `check` against the verdicts real Incus 6.0.4 gave for every scriptlet of `tests/corpus/`
 //! (recorded by `scripts/record-scriptlet-verdicts.sh` on the test bed; the live comparison is
-//! `server/tests/scriptlet_corpus.rs`).
+//! `server/tests/scriptlet_live.rs`).
 
 use std::path::Path;
 
@@ -76,4 +76,41 @@ fn refusals_use_incus_wording_and_positions_where_the_dialects_agree() {
         );
         assert_eq!(berth, incus, "{name}");
     }
+}
+
+/// Lexical refusals (`bad_lex_*`: escapes, numbers, characters, indentation) are reported as
+/// go.starlark.net reports them: same message, same line and column. (Those Incus's parser
+/// reports, "got …, want …", only agree on the verdict.)
+#[test]
+fn lexical_refusals_match_incus_exactly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verdicts.json")).unwrap()).unwrap();
+    let mut compared = 0;
+    let mut mismatches = Vec::new();
+    for (name, verdict) in recorded["verdicts"].as_object().unwrap() {
+        if !name.starts_with("bad_lex_") {
+            continue;
+        }
+        let incus = verdict["error"].as_str().unwrap().lines().last().unwrap();
+        let incus = incus.rsplit_once("': ").map_or(incus, |(_, line)| line);
+        if incus.contains(": got ") {
+            continue;
+        }
+        let source = std::fs::read_to_string(dir.join(format!("{name}.star"))).unwrap();
+        let report = check(&source, IncusVersion::DEFAULT, &Limits::default(), &|| false);
+        let error = &report.errors[0];
+        let berth = format!(
+            "instance_placement:{}:{}: {}",
+            error.line.unwrap_or(0),
+            error.column.unwrap_or(0),
+            error.message
+        );
+        compared += 1;
+        if berth != incus {
+            mismatches.push(format!("{name}:\n  Incus {incus}\n  Berth {berth}"));
+        }
+    }
+    assert!(compared >= 40, "only {compared} lexical cases");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use berth_core::demo::demo_snapshot;
 use berth_core::engine::{
-    compile, ErrorKind, Evaluation, IncusVersion, Limits, PlacementCall, PlacementRequest, PreparedCluster,
+    compile, ErrorKind, Evaluation, IncusVersion, Limits, LogLevel, PlacementCall, PlacementRequest,
+    PreparedCluster,
 };
 
 fn cluster() -> &'static PreparedCluster {
@@ -59,7 +60,7 @@ fn info(evaluation: &Evaluation) -> Vec<String> {
     evaluation
         .logs
         .iter()
-        .filter(|l| l.level == "info")
+        .filter(|l| l.level == LogLevel::Info)
         .map(|l| l.message.clone())
         .collect()
 }
@@ -474,4 +475,18 @@ fn cancellation_stops_an_evaluation() {
         evaluation.error.expect("cancelled").kind,
         Some(ErrorKind::Timeout)
     );
+}
+
+/// Expressions Incus accepts however deep they nest (issue 7, item 5) compile on this 2 MB test
+/// thread (the engine sizes a stack for them) and evaluate: the entry point's 200,000-term sum
+/// and a list nested 3,000 deep.
+#[test]
+fn deeply_nested_expressions_compile_and_evaluate() {
+    let terms = format!("1{}", " + 1".repeat(200_000));
+    let nested = format!("{}{}", "[".repeat(3_000), "]".repeat(3_000));
+    let source = format!(
+        "def instance_placement(request, candidate_members):\n    log_info({terms})\n    log_info(len({nested}))\n"
+    );
+    let evaluation = run_with(&source, IncusVersion::DEFAULT, &request(), &Limits::default());
+    assert_eq!(info(&evaluation), vec!["200001".to_owned(), "1".to_owned()]);
 }

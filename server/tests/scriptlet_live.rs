@@ -91,6 +91,52 @@ fn berth_check_agrees_with_live_incus_on_the_corpus() {
     assert!(disagreements.is_empty(), "{disagreements:#?}");
 }
 
+/// Scriptlets too large to commit to the corpus (issue 7, item 5): a 200,000-term line at the
+/// top level and in the entry point, and lists nested 3,000 deep. Incus 6.0.4 accepts them;
+/// `berth check` (a sandbox worker under the default limits) must too.
+fn large_scriptlets() -> Vec<(&'static str, String)> {
+    let entry = "def instance_placement(request, candidate_members):\n";
+    let terms = format!("1{}", " + 1".repeat(200_000));
+    let nested = format!("{}{}", "[".repeat(3_000), "]".repeat(3_000));
+    vec![
+        ("terms_top_level", format!("X = {terms}\n\n{entry}    pass\n")),
+        (
+            "terms_in_function",
+            format!("{entry}    x = {terms}\n    log_info(x)\n"),
+        ),
+        (
+            "nested_in_function",
+            format!("{entry}    x = {nested}\n    log_info(len(x))\n"),
+        ),
+    ]
+}
+
+#[test]
+fn berth_check_agrees_with_live_incus_on_large_scriptlets() {
+    let Some(bed) = support::testbed() else { return };
+    let _turn = take_turn();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, source) in large_scriptlets() {
+        let file = dir.path().join(format!("{name}.star"));
+        std::fs::write(&file, source).unwrap();
+        let incus_accepts = set_scriptlet(bed, &file);
+        unset_scriptlet(bed);
+        assert!(incus_accepts, "Incus refuses {name}");
+        let check = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            check.status.code(),
+            Some(0),
+            "berth check {name}: {}{}",
+            String::from_utf8_lossy(&check.stdout),
+            String::from_utf8_lossy(&check.stderr)
+        );
+    }
+}
+
 use support::incus_cli::scriptlet_log_lines;
 
 const LOGGING_SCRIPTLET: &str = r#"
@@ -189,7 +235,7 @@ async fn an_evaluation_logs_exactly_what_incus_logs() {
     let berth_lines: Vec<(String, String)> = evaluation
         .logs
         .iter()
-        .map(|line| (line.level.clone(), line.message.clone()))
+        .map(|line| (line.level.to_string(), line.message.clone()))
         .collect();
     assert_eq!(berth_lines, incus_lines);
 }

@@ -65,6 +65,7 @@ fn core_depends_only_on_pure_crates() {
         "starlark_syntax",
         "allocative",
         "anyhow",
+        "unicode-properties",
     ];
     let impure: Vec<_> = dependencies
         .iter()

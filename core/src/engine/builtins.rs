@@ -12,35 +12,52 @@ use starlark::values::none::{NoneOr, NoneType};
 use starlark::values::tuple::UnpackTuple;
 use starlark::values::{Heap, Value, ValueLike};
 
+use super::builtin_names::uninitialized;
 use super::cluster::PreparedCluster;
 use super::go_value::{GoValue, IncusObject};
 use super::marshal;
 use super::request::PlacementRequest;
-use super::validate::uninitialized;
 use super::version::IncusVersion;
 use crate::units::parse_bytes;
-
-/// The names Incus predeclares for placement scriptlets (`load/load.go`).
-pub const BUILTIN_NAMES: [&str; 11] = [
-    "log_info",
-    "log_warn",
-    "log_error",
-    "set_target",
-    "get_cluster_member_resources",
-    "get_cluster_member_state",
-    "get_instance_resources",
-    "get_instances",
-    "get_instances_count",
-    "get_cluster_members",
-    "get_project",
-];
 
 /// One line a scriptlet logged. `print` output is kept too (level `print`), although Incus
 /// sends it to the daemon's stderr rather than its log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
-    pub level: String,
+    pub level: LogLevel,
     pub message: String,
+}
+
+/// Which builtin wrote a [`LogLine`]; serialized as `info`, `warn`, `error`, `print` (a
+/// contract of the API and the CLI's JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    /// `log_info`
+    Info,
+    /// `log_warn`
+    Warn,
+    /// `log_error`
+    Error,
+    /// `print`
+    Print,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+            LogLevel::Print => "print",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One builtin call: its arguments and a short summary of what it returned.
@@ -89,17 +106,14 @@ impl<'a> Context<'a> {
         });
     }
 
-    fn log(&self, level: &str, message: String) {
-        self.logs.borrow_mut().push(LogLine {
-            level: level.to_owned(),
-            message,
-        });
+    fn log(&self, level: LogLevel, message: String) {
+        self.logs.borrow_mut().push(LogLine { level, message });
     }
 }
 
 impl starlark::PrintHandler for Context<'_> {
     fn println(&self, text: &str) -> starlark::Result<()> {
-        self.log("print", text.to_owned());
+        self.log(LogLevel::Print, text.to_owned());
         Ok(())
     }
 }
@@ -176,7 +190,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         let (context, _) = scope(eval, "log_info")?;
-        context.log("info", join_log_arguments(&args.items));
+        context.log(LogLevel::Info, join_log_arguments(&args.items));
         Ok(NoneType)
     }
 
@@ -185,7 +199,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         let (context, _) = scope(eval, "log_warn")?;
-        context.log("warn", join_log_arguments(&args.items));
+        context.log(LogLevel::Warn, join_log_arguments(&args.items));
         Ok(NoneType)
     }
 
@@ -194,7 +208,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         let (context, _) = scope(eval, "log_error")?;
-        context.log("error", join_log_arguments(&args.items));
+        context.log(LogLevel::Error, join_log_arguments(&args.items));
         Ok(NoneType)
     }
 
@@ -398,6 +412,30 @@ fn member_lookup<'v>(
                 "error: member did not answer".into(),
             );
             Err(anyhow::anyhow!("Failed to query member {member_name}: the snapshot has no data for it (it did not answer during capture)"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod log_level_tests {
+    use super::{LogLevel, LogLine};
+
+    #[test]
+    fn log_lines_keep_their_json_text() {
+        for (level, text) in [
+            (LogLevel::Info, "info"),
+            (LogLevel::Warn, "warn"),
+            (LogLevel::Error, "error"),
+            (LogLevel::Print, "print"),
+        ] {
+            let line = LogLine {
+                level,
+                message: "m".into(),
+            };
+            let json = serde_json::to_string(&line).unwrap();
+            assert_eq!(json, format!(r#"{{"level":"{text}","message":"m"}}"#));
+            assert_eq!(serde_json::from_str::<LogLine>(&json).unwrap(), line);
+            assert_eq!(level.to_string(), text);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What the engine tells an author: errors and warnings with a 1-based position and a
-//! rendered snippet of the source.
+//! rendered snippet of the source, and the translation of the `starlark` crate's errors into
+//! them.
 
 use serde::{Deserialize, Serialize};
 
@@ -109,6 +110,84 @@ fn render(source: &str, line: usize, column: usize) -> String {
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     format!("{pad} |\n{gutter} | {text}\n{pad} | {caret_pad}^")
+}
+
+/// An error from the `starlark` crate as a diagnostic: its kind, the message without the
+/// crate's decoration (in Incus's words where only the wording differs), the innermost
+/// position, and the rendered snippet or traceback.
+pub fn diagnose(error: &starlark::Error, default: ErrorKind) -> Diagnostic {
+    use starlark::ErrorKind as Starlark;
+    let message = incus_wording(&error.without_diagnostic().to_string());
+    let kind = match error.kind() {
+        Starlark::Parser(_) => ErrorKind::Syntax,
+        Starlark::Fail(_) => ErrorKind::Fail,
+        Starlark::StackOverflow(_) => ErrorKind::StackOverflow,
+        Starlark::Scope(_) => ErrorKind::Validation,
+        _ if message.contains("ticks has been exceeded") => ErrorKind::StepLimit,
+        _ if message.contains("Heap memory limit") => ErrorKind::HeapLimit,
+        _ if message.contains("Evaluation cancelled") => ErrorKind::Timeout,
+        _ => default,
+    };
+    let mut diagnostic = Diagnostic::error(kind, message);
+    if let Some(span) = error.span() {
+        let begin = span.resolve_span().begin;
+        diagnostic.line = Some(begin.line + 1);
+        diagnostic.column = Some(begin.column + 1);
+    }
+    // The crate renders the snippet (or the traceback) itself.
+    diagnostic.rendered = error.to_string();
+    diagnostic
+}
+
+/// The `starlark` crate's message for what Incus refuses, in go.starlark.net's words where
+/// they differ only in wording, so authors see what `incus config set` would print.
+fn incus_wording(message: &str) -> String {
+    let fixed = [
+        (
+            "Parse error: cannot use reserved keyword `while`",
+            "this Starlark dialect does not support while loops",
+        ),
+        (
+            "`for` cannot be used outside `def` in this dialect",
+            "for loop not within a function",
+        ),
+        (
+            "`if` cannot be used outside `def` in this dialect",
+            "if statement not within a function",
+        ),
+        (
+            "`load` is not allowed in this dialect",
+            "load not implemented by this application",
+        ),
+        (
+            "`...` is not allowed in this dialect",
+            "got '.', want primary expression",
+        ),
+    ];
+    if let Some((_, incus)) = fixed.iter().find(|(ours, _)| message == *ours) {
+        return (*incus).to_owned();
+    }
+    // "Variable `x` not found, did you mean `y`?" -> "undefined: x"
+    if let Some(rest) = message.strip_prefix("Variable `") {
+        if let Some((name, _)) = rest.split_once("` not found") {
+            return if name == "set" {
+                "this Starlark dialect does not support sets".to_owned()
+            } else {
+                format!("undefined: {name}")
+            };
+        }
+    }
+    message.to_owned()
+}
+
+/// A panic inside the `starlark` crate as the message of an internal error.
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("the scriptlet engine failed: {detail}")
 }
 
 #[cfg(test)]

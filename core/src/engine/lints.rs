@@ -3,21 +3,17 @@
 //! it before the cluster disagrees with the sandbox.
 
 use starlark::syntax::ast::{ArgumentP, AstExpr, AstLiteral, BinOp, ExprP, StmtP};
-use starlark::syntax::{AstModule, Dialect};
 
 use super::diagnostic::Diagnostic;
-use super::syntax_walk::{each_expr, position, top_level_statements};
-use super::FILE_NAME;
+use super::dialect::Parsed;
+use super::syntax_walk::{each_expr, top_level_statements};
 
-/// Warnings for `source`; none when it does not parse (the error says enough).
-pub fn fidelity_warnings(source: &str) -> Vec<Diagnostic> {
-    let Ok(ast) = AstModule::parse(FILE_NAME, source.to_owned(), &Dialect::Extended) else {
-        return Vec::new();
-    };
-    let mut warnings = Vec::new();
+/// Warnings for a parsed scriptlet (one that does not parse gets none: the error says enough).
+pub fn fidelity_warnings(parsed: &Parsed) -> Vec<Diagnostic> {
+    let ast = &parsed.ast;
+    let mut warnings = parsed.lexical_warnings.clone();
     let mut warn = |expr: &AstExpr, code: &str, message: &str| {
-        let (line, column) = position(&ast, expr.span);
-        warnings.push(Diagnostic::warning(code, message).at(source, line, column));
+        warnings.push(parsed.at(Diagnostic::warning(code, message), expr.span));
     };
     each_expr(ast.statement(), &mut |expr| match &expr.node {
         ExprP::Op(_, BinOp::LeftShift, _) => warn(
@@ -72,7 +68,7 @@ pub fn fidelity_warnings(source: &str) -> Vec<Diagnostic> {
         }
         _ => {}
     });
-    for statement in top_level_statements(&ast) {
+    for statement in top_level_statements(ast) {
         if let StmtP::Def(def) = &statement.node {
             let name = def.name.node.ident.as_str();
             let mut calls_itself = None;
@@ -84,14 +80,14 @@ pub fn fidelity_warnings(source: &str) -> Vec<Diagnostic> {
                 }
             });
             if let Some(span) = calls_itself {
-                let (line, column) = position(&ast, span);
-                warnings.push(
+                let name = parsed.map.names(name);
+                warnings.push(parsed.at(
                     Diagnostic::warning(
                         "fidelity-recursion",
                         format!("{name} calls itself: Incus stops any recursion at run time (\"function {name} called recursively\")"),
-                    )
-                    .at(source, line, column),
-                );
+                    ),
+                    span,
+                ));
             }
         }
     }
@@ -115,10 +111,14 @@ fn is_floatish(expr: &AstExpr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::dialect;
     use super::fidelity_warnings;
 
     fn codes(source: &str) -> Vec<(String, usize)> {
-        fidelity_warnings(source)
+        let Ok(parsed) = dialect::parse(source) else {
+            return Vec::new();
+        };
+        fidelity_warnings(&parsed)
             .into_iter()
             .map(|w| (w.code.unwrap(), w.line.unwrap()))
             .collect()

@@ -11,17 +11,19 @@
 //! hard memory and CPU bounds need a process boundary, which `server`'s sandbox provides.
 //! Time is not read here: the caller passes a cancellation predicate and measures durations.
 
+mod builtin_names;
 mod builtins;
 mod cluster;
 mod diagnostic;
+mod dialect;
 mod go_value;
 mod lints;
 mod marshal;
 mod recursion;
 mod request;
 pub mod schema;
+mod stack;
 mod syntax_walk;
-mod validate;
 mod version;
 
 use std::collections::BTreeSet;
@@ -30,64 +32,24 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use serde::{Deserialize, Serialize};
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::Evaluator;
-use starlark::syntax::ast::{AssignTargetP, ExprP, StmtP};
-use starlark::syntax::{AstModule, Dialect, DialectTypes};
 use starlark::values::list::AllocList;
 use starlark::values::OwnedFrozenValue;
 
-pub use builtins::{BuiltinCall, LogLine, BUILTIN_NAMES};
+pub use builtin_names::BUILTIN_NAMES;
+pub use builtins::{BuiltinCall, LogLevel, LogLine};
 pub use cluster::PreparedCluster;
 pub use diagnostic::{Diagnostic, ErrorKind, Severity};
 pub use request::{InstanceSource, PlacementRequest};
 pub use version::{BadVersion, IncusVersion};
 
 use builtins::{placement_builtins, Context, PlacementScope};
-use syntax_walk::{each_expr, position};
+use diagnostic::{diagnose, panic_message};
+use dialect::entry_point::{self, ENTRY_POINT};
+use dialect::lexical::SourceMap;
+use dialect::Parsed;
 
 /// The module name Incus compiles scriptlets under; it appears in its error positions.
 pub const FILE_NAME: &str = "instance_placement";
-
-/// The entry point and the parameter names Incus requires of it.
-const ENTRY_POINT: &str = "instance_placement";
-const PARAMETERS: [&str; 2] = ["request", "candidate_members"];
-
-/// go.starlark.net's universe: the only names besides the builtins a scriptlet may use
-/// (`set` only where the version allows it).
-const GO_UNIVERSE: [&str; 33] = [
-    "None",
-    "True",
-    "False",
-    "abs",
-    "all",
-    "any",
-    "bool",
-    "bytes",
-    "chr",
-    "dict",
-    "dir",
-    "enumerate",
-    "fail",
-    "float",
-    "getattr",
-    "hasattr",
-    "hash",
-    "int",
-    "len",
-    "list",
-    "max",
-    "min",
-    "ord",
-    "print",
-    "range",
-    "repr",
-    "reversed",
-    "set",
-    "sorted",
-    "str",
-    "tuple",
-    "type",
-    "zip",
-];
 
 /// Bounds on one compilation or evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +127,9 @@ pub struct Scriptlet {
     entry: OwnedFrozenValue,
     // Keeps the heap of `entry` alive.
     _module: FrozenModule,
+    /// For run-time errors: positions and names in the author's terms.
+    source: String,
+    map: SourceMap,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -175,20 +140,21 @@ pub fn check(
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
 ) -> CheckReport {
-    let warnings = if source.is_empty() {
-        Vec::new()
-    } else {
-        lints::fidelity_warnings(source)
-    };
-    let (accepted, empty, errors) = match compile(source, version, limits, cancelled) {
-        Ok(None) => (true, true, Vec::new()),
-        Ok(Some(_)) => (true, false, Vec::new()),
-        Err(error) => (false, false, vec![error]),
-    };
+    if source.is_empty() {
+        return CheckReport {
+            incus_version: version.to_string(),
+            accepted: true,
+            empty: true,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+    }
+    let (result, warnings) = guard_compile(source, version, limits, cancelled);
+    let errors: Vec<Diagnostic> = result.err().into_iter().collect();
     CheckReport {
         incus_version: version.to_string(),
-        accepted,
-        empty,
+        accepted: errors.is_empty(),
+        empty: false,
         errors,
         warnings,
     }
@@ -205,35 +171,52 @@ pub fn compile(
     if source.is_empty() {
         return Ok(None);
     }
-    guard(|| compile_inner(source, version, limits, cancelled)).map(Some)
+    let (result, warnings) = guard_compile(source, version, limits, cancelled);
+    result.map(|mut scriptlet| {
+        scriptlet.warnings = warnings;
+        Some(scriptlet)
+    })
 }
 
-fn compile_inner(
+/// [`compile_parsed`] with the fidelity warnings of a scriptlet that parses, refused or not,
+/// on a stack deep enough for the source (see `stack`); a panic inside the `starlark` crate
+/// becomes an internal error.
+fn guard_compile(
     source: &str,
     version: IncusVersion,
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
+) -> (Result<Scriptlet, Diagnostic>, Vec<Diagnostic>) {
+    let lexed = dialect::lexical::scan(source);
+    let needed = stack::bytes_for(lexed.nesting);
+    let outcome = stack::run(needed, cancelled, |cancelled| {
+        let mut warnings = Vec::new();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let parsed = dialect::parse_scanned(source, lexed)?;
+            warnings = lints::fidelity_warnings(&parsed);
+            compile_parsed(parsed, version, limits, cancelled)
+        }))
+        .unwrap_or_else(|panic| Err(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))));
+        (result, warnings)
+    });
+    outcome.unwrap_or_else(|error| (Err(error), Vec::new()))
+}
+
+/// The dialect's checks on the parsed scriptlet, then its top level run as Incus runs it
+/// when the scriptlet is set, then the entry point's checks.
+fn compile_parsed(
+    parsed: Parsed,
+    version: IncusVersion,
+    limits: &Limits,
+    cancelled: &dyn Fn() -> bool,
 ) -> Result<Scriptlet, Diagnostic> {
-    let ast = AstModule::parse(FILE_NAME, source.to_owned(), &dialect())
-        .map_err(|error| diagnose(&error, ErrorKind::Syntax))?;
     let globals = globals(version);
-    check_names(&ast, source, &globals, version)?;
-    validate::check_global_reassignment(&ast, source)?;
-    validate::check_top_level_builtins(&ast, source)?;
-    let recursive = recursion::recursive_functions(&ast);
-    let declared_parameters = syntax_walk::top_level_statements(&ast)
-        .iter()
-        .rev()
-        .find_map(|statement| match &statement.node {
-            StmtP::Def(def) if def.name.node.ident == ENTRY_POINT => Some(
-                def.params
-                    .iter()
-                    .filter_map(|p| p.node.ident())
-                    .map(|i| i.ident.clone())
-                    .collect::<Vec<_>>(),
-            ),
-            _ => None,
-        });
+    dialect::names::check_names(&parsed, &globals, version)?;
+    dialect::globals::check_global_reassignment(&parsed)?;
+    dialect::globals::check_top_level_builtins(&parsed)?;
+    let recursive = recursion::recursive_functions(&parsed.ast);
+    let declared_parameters = entry_point::declared_parameters(&parsed);
+    let Parsed { ast, source, map, .. } = parsed;
 
     let context = Context::new(version, None);
     let module = Module::with_temp_heap(|module| -> Result<FrozenModule, Diagnostic> {
@@ -244,7 +227,7 @@ fn compile_inner(
             eval.extra = Some(&context);
             eval.set_print_handler(&context);
             eval.eval_module(ast, &globals)
-                .map_err(|error| diagnose(&error, ErrorKind::Validation))?;
+                .map_err(|error| map.translate(diagnose(&error, ErrorKind::Validation), source))?;
         }
         module
             .freeze()
@@ -254,19 +237,16 @@ fn compile_inner(
     let entry = module
         .get_option(ENTRY_POINT)
         .map_err(|error| Diagnostic::error(ErrorKind::Internal, error.to_string()))?
-        .ok_or_else(|| {
-            Diagnostic::error(
-                ErrorKind::Validation,
-                format!("the function \"{ENTRY_POINT}\" is required but has not been found in the scriptlet"),
-            )
-        })?;
-    check_entry_point(&entry, declared_parameters)?;
+        .ok_or_else(entry_point::missing)?;
+    entry_point::check(&entry, declared_parameters)?;
     Ok(Scriptlet {
         version,
         recursive,
         entry,
         _module: module,
-        warnings: lints::fidelity_warnings(source),
+        source: source.to_owned(),
+        map,
+        warnings: Vec::new(),
     })
 }
 
@@ -325,7 +305,10 @@ impl Scriptlet {
                     &[],
                     &[("request", request), ("candidate_members", candidates)],
                 )
-                .map_err(|error| diagnose(&error, ErrorKind::Runtime))
+                .map_err(|error| {
+                    self.map
+                        .translate(diagnose(&error, ErrorKind::Runtime), &self.source)
+                })
                 .and_then(|returned| {
                     if returned.is_none() {
                         Ok(())
@@ -355,21 +338,6 @@ impl Scriptlet {
     }
 }
 
-fn dialect() -> Dialect {
-    Dialect {
-        enable_def: true,
-        enable_lambda: true,
-        enable_load: false,
-        enable_keyword_only_arguments: true,
-        enable_positional_only_arguments: false,
-        enable_types: DialectTypes::Disable,
-        enable_load_reexport: false,
-        enable_top_level_stmt: false,
-        enable_f_strings: false,
-        ..Dialect::Standard
-    }
-}
-
 fn globals(version: IncusVersion) -> Globals {
     let mut extensions = vec![LibraryExtension::Print];
     if version.allows_set() {
@@ -392,234 +360,4 @@ fn apply_limits<'a>(
         .map_err(internal)?;
     eval.set_check_cancelled(Box::new(cancelled));
     Ok(())
-}
-
-/// Names go.starlark.net would not resolve but the `starlark` crate's globals define
-/// (e.g. `set` before 6.0.5, or extra standard functions): Incus refuses them as undefined.
-fn check_names(
-    ast: &AstModule,
-    source: &str,
-    globals: &Globals,
-    version: IncusVersion,
-) -> Result<(), Diagnostic> {
-    let mut go_names: BTreeSet<&str> = GO_UNIVERSE.into_iter().collect();
-    go_names.extend(BUILTIN_NAMES);
-    if !version.allows_set() {
-        go_names.remove("set");
-    }
-    let extra: BTreeSet<String> = globals
-        .names()
-        .map(|name| name.as_str().to_owned())
-        .filter(|name| !go_names.contains(name.as_str()))
-        .collect();
-    let mut bound = BTreeSet::new();
-    let mut used = Vec::new();
-    each_expr(ast.statement(), &mut |expr| match &expr.node {
-        ExprP::Identifier(ident) => used.push((ident.node.ident.clone(), expr.span)),
-        ExprP::Lambda(lambda) => bound.extend(
-            lambda
-                .params
-                .iter()
-                .filter_map(|p| p.node.ident())
-                .map(|i| i.ident.clone()),
-        ),
-        ExprP::ListComprehension(_, first, _) | ExprP::DictComprehension(_, first, _) => {
-            bind_targets(&first.var, &mut bound)
-        }
-        _ => {}
-    });
-    collect_bindings(ast.statement(), &mut bound);
-    for (name, span) in used {
-        if extra.contains(&name) && !bound.contains(&name) {
-            let (line, column) = position(ast, span);
-            let message = if name == "set" {
-                "this Starlark dialect does not support sets".to_owned()
-            } else {
-                format!("undefined: {name}")
-            };
-            return Err(Diagnostic::error(ErrorKind::Validation, message).at(source, line, column));
-        }
-    }
-    Ok(())
-}
-
-fn collect_bindings(stmt: &starlark::syntax::ast::AstStmt, bound: &mut BTreeSet<String>) {
-    match &stmt.node {
-        StmtP::Def(def) => {
-            bound.insert(def.name.node.ident.clone());
-            bound.extend(
-                def.params
-                    .iter()
-                    .filter_map(|p| p.node.ident())
-                    .map(|i| i.ident.clone()),
-            );
-        }
-        StmtP::Assign(assign) => bind_targets(&assign.lhs, bound),
-        StmtP::AssignModify(target, _, _) => bind_targets(target, bound),
-        StmtP::For(for_) => bind_targets(&for_.var, bound),
-        _ => {}
-    }
-    stmt.visit_stmt(|child| collect_bindings(child, bound));
-}
-
-fn bind_targets(target: &starlark::syntax::ast::AstAssignTarget, bound: &mut BTreeSet<String>) {
-    match &target.node {
-        AssignTargetP::Identifier(ident) => {
-            bound.insert(ident.node.ident.clone());
-        }
-        AssignTargetP::Tuple(targets) => targets.iter().for_each(|t| bind_targets(t, bound)),
-        AssignTargetP::Index(_) | AssignTargetP::Dot(..) => {}
-    }
-}
-
-/// `instance_placement` must be a function whose parameter names, sorted (`*args` and
-/// `**kwargs` included), are `candidate_members` and `request`. The names come from its `def`
-/// when there is one (the crate's documentation calls `*x` "args"), else from the value.
-fn check_entry_point(entry: &OwnedFrozenValue, declared: Option<Vec<String>>) -> Result<(), Diagnostic> {
-    let value = entry.value();
-    if value.get_type() != "function" {
-        return Err(Diagnostic::error(
-            ErrorKind::Validation,
-            format!(
-                "\"{ENTRY_POINT}\" should define the scriptlet’s required function of the same name (found a value of type {} instead)",
-                value.get_type()
-            ),
-        ));
-    }
-    let names = match declared {
-        Some(names) => names,
-        None => match value.documentation() {
-            starlark::docs::DocItem::Member(starlark::docs::DocMember::Function(function)) => {
-                let params = function.params;
-                params
-                    .pos_only
-                    .iter()
-                    .chain(&params.pos_or_named)
-                    .chain(&params.args)
-                    .chain(&params.named_only)
-                    .chain(&params.kwargs)
-                    .map(|param| param.name.clone())
-                    .collect::<Vec<_>>()
-            }
-            _ => {
-                return Err(Diagnostic::error(
-                    ErrorKind::Internal,
-                    "cannot read the parameters of instance_placement",
-                ))
-            }
-        },
-    };
-    let quoted = |names: &[String]| {
-        format!(
-            "[{}]",
-            names
-                .iter()
-                .map(|name| format!("{name:?}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )
-    };
-    let expected: Vec<String> = PARAMETERS.iter().map(|name| name.to_string()).collect();
-    if names.len() != expected.len() {
-        return Err(Diagnostic::error(
-            ErrorKind::Validation,
-            format!(
-                "the required function \"{ENTRY_POINT}\" defines arguments {} (expected {})",
-                quoted(&names),
-                quoted(&expected)
-            ),
-        ));
-    }
-    let (mut sorted, mut expected_sorted) = (names, expected);
-    sorted.sort();
-    expected_sorted.sort();
-    if sorted != expected_sorted {
-        return Err(Diagnostic::error(
-            ErrorKind::Validation,
-            format!(
-                "the required function \"{ENTRY_POINT}\" defines arguments {} (expected {})",
-                quoted(&sorted),
-                quoted(&expected_sorted)
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// An error from the `starlark` crate as a diagnostic: its kind, the message without the
-/// crate's decoration, the innermost position, and the rendered snippet or traceback.
-fn diagnose(error: &starlark::Error, default: ErrorKind) -> Diagnostic {
-    use starlark::ErrorKind as Starlark;
-    let message = incus_wording(&error.without_diagnostic().to_string());
-    let kind = match error.kind() {
-        Starlark::Parser(_) => ErrorKind::Syntax,
-        Starlark::Fail(_) => ErrorKind::Fail,
-        Starlark::StackOverflow(_) => ErrorKind::StackOverflow,
-        Starlark::Scope(_) => ErrorKind::Validation,
-        _ if message.contains("ticks has been exceeded") => ErrorKind::StepLimit,
-        _ if message.contains("Heap memory limit") => ErrorKind::HeapLimit,
-        _ if message.contains("Evaluation cancelled") => ErrorKind::Timeout,
-        _ => default,
-    };
-    let mut diagnostic = Diagnostic::error(kind, message);
-    if let Some(span) = error.span() {
-        let begin = span.resolve_span().begin;
-        diagnostic.line = Some(begin.line + 1);
-        diagnostic.column = Some(begin.column + 1);
-    }
-    // The crate renders the snippet (or the traceback) itself.
-    diagnostic.rendered = error.to_string();
-    diagnostic
-}
-
-/// The `starlark` crate's message for what Incus refuses, in go.starlark.net's words where
-/// they differ only in wording, so authors see what `incus config set` would print.
-fn incus_wording(message: &str) -> String {
-    let fixed = [
-        (
-            "Parse error: cannot use reserved keyword `while`",
-            "this Starlark dialect does not support while loops",
-        ),
-        (
-            "`for` cannot be used outside `def` in this dialect",
-            "for loop not within a function",
-        ),
-        (
-            "`if` cannot be used outside `def` in this dialect",
-            "if statement not within a function",
-        ),
-        (
-            "`load` is not allowed in this dialect",
-            "load not implemented by this application",
-        ),
-    ];
-    if let Some((_, incus)) = fixed.iter().find(|(ours, _)| message == *ours) {
-        return (*incus).to_owned();
-    }
-    // "Variable `x` not found, did you mean `y`?" -> "undefined: x"
-    if let Some(rest) = message.strip_prefix("Variable `") {
-        if let Some((name, _)) = rest.split_once("` not found") {
-            return if name == "set" {
-                "this Starlark dialect does not support sets".to_owned()
-            } else {
-                format!("undefined: {name}")
-            };
-        }
-    }
-    message.to_owned()
-}
-
-/// Runs `f`, turning a panic inside the `starlark` crate into an internal error.
-fn guard<T>(f: impl FnOnce() -> Result<T, Diagnostic>) -> Result<T, Diagnostic> {
-    catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|panic| Err(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))))
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let detail = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    format!("the scriptlet engine failed: {detail}")
 }

@@ -33,6 +33,10 @@ pub enum SnapshotCommand {
         #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
         data_dir: PathBuf,
     },
+    /// Write the built-in demo snapshot, or a deterministic scaled copy of it, to a file
+    /// (`scripts/scale-snapshots.sh`: the snapshots Berth's performance is measured on).
+    #[command(hide = true)]
+    Demo(DemoArgs),
     /// List stored snapshots, newest capture first.
     List {
         #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
@@ -62,6 +66,24 @@ pub struct CaptureArgs {
     pub server_ca: Option<PathBuf>,
     /// Where to write the snapshot; `-` for standard output.
     #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Members of the scaled copy (at least the demo's 14); without it, the demo itself.
+    #[arg(long, requires = "instances")]
+    pub members: Option<usize>,
+    /// Instances of the scaled copy.
+    #[arg(long, requires = "members")]
+    pub instances: Option<usize>,
+    /// The scaled copy's seed (which replica each copied instance lands on, member memory).
+    /// With 3, the 100/5,000 copy has an online member with 59 instances (`hv-b02-r02`) and the
+    /// 300/20,000 one with 70 (`hv-a01-r12`): the evacuations of issue 7.
+    #[arg(long, default_value_t = 3)]
+    pub seed: u64,
+    /// Where to write the snapshot; `-` for standard output.
+    #[arg(short, long, default_value = "-")]
     pub output: PathBuf,
 }
 
@@ -123,6 +145,13 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
                 stored
             };
             write(&stored, &output)?;
+        }
+        SnapshotCommand::Demo(args) => {
+            let snapshot = match (args.members, args.instances) {
+                (Some(members), Some(instances)) => berth_core::demo::scale::scaled(members, instances, args.seed),
+                _ => berth_core::demo::demo_snapshot(),
+            };
+            write(&snapshot, &args.output)?;
         }
         SnapshotCommand::List { data_dir } => {
             let store = Store::open(&data_dir).await?;

@@ -9,6 +9,7 @@
 //! every call, on every machine.
 
 mod rng;
+pub mod scale;
 mod topology;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use berth_core::Snapshot;
 
 use crate::capture::capture;
-use crate::db::Store;
+use crate::db::DataDir;
 use crate::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
 
 #[derive(Debug, clap::Subcommand)]
@@ -16,8 +16,8 @@ pub enum SnapshotCommand {
     /// Validate a snapshot file and store it (once: snapshots are identified by content).
     Import {
         file: PathBuf,
-        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
     /// Write a stored snapshot to a file.
     Export {
@@ -30,8 +30,8 @@ pub enum SnapshotCommand {
         /// containing secret, password, token or key), keeping keys and sizes.
         #[arg(long)]
         redact: bool,
-        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
     /// Write the built-in demo snapshot, or a deterministic scaled copy of it, to a file
     /// (`scripts/scale-snapshots.sh`: the snapshots Berth's performance is measured on).
@@ -39,8 +39,8 @@ pub enum SnapshotCommand {
     Demo(DemoArgs),
     /// List stored snapshots, newest capture first.
     List {
-        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
 }
 
@@ -107,7 +107,7 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
                 std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let snapshot = Snapshot::from_json(&text)
                 .with_context(|| format!("{} is not a usable snapshot", file.display()))?;
-            let store = Store::open(&data_dir).await?;
+            let store = data_dir.open().await?;
             let (id, new) = store.insert_snapshot(&snapshot).await?;
             println!("{id}");
             eprintln!(
@@ -121,7 +121,7 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
             redact,
             data_dir,
         } => {
-            let store = Store::open(&data_dir).await?;
+            let store = data_dir.open().await?;
             let id = match snapshot.as_str() {
                 "latest" => store
                     .list_snapshots()
@@ -148,13 +148,15 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
         }
         SnapshotCommand::Demo(args) => {
             let snapshot = match (args.members, args.instances) {
-                (Some(members), Some(instances)) => berth_core::demo::scale::scaled(members, instances, args.seed),
+                (Some(members), Some(instances)) => {
+                    berth_core::demo::scale::scaled(members, instances, args.seed)
+                }
                 _ => berth_core::demo::demo_snapshot(),
             };
             write(&snapshot, &args.output)?;
         }
         SnapshotCommand::List { data_dir } => {
-            let store = Store::open(&data_dir).await?;
+            let store = data_dir.open().await?;
             for row in store.list_snapshots().await? {
                 println!(
                     "{}\t{}\t{}\tIncus {}\t{} members\t{} instances\t{}",

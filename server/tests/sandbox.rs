@@ -174,3 +174,76 @@ async fn the_schema_describes_every_builtin() {
     let bad = app.get("/api/v1/scriptlets/schema?incus_version=seven").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_simulation_endpoint_runs_operations_in_order() {
+    let app = TestApp::with_demo().await;
+    let operations = json!([
+        {"kind": "create", "project": "web", "name": "api-98"},
+        {"kind": "create", "project": "web", "name": "api-99"},
+    ]);
+    let source =
+        body("log_info(\"instances: \", len(get_instances(project=\"web\")))\nset_target(\"hv-a02\")");
+    let response = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": source, "operations": operations}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let simulation: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(simulation["mode"], "upstream");
+    assert_eq!(simulation["incus_version"], "6.0.4", "the snapshot's version");
+    let calls = simulation["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{simulation}");
+    let seen = |call: &Value| call["logs"][0]["message"].as_str().unwrap().to_owned();
+    let before: usize = seen(&calls[0]).trim_start_matches("instances: ").parse().unwrap();
+    assert_eq!(
+        seen(&calls[1]),
+        format!("instances: {}", before + 1),
+        "the second sees the first"
+    );
+    assert_eq!(simulation["outcomes"][1]["member"], "hv-a02");
+
+    // Again, now from the worker's cached snapshot: the same answer.
+    let again = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": source, "operations": operations}),
+        )
+        .await;
+    assert_eq!(again.body, response.body);
+}
+
+#[tokio::test]
+async fn the_simulation_endpoint_refuses_what_it_cannot_simulate() {
+    let app = TestApp::with_demo().await;
+    let create = json!([{"kind": "create", "project": "web", "name": "api-99"}]);
+    let broken = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": "X = 1\nX = 2\n", "operations": create}),
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", broken.body);
+    let broken: Value = serde_json::from_str(&broken.body).unwrap();
+    assert_eq!(
+        broken["error"],
+        "scriptlet:2:1: cannot reassign global X declared at instance_placement:1:1"
+    );
+    assert_eq!(broken["diagnostic"]["kind"], "validation");
+    let missing = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 7, "source": "", "operations": create}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let nothing = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": "", "operations": []}),
+        )
+        .await;
+    assert_eq!(nothing.status, StatusCode::BAD_REQUEST);
+}

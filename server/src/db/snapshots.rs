@@ -1,8 +1,10 @@
 //! Stored snapshots: insert (deduplicated by content hash), list, load.
 
+use std::sync::Arc;
+
 use berth_core::Snapshot;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, StoredSnapshot};
 
 /// A snapshot's summary columns, without its body.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -58,6 +60,37 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// One stored snapshot, parsed once and then kept in memory for the next requests; `None`
+    /// when no such id is stored.
+    pub async fn stored_snapshot(&self, id: i64) -> Result<Option<Arc<StoredSnapshot>>, StoreError> {
+        if let Some(stored) = self.snapshots.get(id) {
+            return Ok(Some(stored));
+        }
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT content_hash, body FROM snapshots WHERE id = ?")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some((content_hash, body)) = row else {
+            return Ok(None);
+        };
+        // Parsing a large cluster takes a while: not on a thread that serves requests.
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_json(&body))
+            .await
+            .expect("parsing a snapshot does not panic")
+            .map_err(|error| StoreError::CorruptSnapshot {
+                id,
+                message: error.to_string(),
+            })?;
+        let stored = Arc::new(StoredSnapshot {
+            id,
+            content_hash,
+            snapshot,
+        });
+        self.snapshots.insert(stored.clone());
+        Ok(Some(stored))
     }
 
     /// One snapshot with its body parsed and validated; `None` when no such id is stored.

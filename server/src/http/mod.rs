@@ -1,10 +1,15 @@
-//! The axum router: Leptos pages and server functions, `/api/v1` (`scriptlets.rs`), `/healthz`,
-//! static assets.
+//! The axum router: Leptos pages and server functions, `/api/v1` (`scriptlets.rs`,
+//! `simulations.rs`; `extract.rs` answers every malformed body in the API's error shape),
+//! `/healthz`, static assets.
 //!
 //! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
 //! without a socket.
 
+mod body_limit;
+mod extract;
+mod incus_version;
 mod scriptlets;
+mod simulations;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,7 +51,11 @@ pub fn router(state: AppState) -> Router {
     let shell_options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
-        .merge(scriptlets::router())
+        .merge(
+            scriptlets::router()
+                .merge(simulations::router())
+                .layer(axum::middleware::from_fn(body_limit::limit_body)),
+        )
         // Registers every page route and every `#[server]` function, providing the backend
         // to both (SSR renders and browser calls alike).
         .leptos_routes_with_context(

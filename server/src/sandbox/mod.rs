@@ -11,9 +11,12 @@
 //! - [`protocol`]: the jobs and replies, one JSON document per line over stdin/stdout.
 //! - [`worker`]: the `berth worker` loop.
 //! - [`pool`]: the server side: a bounded pool of workers, restarted on crash.
+//! - `options`: the command-line options that configure it.
 
+mod options;
 pub mod pool;
 pub mod protocol;
 pub mod worker;
 
-pub use pool::{Sandbox, SandboxConfig};
+pub use options::{SandboxArgs, SimulationArgs};
+pub use pool::{JobSnapshot, Sandbox, SandboxConfig};

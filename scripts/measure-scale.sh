@@ -72,7 +72,13 @@ latency() {  # path body-file
 latency /api/v1/scriptlets/evaluate "$work/evaluate.json"
 latency /api/v1/simulations "$work/simulation.json"
 
-# Both workers hold the 300/20,000 copy: as many requests as workers, at once.
+# A fresh server whose workers hold only the 300/20,000 copy, after as many requests as
+# workers at once of each kind.
+kill $server
+wait $server || true
+"$berth" serve --data-dir "$work/data" --listen "127.0.0.1:$port" --site-root "$work/site" >>"$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 sed 's/"snapshot_id":1/"snapshot_id":2/' "$work/evaluate.json" >"$work/evaluate-2.json"
 sed 's/"snapshot_id":1/"snapshot_id":2/' "$work/simulation.json" >"$work/simulation-2.json"
 for request in scriptlets/evaluate:evaluate-2 simulations:simulation-2; do

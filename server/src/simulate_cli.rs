@@ -79,7 +79,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<u8> {
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     match sandbox
         .simulate(
-            JobSnapshot::json(&hash, &text),
+            JobSnapshot::new(&hash, &text),
             &source,
             version,
             mode,

@@ -62,8 +62,8 @@ impl Store {
         .await?)
     }
 
-    /// One stored snapshot, parsed once and then kept in memory for the next requests; `None`
-    /// when no such id is stored.
+    /// One stored snapshot as `/api/v1` uses it, read once and then kept in memory for the
+    /// next requests; `None` when no such id is stored.
     pub async fn stored_snapshot(&self, id: i64) -> Result<Option<Arc<StoredSnapshot>>, StoreError> {
         if let Some(stored) = self.snapshots.get(id) {
             return Ok(Some(stored));
@@ -76,19 +76,15 @@ impl Store {
         let Some((content_hash, body)) = row else {
             return Ok(None);
         };
-        // Parsing a large cluster takes a while: not on a thread that serves requests.
-        let snapshot = tokio::task::spawn_blocking(move || Snapshot::from_json(&body))
+        // Reading a large cluster takes a while: not on a thread that serves requests.
+        let stored = tokio::task::spawn_blocking(move || StoredSnapshot::read(id, content_hash, body))
             .await
-            .expect("parsing a snapshot does not panic")
+            .expect("reading a snapshot does not panic")
             .map_err(|error| StoreError::CorruptSnapshot {
                 id,
                 message: error.to_string(),
             })?;
-        let stored = Arc::new(StoredSnapshot {
-            id,
-            content_hash,
-            snapshot,
-        });
+        let stored = Arc::new(stored);
         self.snapshots.insert(stored.clone());
         Ok(Some(stored))
     }

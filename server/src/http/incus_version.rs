@@ -22,7 +22,7 @@ pub(super) fn given_or_snapshots(
     if let Some(given) = given {
         return parse(given);
     }
-    let reported = stored.snapshot.incus_version();
+    let reported = &stored.incus_version;
     reported.parse().map_err(|_: BadVersion| {
         AppError::BadRequest(format!(
             "snapshot {} reports Incus version {reported:?}, which Berth cannot read; pass incus_version",

@@ -89,7 +89,7 @@ async fn evaluate_scriptlet(
         .candidates
         .iter()
         .chain(&body.local_member)
-        .find(|name| stored.snapshot.member(name).is_none())
+        .find(|name| !stored.member_names.contains(name.as_str()))
     {
         return Err(AppError::BadRequest(format!(
             "{unknown:?} is not a member of snapshot {}",
@@ -99,7 +99,7 @@ async fn evaluate_scriptlet(
     let version = incus_version::given_or_snapshots(body.incus_version.as_deref(), &stored)?;
     let reply = sandbox
         .evaluate(
-            JobSnapshot::parsed(&stored.content_hash, &stored.snapshot),
+            JobSnapshot::new(&stored.content_hash, &stored.json),
             &body.source,
             version,
             &body.request,

@@ -49,7 +49,7 @@ async fn simulate(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", body.snapshot_id)))?;
     let version = incus_version::given_or_snapshots(body.incus_version.as_deref(), &stored)?;
-    let snapshot = JobSnapshot::parsed(&stored.content_hash, &stored.snapshot);
+    let snapshot = JobSnapshot::new(&stored.content_hash, &stored.json);
     let result = sandbox
         .simulate(
             snapshot,

@@ -20,3 +20,15 @@ pub mod worker;
 
 pub use options::{SandboxArgs, SimulationArgs};
 pub use pool::{JobSnapshot, Sandbox, SandboxConfig};
+
+/// Hands memory freed after a large job (a snapshot's JSON, a simulation's working copy of the
+/// cluster) back to the system. The allocator keeps freed memory for reuse otherwise, and a
+/// process would stay at the peak of its largest job: on a cluster of 20,000 instances, tens
+/// of MiB in the server per snapshot sent and hundreds in a worker per simulation.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own heaps to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

@@ -10,7 +10,6 @@ use berth_core::engine::{
     CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
 };
 use berth_core::simulate::{Mode, Operation};
-use berth_core::Snapshot;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, Semaphore};
@@ -58,43 +57,18 @@ pub enum SandboxError {
     Protocol(String),
 }
 
-/// The snapshot a job runs against: its content hash, which names it in the workers' caches,
-/// and its JSON, made only for a worker that does not have it yet.
+/// The snapshot a job runs against: its JSON, and a hash of it that names it in the workers'
+/// caches. The JSON travels only to a worker that does not have it yet.
 #[derive(Debug, Clone, Copy)]
 pub struct JobSnapshot<'a> {
     hash: &'a str,
-    body: SnapshotBody<'a>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum SnapshotBody<'a> {
-    Json(&'a str),
-    Parsed(&'a Snapshot),
+    json: &'a str,
 }
 
 impl<'a> JobSnapshot<'a> {
-    /// A snapshot document as read (`berth simulate --snapshot FILE`); any `hash` that
-    /// identifies its content.
-    pub fn json(hash: &'a str, json: &'a str) -> JobSnapshot<'a> {
-        JobSnapshot {
-            hash,
-            body: SnapshotBody::Json(json),
-        }
-    }
-
-    /// A parsed snapshot with its [`Snapshot::content_hash`] (a stored one).
-    pub fn parsed(hash: &'a str, snapshot: &'a Snapshot) -> JobSnapshot<'a> {
-        JobSnapshot {
-            hash,
-            body: SnapshotBody::Parsed(snapshot),
-        }
-    }
-
-    fn to_json(self) -> String {
-        match self.body {
-            SnapshotBody::Json(json) => json.to_owned(),
-            SnapshotBody::Parsed(snapshot) => snapshot.to_json(),
-        }
+    /// `hash`: anything that identifies the content, e.g. [`berth_core::Snapshot::content_hash`].
+    pub fn new(hash: &'a str, json: &'a str) -> JobSnapshot<'a> {
+        JobSnapshot { hash, json }
     }
 }
 
@@ -169,7 +143,7 @@ impl Sandbox {
         let job = |with_snapshot: bool| {
             Job::Evaluate(Box::new(EvaluateJob {
                 snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.to_json()),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
                 source: source.to_owned(),
                 incus_version: version.to_string(),
                 limits: self.config.limits,
@@ -206,7 +180,7 @@ impl Sandbox {
         let job = |with_snapshot: bool| {
             Job::Simulate(Box::new(SimulateJob {
                 snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.to_json()),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
                 source: source.to_owned(),
                 incus_version: version.to_string(),
                 mode,
@@ -261,13 +235,18 @@ impl Sandbox {
             None => self.spawn()?,
         };
         let started = Instant::now();
-        let send_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
-        let mut outcome = self.exchange(&mut worker, &make(send_snapshot), &limit).await?;
+        let mut sent_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
+        let mut outcome = self.exchange(&mut worker, &make(sent_snapshot), &limit).await?;
         if matches!(outcome, Outcome::Reply(Reply::NeedSnapshot)) {
             // The worker dropped it from its cache.
+            sent_snapshot = true;
             outcome = self.exchange(&mut worker, &make(true), &limit).await?;
         }
         worker.busy += started.elapsed();
+        if sent_snapshot {
+            // The job's copies of the snapshot's JSON are gone now.
+            super::release_free_memory();
+        }
         if let Outcome::Reply(_) = outcome {
             worker.snapshots.extend(snapshot_hash.map(str::to_owned));
             // Retire a worker well before its lifetime CPU limit could strike mid-job.

@@ -79,13 +79,24 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {
         let line = line.context("cannot read a job")?;
-        let reply = match serde_json::from_str::<Job>(&line) {
-            Ok(job) => handle(job, &mut snapshots),
-            Err(error) => Reply::Refused(format!("malformed job: {error}")),
+        let (reply, large) = match serde_json::from_str::<Job>(&line) {
+            Ok(job) => {
+                let large = match &job {
+                    Job::Check { .. } => false,
+                    Job::Evaluate(job) => job.snapshot.is_some(),
+                    Job::Simulate(_) => true,
+                };
+                (handle(job, &mut snapshots), large)
+            }
+            Err(error) => (Reply::Refused(format!("malformed job: {error}")), false),
         };
+        drop(line);
         serde_json::to_writer(&mut stdout, &reply)?;
         stdout.write_all(b"\n")?;
         stdout.flush()?;
+        if large {
+            super::release_free_memory();
+        }
     }
     Ok(())
 }

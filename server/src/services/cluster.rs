@@ -19,11 +19,11 @@ pub async fn cluster_view(store: &Store, snapshot_id: Option<i64>) -> Result<Clu
             "no snapshot is stored yet; start berth with --demo to load the demo cluster".into(),
         ),
     })?;
-    let stored = store
-        .stored_snapshot(row.id)
+    let snapshot = store
+        .load_snapshot(row.id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", row.id)))?;
-    Ok(view_of(&stored.snapshot, row, &history))
+    Ok(view_of(&snapshot, row, &history))
 }
 
 fn summary_of(row: &SnapshotRow) -> SnapshotSummary {

@@ -55,7 +55,7 @@ fn online_x86(snapshot: &Snapshot) -> Vec<String> {
         .members
         .iter()
         .filter(|m| m.status == "Online" && m.architecture == "x86_64")
-        .filter(|m| m.config.get("scheduler.instance").is_none())
+        .filter(|m| !m.config.contains_key("scheduler.instance"))
         .map(|m| m.server_name.clone())
         .collect()
 }

@@ -162,3 +162,37 @@ fn simulate_prints_the_calls_and_outcomes_as_one_json_document() {
     );
     assert_eq!(simulation["outcomes"][1]["member"], "hv-b02");
 }
+
+#[test]
+fn simulate_refuses_a_snapshot_version_it_cannot_read_unless_told_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("odd.json");
+    let mut odd = berth_core::demo::demo_snapshot();
+    odd.server.environment.server_version = "6.0.4-1ubuntu2".into();
+    std::fs::write(&snapshot, odd.to_json()).unwrap();
+    let simulate = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["simulate", "--snapshot", snapshot.to_str().unwrap()])
+            .args(["--op", r#"{"kind":"create","project":"ci","name":"r-1"}"#])
+            .args(["--simulation-time-limit-ms", "30000"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = simulate(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "reports Incus version \"6.0.4-1ubuntu2\", which Berth cannot read; pass --incus-version"
+        ),
+        "{stderr}"
+    );
+    let told = simulate(&["--incus-version", "6.0.4"]);
+    assert_eq!(
+        told.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&told.stderr)
+    );
+}

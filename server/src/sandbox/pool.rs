@@ -190,10 +190,8 @@ impl Sandbox {
                 budget_ms: self.config.simulation_budget.as_millis() as u64,
             }))
         };
-        // The worker stops a simulation itself once the budget is spent (after the call under
-        // way, itself bounded by `time_limit`); the margin covers reading the snapshot.
         let limit = HardLimit {
-            wall: self.config.simulation_budget + self.config.time_limit + SIMULATION_MARGIN,
+            wall: self.simulation_hard_limit(),
             error: Diagnostic::error(
                 ErrorKind::Timeout,
                 format!(
@@ -207,6 +205,13 @@ impl Sandbox {
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(Err(error)),
         }
+    }
+
+    /// How long a simulation job may take before its worker is killed. The worker stops a
+    /// simulation itself once the budget is spent (after the call under way, itself bounded by
+    /// `time_limit`); the margin covers reading and preparing the snapshot.
+    pub fn simulation_hard_limit(&self) -> Duration {
+        self.config.simulation_budget + self.config.time_limit + SIMULATION_MARGIN
     }
 
     /// The hard limit of a job that is one compilation and at most one call.

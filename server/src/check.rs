@@ -1,11 +1,29 @@
 //! `berth check SCRIPTLET`: what Incus would say when the scriptlet is set, for authors and CI.
 //! The check runs in a sandbox worker, so a hostile scriptlet is refused, not fatal.
 
-use anyhow::Context;
-use berth_core::engine::CheckReport;
+use std::path::PathBuf;
 
-use crate::cli::CheckArgs;
-use crate::sandbox::Sandbox;
+use anyhow::Context;
+use berth_core::engine::{CheckReport, IncusVersion};
+
+use crate::sandbox::{Sandbox, SandboxArgs};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckArgs {
+    /// The scriptlet file (Starlark).
+    pub scriptlet: PathBuf,
+
+    /// The Incus version whose validation to apply (dialect, builtins).
+    #[arg(long, env = "BERTH_INCUS_VERSION", default_value = "6.0.4")]
+    pub incus_version: IncusVersion,
+
+    /// Print the result as one JSON document on stdout instead of lines on stderr.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
 
 /// Exit code 0: accepted; 1: refused. IO and usage errors are `Err` (exit 2).
 pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {

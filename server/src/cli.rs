@@ -1,12 +1,17 @@
 //! The command line. Every option can also come from a `BERTH_*` environment variable.
+//!
+//! Each command's arguments live in its own module (`serve`, `check`, `simulate_cli`,
+//! `snapshot_cli`, `sandbox::worker`); option groups several commands share live with what they
+//! configure (`sandbox::SandboxArgs`, `db::DataDir`). This module only lists the commands and
+//! dispatches, so it depends on the commands and never the other way round.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
-use berth_core::engine::IncusVersion;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::sandbox::SandboxConfig;
+use crate::check::CheckArgs;
+use crate::sandbox::worker::WorkerLimits;
+use crate::serve::ServeArgs;
+use crate::simulate_cli::SimulateArgs;
+use crate::snapshot_cli::SnapshotCommand;
 
 /// Berth: author, preview and safely execute Incus placement decisions.
 #[derive(Debug, Parser)]
@@ -29,97 +34,15 @@ pub enum Command {
     /// FILE:LINE:COL: message, fidelity warnings as FILE:LINE:COL: warning: message.
     Check(CheckArgs),
     /// Predict the scriptlet calls Incus makes for operations on a snapshot, and their outcome.
-    Simulate(crate::simulate_cli::SimulateArgs),
+    Simulate(SimulateArgs),
     /// Capture, import, export and list cluster snapshots.
     Snapshot {
         #[command(subcommand)]
-        command: crate::snapshot_cli::SnapshotCommand,
+        command: SnapshotCommand,
     },
     /// Run scriptlets for a Berth server (started by it; reads jobs on stdin).
     #[command(hide = true)]
-    Worker(WorkerArgs),
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct CheckArgs {
-    /// The scriptlet file (Starlark).
-    pub scriptlet: PathBuf,
-
-    /// The Incus version whose validation to apply (dialect, builtins).
-    #[arg(long, env = "BERTH_INCUS_VERSION", default_value = "6.0.4")]
-    pub incus_version: IncusVersion,
-
-    /// Print the result as one JSON document on stdout instead of lines on stderr.
-    #[arg(long)]
-    pub json: bool,
-
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
-}
-
-/// Bounds on scriptlets, which Incus itself does not have.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SandboxArgs {
-    /// Wall time one scriptlet compilation or evaluation may take.
-    #[arg(long, env = "BERTH_SCRIPTLET_TIME_LIMIT_MS", default_value_t = 2000)]
-    pub scriptlet_time_limit_ms: u64,
-
-    /// Memory (address space) of a scriptlet worker process.
-    #[arg(long, env = "BERTH_SCRIPTLET_MEMORY_MB", default_value_t = 1024)]
-    pub scriptlet_memory_mb: u64,
-
-    /// Starlark steps (calls and loop iterations) per compilation or evaluation.
-    #[arg(long, env = "BERTH_SCRIPTLET_MAX_STEPS", default_value_t = 10_000_000)]
-    pub scriptlet_max_steps: u64,
-
-    /// Scriptlet worker processes that may run at once.
-    #[arg(long, env = "BERTH_SCRIPTLET_WORKERS", default_value_t = 2)]
-    pub scriptlet_workers: usize,
-}
-
-impl SandboxArgs {
-    pub fn config(&self, program: PathBuf) -> SandboxConfig {
-        let mut config = SandboxConfig::new(program);
-        config.workers = self.scriptlet_workers;
-        config.time_limit = std::time::Duration::from_millis(self.scriptlet_time_limit_ms);
-        config.memory_bytes = self.scriptlet_memory_mb << 20;
-        config.limits.max_steps = self.scriptlet_max_steps;
-        // The Starlark heap stays well inside the process limit, so the engine's own, clearer
-        // error fires first whenever it can.
-        config.limits.max_heap_bytes = ((self.scriptlet_memory_mb << 20) / 4) as usize;
-        config
-    }
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct WorkerArgs {
-    #[arg(long)]
-    pub memory_bytes: u64,
-    #[arg(long)]
-    pub cpu_seconds: u64,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Address to listen on. Berth has no TLS of its own: keep it on loopback or behind a proxy.
-    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
-    pub listen: SocketAddr,
-
-    /// Directory for Berth's data (the SQLite database `berth.db`); created if missing.
-    #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-    pub data_dir: PathBuf,
-
-    /// Load the built-in demo snapshot into the store (once; it is identified by its hash).
-    #[arg(long, env = "BERTH_DEMO")]
-    pub demo: bool,
-
-    /// Directory with the built web assets (`pkg/berth.js`, …). Default: `site/` beside the
-    /// executable, or `../site/` (the layout of a cargo target directory).
-    #[arg(long, env = "BERTH_SITE_ROOT")]
-    pub site_root: Option<PathBuf>,
-
-    #[command(flatten)]
-    pub sandbox: SandboxArgs,
+    Worker(WorkerLimits),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -166,11 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(crate::check::check(args))
         }
         // No async runtime in a worker: one thread, and its memory is the scriptlet's.
-        Command::Worker(args) => {
-            let limits = crate::sandbox::worker::WorkerLimits {
-                memory_bytes: args.memory_bytes,
-                cpu_seconds: args.cpu_seconds,
-            };
+        Command::Worker(limits) => {
             crate::sandbox::worker::run(limits)?;
             Ok(0)
         }
@@ -179,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
+    use berth_core::engine::IncusVersion;
     use clap::CommandFactory;
 
     use super::*;
@@ -196,6 +116,7 @@ mod tests {
         };
         assert!(args.listen.ip().is_loopback());
         assert!(!args.demo);
+        assert_eq!(args.simulation.simulation_time_limit_ms, 60_000);
     }
 
     #[test]
@@ -211,6 +132,39 @@ mod tests {
     }
 
     #[test]
+    fn simulate_takes_a_simulation_budget() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "simulate",
+            "--snapshot",
+            "s.json",
+            "--op",
+            "{}",
+            "--simulation-time-limit-ms",
+            "1500",
+        ])
+        .unwrap();
+        let Command::Simulate(args) = cli.command else {
+            panic!("not simulate")
+        };
+        assert_eq!(args.simulation.simulation_time_limit_ms, 1500);
+    }
+
+    #[test]
+    fn data_dir_is_one_option_everywhere() {
+        for command in [
+            vec!["berth", "serve"],
+            vec!["berth", "snapshot", "list"],
+            vec!["berth", "snapshot", "import", "x.json"],
+            vec!["berth", "snapshot", "export", "latest"],
+        ] {
+            let mut with_dir = command.clone();
+            with_dir.extend(["--data-dir", "/tmp/elsewhere"]);
+            Cli::try_parse_from(&with_dir).unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        }
+    }
+
+    #[test]
     fn help_documents_every_serve_option() {
         let help = Cli::command()
             .find_subcommand_mut("serve")
@@ -223,6 +177,8 @@ mod tests {
             "--demo",
             "--site-root",
             "BERTH_DATA_DIR",
+            "--simulation-time-limit-ms",
+            "BERTH_SIMULATION_TIME_LIMIT_MS",
         ] {
             assert!(help.contains(option), "`berth serve --help` lacks {option}");
         }

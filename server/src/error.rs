@@ -5,11 +5,16 @@
 //! the wire type `berth_app::error::BerthError`, converted from `AppError` here and only here;
 //! the CLI uses `anyhow` with context. Internal errors are logged once, at this conversion,
 //! and reach the client as a generic message: users get no SQL or file paths.
+//!
+//! Every error reaches an `/api/v1` client as `{"error": "…"}` with its status, including a
+//! body the extractors reject (`From<JsonRejection>`, the one place those are mapped).
 
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_app::error::BerthError;
+use berth_core::engine::Diagnostic;
 
 use crate::db::StoreError;
 use crate::sandbox::pool::SandboxError;
@@ -22,6 +27,20 @@ pub enum AppError {
     /// 400: the request is malformed or refers to something unusable.
     #[error("{0}")]
     BadRequest(String),
+    /// 413: the request body is over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the request body is not JSON (no `Content-Type: application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: the body is JSON, but not of the shape the endpoint takes (a missing field, a
+    /// wrong type, an unknown operation).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 422: the scriptlet does not compile, where the endpoint needs one that does (a
+    /// simulation); the answer carries the diagnostic too.
+    #[error("{}", .0.message)]
+    Scriptlet(Diagnostic),
     /// 500: the store failed; logged, never shown.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -37,6 +56,9 @@ impl AppError {
         match self {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unprocessable(_) | AppError::Scriptlet(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Store(_) | AppError::Sandbox(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,7 +66,12 @@ impl AppError {
     /// The message for the client; logs internal errors (the one place they are logged).
     fn public_message(&self) -> String {
         match self {
-            AppError::NotFound(message) | AppError::BadRequest(message) => message.clone(),
+            AppError::NotFound(message)
+            | AppError::BadRequest(message)
+            | AppError::PayloadTooLarge(message)
+            | AppError::UnsupportedMediaType(message)
+            | AppError::Unprocessable(message) => message.clone(),
+            AppError::Scriptlet(diagnostic) => diagnostic.to_line("scriptlet"),
             AppError::Store(error) => {
                 tracing::error!(error = %error, "request failed");
                 INTERNAL_MESSAGE.to_owned()
@@ -60,11 +87,33 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        (
-            status,
-            Json(serde_json::json!({ "error": self.public_message() })),
-        )
-            .into_response()
+        let mut body = serde_json::json!({ "error": self.public_message() });
+        if let AppError::Scriptlet(diagnostic) = &self {
+            body["diagnostic"] = serde_json::to_value(diagnostic).expect("a diagnostic serializes");
+        }
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> AppError {
+        // axum's texts name the problem and where it is ("… at line 1 column 9").
+        let (status, message) = (rejection.status(), rejection.body_text());
+        match rejection {
+            JsonRejection::JsonSyntaxError(_) => AppError::BadRequest(message),
+            JsonRejection::JsonDataError(_) => AppError::Unprocessable(message),
+            JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(message),
+            JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                AppError::PayloadTooLarge(message)
+            }
+            _ => AppError::BadRequest(message),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> AppError {
+        AppError::BadRequest(rejection.body_text())
     }
 }
 
@@ -72,8 +121,8 @@ impl From<AppError> for BerthError {
     fn from(error: AppError) -> BerthError {
         match error {
             AppError::NotFound(message) => BerthError::NotFound(message),
-            AppError::BadRequest(message) => BerthError::BadRequest(message),
             AppError::Store(_) | AppError::Sandbox(_) => BerthError::Internal(error.public_message()),
+            other => BerthError::BadRequest(other.public_message()),
         }
     }
 }

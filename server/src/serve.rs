@@ -1,5 +1,7 @@
 //! `berth serve`: open the store, build the router, listen until Ctrl-C or SIGTERM.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -7,18 +9,45 @@ use berth_app::backend::SharedBackend;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::cli::ServeArgs;
-use crate::db::Store;
+use crate::db::DataDir;
 use crate::http::{router, AppState};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxArgs, SimulationArgs};
 use crate::services::Services;
 use crate::site::locate_site_root;
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Berth has no TLS of its own: keep it on loopback or behind a proxy.
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub data_dir: DataDir,
+
+    /// Load the built-in demo snapshot into the store (once; it is identified by its hash).
+    #[arg(long, env = "BERTH_DEMO")]
+    pub demo: bool,
+
+    /// Directory with the built web assets (`pkg/berth.js`, …). Default: `site/` beside the
+    /// executable, or `../site/` (the layout of a cargo target directory).
+    #[arg(long, env = "BERTH_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
+}
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let site_root = locate_site_root(args.site_root.as_deref())?;
-    let store = Store::open(&args.data_dir)
+    let data_dir = &args.data_dir.path;
+    let store = args
+        .data_dir
+        .open()
         .await
-        .with_context(|| format!("cannot open the store in {}", args.data_dir.display()))?;
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     if args.demo {
         let snapshot = berth_core::demo::demo_snapshot();
         let (id, inserted) = store
@@ -40,7 +69,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build();
     let backend: SharedBackend = Arc::new(Services::new(store.clone()));
     let program = std::env::current_exe().context("cannot find the berth executable")?;
-    let sandbox = Arc::new(Sandbox::new(args.sandbox.config(program)));
+    let sandbox = Arc::new(Sandbox::new(args.sandbox.config_with(program, &args.simulation)));
     let app = router(AppState {
         leptos_options,
         backend,
@@ -50,7 +79,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     tracing::info!(
         listen = %address,
-        data_dir = %args.data_dir.display(),
+        data_dir = %data_dir.display(),
         site_root = %site_root.display(),
         "Berth is listening"
     );

@@ -5,9 +5,9 @@ use anyhow::Context;
 use berth_core::engine::IncusVersion;
 use berth_core::simulate::{Mode, Operation};
 use berth_core::Snapshot;
+use sha2::{Digest, Sha256};
 
-use crate::cli::SandboxArgs;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{JobSnapshot, Sandbox, SandboxArgs, SimulationArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
@@ -29,6 +29,8 @@ pub struct SimulateArgs {
     pub operations: Vec<String>,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,16 +60,31 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<u8> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let version = match args.incus_version {
         Some(version) => version,
-        None => snapshot.incus_version().parse().unwrap_or_default(),
+        // Never silently the default: a prediction for the wrong version is worse than none.
+        None => snapshot.incus_version().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{} reports Incus version {:?}, which Berth cannot read; pass --incus-version",
+                args.snapshot.display(),
+                snapshot.incus_version()
+            )
+        })?,
     };
     let mode = match args.mode {
         ModeArg::Upstream => Mode::Upstream,
         ModeArg::Corrected => Mode::Corrected,
     };
     let program = std::env::current_exe().context("cannot find the berth executable")?;
-    let sandbox = Sandbox::new(args.sandbox.config(program));
+    let sandbox = Sandbox::new(args.sandbox.config_with(program, &args.simulation));
+    // Any name for the content will do: this worker sees one snapshot.
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
     match sandbox
-        .simulate(&text, &source, version, mode, &operations)
+        .simulate(
+            JobSnapshot::new(&hash, &text),
+            &source,
+            version,
+            mode,
+            &operations,
+        )
         .await?
     {
         Ok(simulation) => {

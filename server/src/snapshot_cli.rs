@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use berth_core::Snapshot;
 
 use crate::capture::capture;
-use crate::db::Store;
+use crate::db::DataDir;
 use crate::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
 
 #[derive(Debug, clap::Subcommand)]
@@ -16,8 +16,8 @@ pub enum SnapshotCommand {
     /// Validate a snapshot file and store it (once: snapshots are identified by content).
     Import {
         file: PathBuf,
-        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
     /// Write a stored snapshot to a file.
     Export {
@@ -30,13 +30,17 @@ pub enum SnapshotCommand {
         /// containing secret, password, token or key), keeping keys and sizes.
         #[arg(long)]
         redact: bool,
-        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
+    /// Write the built-in demo snapshot, or a deterministic scaled copy of it, to a file
+    /// (`scripts/scale-snapshots.sh`: the snapshots Berth's performance is measured on).
+    #[command(hide = true)]
+    Demo(DemoArgs),
     /// List stored snapshots, newest capture first.
     List {
-        #[arg(long, env = "BERTH_DATA_DIR", default_value = "berth-data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        data_dir: DataDir,
     },
 }
 
@@ -65,6 +69,24 @@ pub struct CaptureArgs {
     pub output: PathBuf,
 }
 
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Members of the scaled copy (at least the demo's 14); without it, the demo itself.
+    #[arg(long, requires = "instances")]
+    pub members: Option<usize>,
+    /// Instances of the scaled copy.
+    #[arg(long, requires = "members")]
+    pub instances: Option<usize>,
+    /// The scaled copy's seed (which replica each copied instance lands on, member memory).
+    /// With 3, the 100/5,000 copy has an online member with 59 instances (`hv-b02-r02`) and the
+    /// 300/20,000 one with 70 (`hv-a01-r12`): the evacuations of issue 7.
+    #[arg(long, default_value_t = 3)]
+    pub seed: u64,
+    /// Where to write the snapshot; `-` for standard output.
+    #[arg(short, long, default_value = "-")]
+    pub output: PathBuf,
+}
+
 pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
     match command {
         SnapshotCommand::Capture(args) => {
@@ -85,7 +107,7 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
                 std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let snapshot = Snapshot::from_json(&text)
                 .with_context(|| format!("{} is not a usable snapshot", file.display()))?;
-            let store = Store::open(&data_dir).await?;
+            let store = data_dir.open().await?;
             let (id, new) = store.insert_snapshot(&snapshot).await?;
             println!("{id}");
             eprintln!(
@@ -99,7 +121,7 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
             redact,
             data_dir,
         } => {
-            let store = Store::open(&data_dir).await?;
+            let store = data_dir.open().await?;
             let id = match snapshot.as_str() {
                 "latest" => store
                     .list_snapshots()
@@ -124,8 +146,17 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
             };
             write(&stored, &output)?;
         }
+        SnapshotCommand::Demo(args) => {
+            let snapshot = match (args.members, args.instances) {
+                (Some(members), Some(instances)) => {
+                    berth_core::demo::scale::scaled(members, instances, args.seed)
+                }
+                _ => berth_core::demo::demo_snapshot(),
+            };
+            write(&snapshot, &args.output)?;
+        }
         SnapshotCommand::List { data_dir } => {
-            let store = Store::open(&data_dir).await?;
+            let store = data_dir.open().await?;
             for row in store.list_snapshots().await? {
                 println!(
                     "{}\t{}\t{}\tIncus {}\t{} members\t{} instances\t{}",

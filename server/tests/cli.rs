@@ -162,3 +162,92 @@ fn simulate_prints_the_calls_and_outcomes_as_one_json_document() {
     );
     assert_eq!(simulation["outcomes"][1]["member"], "hv-b02");
 }
+
+#[test]
+fn simulate_refuses_a_snapshot_version_it_cannot_read_unless_told_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("odd.json");
+    let mut odd = berth_core::demo::demo_snapshot();
+    odd.server.environment.server_version = "6.0.4-1ubuntu2".into();
+    std::fs::write(&snapshot, odd.to_json()).unwrap();
+    let simulate = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args(["simulate", "--snapshot", snapshot.to_str().unwrap()])
+            .args(["--op", r#"{"kind":"create","project":"ci","name":"r-1"}"#])
+            .args(["--simulation-time-limit-ms", "30000"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = simulate(&[]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(
+            "reports Incus version \"6.0.4-1ubuntu2\", which Berth cannot read; pass --incus-version"
+        ),
+        "{stderr}"
+    );
+    let told = simulate(&["--incus-version", "6.0.4"]);
+    assert_eq!(
+        told.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&told.stderr)
+    );
+}
+
+#[test]
+fn simulate_gives_each_call_its_time_limit_and_stops_when_the_budget_is_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("demo.json");
+    std::fs::write(&snapshot, berth_core::demo::demo_snapshot().to_json()).unwrap();
+    let scriptlet = dir.path().join("spin.star");
+    // Endless, in steps the engine can stop between (enough of them not to hit the step limit).
+    std::fs::write(
+        &scriptlet,
+        "def instance_placement(request, candidate_members):\n    for i in range(2147483647):\n        pass\n",
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+    command.args([
+        "simulate",
+        "--snapshot",
+        snapshot.to_str().unwrap(),
+        "--scriptlet",
+        scriptlet.to_str().unwrap(),
+        "--scriptlet-time-limit-ms",
+        "300",
+        "--simulation-time-limit-ms",
+        "500",
+        "--scriptlet-max-steps",
+        "100000000000",
+    ]);
+    for n in 1..=5 {
+        command.args([
+            "--op",
+            &format!(r#"{{"kind":"create","project":"web","name":"spin-{n}"}}"#),
+        ]);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let simulation: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let calls = simulation["calls"].as_array().unwrap();
+    assert!((1..=2).contains(&calls.len()), "{simulation}");
+    assert!(
+        calls.iter().all(|call| call["error"]["kind"] == "timeout"),
+        "{simulation}"
+    );
+    assert_eq!(
+        simulation["stopped"],
+        format!(
+            "simulation stopped after {} of 5 calls: budget of 0.5 s",
+            calls.len()
+        )
+    );
+}

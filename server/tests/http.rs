@@ -104,3 +104,124 @@ async fn unknown_pages_are_404_and_static_files_are_served() {
     assert_eq!(css.status, StatusCode::OK);
     assert_eq!(css.body, "body {}");
 }
+
+/// `/api/v1` answers every rejection as `{"error": "…"}`; returns the message.
+fn api_error(response: &support::TestResponse, status: StatusCode) -> String {
+    assert_eq!(response.status, status, "{}", response.body);
+    assert_eq!(response.headers["content-type"], "application/json");
+    let body: serde_json::Value = serde_json::from_str(&response.body).expect("a JSON error");
+    body["error"].as_str().expect("an error message").to_owned()
+}
+
+#[tokio::test]
+async fn every_api_rejection_has_the_same_shape_and_its_own_status() {
+    let app = TestApp::with_demo().await;
+    let check = "/api/v1/scriptlets/check";
+    let json = Some("application/json");
+    let malformed = app.post_bytes(check, json, b"{\"source\": ".to_vec()).await;
+    assert!(api_error(&malformed, StatusCode::BAD_REQUEST).contains("EOF"));
+    let wrong_type = app.post_bytes(check, json, b"{\"source\": 1}".to_vec()).await;
+    assert!(api_error(&wrong_type, StatusCode::UNPROCESSABLE_ENTITY).contains("invalid type"));
+    let missing = app.post_bytes(check, json, b"{}".to_vec()).await;
+    assert!(api_error(&missing, StatusCode::UNPROCESSABLE_ENTITY).contains("missing field `source`"));
+    let not_json = app.post_bytes(check, None, b"{\"source\": \"\"}".to_vec()).await;
+    api_error(&not_json, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let mut large = b"{\"source\": \"".to_vec();
+    large.resize(3 << 20, b'x');
+    large.extend_from_slice(b"\"}");
+    let too_large = app.post_bytes(check, json, large).await;
+    assert_eq!(
+        api_error(&too_large, StatusCode::PAYLOAD_TOO_LARGE),
+        "the request body is over the limit of 2 MiB"
+    );
+    let bad_query = app.get("/api/v1/scriptlets/schema?incus_version=seven").await;
+    assert!(api_error(&bad_query, StatusCode::BAD_REQUEST).contains("is not an Incus version"));
+    let wrong_operation = app
+        .post_json(
+            "/api/v1/simulations",
+            &serde_json::json!({"snapshot_id": 1, "source": "", "operations": [{"kind": "teleport"}]}),
+        )
+        .await;
+    assert!(api_error(&wrong_operation, StatusCode::UNPROCESSABLE_ENTITY).contains("teleport"));
+}
+
+#[tokio::test]
+async fn an_unreadable_incus_version_is_a_400_everywhere() {
+    let app = TestApp::with_demo().await;
+    let source = "def instance_placement(request, candidate_members):\n    pass\n";
+    let evaluate = serde_json::json!({
+        "snapshot_id": 1, "source": source, "incus_version": "six",
+        "request": {"reason": "new", "project": "web", "name": "x"}, "candidates": ["hv-a01"],
+    });
+    let simulate = serde_json::json!({
+        "snapshot_id": 1, "source": source, "incus_version": "6.x",
+        "operations": [{"kind": "create", "project": "web", "name": "x"}],
+    });
+    for (uri, body) in [
+        (
+            "/api/v1/scriptlets/check",
+            serde_json::json!({"source": source, "incus_version": "latest"}),
+        ),
+        ("/api/v1/scriptlets/evaluate", evaluate),
+        ("/api/v1/simulations", simulate),
+    ] {
+        let response = app.post_json(uri, &body).await;
+        assert!(
+            api_error(&response, StatusCode::BAD_REQUEST).contains("is not an Incus version"),
+            "{uri}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_whose_version_berth_cannot_read_needs_an_explicit_one() {
+    let app = TestApp::empty().await;
+    let mut snapshot = berth_core::demo::demo_snapshot();
+    snapshot.server.environment.server_version = "6.0.4-1ubuntu2".into();
+    let (id, _) = app.store.insert_snapshot(&snapshot).await.unwrap();
+    let mut body = serde_json::json!({
+        "snapshot_id": id,
+        "source": "def instance_placement(request, candidate_members):\n    set_target(\"hv-a02\")\n",
+        "request": {"reason": "new", "project": "web", "name": "x"}, "candidates": ["hv-a02"],
+    });
+    let response = app.post_json("/api/v1/scriptlets/evaluate", &body).await;
+    assert_eq!(
+        api_error(&response, StatusCode::BAD_REQUEST),
+        format!("snapshot {id} reports Incus version \"6.0.4-1ubuntu2\", which Berth cannot read; pass incus_version")
+    );
+    body["incus_version"] = "6.0.4".into();
+    let response = app.post_json("/api/v1/scriptlets/evaluate", &body).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_answered_413_on_a_real_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::empty().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = app.router();
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    // Far more than the socket buffers hold: the server must read it for the send to finish.
+    let body = vec![b' '; 24 << 20];
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/scriptlets/check HTTP/1.1\r\nhost: berth\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+        .write_all(&body)
+        .await
+        .expect("the whole body is accepted, not reset");
+    let mut answer = vec![0; 4096];
+    let read = stream.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("\"error\":\"the request body is over the limit of 2 MiB\""),
+        "{answer}"
+    );
+    server.abort();
+}

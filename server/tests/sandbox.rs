@@ -218,3 +218,117 @@ async fn deep_scriptlets_incus_accepts_pass_under_the_default_memory_limit() {
         report.errors[0].message
     );
 }
+
+#[tokio::test]
+async fn the_simulation_endpoint_runs_operations_in_order() {
+    let app = TestApp::with_demo().await;
+    let operations = json!([
+        {"kind": "create", "project": "web", "name": "api-98"},
+        {"kind": "create", "project": "web", "name": "api-99"},
+    ]);
+    let source =
+        body("log_info(\"instances: \", len(get_instances(project=\"web\")))\nset_target(\"hv-a02\")");
+    let response = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": source, "operations": operations}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let simulation: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(simulation["mode"], "upstream");
+    assert_eq!(simulation["incus_version"], "6.0.4", "the snapshot's version");
+    let calls = simulation["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{simulation}");
+    let seen = |call: &Value| call["logs"][0]["message"].as_str().unwrap().to_owned();
+    let before: usize = seen(&calls[0]).trim_start_matches("instances: ").parse().unwrap();
+    assert_eq!(
+        seen(&calls[1]),
+        format!("instances: {}", before + 1),
+        "the second sees the first"
+    );
+    assert_eq!(simulation["outcomes"][1]["member"], "hv-a02");
+
+    // Again, now from the worker's cached snapshot: the same answer.
+    let again = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": source, "operations": operations}),
+        )
+        .await;
+    assert_eq!(again.body, response.body);
+}
+
+#[tokio::test]
+async fn the_simulation_endpoint_refuses_what_it_cannot_simulate() {
+    let app = TestApp::with_demo().await;
+    let create = json!([{"kind": "create", "project": "web", "name": "api-99"}]);
+    let broken = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": "X = 1\nX = 2\n", "operations": create}),
+        )
+        .await;
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", broken.body);
+    let broken: Value = serde_json::from_str(&broken.body).unwrap();
+    assert_eq!(
+        broken["error"],
+        "scriptlet:2:1: cannot reassign global X declared at instance_placement:1:1"
+    );
+    assert_eq!(broken["diagnostic"]["kind"], "validation");
+    let missing = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 7, "source": "", "operations": create}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let nothing = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": "", "operations": []}),
+        )
+        .await;
+    assert_eq!(nothing.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_simulation_may_take_longer_than_one_call_may() {
+    let app = TestApp::with_demo().await;
+    // Each call spends about 0.4 s of the 1.5 s time limit in native code (room for a loaded
+    // machine); ten of them take longer than the limit and than the whole job could before the
+    // simulation had its own budget (the limit plus a second), which bound each call only.
+    let source = body("x = max(range(SPIN), key=lambda v: -v)\nset_target(\"hv-a02\")").replace(
+        "SPIN",
+        &spin_for(std::time::Duration::from_millis(400)).await.to_string(),
+    );
+    let operations: Vec<Value> = (1..=10)
+        .map(|n| json!({"kind": "create", "project": "web", "name": format!("slow-{n}")}))
+        .collect();
+    let started = std::time::Instant::now();
+    let response = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": source, "operations": operations}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    assert!(
+        started.elapsed() > std::time::Duration::from_millis(2500),
+        "the calls were slow"
+    );
+    let simulation: Value = serde_json::from_str(&response.body).unwrap();
+    let outcomes = simulation["outcomes"].as_array().unwrap();
+    assert_eq!(outcomes.len(), 10, "{simulation}");
+    assert!(outcomes.iter().all(|o| o["member"] == "hv-a02"), "{simulation}");
+}
+
+/// How many iterations of the native `max(range(n), key=…)` loop take about `target` here
+/// (debug or release, fast or loaded machine), measured through the evaluate endpoint.
+async fn spin_for(target: std::time::Duration) -> u64 {
+    let app = TestApp::with_demo().await;
+    let probe = 200_000u64;
+    let reply = evaluate(&app, &body(&format!("x = max(range({probe}), key=lambda v: -v)"))).await;
+    let micros = reply["elapsed_us"].as_u64().unwrap().max(1);
+    probe * target.as_micros() as u64 / micros
+}

@@ -10,6 +10,7 @@
 //! every call, on every machine.
 
 mod rng;
+pub mod scale;
 mod topology;
 
 use std::collections::BTreeMap;

@@ -4,10 +4,12 @@
 //! that a newer Berth has migrated further than this binary knows is refused rather than
 //! used: this binary cannot know what the newer schema means.
 
+mod cache;
 mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -15,7 +17,32 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use cache::StoredSnapshot;
 pub use snapshots::SnapshotRow;
+
+use cache::SnapshotCache;
+
+/// Parsed snapshots kept in memory: each may be a whole large cluster.
+const SNAPSHOT_CACHE: usize = 4;
+
+/// `--data-dir`, declared once for every command that opens the store.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDir {
+    /// Directory for Berth's data (the SQLite database `berth.db`); created if missing.
+    #[arg(
+        id = "data_dir",
+        long = "data-dir",
+        env = "BERTH_DATA_DIR",
+        default_value = "berth-data"
+    )]
+    pub path: PathBuf,
+}
+
+impl DataDir {
+    pub async fn open(&self) -> Result<Store, StoreError> {
+        Store::open(&self.path).await
+    }
+}
 
 static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
@@ -39,10 +66,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// A handle to the store; cheap to clone (it is a connection pool).
+/// A handle to the store; cheap to clone (a connection pool and a shared snapshot cache).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    snapshots: Arc<SnapshotCache>,
 }
 
 impl Store {
@@ -67,7 +95,10 @@ impl Store {
             .await?;
         refuse_newer_schema(&pool, &path).await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            snapshots: Arc::new(SnapshotCache::new(SNAPSHOT_CACHE)),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {

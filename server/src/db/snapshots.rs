@@ -1,8 +1,10 @@
 //! Stored snapshots: insert (deduplicated by content hash), list, load.
 
+use std::sync::Arc;
+
 use berth_core::Snapshot;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, StoredSnapshot};
 
 /// A snapshot's summary columns, without its body.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -58,6 +60,33 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?)
+    }
+
+    /// One stored snapshot as `/api/v1` uses it, read once and then kept in memory for the
+    /// next requests; `None` when no such id is stored.
+    pub async fn stored_snapshot(&self, id: i64) -> Result<Option<Arc<StoredSnapshot>>, StoreError> {
+        if let Some(stored) = self.snapshots.get(id) {
+            return Ok(Some(stored));
+        }
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT content_hash, body FROM snapshots WHERE id = ?")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        let Some((content_hash, body)) = row else {
+            return Ok(None);
+        };
+        // Reading a large cluster takes a while: not on a thread that serves requests.
+        let stored = tokio::task::spawn_blocking(move || StoredSnapshot::read(id, content_hash, body))
+            .await
+            .expect("reading a snapshot does not panic")
+            .map_err(|error| StoreError::CorruptSnapshot {
+                id,
+                message: error.to_string(),
+            })?;
+        let stored = Arc::new(stored);
+        self.snapshots.insert(stored.clone());
+        Ok(Some(stored))
     }
 
     /// One snapshot with its body parsed and validated; `None` when no such id is stored.

@@ -1,10 +1,15 @@
-//! The axum router: Leptos pages and server functions, `/api/v1` (`scriptlets.rs`), `/healthz`,
-//! static assets.
+//! The axum router: Leptos pages and server functions, `/api/v1` (`scriptlets.rs`,
+//! `simulations.rs`; `extract.rs` answers every malformed body in the API's error shape),
+//! `/healthz`, static assets.
 //!
 //! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
 //! without a socket.
 
+mod body_limit;
+mod extract;
+mod incus_version;
 mod scriptlets;
+mod simulations;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,9 +49,13 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let backend = state.backend.clone();
     let shell_options = state.leptos_options.clone();
+    // A simulation may use its whole budget: its route has a timeout of its own, past the
+    // point where the sandbox gives up on it.
+    let simulation_timeout =
+        REQUEST_TIMEOUT.max(state.sandbox.simulation_hard_limit() + Duration::from_secs(1));
     Router::new()
         .route("/healthz", get(healthz))
-        .merge(scriptlets::router())
+        .merge(scriptlets::router().layer(axum::middleware::from_fn(body_limit::limit_body)))
         // Registers every page route and every `#[server]` function, providing the backend
         // to both (SSR renders and browser calls alike).
         .leptos_routes_with_context(
@@ -62,6 +71,16 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // Merged after the layers above, so that they do not apply to it: its own instead.
+        .merge(
+            simulations::router()
+                .layer(axum::middleware::from_fn(body_limit::limit_body))
+                .layer(CompressionLayer::new())
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    simulation_timeout,
+                )),
+        )
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

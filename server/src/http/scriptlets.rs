@@ -5,31 +5,25 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use berth_core::engine::schema::{schema, CompletionSchema};
-use berth_core::engine::{CheckReport, IncusVersion, PlacementRequest};
-use serde::Deserialize;
+use berth_core::engine::{CheckReport, Diagnostic, Evaluation, PlacementRequest};
+use serde::{Deserialize, Serialize};
 
-use super::AppState;
+use super::extract::{ApiJson, ApiQuery};
+use super::{incus_version, AppState};
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::protocol::EvaluateReply;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{JobSnapshot, Sandbox};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/scriptlets/check", post(check_scriptlet))
         .route("/api/v1/scriptlets/evaluate", post(evaluate_scriptlet))
         .route("/api/v1/scriptlets/schema", get(scriptlet_schema))
-}
-
-fn version(text: Option<&str>) -> Result<IncusVersion, AppError> {
-    text.map_or(Ok(IncusVersion::DEFAULT), |text| {
-        text.parse()
-            .map_err(|e: berth_core::engine::BadVersion| AppError::BadRequest(e.to_string()))
-    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,9 +34,9 @@ pub struct CheckScriptletRequest {
 
 async fn check_scriptlet(
     State(sandbox): State<Arc<Sandbox>>,
-    Json(body): Json<CheckScriptletRequest>,
+    ApiJson(body): ApiJson<CheckScriptletRequest>,
 ) -> Result<Json<CheckReport>, AppError> {
-    let version = version(body.incus_version.as_deref())?;
+    let version = incus_version::given_or_default(body.incus_version.as_deref())?;
     Ok(Json(sandbox.check(&body.source, version).await?))
 }
 
@@ -59,34 +53,53 @@ pub struct EvaluateScriptletRequest {
     pub local_member: Option<String>,
 }
 
+/// One evaluation, as `/api/v1` answers it (its own type: the worker protocol may change
+/// without changing the API).
+#[derive(Debug, Serialize)]
+pub struct EvaluateScriptletResponse {
+    /// `None` when the scriptlet did not compile (see `compile_error`) or is empty.
+    pub evaluation: Option<Evaluation>,
+    pub compile_error: Option<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+    /// Compile and evaluation, measured in the worker.
+    pub elapsed_us: u64,
+}
+
+impl From<EvaluateReply> for EvaluateScriptletResponse {
+    fn from(reply: EvaluateReply) -> EvaluateScriptletResponse {
+        EvaluateScriptletResponse {
+            evaluation: reply.evaluation,
+            compile_error: reply.compile_error,
+            warnings: reply.warnings,
+            elapsed_us: reply.elapsed_us,
+        }
+    }
+}
+
 async fn evaluate_scriptlet(
     State(sandbox): State<Arc<Sandbox>>,
     State(store): State<Store>,
-    Json(body): Json<EvaluateScriptletRequest>,
-) -> Result<Json<EvaluateReply>, AppError> {
-    let snapshot = store
-        .load_snapshot(body.snapshot_id)
+    ApiJson(body): ApiJson<EvaluateScriptletRequest>,
+) -> Result<Json<EvaluateScriptletResponse>, AppError> {
+    let stored = store
+        .stored_snapshot(body.snapshot_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", body.snapshot_id)))?;
     if let Some(unknown) = body
         .candidates
         .iter()
-        .find(|name| snapshot.member(name).is_none())
+        .chain(&body.local_member)
+        .find(|name| !stored.member_names.contains(name.as_str()))
     {
         return Err(AppError::BadRequest(format!(
             "{unknown:?} is not a member of snapshot {}",
             body.snapshot_id
         )));
     }
-    let version = match body.incus_version.as_deref() {
-        Some(text) => version(Some(text))?,
-        None => snapshot.incus_version().parse().unwrap_or_default(),
-    };
-    let (hash, json) = (snapshot.content_hash(), snapshot.to_json());
+    let version = incus_version::given_or_snapshots(body.incus_version.as_deref(), &stored)?;
     let reply = sandbox
         .evaluate(
-            &hash,
-            &json,
+            JobSnapshot::new(&stored.content_hash, &stored.json),
             &body.source,
             version,
             &body.request,
@@ -94,7 +107,7 @@ async fn evaluate_scriptlet(
             body.local_member.as_deref(),
         )
         .await?;
-    Ok(Json(reply))
+    Ok(Json(reply.into()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +115,10 @@ pub struct SchemaQuery {
     pub incus_version: Option<String>,
 }
 
-async fn scriptlet_schema(Query(query): Query<SchemaQuery>) -> Result<Json<CompletionSchema>, AppError> {
-    Ok(Json(schema(version(query.incus_version.as_deref())?)))
+async fn scriptlet_schema(
+    ApiQuery(query): ApiQuery<SchemaQuery>,
+) -> Result<Json<CompletionSchema>, AppError> {
+    Ok(Json(schema(incus_version::given_or_default(
+        query.incus_version.as_deref(),
+    )?)))
 }

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use berth_core::engine::{
     CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
 };
+use berth_core::simulate::{Mode, Operation};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, Semaphore};
 
-use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply};
+use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply, SimulateJob};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -23,8 +24,12 @@ pub struct SandboxConfig {
     pub workers: usize,
     /// Steps, heap and call depth inside the engine.
     pub limits: Limits,
-    /// Wall time for one job; the worker is killed a second after it.
+    /// Wall time of one scriptlet compilation or placement call. A check or an evaluation is
+    /// one of each; the worker is killed a second after it.
     pub time_limit: Duration,
+    /// Wall time of a whole simulation (many calls, each under `time_limit`): checked before
+    /// each call; the worker is killed when a simulation overruns it by a call and a margin.
+    pub simulation_budget: Duration,
     /// Address space of a worker process.
     pub memory_bytes: u64,
 }
@@ -36,6 +41,7 @@ impl SandboxConfig {
             workers: 2,
             limits: Limits::default(),
             time_limit: Duration::from_secs(2),
+            simulation_budget: Duration::from_secs(60),
             memory_bytes: 1 << 30,
         }
     }
@@ -49,6 +55,21 @@ pub enum SandboxError {
     Refused(String),
     #[error("unexpected answer from the scriptlet worker: {0}")]
     Protocol(String),
+}
+
+/// The snapshot a job runs against: its JSON, and a hash of it that names it in the workers'
+/// caches. The JSON travels only to a worker that does not have it yet.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSnapshot<'a> {
+    hash: &'a str,
+    json: &'a str,
+}
+
+impl<'a> JobSnapshot<'a> {
+    /// `hash`: anything that identifies the content, e.g. [`berth_core::Snapshot::content_hash`].
+    pub fn new(hash: &'a str, json: &'a str) -> JobSnapshot<'a> {
+        JobSnapshot { hash, json }
+    }
 }
 
 pub struct Sandbox {
@@ -96,7 +117,7 @@ impl Sandbox {
             limits: self.config.limits,
             time_limit_ms: self.config.time_limit.as_millis() as u64,
         };
-        match self.run(None, |_| job.clone()).await? {
+        match self.run(None, self.call_limit(), |_| job.clone()).await? {
             Outcome::Reply(Reply::Checked(report)) => Ok(report),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(CheckReport {
@@ -109,12 +130,10 @@ impl Sandbox {
         }
     }
 
-    /// One placement call against a stored snapshot (`snapshot_json` with its content hash).
-    #[allow(clippy::too_many_arguments)]
+    /// One placement call against a snapshot.
     pub async fn evaluate(
         &self,
-        snapshot_hash: &str,
-        snapshot_json: &str,
+        snapshot: JobSnapshot<'_>,
         source: &str,
         version: IncusVersion,
         request: &PlacementRequest,
@@ -123,8 +142,8 @@ impl Sandbox {
     ) -> Result<EvaluateReply, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Evaluate(Box::new(EvaluateJob {
-                snapshot_hash: snapshot_hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot_json.to_owned()),
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
                 source: source.to_owned(),
                 incus_version: version.to_string(),
                 limits: self.config.limits,
@@ -134,7 +153,7 @@ impl Sandbox {
                 local_member: local_member.map(str::to_owned),
             }))
         };
-        let outcome = self.run(Some(snapshot_hash), job).await?;
+        let outcome = self.run(Some(snapshot.hash), self.call_limit(), job).await?;
         match outcome {
             Outcome::Reply(Reply::Evaluated(reply)) => Ok(*reply),
             Outcome::Reply(other) => Err(unexpected(other)),
@@ -147,29 +166,59 @@ impl Sandbox {
         }
     }
 
-    /// Runs `operations` against `snapshot_json` in a worker: the simulation as JSON, or the
-    /// scriptlet's compile error. A scriptlet that kills its worker yields that error.
+    /// Runs `operations` against `snapshot` in a worker: the simulation as JSON, or the
+    /// scriptlet's compile error. A scriptlet that kills its worker yields that error; so does a
+    /// simulation the worker could not stop within its budget.
     pub async fn simulate(
         &self,
-        snapshot_json: &str,
+        snapshot: JobSnapshot<'_>,
         source: &str,
         version: IncusVersion,
-        mode: berth_core::simulate::Mode,
-        operations: &[berth_core::simulate::Operation],
+        mode: Mode,
+        operations: &[Operation],
     ) -> Result<Result<serde_json::Value, Diagnostic>, SandboxError> {
-        let job = Job::Simulate(Box::new(super::protocol::SimulateJob {
-            snapshot: snapshot_json.to_owned(),
-            source: source.to_owned(),
-            incus_version: version.to_string(),
-            mode,
-            operations: operations.to_vec(),
-            limits: self.config.limits,
-            time_limit_ms: self.config.time_limit.as_millis() as u64,
-        }));
-        match self.run(None, |_| job.clone()).await? {
+        let job = |with_snapshot: bool| {
+            Job::Simulate(Box::new(SimulateJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                incus_version: version.to_string(),
+                mode,
+                operations: operations.to_vec(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: self.config.simulation_budget.as_millis() as u64,
+            }))
+        };
+        let limit = HardLimit {
+            wall: self.simulation_hard_limit(),
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!(
+                    "simulation exceeded its budget of {} s",
+                    self.config.simulation_budget.as_secs_f64()
+                ),
+            ),
+        };
+        match self.run(Some(snapshot.hash), limit, job).await? {
             Outcome::Reply(Reply::Simulated(result)) => Ok(result),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(Err(error)),
+        }
+    }
+
+    /// How long a simulation job may take before its worker is killed. The worker stops a
+    /// simulation itself once the budget is spent (after the call under way, itself bounded by
+    /// `time_limit`); the margin covers reading and preparing the snapshot.
+    pub fn simulation_hard_limit(&self) -> Duration {
+        self.config.simulation_budget + self.config.time_limit + SIMULATION_MARGIN
+    }
+
+    /// The hard limit of a job that is one compilation and at most one call.
+    fn call_limit(&self) -> HardLimit {
+        HardLimit {
+            wall: self.config.time_limit + Duration::from_secs(1),
+            error: self.time_limit_error(),
         }
     }
 
@@ -178,6 +227,7 @@ impl Sandbox {
     async fn run(
         &self,
         snapshot_hash: Option<&str>,
+        limit: HardLimit,
         make: impl Fn(bool) -> Job,
     ) -> Result<Outcome, SandboxError> {
         let _permit = self
@@ -190,13 +240,18 @@ impl Sandbox {
             None => self.spawn()?,
         };
         let started = Instant::now();
-        let send_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
-        let mut outcome = self.exchange(&mut worker, &make(send_snapshot)).await?;
+        let mut sent_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
+        let mut outcome = self.exchange(&mut worker, &make(sent_snapshot), &limit).await?;
         if matches!(outcome, Outcome::Reply(Reply::NeedSnapshot)) {
             // The worker dropped it from its cache.
-            outcome = self.exchange(&mut worker, &make(true)).await?;
+            sent_snapshot = true;
+            outcome = self.exchange(&mut worker, &make(true), &limit).await?;
         }
         worker.busy += started.elapsed();
+        if sent_snapshot {
+            // The job's copies of the snapshot's JSON are gone now.
+            super::release_free_memory();
+        }
         if let Outcome::Reply(_) = outcome {
             worker.snapshots.extend(snapshot_hash.map(str::to_owned));
             // Retire a worker well before its lifetime CPU limit could strike mid-job.
@@ -208,8 +263,9 @@ impl Sandbox {
     }
 
     fn cpu_seconds(&self) -> u64 {
-        // Room for many jobs; the wall-time limit is the per-job bound.
-        (self.config.time_limit.as_secs() + 1) * 300
+        // Room for many jobs, and for several whole simulations; the wall-time limits are the
+        // per-job bounds.
+        ((self.config.time_limit.as_secs() + 1) * 300).max(self.config.simulation_budget.as_secs() * 8)
     }
 
     fn spawn(&self) -> Result<Worker, SandboxError> {
@@ -242,21 +298,25 @@ impl Sandbox {
     }
 
     /// Sends one job and reads its reply within the hard time limit.
-    async fn exchange(&self, worker: &mut Worker, job: &Job) -> Result<Outcome, SandboxError> {
+    async fn exchange(
+        &self,
+        worker: &mut Worker,
+        job: &Job,
+        limit: &HardLimit,
+    ) -> Result<Outcome, SandboxError> {
         let mut line = serde_json::to_vec(job).map_err(|e| SandboxError::Protocol(e.to_string()))?;
         line.push(b'\n');
-        let hard_limit = self.config.time_limit + Duration::from_secs(1);
         let mut reply = String::new();
         let exchange = async {
             worker.stdin.write_all(&line).await?;
             worker.stdin.flush().await?;
             worker.stdout.read_line(&mut reply).await
         };
-        match tokio::time::timeout(hard_limit, exchange).await {
+        match tokio::time::timeout(limit.wall, exchange).await {
             Err(_elapsed) => {
                 let _ = worker.child.start_kill();
                 let _ = worker.child.wait().await;
-                return Ok(Outcome::Died(self.time_limit_error()));
+                return Ok(Outcome::Died(limit.error.clone()));
             }
             Ok(Ok(read)) if read > 0 => {}
             // EOF or a broken pipe: the worker died during the job.
@@ -294,6 +354,15 @@ impl Sandbox {
         }
     }
 }
+
+/// How long a job may take before its worker is killed, and what the caller is told then.
+struct HardLimit {
+    wall: Duration,
+    error: Diagnostic,
+}
+
+/// Beyond a simulation's budget and one call: time to read and prepare the snapshot.
+const SIMULATION_MARGIN: Duration = Duration::from_secs(5);
 
 const SIGABRT: i32 = 6;
 const SIGBUS: i32 = 7;

@@ -15,19 +15,26 @@ pub enum Job {
     /// Compile and run one placement call against a snapshot. The snapshot travels once per
     /// worker: `snapshot` is `None` when the worker already has `snapshot_hash`.
     Evaluate(Box<EvaluateJob>),
-    /// Simulate operations against a snapshot (`berth simulate`).
+    /// Simulate operations against a snapshot (`berth simulate`, `/api/v1/simulations`); the
+    /// snapshot travels once per worker, as for `Evaluate`.
     Simulate(Box<SimulateJob>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimulateJob {
-    pub snapshot: String,
+    /// Like [`EvaluateJob::snapshot_hash`]: the worker keeps the snapshot and its prepared
+    /// cluster, and each simulation starts from a copy.
+    pub snapshot_hash: String,
+    pub snapshot: Option<String>,
     pub source: String,
     pub incus_version: String,
     pub mode: berth_core::simulate::Mode,
     pub operations: Vec<berth_core::simulate::Operation>,
     pub limits: Limits,
+    /// Wall time of the compilation and of each placement call.
     pub time_limit_ms: u64,
+    /// Wall time of the whole simulation, checked before each call.
+    pub budget_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

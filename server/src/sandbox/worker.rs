@@ -1,13 +1,13 @@
 //! `berth worker`: compiles and evaluates scriptlets for the server, one job per input line,
 //! under resource limits set on itself before reading the first job.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use berth_core::engine::{check, compile, IncusVersion, PlacementCall, PreparedCluster};
-use berth_core::simulate::Simulator;
+use berth_core::simulate::{Deadlines, Simulator};
 use berth_core::Snapshot;
 
 use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply, SimulateJob};
@@ -15,12 +15,52 @@ use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply, SimulateJob};
 /// How many prepared snapshots a worker keeps.
 const SNAPSHOT_CACHE: usize = 4;
 
-#[derive(Debug, Clone, Copy)]
+/// `berth worker --memory-bytes N --cpu-seconds N`, as the pool starts it.
+#[derive(Debug, Clone, Copy, clap::Args)]
 pub struct WorkerLimits {
     /// Address space of the whole worker process, in bytes.
+    #[arg(long)]
     pub memory_bytes: u64,
     /// CPU seconds the worker may use in its lifetime (the pool restarts it long before).
+    #[arg(long)]
     pub cpu_seconds: u64,
+}
+
+/// A snapshot as a worker keeps it: parsed (simulations start from a copy of it) and marshalled
+/// once onto a frozen Starlark heap (evaluations share it; simulations start from a copy).
+struct Prepared {
+    snapshot: Snapshot,
+    cluster: PreparedCluster,
+}
+
+/// Prepared snapshots by content hash, least recently used first.
+#[derive(Default)]
+struct PreparedSnapshots(VecDeque<(String, Prepared)>);
+
+impl PreparedSnapshots {
+    /// The snapshot `hash`, prepared from `text` if the worker does not have it yet; without
+    /// `text` then, [`Reply::NeedSnapshot`].
+    fn get(&mut self, hash: &str, text: Option<&str>) -> Result<&Prepared, Reply> {
+        match self.0.iter().position(|(cached, _)| cached == hash) {
+            Some(position) => {
+                let entry = self.0.remove(position).expect("the position was just found");
+                self.0.push_back(entry);
+            }
+            None => {
+                let text = text.ok_or(Reply::NeedSnapshot)?;
+                // Make room first: two whole clusters at once may not fit the memory limit.
+                if self.0.len() >= SNAPSHOT_CACHE {
+                    self.0.pop_front();
+                }
+                let snapshot = Snapshot::from_json(text)
+                    .map_err(|error| Reply::Refused(format!("snapshot: {error}")))?;
+                let cluster = PreparedCluster::new(&snapshot);
+                self.0
+                    .push_back((hash.to_owned(), Prepared { snapshot, cluster }));
+            }
+        }
+        Ok(&self.0.back().expect("just pushed").1)
+    }
 }
 
 /// Runs the worker loop on stdin/stdout until stdin closes.
@@ -34,23 +74,34 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
     // A panic is reported as an error reply; the default hook would print to stderr too.
     std::panic::set_hook(Box::new(|_| {}));
 
-    let mut snapshots: HashMap<String, PreparedCluster> = HashMap::new();
+    let mut snapshots = PreparedSnapshots::default();
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {
         let line = line.context("cannot read a job")?;
-        let reply = match serde_json::from_str::<Job>(&line) {
-            Ok(job) => handle(job, &mut snapshots),
-            Err(error) => Reply::Refused(format!("malformed job: {error}")),
+        let (reply, large) = match serde_json::from_str::<Job>(&line) {
+            Ok(job) => {
+                let large = match &job {
+                    Job::Check { .. } => false,
+                    Job::Evaluate(job) => job.snapshot.is_some(),
+                    Job::Simulate(_) => true,
+                };
+                (handle(job, &mut snapshots), large)
+            }
+            Err(error) => (Reply::Refused(format!("malformed job: {error}")), false),
         };
+        drop(line);
         serde_json::to_writer(&mut stdout, &reply)?;
         stdout.write_all(b"\n")?;
         stdout.flush()?;
+        if large {
+            super::release_free_memory();
+        }
     }
     Ok(())
 }
 
-fn handle(job: Job, snapshots: &mut HashMap<String, PreparedCluster>) -> Reply {
+fn handle(job: Job, snapshots: &mut PreparedSnapshots) -> Reply {
     match job {
         Job::Check {
             source,
@@ -66,53 +117,73 @@ fn handle(job: Job, snapshots: &mut HashMap<String, PreparedCluster>) -> Reply {
             Reply::Checked(check(&source, version, &limits, &|| Instant::now() >= deadline))
         }
         Job::Evaluate(job) => evaluate(*job, snapshots),
-        Job::Simulate(job) => simulate(*job),
+        Job::Simulate(job) => simulate(*job, snapshots),
     }
 }
 
-fn simulate(job: SimulateJob) -> Reply {
+/// The wall clocks of a simulation: each scriptlet call (and the compilation) gets the time
+/// limit from its own start, as each call does in Incus; the whole simulation gets its budget
+/// from the job's start, checked before each call.
+struct WallClock {
+    per_call: Duration,
+    budget: Duration,
+    started: Instant,
+}
+
+impl Deadlines for WallClock {
+    /// The cancellation of one call starting now.
+    fn start_call(&self) -> Box<dyn Fn() -> bool + '_> {
+        let deadline = Instant::now() + self.per_call;
+        Box::new(move || Instant::now() >= deadline)
+    }
+
+    fn budget_spent(&self) -> bool {
+        self.started.elapsed() >= self.budget
+    }
+
+    fn budget(&self) -> Duration {
+        self.budget
+    }
+}
+
+fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
+    let clock = WallClock {
+        per_call: Duration::from_millis(job.time_limit_ms),
+        budget: Duration::from_millis(job.budget_ms),
+        started: Instant::now(),
+    };
     let version = match job.incus_version.parse::<IncusVersion>() {
         Ok(version) => version,
         Err(error) => return Reply::Refused(error.to_string()),
     };
-    let snapshot = match Snapshot::from_json(&job.snapshot) {
-        Ok(snapshot) => snapshot,
-        Err(error) => return Reply::Refused(format!("snapshot: {error}")),
+    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(reply) => return reply,
     };
-    // Each placement call gets the time limit, as each would in Incus.
-    let calls = job.operations.len().max(1) as u64 * snapshot.instances.len().max(1) as u64;
-    let deadline = Instant::now() + Duration::from_millis(job.time_limit_ms.saturating_mul(calls));
-    let scriptlet = match compile(&job.source, version, &job.limits, &|| Instant::now() >= deadline) {
+    let scriptlet = match compile(&job.source, version, &job.limits, &*clock.start_call()) {
         Ok(scriptlet) => scriptlet,
         Err(error) => return Reply::Simulated(Err(error)),
     };
     let mut simulator = Simulator::new(scriptlet.as_ref(), version, job.mode);
     simulator.limits = job.limits;
-    let simulation = simulator.run(&snapshot, &job.operations);
+    // Each call under its own time limit, the whole under the budget; the prepared cluster
+    // copied, not marshalled again.
+    let simulator = simulator.with_deadlines(&clock);
+    let simulation = simulator.run_prepared(&prepared.snapshot, &prepared.cluster, &job.operations);
     Reply::Simulated(Ok(
         serde_json::to_value(&simulation).expect("a simulation serializes")
     ))
 }
 
-fn evaluate(job: EvaluateJob, snapshots: &mut HashMap<String, PreparedCluster>) -> Reply {
+fn evaluate(job: EvaluateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     let version = match job.incus_version.parse::<IncusVersion>() {
         Ok(version) => version,
         Err(error) => return Reply::Refused(error.to_string()),
     };
-    if !snapshots.contains_key(&job.snapshot_hash) {
-        let Some(text) = &job.snapshot else {
-            return Reply::NeedSnapshot;
-        };
-        let snapshot = match Snapshot::from_json(text) {
-            Ok(snapshot) => snapshot,
-            Err(error) => return Reply::Refused(format!("snapshot: {error}")),
-        };
-        if snapshots.len() >= SNAPSHOT_CACHE {
-            snapshots.clear();
-        }
-        snapshots.insert(job.snapshot_hash.clone(), PreparedCluster::new(&snapshot));
-    }
-    let cluster = &snapshots[&job.snapshot_hash];
+    let cluster = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => &prepared.cluster,
+        Err(reply) => return reply,
+    };
     let started = Instant::now();
     let deadline = started + Duration::from_millis(job.time_limit_ms);
     let cancelled = || Instant::now() >= deadline;

@@ -82,6 +82,20 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// POST raw bytes, with a `Content-Type` or none.
+    pub async fn post_bytes(&self, uri: &str, content_type: Option<&str>, body: Vec<u8>) -> TestResponse {
+        let mut request = Request::post(uri);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// The router, e.g. to serve it on a real socket.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self
             .router

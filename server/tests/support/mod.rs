@@ -13,6 +13,6 @@ mod testbed;
 
 // Each test binary uses a different part of this module.
 #[allow(unused_imports)]
-pub use app::TestApp;
+pub use app::{TestApp, TestResponse};
 #[allow(unused_imports)]
 pub use testbed::{new_client_certificate, testbed, testbed_up, TestBed};

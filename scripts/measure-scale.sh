@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures Berth on the scaled demo snapshots (issue 7's scale goals) and prints each figure with
 # what produced it:
-#   - `berth simulate` evacuating hv-b02-r02 (59 instances) of the 100/5,000 copy and hv-a01-r12
+#   - `berth simulate` evacuating hv-a04-r03 (60 instances) of the 100/5,000 copy and hv-b02-r17
 #     (70 instances) of the 300/20,000 copy, with the reference scriptlet and default limits;
 #   - `POST /api/v1/scriptlets/evaluate` and `POST /api/v1/simulations` (one create) on the
 #     100/5,000 copy: median and p95 of N sequential requests after a warm-up;
@@ -36,8 +36,8 @@ evacuate() {  # snapshot member
         echo "berth simulate $1 evacuate $2: exit $status after $(echo "$end - $start" | bc) s: $(cat "$work/simulate.err")"
     fi
 }
-evacuate scale-100x5000.json hv-b02-r02
-evacuate scale-300x20000.json hv-a01-r12
+evacuate scale-100x5000.json hv-a04-r03
+evacuate scale-300x20000.json hv-b02-r17
 
 rm -rf "$work/data"
 "$berth" snapshot import "$work/scale-100x5000.json" --data-dir "$work/data" >/dev/null 2>&1

@@ -3,8 +3,8 @@
 # (issue 7): OUTDIR/scale-100x5000.json (100 members, 5,000 instances) and
 # OUTDIR/scale-300x20000.json (300 members, 20,000 instances). Deterministic: the same bytes on
 # every run and machine (`berth snapshot demo --members N --instances M --seed 3`,
-# core/src/demo/scale.rs). Seed 3 gives the members evacuated in the measurements: hv-b02-r02
-# (59 instances) on the first, hv-a01-r12 (70) on the second.
+# core/src/demo/scale.rs). Seed 3 gives the members evacuated in the measurements: hv-a04-r03
+# (60 instances) on the first, hv-b02-r17 (70) on the second.
 #
 #   scripts/scale-snapshots.sh OUTDIR [BERTH]     BERTH: the berth binary (default: a release build)
 set -euo pipefail

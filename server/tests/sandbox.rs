@@ -295,32 +295,36 @@ async fn the_simulation_endpoint_refuses_what_it_cannot_simulate() {
 #[tokio::test]
 async fn a_simulation_may_take_longer_than_one_call_may() {
     let app = TestApp::with_demo().await;
-    // Each call spends about 0.4 s of the 1.5 s time limit in native code (room for a loaded
-    // machine); ten of them take longer than the limit and than the whole job could before the
-    // simulation had its own budget (the limit plus a second), which bound each call only.
-    let source = body("x = max(range(SPIN), key=lambda v: -v)\nset_target(\"hv-a02\")").replace(
-        "SPIN",
-        &spin_for(std::time::Duration::from_millis(400)).await.to_string(),
-    );
+    // Each call spends a good part of the 1.5 s time limit in native code; ten of them take
+    // longer than the whole job could before the simulation had its own budget (the limit plus
+    // a second), which bound each call only. The spin is calibrated on this machine; when the
+    // calls turned out faster than calibrated (a loaded machine while calibrating), it doubles.
+    let mut spin = spin_for(std::time::Duration::from_millis(350)).await;
     let operations: Vec<Value> = (1..=10)
         .map(|n| json!({"kind": "create", "project": "web", "name": format!("slow-{n}")}))
         .collect();
-    let started = std::time::Instant::now();
-    let response = app
-        .post_json(
-            "/api/v1/simulations",
-            &json!({"snapshot_id": 1, "source": source, "operations": operations}),
-        )
-        .await;
-    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
-    assert!(
-        started.elapsed() > std::time::Duration::from_millis(2500),
-        "the calls were slow"
-    );
-    let simulation: Value = serde_json::from_str(&response.body).unwrap();
-    let outcomes = simulation["outcomes"].as_array().unwrap();
-    assert_eq!(outcomes.len(), 10, "{simulation}");
-    assert!(outcomes.iter().all(|o| o["member"] == "hv-a02"), "{simulation}");
+    for _attempt in 0..3 {
+        let source = body("x = max(range(SPIN), key=lambda v: -v)\nset_target(\"hv-a02\")")
+            .replace("SPIN", &spin.to_string());
+        let started = std::time::Instant::now();
+        let response = app
+            .post_json(
+                "/api/v1/simulations",
+                &json!({"snapshot_id": 1, "source": source, "operations": operations}),
+            )
+            .await;
+        let elapsed = started.elapsed();
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        let simulation: Value = serde_json::from_str(&response.body).unwrap();
+        let outcomes = simulation["outcomes"].as_array().unwrap();
+        assert_eq!(outcomes.len(), 10, "{simulation}");
+        assert!(outcomes.iter().all(|o| o["member"] == "hv-a02"), "{simulation}");
+        if elapsed > std::time::Duration::from_millis(2500) {
+            return;
+        }
+        spin *= 2;
+    }
+    panic!("the calls never took long enough to test anything");
 }
 
 /// How many iterations of the native `max(range(n), key=…)` loop take about `target` here

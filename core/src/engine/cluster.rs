@@ -29,6 +29,30 @@ pub struct PreparedCluster {
     /// Where every value above lives, converted once (see [`GoValue::Frozen`]): the heap of
     /// the preparation, then one small heap per [`PreparedCluster::set_instance`].
     frozen_heaps: Vec<FrozenHeapRef>,
+    /// What [`PreparedCluster::rollback`] restores: the values the updates replaced.
+    undo: Vec<Undo>,
+}
+
+#[derive(Clone)]
+enum Undo {
+    Instance {
+        index: usize,
+        value: GoValue,
+        key: (String, String),
+    },
+    Member {
+        index: usize,
+        model: ClusterMember,
+        value: GoValue,
+    },
+}
+
+/// A point [`PreparedCluster::rollback`] returns to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    instances: usize,
+    heaps: usize,
+    undo: usize,
 }
 
 #[derive(Clone)]
@@ -107,6 +131,7 @@ impl PreparedCluster {
             server_name: snapshot.server.environment.server_name.clone(),
             instance_keys,
             frozen_heaps: vec![heap.into_ref()],
+            undo: Vec::new(),
         }
     }
 
@@ -128,26 +153,78 @@ impl PreparedCluster {
         if index == self.instances.len() {
             self.instances.push(value);
             self.instance_keys.push(key.clone());
+            self.index_instance(index, key);
         } else {
-            self.instances[index] = value;
-            let (project, location) = std::mem::replace(&mut self.instance_keys[index], key.clone());
-            remove_sorted(&mut self.by_project, &project, index);
-            remove_sorted(&mut self.by_location, &location, index);
+            let (value, key) = self.replace_instance(index, value, key);
+            self.undo.push(Undo::Instance { index, value, key });
         }
-        insert_sorted(&mut self.by_project, key.0, index);
-        insert_sorted(&mut self.by_location, key.1, index);
     }
 
     /// A member's status changed (an evacuation or a restore).
     pub fn set_member_status(&mut self, name: &str, status: MemberStatus) {
-        if let Some(member) = self
+        if let Some(index) = self
             .members
-            .iter_mut()
-            .find(|member| member.model.server_name == name)
+            .iter()
+            .position(|member| member.model.server_name == name)
         {
+            let member = &mut self.members[index];
+            let model = member.model.clone();
             member.model.status = status;
-            member.value = marshal::member(&member.model);
+            let value = std::mem::replace(&mut member.value, marshal::member(&member.model));
+            self.undo.push(Undo::Member { index, model, value });
         }
+    }
+
+    /// Where [`PreparedCluster::rollback`] can come back to.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            instances: self.instances.len(),
+            heaps: self.frozen_heaps.len(),
+            undo: self.undo.len(),
+        }
+    }
+
+    /// Undoes every update since `checkpoint`, so a cached prepared cluster serves the next
+    /// simulation as it was, without the cost of a copy.
+    pub fn rollback(&mut self, checkpoint: Checkpoint) {
+        while self.undo.len() > checkpoint.undo {
+            match self.undo.pop().expect("longer than the checkpoint") {
+                Undo::Instance { index, value, key } => {
+                    self.replace_instance(index, value, key);
+                }
+                Undo::Member { index, model, value } => {
+                    self.members[index].model = model;
+                    self.members[index].value = value;
+                }
+            }
+        }
+        for index in (checkpoint.instances..self.instances.len()).rev() {
+            let (project, location) = self.instance_keys.pop().expect("one key per instance");
+            remove_sorted(&mut self.by_project, &project, index);
+            remove_sorted(&mut self.by_location, &location, index);
+        }
+        self.instances.truncate(checkpoint.instances);
+        self.frozen_heaps.truncate(checkpoint.heaps);
+    }
+
+    /// Puts `value` at `index` under `key`; the previous value and key.
+    fn replace_instance(
+        &mut self,
+        index: usize,
+        value: GoValue,
+        key: (String, String),
+    ) -> (GoValue, (String, String)) {
+        let old_value = std::mem::replace(&mut self.instances[index], value);
+        let old_key = std::mem::replace(&mut self.instance_keys[index], key.clone());
+        remove_sorted(&mut self.by_project, &old_key.0, index);
+        remove_sorted(&mut self.by_location, &old_key.1, index);
+        self.index_instance(index, key);
+        (old_value, old_key)
+    }
+
+    fn index_instance(&mut self, index: usize, (project, location): (String, String)) {
+        insert_sorted(&mut self.by_project, project, index);
+        insert_sorted(&mut self.by_location, location, index);
     }
 
     /// The heaps an evaluation must reference before it reads any prepared value.

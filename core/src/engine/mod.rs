@@ -37,7 +37,7 @@ use starlark::values::OwnedFrozenValue;
 
 pub use builtin_names::BUILTIN_NAMES;
 pub use builtins::{BuiltinCall, LogLevel, LogLine};
-pub use cluster::PreparedCluster;
+pub use cluster::{Checkpoint, PreparedCluster};
 pub use diagnostic::{Diagnostic, ErrorKind, Severity};
 pub use request::{InstanceSource, PlacementRequest};
 pub use version::{BadVersion, IncusVersion};

@@ -136,15 +136,28 @@ impl<'s> Simulator<'s> {
 
     /// Runs `operations` in order against a copy of `snapshot`.
     pub fn run(&self, snapshot: &Snapshot, operations: &[Operation]) -> Simulation {
-        self.run_prepared(snapshot, &PreparedCluster::new(snapshot), operations)
+        let mut cluster = PreparedCluster::new(snapshot);
+        self.run_in_place(&mut snapshot.clone(), &mut cluster, operations)
     }
 
-    /// As [`Simulator::run`], with `cluster` prepared from `snapshot` by the caller (a worker
-    /// keeps prepared clusters by content hash): it is cloned, not changed.
+    /// As [`Simulator::run`], with `cluster` prepared from `snapshot` by the caller: both are
+    /// copied, not changed.
     pub fn run_prepared(
         &self,
         snapshot: &Snapshot,
         cluster: &PreparedCluster,
+        operations: &[Operation],
+    ) -> Simulation {
+        self.run_in_place(&mut snapshot.clone(), &mut cluster.clone(), operations)
+    }
+
+    /// As [`Simulator::run_prepared`] without the copies, for a caller that keeps prepared
+    /// clusters (a worker, by content hash): the simulation changes `snapshot` and `cluster` as
+    /// it goes and puts both back as they were before it returns.
+    pub fn run_in_place(
+        &self,
+        snapshot: &mut Snapshot,
+        cluster: &mut PreparedCluster,
         operations: &[Operation],
     ) -> Simulation {
         Run::new(self, snapshot, cluster, operations).run()

@@ -45,7 +45,7 @@ pub(super) enum CallResult {
 
 pub(super) struct Run<'r> {
     pub simulator: &'r Simulator<'r>,
-    pub working: Working,
+    pub working: Working<'r>,
     pub simulation: Simulation,
     operations: &'r [Operation],
     /// The operation running.
@@ -57,8 +57,8 @@ pub(super) struct Run<'r> {
 impl<'r> Run<'r> {
     pub fn new(
         simulator: &'r Simulator<'r>,
-        snapshot: &Snapshot,
-        cluster: &PreparedCluster,
+        snapshot: &'r mut Snapshot,
+        cluster: &'r mut PreparedCluster,
         operations: &'r [Operation],
     ) -> Run<'r> {
         Run {

@@ -593,6 +593,37 @@ fn run_prepared_equals_run() {
     );
 }
 
+#[test]
+fn a_simulation_in_place_puts_the_snapshot_and_the_prepared_cluster_back() {
+    let original = demo_snapshot();
+    let scriptlet = compile_source(
+        "def instance_placement(request, candidate_members):\n    \
+         log_info(len(get_instances()), \" \", get_instances_count(location=\"hv-b02\"), \" \", \
+         [m.status for m in get_cluster_members()])\n",
+    );
+    let simulator = Simulator::new(Some(&scriptlet), IncusVersion::DEFAULT, Mode::Upstream);
+    let moved = stopped(&original, "web", |_| true);
+    let operations = [
+        Operation::Evacuate {
+            member: "hv-b02".into(),
+        },
+        create_empty("web", "n-1", ""),
+        move_op(&moved, "web", "hv-a02"),
+        Operation::Restore {
+            member: "hv-b02".into(),
+        },
+    ];
+    let mut snapshot = original.clone();
+    let mut cluster = PreparedCluster::new(&snapshot);
+    let first = simulator.run_in_place(&mut snapshot, &mut cluster, &operations);
+    assert!(first.outcomes.len() > 3, "{:?}", first.outcomes);
+    assert_eq!(snapshot, original, "the snapshot is put back");
+    // The prepared cluster too: a second run sees what the first saw, call for call.
+    let second = simulator.run_in_place(&mut snapshot, &mut cluster, &operations);
+    assert_eq!(second, first);
+    assert_eq!(second, simulator.run(&original, &operations));
+}
+
 fn create_with(
     project: &str,
     name: &str,

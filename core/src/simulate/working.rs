@@ -1,31 +1,49 @@
 //! The cluster as a cumulative simulation has changed it so far: the snapshot the simulator
 //! reads and the prepared cluster the scriptlet reads, kept in step. Every change goes through
 //! here, so the prepared cluster is updated for what changed instead of prepared again per call.
+//!
+//! The simulation changes the caller's snapshot and prepared cluster in place and undoes its
+//! changes when it ends (on drop, so a panic unwinding through it restores them too): copying a
+//! 20,000-instance snapshot per simulation would cost more than the simulation.
 
-use crate::engine::PreparedCluster;
+use crate::engine::{Checkpoint, PreparedCluster};
 use crate::model::{Instance, MemberStatus};
 use crate::Snapshot;
 
-pub(super) struct Working {
-    snapshot: Snapshot,
-    cluster: PreparedCluster,
+pub(super) struct Working<'w> {
+    snapshot: &'w mut Snapshot,
+    cluster: &'w mut PreparedCluster,
+    /// Where the prepared cluster goes back to.
+    checkpoint: Checkpoint,
+    /// Instances in the snapshot before the simulation; later ones were added by it.
+    instances: usize,
+    /// What the simulation replaced in the snapshot, oldest first.
+    undo: Vec<Undo>,
 }
 
-impl Working {
+enum Undo {
+    Instance { index: usize, instance: Instance },
+    MemberStatus { index: usize, status: MemberStatus },
+}
+
+impl<'w> Working<'w> {
     /// `cluster` must have been prepared from `snapshot`.
-    pub fn new(snapshot: &Snapshot, cluster: &PreparedCluster) -> Working {
+    pub fn new(snapshot: &'w mut Snapshot, cluster: &'w mut PreparedCluster) -> Working<'w> {
         Working {
-            snapshot: snapshot.clone(),
-            cluster: cluster.clone(),
+            checkpoint: cluster.checkpoint(),
+            instances: snapshot.instances.len(),
+            snapshot,
+            cluster,
+            undo: Vec::new(),
         }
     }
 
     pub fn snapshot(&self) -> &Snapshot {
-        &self.snapshot
+        self.snapshot
     }
 
     pub fn cluster(&self) -> &PreparedCluster {
-        &self.cluster
+        self.cluster
     }
 
     /// The position of `project/name` in the instance list.
@@ -44,14 +62,35 @@ impl Working {
 
     /// Changes the instance at `index` (moved, project changed, volatile keys).
     pub fn update_instance(&mut self, index: usize, change: impl FnOnce(&mut Instance)) {
-        change(&mut self.snapshot.instances[index]);
-        self.cluster.set_instance(index, &self.snapshot.instances[index]);
+        let instance = &mut self.snapshot.instances[index];
+        if index < self.instances {
+            self.undo.push(Undo::Instance {
+                index,
+                instance: instance.clone(),
+            });
+        }
+        change(instance);
+        self.cluster.set_instance(index, instance);
     }
 
     pub fn set_member_status(&mut self, name: &str, status: MemberStatus) {
-        if let Some(member) = self.snapshot.members.iter_mut().find(|m| m.server_name == name) {
-            member.status = status.clone();
+        if let Some(index) = self.snapshot.members.iter().position(|m| m.server_name == name) {
+            let old = std::mem::replace(&mut self.snapshot.members[index].status, status.clone());
+            self.undo.push(Undo::MemberStatus { index, status: old });
         }
         self.cluster.set_member_status(name, status);
+    }
+}
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        while let Some(undo) = self.undo.pop() {
+            match undo {
+                Undo::Instance { index, instance } => self.snapshot.instances[index] = instance,
+                Undo::MemberStatus { index, status } => self.snapshot.members[index].status = status,
+            }
+        }
+        self.snapshot.instances.truncate(self.instances);
+        self.cluster.rollback(self.checkpoint);
     }
 }

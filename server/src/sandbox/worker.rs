@@ -40,7 +40,7 @@ struct PreparedSnapshots(VecDeque<(String, Prepared)>);
 impl PreparedSnapshots {
     /// The snapshot `hash`, prepared from `text` if the worker does not have it yet; without
     /// `text` then, [`Reply::NeedSnapshot`].
-    fn get(&mut self, hash: &str, text: Option<&str>) -> Result<&Prepared, Reply> {
+    fn get(&mut self, hash: &str, text: Option<&str>) -> Result<&mut Prepared, Reply> {
         match self.0.iter().position(|(cached, _)| cached == hash) {
             Some(position) => {
                 let entry = self.0.remove(position).expect("the position was just found");
@@ -59,7 +59,7 @@ impl PreparedSnapshots {
                     .push_back((hash.to_owned(), Prepared { snapshot, cluster }));
             }
         }
-        Ok(&self.0.back().expect("just pushed").1)
+        Ok(&mut self.0.back_mut().expect("just pushed").1)
     }
 }
 
@@ -166,10 +166,10 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     };
     let mut simulator = Simulator::new(scriptlet.as_ref(), version, job.mode);
     simulator.limits = job.limits;
-    // Each call under its own time limit, the whole under the budget; the prepared cluster
-    // copied, not marshalled again.
+    // Each call under its own time limit, the whole under the budget; the cached snapshot and
+    // prepared cluster changed in place and put back, neither copied nor marshalled again.
     let simulator = simulator.with_deadlines(&clock);
-    let simulation = simulator.run_prepared(&prepared.snapshot, &prepared.cluster, &job.operations);
+    let simulation = simulator.run_in_place(&mut prepared.snapshot, &mut prepared.cluster, &job.operations);
     Reply::Simulated(Ok(
         serde_json::to_value(&simulation).expect("a simulation serializes")
     ))

@@ -1,6 +1,7 @@
 //! An Incus-compatible placement scriptlet engine on the `starlark` crate.
 //!
 //! [`check`] answers what Incus answers when the scriptlet is set (`PATCH /1.0`): the same
+//! lexical rules (go.starlark.net's scanner runs first, see `dialect::lexical`), the same
 //! dialect (no `while`, no top-level `if`/`for`, no global reassignment, no `load`, `set()` from
 //! 6.0.5/6.14), the same 11 builtins allow-listed and unbound while the top level runs, and the
 //! same `instance_placement(request, candidate_members)` entry point check. [`Scriptlet::evaluate`]

@@ -4,8 +4,11 @@
 //! - `prepared_evaluation`: one call of the reference scriptlet (`fixtures/spread_by_free_memory.star`)
 //!   on a cluster prepared once, as the worker answers `/api/v1/scriptlets/evaluate`.
 //! - `evacuation_per_call`: evacuating [`EVACUATED`] (60 instances: 60 calls), the time per call.
-//!   Goal (issue 7): at most 2× `prepared_evaluation`, the cluster updated incrementally between
-//!   calls instead of marshalled again.
+//!   Goal (issue 7): at most 2× a single prepared evaluation of the same call, the cluster updated
+//!   incrementally between calls instead of marshalled again.
+//! - `evacuation_calls_alone`: the evacuation's 60 calls (their requests and candidates), each
+//!   evaluated alone on the prepared cluster: the per-call time to compare with the one above
+//!   (the reference scriptlet's work depends on the request's project and `user.app`).
 //! - `evacuation`: the same evacuation as a whole. Goal: < 100 ms.
 //! - `prepare`: marshalling the whole cluster onto a Starlark heap (`PreparedCluster::new`),
 //!   what the worker does once per snapshot.
@@ -108,6 +111,33 @@ fn benches(c: &mut Criterion) {
             let started = Instant::now();
             for _ in 0..iterations {
                 black_box(evacuate(&simulator, &mut snapshot, &mut prepared));
+            }
+            started.elapsed() / calls as u32
+        })
+    });
+    let alone: Vec<(PlacementRequest, Vec<String>, String)> = simulation
+        .calls
+        .iter()
+        .map(|call| {
+            (
+                call.request.clone(),
+                call.candidates.clone(),
+                call.runs_on.clone(),
+            )
+        })
+        .collect();
+    group.bench_function("evacuation_calls_alone", |b| {
+        b.iter_custom(|iterations| {
+            let started = Instant::now();
+            for _ in 0..iterations {
+                for (request, candidates, runs_on) in &alone {
+                    let call = PlacementCall {
+                        request,
+                        candidates,
+                        local_member: runs_on,
+                    };
+                    black_box(reference.evaluate(&prepared, &call, &Limits::default(), &|| false));
+                }
             }
             started.elapsed() / calls as u32
         })

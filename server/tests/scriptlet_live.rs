@@ -122,9 +122,12 @@ fn berth_check_agrees_with_live_incus_on_large_scriptlets() {
         let incus_accepts = set_scriptlet(bed, &file);
         unset_scriptlet(bed);
         assert!(incus_accepts, "Incus refuses {name}");
+        // The default memory limit, a generous time limit: what is tested is that nothing
+        // refuses these scriptlets, and this debug build shares two cores with other tests.
         let check = Command::new(env!("CARGO_BIN_EXE_berth"))
             .arg("check")
             .arg(&file)
+            .args(["--scriptlet-time-limit-ms", "20000"])
             .output()
             .unwrap();
         assert_eq!(

@@ -265,6 +265,11 @@ impl PreparedCluster {
         chosen.into_iter().map(|index| &self.instances[index]).collect()
     }
 
+    /// How many instances are on `member` (pending creations not included).
+    pub fn instance_count_on(&self, member: &str) -> usize {
+        self.by_location.get(member).map_or(0, Vec::len)
+    }
+
     /// The member a scriptlet runs on when the caller does not say.
     pub fn default_location(&self) -> &str {
         &self.server_name

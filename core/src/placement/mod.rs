@@ -4,4 +4,4 @@
 
 mod candidates;
 
-pub use candidates::{candidates, CandidateQuery, Candidates, Exclusion};
+pub use candidates::{candidates, candidates_by_load, CandidateQuery, Candidates, Exclusion};

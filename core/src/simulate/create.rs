@@ -10,7 +10,7 @@ use super::request::expand;
 use super::target::{check_target, Target};
 use crate::engine::{InstanceSource, PlacementRequest};
 use crate::model::{Config, Instance};
-use crate::placement::{candidates, CandidateQuery};
+use crate::placement::CandidateQuery;
 
 impl Run<'_> {
     pub(super) fn create(&mut self, create: &CreateOperation) -> Step {
@@ -136,14 +136,11 @@ impl Run<'_> {
                     Target::Group(group) => Some(group.as_str()),
                     _ => None,
                 };
-                let found = candidates(
-                    state,
-                    &CandidateQuery {
-                        project: Some(&project),
-                        group,
-                        architectures,
-                    },
-                );
+                let found = self.candidates(&CandidateQuery {
+                    project: Some(&project),
+                    group,
+                    architectures,
+                });
                 (found.members, found.excluded, false)
             }
         };

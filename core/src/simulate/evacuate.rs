@@ -3,7 +3,7 @@
 use super::place::{first, Call, Run, Step};
 use super::request::{architectures_of, existing_instance_request, relocation_request};
 use crate::model::{MemberStatus, Project};
-use crate::placement::{candidates, CandidateQuery};
+use crate::placement::CandidateQuery;
 
 impl Run<'_> {
     /// Each instance on the member, in order, gets an `evacuation` call on that member; the
@@ -29,14 +29,11 @@ impl Run<'_> {
                     ..Project::default()
                 });
             let group = instance.config.get("volatile.cluster.group").cloned();
-            let found = candidates(
-                state,
-                &CandidateQuery {
-                    project: Some(&project),
-                    group: group.as_deref(),
-                    architectures: architectures_of(&instance),
-                },
-            );
+            let found = self.candidates(&CandidateQuery {
+                project: Some(&project),
+                group: group.as_deref(),
+                architectures: architectures_of(&instance),
+            });
             let call = Call {
                 instance: key.clone(),
                 runs_on: member_name.to_owned(),

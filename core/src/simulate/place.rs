@@ -5,7 +5,7 @@ use super::budget::stopped_message;
 use super::working::Working;
 use super::{ExcludedMember, Mode, Operation, Outcome, SimulatedCall, Simulation, Simulator};
 use crate::engine::{Diagnostic, ErrorKind, PlacementCall, PlacementRequest, PreparedCluster};
-use crate::placement::Exclusion;
+use crate::placement::{candidates_by_load, CandidateQuery, Candidates, Exclusion};
 use crate::Snapshot;
 
 /// The budget ran out before a call: the whole simulation stops (recorded in
@@ -121,6 +121,15 @@ impl<'r> Run<'r> {
                 .count(),
             Operation::Rebalance { .. } => usize::from(simulator.profile.has_rebalance()),
         }
+    }
+
+    /// Incus's candidates on the cluster as the simulation has changed it, with member loads
+    /// from the prepared cluster's index rather than a count of every instance per call.
+    pub fn candidates(&self, query: &CandidateQuery) -> Candidates {
+        let cluster = self.working.cluster();
+        candidates_by_load(self.working.snapshot(), query, |member| {
+            cluster.instance_count_on(member)
+        })
     }
 
     pub fn fail(&mut self, instance: &str, error: impl Into<String>) {

@@ -2,7 +2,7 @@
 
 use super::place::{first, Call, Run, Step, NO_MEMBER};
 use super::request::{architectures_of, existing_instance_request};
-use crate::placement::{candidates, CandidateQuery, Exclusion};
+use crate::placement::{CandidateQuery, Exclusion};
 
 impl Run<'_> {
     /// The candidates are the members less loaded than the instance's own that its project
@@ -27,14 +27,11 @@ impl Run<'_> {
         let destination = state.project(project).cloned().unwrap_or_default();
         let counts = state.instance_counts();
         let own_load = counts.get(instance.location.as_str()).copied().unwrap_or(0);
-        let found = candidates(
-            state,
-            &CandidateQuery {
-                project: Some(&destination),
-                group: None,
-                architectures: architectures_of(&instance),
-            },
-        );
+        let found = self.candidates(&CandidateQuery {
+            project: Some(&destination),
+            group: None,
+            architectures: architectures_of(&instance),
+        });
         let mut excluded = found.excluded;
         let mut list = Vec::new();
         for member in found.members {

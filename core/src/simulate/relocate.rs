@@ -8,7 +8,7 @@ use super::target::{check_target, Target};
 use super::{BehaviourProfile, Mode};
 use crate::engine::PlacementRequest;
 use crate::model::{Instance, MemberStatus};
-use crate::placement::{candidates, CandidateQuery, Exclusion};
+use crate::placement::{CandidateQuery, Exclusion};
 
 impl Run<'_> {
     pub(super) fn relocate(&mut self, relocation: &MoveOperation) -> Step {
@@ -195,14 +195,11 @@ impl Run<'_> {
                     Target::Group(group) => Some(group),
                     _ => None,
                 };
-                let found = candidates(
-                    state,
-                    &CandidateQuery {
-                        project: Some(destination),
-                        group: group.as_deref(),
-                        architectures: architectures_of(&instance),
-                    },
-                );
+                let found = self.candidates(&CandidateQuery {
+                    project: Some(destination),
+                    group: group.as_deref(),
+                    architectures: architectures_of(&instance),
+                });
                 (found.members, found.excluded, false)
             }
         };

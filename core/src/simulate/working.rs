@@ -22,7 +22,7 @@ pub(super) struct Working<'w> {
 }
 
 enum Undo {
-    Instance { index: usize, instance: Instance },
+    Instance { index: usize, instance: Box<Instance> },
     MemberStatus { index: usize, status: MemberStatus },
 }
 
@@ -66,7 +66,7 @@ impl<'w> Working<'w> {
         if index < self.instances {
             self.undo.push(Undo::Instance {
                 index,
-                instance: instance.clone(),
+                instance: Box::new(instance.clone()),
             });
         }
         change(instance);
@@ -86,7 +86,7 @@ impl Drop for Working<'_> {
     fn drop(&mut self) {
         while let Some(undo) = self.undo.pop() {
             match undo {
-                Undo::Instance { index, instance } => self.snapshot.instances[index] = instance,
+                Undo::Instance { index, instance } => self.snapshot.instances[index] = *instance,
                 Undo::MemberStatus { index, status } => self.snapshot.members[index].status = status,
             }
         }

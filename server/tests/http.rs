@@ -174,6 +174,29 @@ async fn an_unreadable_incus_version_is_a_400_everywhere() {
 }
 
 #[tokio::test]
+async fn an_empty_incus_version_or_local_member_means_the_default() {
+    let app = TestApp::with_demo().await;
+    let source = "def instance_placement(request, candidate_members):\n    log_info(request.name)\n";
+    let evaluate = serde_json::json!({
+        "snapshot_id": 1, "source": source, "incus_version": "", "local_member": "",
+        "request": {"reason": "new", "project": "web", "name": "x"}, "candidates": ["hv-a01"],
+    });
+    let response = app.post_json("/api/v1/scriptlets/evaluate", &evaluate).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let simulate = serde_json::json!({
+        "snapshot_id": 1, "source": source, "incus_version": "",
+        "operations": [{"kind": "create", "project": "web", "name": "x"}],
+    });
+    let response = app.post_json("/api/v1/simulations", &simulate).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let simulation: serde_json::Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(simulation["incus_version"], "6.0.4", "the snapshot's version");
+    let check = serde_json::json!({"source": source, "incus_version": ""});
+    let response = app.post_json("/api/v1/scriptlets/check", &check).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+}
+
+#[tokio::test]
 async fn a_snapshot_whose_version_berth_cannot_read_needs_an_explicit_one() {
     let app = TestApp::empty().await;
     let mut snapshot = berth_core::demo::demo_snapshot();

@@ -363,12 +363,12 @@ fn cases() -> Vec<Case> {
             "cluster restore m2 --force",
         ),
     ]);
-    cases.extend(item_cases());
+    cases.extend(target_project_image_and_create_field_cases());
     cases
 }
 
 /// Issue 7, items 1 (empty target project), 3 (images) and 6 (devices and other create fields).
-fn item_cases() -> Vec<Case> {
+fn target_project_image_and_create_field_cases() -> Vec<Case> {
     let sized_profile = [
         "profile create sized",
         "profile device add sized root disk path=/ pool=local size=300MiB",

@@ -28,10 +28,15 @@ pub struct CreateOperation {
     #[serde(default)]
     pub target: String,
     /// `container` (the default) or `virtual-machine`.
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "empty_as_none")]
     pub instance_type: Option<String>,
     /// The cloud instance-type shorthand (`incus create --type c2-m4`), merged into `config`.
-    #[serde(default, rename = "instance_type", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "instance_type",
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
     pub cloud_instance_type: Option<String>,
     /// `None`: the image's or copied instance's profiles, else `default`. `Some([])`: none.
     #[serde(default)]
@@ -53,8 +58,8 @@ pub struct CreateOperation {
     #[serde(default)]
     pub source: CreateSource,
     /// The member that receives the request (where the scriptlet runs); default: the member
-    /// the snapshot was taken from.
-    #[serde(default)]
+    /// the snapshot was taken from (also for `""`).
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub via: Option<String>,
 }
 
@@ -118,8 +123,8 @@ pub struct CreateSource {
     /// `incus` command sends the full fingerprint (and no alias) for a local image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
-    /// The project of the instance copied.
-    #[serde(default)]
+    /// The project of the instance copied; absent or `""`: the new instance's project.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub project: Option<String>,
 }
 
@@ -141,7 +146,8 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
+/// A field whose `""` means the same as its absence (its default), as Incus reads it.
 fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     let value = Option::<String>::deserialize(deserializer)?;
-    Ok(value.filter(|project| !project.is_empty()))
+    Ok(value.filter(|text| !text.is_empty()))
 }

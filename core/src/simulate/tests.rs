@@ -445,6 +445,28 @@ fn an_empty_or_own_target_project_means_the_same_project() {
 }
 
 #[test]
+fn a_creates_empty_fields_read_as_absent() {
+    let spelled = |extra: serde_json::Value| -> Operation {
+        let mut value = serde_json::json!({"kind": "create", "project": "web", "name": "n"});
+        value
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(value).unwrap()
+    };
+    let absent = spelled(serde_json::json!({}));
+    let empty = spelled(serde_json::json!({
+        "type": "", "instance_type": "", "via": "", "source": {"type": "none", "project": ""}
+    }));
+    assert_eq!(empty, absent);
+    let snapshot = demo_snapshot();
+    assert_eq!(
+        run("6.0.4", Mode::Upstream, &snapshot, empty),
+        run("6.0.4", Mode::Upstream, &snapshot, absent)
+    );
+}
+
+#[test]
 fn a_cumulative_simulation_shows_the_scriptlet_earlier_operations() {
     let snapshot = demo_snapshot();
     let scriptlet = compile_source(

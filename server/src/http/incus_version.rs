@@ -7,19 +7,24 @@ use berth_core::engine::{BadVersion, IncusVersion};
 use crate::db::StoredSnapshot;
 use crate::error::AppError;
 
-/// `incus_version` as given; absent: [`IncusVersion::DEFAULT`] (no snapshot to ask).
+/// `incus_version` as given; absent or empty: [`IncusVersion::DEFAULT`] (no snapshot to ask).
 pub(super) fn given_or_default(given: Option<&str>) -> Result<IncusVersion, AppError> {
-    given.map_or(Ok(IncusVersion::DEFAULT), parse)
+    given_version(given).map_or(Ok(IncusVersion::DEFAULT), parse)
 }
 
-/// `incus_version` as given; absent: the version the snapshot's cluster runs. A snapshot whose
+/// A given version; `""` means not given, as an absent field does.
+fn given_version(given: Option<&str>) -> Option<&str> {
+    given.filter(|text| !text.trim().is_empty())
+}
+
+/// `incus_version` as given; absent or empty: the version the snapshot's cluster runs. A snapshot whose
 /// version Berth cannot read (a distribution's suffix, a future scheme) is a 400 that says to
 /// pass `incus_version`, rather than a guess.
 pub(super) fn given_or_snapshots(
     given: Option<&str>,
     stored: &StoredSnapshot,
 ) -> Result<IncusVersion, AppError> {
-    if let Some(given) = given {
+    if let Some(given) = given_version(given) {
         return parse(given);
     }
     let reported = &stored.incus_version;

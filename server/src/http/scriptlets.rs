@@ -49,7 +49,7 @@ pub struct EvaluateScriptletRequest {
     pub request: PlacementRequest,
     /// Candidate member names, in the order Incus would pass them.
     pub candidates: Vec<String>,
-    /// Where the scriptlet runs; default: the member the snapshot was taken from.
+    /// Where the scriptlet runs; absent or empty: the member the snapshot was taken from.
     pub local_member: Option<String>,
 }
 
@@ -85,11 +85,13 @@ async fn evaluate_scriptlet(
         .stored_snapshot(body.snapshot_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", body.snapshot_id)))?;
+    let local_member = body.local_member.as_deref().filter(|name| !name.is_empty());
     if let Some(unknown) = body
         .candidates
         .iter()
-        .chain(&body.local_member)
-        .find(|name| !stored.member_names.contains(name.as_str()))
+        .map(String::as_str)
+        .chain(local_member)
+        .find(|name| !stored.member_names.contains(*name))
     {
         return Err(AppError::BadRequest(format!(
             "{unknown:?} is not a member of snapshot {}",
@@ -104,7 +106,7 @@ async fn evaluate_scriptlet(
             version,
             &body.request,
             &body.candidates,
-            body.local_member.as_deref(),
+            local_member,
         )
         .await?;
     Ok(Json(reply.into()))

@@ -2,18 +2,61 @@
 //!
 //! `server` depends on this crate to render it, so this crate cannot name `server`'s types.
 //! Instead it declares what server functions need as a trait; `server` implements it and
-//! provides an `Arc<dyn Backend>` as Leptos context for every request.
+//! provides an `Arc<dyn Backend>` as Leptos context for every request. Who is asking
+//! ([`Caller`]) is established by the server's guard before any server function runs.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
 use crate::error::BerthError;
-use crate::types::ClusterView;
+use crate::types::{AuditPage, AuditQuery, ClusterView, CreatedToken, TokenView, UserView};
+
+/// The signed-in user of this request, as the server's guard established it (it is in the
+/// request's extensions). Server-side only: it holds the session's identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub user_id: i64,
+    pub username: String,
+    pub role: String,
+    /// What the role may do (`berth_core::access::Action` names).
+    pub actions: Vec<String>,
+    /// The session's CSRF token (`None` with an API token).
+    pub csrf_token: Option<String>,
+    /// The session's id digest (`None` with an API token).
+    pub session: Option<String>,
+    pub token_id: Option<i64>,
+    pub address: Option<String>,
+}
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
     async fn cluster_view(&self, snapshot_id: Option<i64>) -> Result<ClusterView, BerthError>;
+
+    async fn change_password(&self, caller: &Caller, current: String, new: String) -> Result<(), BerthError>;
+    async fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, BerthError>;
+    async fn create_token(&self, caller: &Caller, name: String) -> Result<CreatedToken, BerthError>;
+    async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<(), BerthError>;
+
+    async fn list_users(&self) -> Result<Vec<UserView>, BerthError>;
+    async fn add_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        role: String,
+        password: String,
+    ) -> Result<(), BerthError>;
+    async fn change_user(
+        &self,
+        caller: &Caller,
+        username: String,
+        role: Option<String>,
+        disabled: Option<bool>,
+        password: Option<String>,
+    ) -> Result<(), BerthError>;
+
+    async fn audit_log(&self, query: AuditQuery) -> Result<AuditPage, BerthError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;
@@ -22,4 +65,32 @@ pub type SharedBackend = Arc<dyn Backend>;
 pub fn backend() -> Result<SharedBackend, BerthError> {
     use_context::<SharedBackend>()
         .ok_or_else(|| BerthError::Internal("the backend is not available to this request".into()))
+}
+
+/// The signed-in user of the current request, if any.
+pub fn caller() -> Option<Caller> {
+    use_context::<axum::http::request::Parts>()?
+        .extensions
+        .get::<Caller>()
+        .cloned()
+}
+
+/// The signed-in user, for server functions that need one (the guard has already refused
+/// requests without; this is the second lock).
+pub fn signed_in() -> Result<Caller, BerthError> {
+    caller().ok_or_else(|| BerthError::Unauthenticated("sign in first".into()))
+}
+
+/// A server function's result, with its HTTP status set from the error (server functions
+/// answer 500 for every error otherwise; a wrong current password is not a server fault).
+pub async fn answered<T>(work: impl Future<Output = Result<T, BerthError>>) -> Result<T, BerthError> {
+    let result = work.await;
+    if let Err(error) = &result {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = axum::http::StatusCode::from_u16(error.status_code()) {
+                response.set_status(status);
+            }
+        }
+    }
+    result
 }

@@ -12,6 +12,12 @@ pub enum BerthError {
     /// The thing asked for does not exist (404).
     #[error("{0}")]
     NotFound(String),
+    /// Nobody is signed in, or the session is over (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The signed-in role may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request is not acceptable as sent (400).
     #[error("{0}")]
     BadRequest(String),
@@ -28,6 +34,8 @@ impl BerthError {
         match self {
             BerthError::NotFound(_) => 404,
             BerthError::BadRequest(_) => 400,
+            BerthError::Unauthenticated(_) => 401,
+            BerthError::Forbidden(_) => 403,
             BerthError::Internal(_) | BerthError::Call(_) => 500,
         }
     }

@@ -13,6 +13,7 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod components;
+pub mod csrf;
 pub mod error;
 mod format;
 mod pages;
@@ -23,15 +24,26 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use crate::api::get_viewer;
 use crate::components::nav::NavShell;
+use crate::error::BerthError;
+use crate::pages::audit::AuditPage;
 use crate::pages::cluster::ClusterPage;
+use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
+use crate::pages::settings::{PasswordPage, TokensPage, UsersPage};
+use crate::types::Viewer;
+
+/// The signed-in user, loaded once per page load and shared by the navigation and the pages.
+pub type ViewerResource = Resource<Result<Option<Viewer>, BerthError>>;
 
 /// The name of the generated assets: `/pkg/berth.js`, `/pkg/berth.wasm`, `/pkg/berth.css`.
 pub const OUTPUT_NAME: &str = "berth";
 
-/// The HTML document every page is rendered into.
+/// The HTML document every page is rendered into. A signed-in session's CSRF token is in its
+/// head, where the server function client reads it (`csrf.rs`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let csrf_token = csrf::page_token();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -40,6 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                {csrf_token.map(|token| view! { <meta name=csrf::CSRF_META content=token/> })}
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -54,6 +67,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let viewer: ViewerResource = Resource::new(|| (), |()| get_viewer());
+    provide_context(viewer);
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Berth".to_owned() } else { format!("{page} · Berth") }/>
@@ -63,6 +78,11 @@ pub fn App() -> impl IntoView {
                     // Async: the HTML is sent once the data is in, so the page is whole without
                     // JavaScript (out-of-order streaming needs a script to place its parts).
                     <Route path=path!("/") view=ClusterPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/password") view=PasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

@@ -84,3 +84,80 @@ pub struct ProjectView {
     pub own_profiles: bool,
     pub own_images: bool,
 }
+
+/// The signed-in user as the UI sees it: who, and what the role may do (to hide the rest;
+/// the server enforces it regardless).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub username: String,
+    pub role: String,
+    /// `berth_core::access::Action` names.
+    pub actions: Vec<String>,
+}
+
+impl Viewer {
+    pub fn may(&self, action: &str) -> bool {
+        self.actions.iter().any(|allowed| allowed == action)
+    }
+}
+
+/// An API token as listed (never its value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// A token just created: its value is shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedToken {
+    pub id: i64,
+    pub name: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+/// The audit page's filters, as in its URL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    pub user: Option<String>,
+    pub kind: Option<String>,
+    /// `YYYY-MM-DD` or RFC 3339.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Entries older than this one (the next page).
+    pub before_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub at: String,
+    pub user: Option<String>,
+    pub kind: String,
+    pub subject: Option<String>,
+    /// The entry's details as compact JSON.
+    pub detail: String,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// Every kind there is, for the filter.
+    pub kinds: Vec<String>,
+    /// More entries are older than the last one shown.
+    pub more: bool,
+}
+
+/// Roles, lowest first (the server's table is the authority; this is the choice offered).
+pub const ROLES: [&str; 5] = ["viewer", "author", "reviewer", "operator", "admin"];

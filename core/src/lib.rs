@@ -1,5 +1,6 @@
 //! Berth's domain: what an Incus cluster looks like to the placement logic, with no IO.
 //!
+//! - [`access`]: roles and the table of which role may take which action.
 //! - [`model`]: the Incus REST objects Berth reads (members, groups, projects, profiles,
 //!   instances, operations), with field names exactly as Incus's JSON has them.
 //! - [`snapshot`]: an immutable capture of one cluster in the `berth.snapshot/v1` format,
@@ -17,6 +18,7 @@
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
 
+pub mod access;
 pub mod demo;
 pub mod engine;
 pub mod model;

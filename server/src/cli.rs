@@ -1,7 +1,7 @@
 //! The command line. Every option can also come from a `BERTH_*` environment variable.
 //!
 //! Each command's arguments live in its own module (`serve`, `check`, `simulate_cli`,
-//! `snapshot_cli`, `sandbox::worker`); option groups several commands share live with what they
+//! `snapshot_cli`, `user_cli`, `sandbox::worker`); option groups several commands share live with what they
 //! configure (`sandbox::SandboxArgs`, `db::DataDir`). This module only lists the commands and
 //! dispatches, so it depends on the commands and never the other way round.
 
@@ -12,6 +12,7 @@ use crate::sandbox::worker::WorkerLimits;
 use crate::serve::ServeArgs;
 use crate::simulate_cli::SimulateArgs;
 use crate::snapshot_cli::SnapshotCommand;
+use crate::user_cli::UserCommand;
 
 /// Berth: author, preview and safely execute Incus placement decisions.
 #[derive(Debug, Parser)]
@@ -39,6 +40,11 @@ pub enum Command {
     Snapshot {
         #[command(subcommand)]
         command: SnapshotCommand,
+    },
+    /// Manage Berth's accounts: add, list, set-role, passwd.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Run scriptlets for a Berth server (started by it; reads jobs on stdin).
     #[command(hide = true)]
@@ -69,6 +75,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::serve::serve(args))?;
+            Ok(0)
+        }
+        Command::User { command } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::user_cli::run(command))?;
             Ok(0)
         }
         Command::Snapshot { command } => {

@@ -10,17 +10,34 @@
 //! body the extractors reject (`From<JsonRejection>`, the one place those are mapped).
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_app::error::BerthError;
 use berth_core::engine::Diagnostic;
 
+use crate::auth::AuthError;
 use crate::db::StoreError;
 use crate::sandbox::pool::SandboxError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// 401: no session or token, or one that is no longer valid.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: signed in, but this role may not do this; or a write without a valid CSRF token
+    /// or from a foreign origin.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409: the thing to create exists already.
+    #[error("{0}")]
+    Conflict(String),
+    /// 429: too many failed sign-ins; try again after the duration.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// 404: the named thing does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -54,6 +71,10 @@ const INTERNAL_MESSAGE: &str = "internal error; the details are in the server lo
 impl AppError {
     fn status(&self) -> StatusCode {
         match self {
+            AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -66,7 +87,11 @@ impl AppError {
     /// The message for the client; logs internal errors (the one place they are logged).
     fn public_message(&self) -> String {
         match self {
-            AppError::NotFound(message)
+            AppError::Unauthenticated(message)
+            | AppError::Forbidden(message)
+            | AppError::Conflict(message)
+            | AppError::RateLimited { message, .. }
+            | AppError::NotFound(message)
             | AppError::BadRequest(message)
             | AppError::PayloadTooLarge(message)
             | AppError::UnsupportedMediaType(message)
@@ -91,7 +116,30 @@ impl IntoResponse for AppError {
         if let AppError::Scriptlet(diagnostic) = &self {
             body["diagnostic"] = serde_json::to_value(diagnostic).expect("a diagnostic serializes");
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let AppError::RateLimited { retry_after, .. } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs()));
+        }
+        response
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(error: AuthError) -> AppError {
+        let message = error.to_string();
+        match error {
+            AuthError::BadCredentials => AppError::Unauthenticated(message),
+            AuthError::RateLimited { retry_after } => AppError::RateLimited { message, retry_after },
+            AuthError::WrongCurrentPassword
+            | AuthError::WeakPassword(_)
+            | AuthError::InvalidUsername(_)
+            | AuthError::InvalidTokenName => AppError::Unprocessable(message),
+            AuthError::UserExists(_) | AuthError::Refused(_) => AppError::Conflict(message),
+            AuthError::NoSuchUser(_) | AuthError::NoSuchToken(_) => AppError::NotFound(message),
+            AuthError::Store(error) => AppError::Store(error),
+        }
     }
 }
 
@@ -121,6 +169,8 @@ impl From<AppError> for BerthError {
     fn from(error: AppError) -> BerthError {
         match error {
             AppError::NotFound(message) => BerthError::NotFound(message),
+            AppError::Unauthenticated(message) => BerthError::Unauthenticated(message),
+            AppError::Forbidden(message) => BerthError::Forbidden(message),
             AppError::Store(_) | AppError::Sandbox(_) => BerthError::Internal(error.public_message()),
             other => BerthError::BadRequest(other.public_message()),
         }

@@ -12,14 +12,20 @@
 //!   the domain to the UI's wire types.
 //! - [`db`]: the SQLite store (migrations, snapshots).
 //! - [`incus`]: the Incus REST client (unix socket, HTTPS with a client certificate).
+//! - [`auth`]: accounts, sessions, API tokens; [`audit`]: the audit log's writer;
+//!   [`user_cli`]: `berth user add|list|set-role|passwd`.
+//! - [`tls`]: Berth's own HTTPS (`--tls-cert`); [`clock`]: the time, movable in tests.
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping.
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
 
+pub mod audit;
+pub mod auth;
 pub mod capture;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -30,3 +36,5 @@ pub mod services;
 pub mod simulate_cli;
 pub mod site;
 pub mod snapshot_cli;
+pub mod tls;
+pub mod user_cli;

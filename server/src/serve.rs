@@ -1,30 +1,63 @@
-//! `berth serve`: open the store, build the router, listen until Ctrl-C or SIGTERM.
+//! `berth serve`: open the store, make sure an admin exists, build the router, listen (plain
+//! HTTP or TLS) until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use berth_app::backend::SharedBackend;
+use berth_core::access::Role;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::db::DataDir;
+use crate::audit::Actor;
+use crate::auth::{secret, Auth, AuthConfig};
+use crate::clock::Clock;
+use crate::db::{DataDir, Store};
 use crate::http::{router, AppState};
 use crate::sandbox::{Sandbox, SandboxArgs, SimulationArgs};
 use crate::services::Services;
 use crate::site::locate_site_root;
+use crate::tls::{PeerAddress, TlsListener};
+
+/// How often sessions past their expiry are removed from the store.
+const SESSION_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Berth has no TLS of its own: keep it on loopback or behind a proxy.
+    /// Address to listen on. Loopback by default; elsewhere, serve TLS (`--tls-cert`) or put
+    /// Berth behind a TLS proxy.
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
+
+    /// PEM certificate chain: Berth serves HTTPS itself (with `--tls-key`); cookies get `Secure`.
+    #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "BERTH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// An origin (`https://berth.example.com`) accepted for writes besides the request's own
+    /// `Host`: for a proxy that rewrites `Host`. Repeatable; comma-separated in the variable.
+    #[arg(long = "origin", env = "BERTH_ORIGINS", value_delimiter = ',')]
+    pub origins: Vec<String>,
+
+    /// A session unused this long ends (e.g. `8h`, `30m`).
+    #[arg(long, env = "BERTH_SESSION_IDLE_TIMEOUT", default_value = "8h", value_parser = humantime::parse_duration)]
+    pub session_idle_timeout: Duration,
+
+    /// A session this old ends, however busy (e.g. `7d`).
+    #[arg(long, env = "BERTH_SESSION_MAX_AGE", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub session_max_age: Duration,
 
     #[command(flatten)]
     pub data_dir: DataDir,
 
-    /// Load the built-in demo snapshot into the store (once; it is identified by its hash).
+    /// Load the built-in demo snapshot into the store (once; it is identified by its hash),
+    /// and if there is no admin yet, create `admin` with a random password printed once.
     #[arg(long, env = "BERTH_DEMO")]
     pub demo: bool,
 
@@ -56,6 +89,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot store the demo snapshot")?;
         tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let config = AuthConfig {
+        idle_timeout: args.session_idle_timeout,
+        max_age: args.session_max_age,
+        secure_cookies: tls.is_some(),
+        ..AuthConfig::default()
+    };
+    let auth = Auth::new(store.clone(), Clock::system(), config);
+    ensure_admin(&auth, &store, args.demo, data_dir).await?;
+    spawn_session_pruning(auth.clone());
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -67,7 +113,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_pkg_dir("pkg")
         .site_addr(address)
         .build();
-    let backend: SharedBackend = Arc::new(Services::new(store.clone()));
+    let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone()));
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Arc::new(Sandbox::new(args.sandbox.config_with(program, &args.simulation)));
     let app = router(AppState {
@@ -75,21 +121,77 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         backend,
         store: store.clone(),
         sandbox,
+        auth,
+        extra_origins: Arc::new(args.origins.clone()),
     });
 
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         listen = %address,
+        tls = tls.is_some(),
         data_dir = %data_dir.display(),
         site_root = %site_root.display(),
         "Berth is listening"
     );
-    println!("Berth is running at http://{address}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    if !address.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(listen = %address, "serving plain HTTP beyond loopback: passwords and sessions cross the network in the clear unless a TLS proxy is in front");
+    }
+    println!("Berth is running at {scheme}://{address}/");
+    let app = app.into_make_service_with_connect_info::<PeerAddress>();
+    match tls {
+        Some(config) => {
+            axum::serve(TlsListener::new(listener, config)?, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?
+        }
+    }
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())
+}
+
+/// `berth serve` needs an admin to manage users. With `--demo` one is made (`admin`, a
+/// random password printed once on stdout); otherwise Berth refuses to start and says how to
+/// create one. There is no default password.
+async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, data_dir: &Path) -> anyhow::Result<()> {
+    let dir = data_dir.display();
+    if store.has_enabled_admin().await? {
+        if demo {
+            println!(
+                "Sign in as an admin. Forgot the password? Set a new one with: berth user passwd admin --data-dir {dir}"
+            );
+        }
+        return Ok(());
+    }
+    anyhow::ensure!(
+        demo,
+        "there is no admin account in {dir}: create one with\n  berth user add NAME --role admin --data-dir {dir}\nthen start Berth again"
+    );
+    let password = secret::random_password();
+    auth.add_user(&Actor::command_line(), "admin", Role::Admin, &password)
+        .await
+        .with_context(|| format!("cannot create the demo admin in {dir}"))?;
+    println!("Sign in as admin with the password {password} (shown this once; change it in the user menu).");
+    Ok(())
+}
+
+fn spawn_session_pruning(auth: Auth) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(SESSION_PRUNE_INTERVAL);
+        loop {
+            interval.tick().await;
+            match auth.prune_sessions().await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::debug!(sessions = pruned, "expired sessions removed"),
+                Err(error) => tracing::warn!(error = %error, "cannot remove expired sessions"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

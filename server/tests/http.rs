@@ -222,6 +222,9 @@ async fn a_body_over_the_limit_is_answered_413_on_a_real_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let app = TestApp::empty().await;
+    let support::Client::Token(token) = app.token_for(&app.admin, "socket").await else {
+        unreachable!()
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let router = app.router();
@@ -230,7 +233,7 @@ async fn a_body_over_the_limit_is_answered_413_on_a_real_connection() {
     let body = vec![b' '; 24 << 20];
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
-        "POST /api/v1/scriptlets/check HTTP/1.1\r\nhost: berth\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        "POST /api/v1/scriptlets/check HTTP/1.1\r\nhost: berth\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();

@@ -1,8 +1,13 @@
-//! The navigation shell around every page: the sections of Berth, the ones not built yet
-//! shown as such rather than hidden, so users see where the product is going.
+//! The navigation shell around every page: the sections of Berth (the ones not built yet
+//! shown as such rather than hidden, so users see where the product is going) and the user
+//! menu: who is signed in, their settings, and signing out.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+use crate::csrf::CsrfField;
+use crate::types::Viewer;
+use crate::ViewerResource;
 
 /// Sections that exist in the product plan but not yet in this build.
 const COMING: [(&str, &str); 3] = [
@@ -16,6 +21,7 @@ const COMING: [(&str, &str); 3] = [
 
 #[component]
 pub fn NavShell(children: Children) -> impl IntoView {
+    let viewer = expect_context::<ViewerResource>();
     view! {
         <div class="layout">
             <nav class="sidebar" aria-label="Sections">
@@ -23,31 +29,77 @@ pub fn NavShell(children: Children) -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true">"⚓"</span>
                     "Berth"
                 </a>
-                <ul class="nav-list">
-                    <li>
-                        <A href="/" attr:class="nav-link" attr:data-test="nav-cluster">"Cluster"</A>
-                    </li>
-                    {COMING
-                        .iter()
-                        .map(|(name, purpose)| {
-                            view! {
-                                <li>
-                                    <span
-                                        class="nav-link disabled"
-                                        aria-disabled="true"
-                                        title=format!("Not yet available: {purpose}")
-                                        data-test="nav-coming"
-                                    >
-                                        {*name}
-                                        <span class="soon">"soon"</span>
-                                    </span>
-                                </li>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match viewer.await {
+                            Ok(Some(viewer)) => view! { <Sections viewer/> }.into_any(),
+                            _ => view! {
+                                <p class="nav-signin">
+                                    <a href="/login" data-test="nav-signin">"Sign in"</a>
+                                </p>
                             }
-                        })
-                        .collect_view()}
-                </ul>
+                            .into_any(),
+                        }
+                    })}
+                </Suspense>
             </nav>
             <main class="content">{children()}</main>
+        </div>
+    }
+}
+
+#[component]
+fn Sections(viewer: Viewer) -> impl IntoView {
+    let admin_links = [
+        ("/settings/users", "Users", "manage_users", "nav-users"),
+        ("/audit", "Audit log", "read_audit", "nav-audit"),
+    ]
+    .into_iter()
+    .filter(|(_, _, action, _)| viewer.may(action))
+    .map(|(href, label, _, test)| {
+        view! { <li><A href=href attr:class="nav-link" attr:data-test=test>{label}</A></li> }
+    })
+    .collect_view();
+    view! {
+        <ul class="nav-list">
+            <li>
+                <A href="/" attr:class="nav-link" attr:data-test="nav-cluster">"Cluster"</A>
+            </li>
+            {COMING
+                .iter()
+                .map(|(name, purpose)| {
+                    view! {
+                        <li>
+                            <span
+                                class="nav-link disabled"
+                                aria-disabled="true"
+                                title=format!("Not yet available: {purpose}")
+                                data-test="nav-coming"
+                            >
+                                {*name}
+                                <span class="soon">"soon"</span>
+                            </span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+            {admin_links}
+        </ul>
+        <div class="user-menu" data-test="user-menu">
+            <details>
+                <summary>
+                    <span class="user-name" data-test="user-name">{viewer.username.clone()}</span>
+                    <span class="badge" data-test="user-role">{viewer.role.clone()}</span>
+                </summary>
+                <ul class="nav-list">
+                    <li><A href="/settings/password" attr:class="nav-link" attr:data-test="nav-password">"Change password"</A></li>
+                    <li><A href="/settings/tokens" attr:class="nav-link" attr:data-test="nav-tokens">"API tokens"</A></li>
+                </ul>
+            </details>
+            <form method="post" action="/logout">
+                <CsrfField/>
+                <button type="submit" class="button" data-test="logout">"Sign out"</button>
+            </form>
         </div>
     }
 }

@@ -1,4 +1,7 @@
 //! One page per file; every route is listed in `App` (`lib.rs`).
 
+pub mod audit;
 pub mod cluster;
+pub mod login;
 pub mod not_found;
+pub mod settings;

@@ -1,9 +1,12 @@
-//! The SQLite store: one file, `berth.db`, in the data directory.
+//! The SQLite store: one file, `berth.db`, in the data directory: snapshots (`snapshots.rs`),
+//! accounts, sessions and API tokens (`accounts.rs`), the audit log (`audit.rs`).
 //!
 //! Migrations in `migrations/` are embedded in the binary and applied at start. A database
 //! that a newer Berth has migrated further than this binary knows is refused rather than
 //! used: this binary cannot know what the newer schema means.
 
+mod accounts;
+mod audit;
 mod cache;
 mod snapshots;
 
@@ -17,6 +20,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use accounts::{SessionRecord, TokenRecord, UserChange, UserRecord};
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cache::StoredSnapshot;
 pub use snapshots::SnapshotRow;
 
@@ -58,6 +63,8 @@ pub enum StoreError {
          it was written by a newer Berth: run that version, or choose another --data-dir"
     )]
     SchemaTooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("the store holds something this Berth cannot read: {0}")]
+    Corrupt(String),
     #[error("stored snapshot {id} cannot be read: {message}")]
     CorruptSnapshot { id: i64, message: String },
     #[error("database error: {0}")]

@@ -1,22 +1,29 @@
-//! The axum router: Leptos pages and server functions, `/api/v1` (`scriptlets.rs`,
-//! `simulations.rs`; `extract.rs` answers every malformed body in the API's error shape),
-//! `/healthz`, static assets.
+//! The axum router: Leptos pages and server functions, `/api/v1`, `/healthz`, static assets,
+//! all behind the guard of `access.rs`.
+//!
+//! - `access.rs`: the locked door (who is asking, which role may use which route, CSRF, CSP).
+//! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
+//!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`; `extract.rs` answers
+//!   every malformed body in the API's error shape, `body_limit.rs` the oversized ones.
 //!
 //! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
 //! without a socket.
 
+pub mod access;
+mod accounts;
+mod audit;
 mod body_limit;
 mod extract;
 mod incus_version;
 mod scriptlets;
+mod session;
 mod simulations;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::routing::get;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::Router;
 use berth_app::backend::SharedBackend;
 use berth_app::{shell, App};
@@ -27,9 +34,13 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use self::access::{AccessTable, Endpoint, Guard, Surface};
+use crate::auth::Auth;
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::Sandbox;
+
+pub use self::audit::{parse_time, parse_until};
 
 /// Everything a request may need. Handlers ask for parts through `FromRef`.
 #[derive(Clone, FromRef)]
@@ -40,28 +51,87 @@ pub struct AppState {
     pub store: Store,
     /// Where scriptlets run.
     pub sandbox: Arc<Sandbox>,
+    /// Accounts, sessions and tokens.
+    pub auth: Auth,
+    /// Origins accepted for writes besides the request's own (`--origin`).
+    pub extra_origins: Arc<Vec<String>>,
 }
 
 /// One slow request must not hold up a graceful shutdown for long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Every route the router serves with its access rule: `/api/v1`, forms, pages and server
+/// functions. The router is built from the same lists, so this is the whole surface.
+pub fn route_rules(state: &AppState) -> Vec<access::RouteRule> {
+    build(state.clone()).1.table.rules()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    build(state).0
+}
+
+fn build(state: AppState) -> (Router, Arc<Guard>) {
+    let mut table = AccessTable::default();
+    let mut routes_of = |endpoints: Vec<Endpoint>| -> Router<AppState> {
+        endpoints.into_iter().fold(Router::new(), |router, endpoint| {
+            let router = router.route(&endpoint.rule.path, endpoint.handler);
+            table.insert(endpoint.rule);
+            router
+        })
+    };
+    let health = routes_of(vec![Endpoint::api(
+        Method::GET,
+        "/healthz",
+        access::Access::Public,
+        healthz,
+    )]);
+    let api = routes_of(
+        [
+            session::endpoints(),
+            accounts::endpoints(),
+            audit::endpoints(),
+            scriptlets::endpoints(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    );
+    let simulations = routes_of(simulations::endpoints());
+
+    let pages = generate_route_list(App);
+    for page in &pages {
+        for method in page.methods() {
+            table.insert_listed(Surface::Page, page_method(method), page.path());
+        }
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        table.insert_listed(Surface::ServerFunction, method, path);
+    }
+
+    let guard = Arc::new(Guard {
+        auth: state.auth.clone(),
+        table: std::mem::take(&mut table),
+        extra_origins: state.extra_origins.to_vec(),
+        tls: state.auth.config().secure_cookies,
+    });
     let backend = state.backend.clone();
     let shell_options = state.leptos_options.clone();
     // A simulation may use its whole budget: its route has a timeout of its own, past the
     // point where the sandbox gives up on it.
     let simulation_timeout =
         REQUEST_TIMEOUT.max(state.sandbox.simulation_hard_limit() + Duration::from_secs(1));
-    Router::new()
-        .route("/healthz", get(healthz))
-        .merge(scriptlets::router().layer(axum::middleware::from_fn(body_limit::limit_body)))
+    let router = Router::new()
+        .merge(health)
+        .merge(api.layer(axum::middleware::from_fn(body_limit::limit_body)))
         // Registers every page route and every `#[server]` function, providing the backend
-        // to both (SSR renders and browser calls alike).
+        // (and the CSP nonce of the request) to both: SSR renders and browser calls alike.
         .leptos_routes_with_context(
             &state,
-            routes,
-            move || provide_context(backend.clone()),
+            pages,
+            move || {
+                provide_context(backend.clone());
+                provide_request_nonce();
+            },
             move || shell(shell_options.clone()),
         )
         // Static files from the site root; anything else is rendered as the 404 page.
@@ -73,7 +143,7 @@ pub fn router(state: AppState) -> Router {
         ))
         // Merged after the layers above, so that they do not apply to it: its own instead.
         .merge(
-            simulations::router()
+            simulations
                 .layer(axum::middleware::from_fn(body_limit::limit_body))
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(
@@ -81,6 +151,8 @@ pub fn router(state: AppState) -> Router {
                     simulation_timeout,
                 )),
         )
+        // After every route is in: the guard wraps each of them and the fallback.
+        .layer(axum::middleware::from_fn_with_state(guard.clone(), access::guard))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -94,7 +166,28 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("same-origin"),
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    (router, guard)
+}
+
+fn page_method(method: leptos_router::Method) -> Method {
+    match method {
+        leptos_router::Method::Get => Method::GET,
+        leptos_router::Method::Post => Method::POST,
+        leptos_router::Method::Put => Method::PUT,
+        leptos_router::Method::Delete => Method::DELETE,
+        leptos_router::Method::Patch => Method::PATCH,
+    }
+}
+
+/// Gives Leptos this request's CSP nonce (set by the guard), so the inline hydration scripts
+/// it renders carry it.
+fn provide_request_nonce() {
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<access::CspNonce>().cloned());
+    if let Some(access::CspNonce(nonce)) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce));
+    }
 }
 
 /// Liveness and readiness: answers 200 only when the database answers.

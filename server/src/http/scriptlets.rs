@@ -1,29 +1,42 @@
 //! `/api/v1/scriptlets`: check a scriptlet as Incus would, evaluate one placement call against
 //! a stored snapshot, and the completion schema. Scriptlets run in the sandbox, never here.
-//! These endpoints change nothing, so they need no session; JSON bodies only (a cross-site
-//! form cannot send one without a preflight).
+//! Running a scriptlet is the author's sandbox right; reading the schema is anyone's.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::Method;
+use axum::Json;
+use berth_core::access::Action;
 use berth_core::engine::schema::{schema, CompletionSchema};
 use berth_core::engine::{CheckReport, Diagnostic, Evaluation, PlacementRequest};
 use serde::{Deserialize, Serialize};
 
+use super::access::{Access, Endpoint};
 use super::extract::{ApiJson, ApiQuery};
-use super::{incus_version, AppState};
+use super::incus_version;
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::protocol::EvaluateReply;
 use crate::sandbox::{JobSnapshot, Sandbox};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/scriptlets/check", post(check_scriptlet))
-        .route("/api/v1/scriptlets/evaluate", post(evaluate_scriptlet))
-        .route("/api/v1/scriptlets/schema", get(scriptlet_schema))
+pub fn endpoints() -> Vec<Endpoint> {
+    let sandbox = Access::Signed(Action::RunSandbox);
+    vec![
+        Endpoint::api(Method::POST, "/api/v1/scriptlets/check", sandbox, check_scriptlet),
+        Endpoint::api(
+            Method::POST,
+            "/api/v1/scriptlets/evaluate",
+            sandbox,
+            evaluate_scriptlet,
+        ),
+        Endpoint::api(
+            Method::GET,
+            "/api/v1/scriptlets/schema",
+            Access::Signed(Action::Read),
+            scriptlet_schema,
+        ),
+    ]
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,19 +5,26 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::Method;
+use axum::Json;
+use berth_core::access::Action;
 use berth_core::simulate::{Mode, Operation};
 use serde::Deserialize;
 
+use super::access::{Access, Endpoint};
 use super::extract::ApiJson;
-use super::{incus_version, AppState};
+use super::incus_version;
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::{JobSnapshot, Sandbox};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/simulations", post(simulate))
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::api(
+        Method::POST,
+        "/api/v1/simulations",
+        Access::Signed(Action::RunSandbox),
+        simulate,
+    )]
 }
 
 #[derive(Debug, Deserialize)]

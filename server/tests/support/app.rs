@@ -1,12 +1,23 @@
 //! `TestApp`: Berth's router over a fresh SQLite store in a temporary directory, driven
-//! through `tower::ServiceExt::oneshot` (no socket). Requests go through public routes only.
+//! through `tower::ServiceExt::oneshot` (no socket). Requests go through public routes only,
+//! signed in as a real user would be: `get`, `post_json` and `post_bytes` carry the session
+//! cookie of an admin, its CSRF token and a same-origin `Origin`; `send_as` takes any
+//! [`Client`] (anonymous, another role, an API token).
+//!
+//! The app's clock is manual ([`TestApp::time`]): session expiry and rate-limit windows are
+//! tested by moving it, never by sleeping.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use berth_app::backend::SharedBackend;
+use berth_core::access::Role;
+use berth_server::audit::Actor;
+use berth_server::auth::{Auth, AuthConfig};
+use berth_server::clock::{Clock, ManualTime};
 use berth_server::db::Store;
 use berth_server::http::{router, AppState};
 use berth_server::sandbox::{Sandbox, SandboxConfig};
@@ -15,22 +26,85 @@ use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
 use tower::ServiceExt;
 
+/// The host tests send requests to, and the origin of Berth's own pages there.
+pub const HOST: &str = "berth.test";
+pub const ORIGIN: &str = "http://berth.test";
+
+/// Every test user's password is this followed by the user's name.
+pub const PASSWORD_PREFIX: &str = "correct horse battery ";
+
 pub struct TestApp {
     pub store: Store,
+    pub auth: Auth,
+    pub time: ManualTime,
+    /// The state the router was built from (to list its routes).
+    pub state: AppState,
     router: Router,
+    /// The admin the default requests are made as.
+    pub admin: Client,
+    /// The origin of Berth's pages: [`ORIGIN`], or its `https` twin when Berth serves TLS.
+    pub origin: String,
     // Kept for the lifetime of the app: dropping it deletes the database and site.
     _dir: tempfile::TempDir,
 }
 
+/// Who sends a request, and with which credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Client {
+    Anonymous,
+    Session { cookie: String, csrf_token: String },
+    Token(String),
+}
+
+impl Client {
+    /// Notes the client's secrets for the check over the logs (`logs.rs`).
+    pub fn record_secrets(&self) {
+        match self {
+            Client::Anonymous => {}
+            Client::Session { cookie, csrf_token } => {
+                super::logs::secret(cookie);
+                super::logs::secret(csrf_token);
+            }
+            Client::Token(token) => super::logs::secret(token),
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+
+    /// The session cookie this response sets, if any (`Some("")` when it clears it).
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|value| value.strip_prefix("berth_session="))
+            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+    }
+}
+
+pub fn password_of(username: &str) -> String {
+    format!("{PASSWORD_PREFIX}{username}")
+}
+
 impl TestApp {
-    /// An app with an empty store.
+    /// An app with an empty store (but an admin, signed in).
     pub async fn empty() -> TestApp {
+        TestApp::with_config(AuthConfig::default()).await
+    }
+
+    pub async fn with_config(config: AuthConfig) -> TestApp {
+        super::logs::capture();
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = Store::open(&dir.path().join("data")).await.expect("store opens");
         let site = dir.path().join("site");
@@ -40,23 +114,41 @@ impl TestApp {
             .output_name(berth_app::OUTPUT_NAME)
             .site_root(site.to_string_lossy().into_owned())
             .build();
-        let backend: SharedBackend = Arc::new(Services::new(store.clone()));
+        let origin = if config.secure_cookies {
+            ORIGIN.replace("http:", "https:")
+        } else {
+            ORIGIN.to_owned()
+        };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+        let (clock, time) = Clock::manual(now);
+        let auth = Auth::new(store.clone(), clock, config);
+        let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone()));
         let mut sandbox = SandboxConfig::new(env!("CARGO_BIN_EXE_berth").into());
-        sandbox.time_limit = std::time::Duration::from_millis(1500);
+        sandbox.time_limit = Duration::from_millis(1500);
         sandbox.memory_bytes = 512 << 20;
         sandbox.limits.max_heap_bytes = 128 << 20;
         let sandbox = Arc::new(Sandbox::new(sandbox));
-        let router = router(AppState {
+        let state = AppState {
             leptos_options,
             backend,
             store: store.clone(),
             sandbox,
-        });
-        TestApp {
+            auth: auth.clone(),
+            extra_origins: Arc::new(Vec::new()),
+        };
+        let router = router(state.clone());
+        let mut app = TestApp {
             store,
+            auth,
+            time,
+            state,
             router,
+            admin: Client::Anonymous,
+            origin,
             _dir: dir,
-        }
+        };
+        app.admin = app.user("admin", Role::Admin).await;
+        app
     }
 
     /// An app whose store holds the demo snapshot.
@@ -69,26 +161,121 @@ impl TestApp {
         app
     }
 
-    pub async fn get(&self, uri: &str) -> TestResponse {
-        self.send(Request::get(uri).body(Body::empty()).unwrap()).await
+    /// Adds a user with this role (password: [`password_of`]) and signs them in.
+    pub async fn user(&self, username: &str, role: Role) -> Client {
+        super::logs::secret(&password_of(username));
+        self.auth
+            .add_user(&Actor::command_line(), username, role, &password_of(username))
+            .await
+            .expect("user added");
+        self.sign_in(username, &password_of(username)).await
     }
 
-    /// POST a JSON body.
-    pub async fn post_json(&self, uri: &str, body: &serde_json::Value) -> TestResponse {
-        let request = Request::post(uri)
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
+    /// Signs in through `POST /api/v1/session`; panics unless it succeeds.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Client {
+        let response = self.try_sign_in(username, password, None).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+        let client = Client::Session {
+            cookie: response.session_cookie().expect("a session cookie"),
+            csrf_token: response.json()["csrf_token"].as_str().unwrap().to_owned(),
+        };
+        client.record_secrets();
+        client
+    }
+
+    /// `POST /api/v1/session` from an address (`None`: no socket, as oneshot has none).
+    pub async fn try_sign_in(&self, username: &str, password: &str, address: Option<&str>) -> TestResponse {
+        let mut request = Request::post("/api/v1/session")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, &self.origin)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"username": username, "password": password}).to_string(),
+            ))
             .unwrap();
+        if let Some(address) = address {
+            let peer = berth_server::tls::PeerAddress(format!("{address}:40000").parse().unwrap());
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        }
         self.send(request).await
     }
 
-    /// POST raw bytes, with a `Content-Type` or none.
+    /// An API token for this client (via `POST /api/v1/tokens`).
+    pub async fn token_for(&self, client: &Client, name: &str) -> Client {
+        let response = self
+            .send_as(
+                client,
+                Method::POST,
+                "/api/v1/tokens",
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+        let client = Client::Token(response.json()["token"].as_str().unwrap().to_owned());
+        client.record_secrets();
+        client
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.send_as(&self.admin, Method::GET, uri, None).await
+    }
+
+    /// POST a JSON body as the admin.
+    pub async fn post_json(&self, uri: &str, body: &serde_json::Value) -> TestResponse {
+        self.send_as(&self.admin, Method::POST, uri, Some(body.clone()))
+            .await
+    }
+
+    /// POST raw bytes as the admin, with a `Content-Type` or none.
     pub async fn post_bytes(&self, uri: &str, content_type: Option<&str>, body: Vec<u8>) -> TestResponse {
-        let mut request = Request::post(uri);
+        let mut request = self.request(&self.admin, Method::POST, uri);
         if let Some(content_type) = content_type {
-            request = request.header("content-type", content_type);
+            request = request.header(header::CONTENT_TYPE, content_type);
         }
         self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// A request as `client`, with a JSON body or none.
+    pub async fn send_as(
+        &self,
+        client: &Client,
+        method: Method,
+        uri: &str,
+        body: Option<serde_json::Value>,
+    ) -> TestResponse {
+        let request = self.request(client, method, uri);
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    /// A request builder with the client's credentials, `Host` and (for writes) the same-origin
+    /// `Origin` a browser sends.
+    pub fn request(&self, client: &Client, method: Method, uri: &str) -> axum::http::request::Builder {
+        let writes = !method.is_safe();
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::HOST, HOST);
+        if writes {
+            request = request.header(header::ORIGIN, &self.origin);
+        }
+        match client {
+            Client::Anonymous => request,
+            Client::Session { cookie, csrf_token } => {
+                let request = request.header(header::COOKIE, format!("berth_session={cookie}"));
+                if writes {
+                    request.header("x-csrf-token", csrf_token)
+                } else {
+                    request
+                }
+            }
+            Client::Token(token) => request.header(header::AUTHORIZATION, format!("Bearer {token}")),
+        }
     }
 
     /// The router, e.g. to serve it on a real socket.
@@ -96,7 +283,7 @@ impl TestApp {
         self.router.clone()
     }
 
-    async fn send(&self, request: Request<Body>) -> TestResponse {
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self
             .router
             .clone()

@@ -9,10 +9,12 @@ mod app;
 #[allow(dead_code)]
 pub mod incus_cli;
 #[allow(dead_code)]
+pub mod logs;
+#[allow(dead_code)]
 mod testbed;
 
 // Each test binary uses a different part of this module.
 #[allow(unused_imports)]
-pub use app::{TestApp, TestResponse};
+pub use app::{password_of, Client, TestApp, TestResponse, HOST, ORIGIN};
 #[allow(unused_imports)]
 pub use testbed::{new_client_certificate, testbed, testbed_up, TestBed};

@@ -1,0 +1,242 @@
+//! Settings: `/settings/password` (one's own password), `/settings/tokens` (one's own API
+//! tokens) and `/settings/users` (admins: add users, change roles, disable, reset passwords).
+//!
+//! Every form is an `ActionForm` over a server function: with JavaScript it is sent by the
+//! CSRF-sending client and the page updates in place; without, it is posted with the hidden
+//! `csrf_token` field and the server sends the browser back here.
+
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+
+use crate::api::{list_tokens, list_users, AddUser, ChangePassword, ChangeUser, CreateToken, RevokeToken};
+use crate::components::error_notice::ErrorNotice;
+use crate::csrf::CsrfField;
+use crate::error::BerthError;
+use crate::types::{TokenView, UserView, ROLES};
+
+/// Flips once the page is hydrated (effects run only in the browser); tests wait for it.
+fn hydration_flag() -> RwSignal<bool> {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    hydrated
+}
+
+/// What an action's last run came to: nothing yet, done (with the message), or its error.
+fn outcome<S>(action: ServerAction<S>, done: &'static str) -> impl IntoView
+where
+    S: ServerFn<Error = BerthError> + Send + Sync + Clone + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    let value = action.value();
+    move || {
+        value.with(|value| match value {
+            Some(Ok(_)) => Some(view! { <p class="notice ok" role="status" data-test="outcome-ok">{done}</p> }.into_any()),
+            Some(Err(error)) => Some(
+                view! { <p class="notice error" role="alert" data-test="outcome-error">{error.to_string()}</p> }
+                    .into_any(),
+            ),
+            None => None,
+        })
+    }
+}
+
+#[component]
+pub fn PasswordPage() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    let hydrated = hydration_flag();
+    view! {
+        <Title text="Change password"/>
+        <section class="page narrow" data-test="password-page" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Change password"</h1>
+            <p class="muted">"Your other sessions end when the password changes; this one stays signed in."</p>
+            <ActionForm action=change attr:class="form">
+                <CsrfField/>
+                <label>"Current password"
+                    <input type="password" name="current" autocomplete="current-password" required data-test="current-password"/>
+                </label>
+                <label>"New password"
+                    <input type="password" name="new" autocomplete="new-password" minlength="8" required data-test="new-password"/>
+                </label>
+                <label>"New password, again"
+                    <input type="password" name="confirm" autocomplete="new-password" minlength="8" required data-test="confirm-password"/>
+                </label>
+                <button type="submit" class="button primary" data-test="change-password">"Change password"</button>
+            </ActionForm>
+            {outcome(change, "Password changed.")}
+        </section>
+    }
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let create = ServerAction::<CreateToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_tokens(),
+    );
+    let hydrated = hydration_flag();
+    view! {
+        <Title text="API tokens"/>
+        <section class="page narrow" data-test="tokens-page" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"API tokens"</h1>
+            <p class="muted">
+                "A token acts as you, with your role, for scripts and CI: send it as "
+                <code>"Authorization: Bearer TOKEN"</code>
+                ". It is shown once, when it is created; Berth keeps only a digest."
+            </p>
+            <ActionForm action=create attr:class="form inline">
+                <CsrfField/>
+                <label>"Name"
+                    <input type="text" name="name" required maxlength="100" placeholder="ci-pipeline" data-test="token-name"/>
+                </label>
+                <button type="submit" class="button primary" data-test="create-token">"Create token"</button>
+            </ActionForm>
+            {move || create.value().with(|value| match value {
+                Some(Ok(created)) => Some(view! {
+                    <div class="notice ok" role="status">
+                        <p>"Token " <strong>{created.name.clone()}</strong> " created. Copy it now: it will not be shown again."</p>
+                        <code class="secret" data-test="new-token">{created.token.clone()}</code>
+                    </div>
+                }.into_any()),
+                Some(Err(error)) => Some(view! { <p class="notice error" role="alert" data-test="outcome-error">{error.to_string()}</p> }.into_any()),
+                None => None,
+            })}
+            {outcome(revoke, "Token revoked.")}
+            <Suspense fallback=|| view! { <p class="loading">"Loading tokens…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
+                    {move || Suspend::new(async move {
+                        tokens.await.map(|tokens| view! { <TokenTable tokens revoke/> })
+                    })}
+                </ErrorBoundary>
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn TokenTable(tokens: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
+    if tokens.is_empty() {
+        return view! { <p class="muted" data-test="no-tokens">"You have no tokens."</p> }.into_any();
+    }
+    view! {
+        <table class="table" data-test="token-table">
+            <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+            <tbody>
+                {tokens.into_iter().map(|token| view! {
+                    <tr data-test="token-row" data-token=token.name.clone()>
+                        <td>{token.name.clone()}</td>
+                        <td>{token.created_at.clone()}</td>
+                        <td>{token.last_used_at.clone().unwrap_or_else(|| "never".into())}</td>
+                        <td>
+                            <ActionForm action=revoke>
+                                <CsrfField/>
+                                <input type="hidden" name="id" value=token.id/>
+                                <button type="submit" class="button danger" data-test="revoke-token">"Revoke"</button>
+                            </ActionForm>
+                        </td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let add = ServerAction::<AddUser>::new();
+    let change = ServerAction::<ChangeUser>::new();
+    let users = Resource::new(
+        move || (add.version().get(), change.version().get()),
+        |_| list_users(),
+    );
+    let hydrated = hydration_flag();
+    view! {
+        <Title text="Users"/>
+        <section class="page" data-test="users-page" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Users"</h1>
+            <h2>"Add a user"</h2>
+            <ActionForm action=add attr:class="form inline">
+                <CsrfField/>
+                <label>"Username" <input type="text" name="username" required maxlength="64" data-test="new-username"/></label>
+                <label>"Role" <RoleSelect name="role" selected="viewer"/></label>
+                <label>"Password"
+                    <input type="password" name="password" autocomplete="new-password" minlength="8" required data-test="new-user-password"/>
+                </label>
+                <button type="submit" class="button primary" data-test="add-user">"Add user"</button>
+            </ActionForm>
+            {outcome(add, "User added.")}
+            {outcome(change, "User changed.")}
+            <Suspense fallback=|| view! { <p class="loading">"Loading users…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
+                    {move || Suspend::new(async move {
+                        users.await.map(|users| view! { <UserTable users change/> })
+                    })}
+                </ErrorBoundary>
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RoleSelect(name: &'static str, selected: &'static str) -> impl IntoView {
+    view! {
+        <select name=name data-test="role-select">
+            {ROLES.iter().map(|role| view! { <option value=*role selected=*role == selected>{*role}</option> }).collect_view()}
+        </select>
+    }
+}
+
+#[component]
+fn UserTable(users: Vec<UserView>, change: ServerAction<ChangeUser>) -> impl IntoView {
+    view! {
+        <table class="table" data-test="user-table">
+            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Reset password"</th></tr></thead>
+            <tbody>
+                {users.into_iter().map(|user| {
+                    let name = user.username.clone();
+                    let (row_name, cell_name, role_name, state_name, password_name) =
+                        (name.clone(), name.clone(), name.clone(), name.clone(), name);
+                    let role: &'static str = ROLES.iter().find(|role| **role == user.role).copied().unwrap_or("viewer");
+                    let (state, toggle_label, toggle_to) = if user.disabled {
+                        ("disabled", "Enable", "false")
+                    } else {
+                        ("active", "Disable", "true")
+                    };
+                    view! {
+                        <tr data-test="user-row" data-user=row_name data-role=user.role.clone() data-disabled=user.disabled.to_string()>
+                            <td>{cell_name}<div class="muted small">"since " {user.created_at.clone()}</div></td>
+                            <td>
+                                <ActionForm action=change attr:class="form inline">
+                                    <CsrfField/>
+                                    <input type="hidden" name="username" value=role_name/>
+                                    <RoleSelect name="role" selected=role/>
+                                    <button type="submit" class="button" data-test="save-role">"Save"</button>
+                                </ActionForm>
+                            </td>
+                            <td>
+                                <ActionForm action=change attr:class="form inline">
+                                    <CsrfField/>
+                                    <input type="hidden" name="username" value=state_name/>
+                                    <input type="hidden" name="disabled" value=toggle_to/>
+                                    <span class=format!("badge {state}")>{state}</span>
+                                    <button type="submit" class="button" data-test="toggle-disabled">{toggle_label}</button>
+                                </ActionForm>
+                            </td>
+                            <td>
+                                <ActionForm action=change attr:class="form inline">
+                                    <CsrfField/>
+                                    <input type="hidden" name="username" value=password_name/>
+                                    <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password" data-test="reset-password"/>
+                                    <button type="submit" class="button" data-test="save-password">"Reset"</button>
+                                </ActionForm>
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}

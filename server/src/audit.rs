@@ -1,0 +1,114 @@
+//! Writing the audit log: who did what, when, from where. Every write Berth performs on behalf
+//! of someone is recorded here, through `Audit::record`, in the same request that does it.
+
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::db::{NewAuditEntry, Store, StoreError};
+
+/// What happened. The names are the `kind` column and the audit page's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    Login,
+    LoginFailed,
+    LoginRateLimited,
+    Logout,
+    PasswordChanged,
+    UserCreated,
+    UserRoleChanged,
+    UserDisabled,
+    UserEnabled,
+    UserPasswordReset,
+    TokenCreated,
+    TokenRevoked,
+}
+
+impl AuditKind {
+    pub const ALL: [AuditKind; 12] = [
+        AuditKind::Login,
+        AuditKind::LoginFailed,
+        AuditKind::LoginRateLimited,
+        AuditKind::Logout,
+        AuditKind::PasswordChanged,
+        AuditKind::UserCreated,
+        AuditKind::UserRoleChanged,
+        AuditKind::UserDisabled,
+        AuditKind::UserEnabled,
+        AuditKind::UserPasswordReset,
+        AuditKind::TokenCreated,
+        AuditKind::TokenRevoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Login => "login",
+            AuditKind::LoginFailed => "login.failed",
+            AuditKind::LoginRateLimited => "login.rate_limited",
+            AuditKind::Logout => "logout",
+            AuditKind::PasswordChanged => "password.changed",
+            AuditKind::UserCreated => "user.created",
+            AuditKind::UserRoleChanged => "user.role_changed",
+            AuditKind::UserDisabled => "user.disabled",
+            AuditKind::UserEnabled => "user.enabled",
+            AuditKind::UserPasswordReset => "user.password_reset",
+            AuditKind::TokenCreated => "token.created",
+            AuditKind::TokenRevoked => "token.revoked",
+        }
+    }
+}
+
+/// Who acted, from where. `user` is `None` when nobody is signed in (a failed login) and for
+/// the command line, whose authority is access to the data directory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Actor {
+    pub user: Option<(i64, String)>,
+    pub address: Option<String>,
+    /// `true` for `berth user …` on the server's machine.
+    pub command_line: bool,
+}
+
+impl Actor {
+    pub fn command_line() -> Actor {
+        Actor {
+            command_line: true,
+            ..Actor::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Audit {
+    store: Store,
+    clock: Clock,
+}
+
+impl Audit {
+    pub fn new(store: Store, clock: Clock) -> Audit {
+        Audit { store, clock }
+    }
+
+    /// Appends one entry. `detail` must be a JSON object without secrets.
+    pub async fn record(
+        &self,
+        actor: &Actor,
+        kind: AuditKind,
+        subject: Option<&str>,
+        mut detail: Value,
+    ) -> Result<(), StoreError> {
+        if actor.command_line {
+            detail["via"] = Value::from("command line");
+        }
+        self.store
+            .append_audit(&NewAuditEntry {
+                at: self.clock.now_ms(),
+                actor_id: actor.user.as_ref().map(|(id, _)| *id),
+                actor: actor.user.as_ref().map(|(_, name)| name.as_str()),
+                kind: kind.as_str(),
+                subject,
+                detail,
+                address: actor.address.as_deref(),
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! The audit log: append-only (the schema's triggers refuse updates and deletions), written
+//! by the services for every action worth answering "who did this?", read by admins.
+
+use super::{Store, StoreError};
+
+/// One entry to append. `detail` is a JSON object and never holds a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAuditEntry<'a> {
+    pub at: i64,
+    pub actor_id: Option<i64>,
+    pub actor: Option<&'a str>,
+    pub kind: &'a str,
+    pub subject: Option<&'a str>,
+    pub detail: serde_json::Value,
+    pub address: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: Option<String>,
+    pub kind: String,
+    pub subject: Option<String>,
+    pub detail: String,
+    pub address: Option<String>,
+}
+
+/// Which entries to read; every field narrows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    /// A kind (`login.failed`) or a kind's family (`login`: `login`, `login.failed`, …).
+    pub kind: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Entries older than this id (paging backwards).
+    pub before_id: Option<i64>,
+    pub limit: u32,
+}
+
+impl Store {
+    pub async fn append_audit(&self, entry: &NewAuditEntry<'_>) -> Result<i64, StoreError> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO audit_log (at, actor_id, actor, kind, subject, detail, address)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(entry.at)
+        .bind(entry.actor_id)
+        .bind(entry.actor)
+        .bind(entry.kind)
+        .bind(entry.subject)
+        .bind(entry.detail.to_string())
+        .bind(entry.address)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Entries matching the filter, newest first.
+    pub async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let family = filter.kind.as_ref().map(|kind| format!("{kind}.%"));
+        Ok(sqlx::query_as(
+            "SELECT id, at, actor, kind, subject, detail, address FROM audit_log
+             WHERE (? IS NULL OR actor = ?)
+               AND (? IS NULL OR kind = ? OR kind LIKE ?)
+               AND (? IS NULL OR at >= ?)
+               AND (? IS NULL OR at < ?)
+               AND (? IS NULL OR id < ?)
+             ORDER BY at DESC, id DESC
+             LIMIT ?",
+        )
+        .bind(&filter.actor)
+        .bind(&filter.actor)
+        .bind(&filter.kind)
+        .bind(&filter.kind)
+        .bind(&family)
+        .bind(filter.since)
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(filter.until)
+        .bind(filter.before_id)
+        .bind(filter.before_id)
+        .bind(i64::from(filter.limit))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// How many entries of `kind` about `subject`, and how many from `address`, after `since`
+    /// (the login rate limit counts failures).
+    pub async fn count_recent(
+        &self,
+        kind: &str,
+        subject: &str,
+        address: Option<&str>,
+        since: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let (by_subject,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = ? AND subject = ? AND at > ?")
+                .bind(kind)
+                .bind(subject)
+                .bind(since)
+                .fetch_one(self.pool())
+                .await?;
+        let by_address = match address {
+            Some(address) => {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM audit_log WHERE kind = ? AND address = ? AND at > ?",
+                )
+                .bind(kind)
+                .bind(address)
+                .bind(since)
+                .fetch_one(self.pool())
+                .await?;
+                count
+            }
+            None => 0,
+        };
+        Ok((by_subject, by_address))
+    }
+}

@@ -1,0 +1,174 @@
+//! The account pages' services: one's own password and tokens, users (admins), the audit log.
+
+use berth_app::backend::Caller;
+use berth_app::error::BerthError;
+use berth_app::types::{AuditEntryView, AuditPage, AuditQuery, CreatedToken, TokenView, UserView};
+use berth_core::access::Role;
+
+use crate::audit::{Actor, AuditKind};
+use crate::auth::{Auth, Credential, Principal};
+use crate::clock::rfc3339;
+use crate::db::{AuditFilter, Store};
+use crate::error::AppError;
+use crate::http::{parse_time, parse_until};
+
+/// Entries per audit page.
+const AUDIT_PAGE: u32 = 100;
+
+/// The principal the guard established, back from the UI's view of it.
+fn principal(caller: &Caller) -> Result<Principal, AppError> {
+    let role = caller
+        .role
+        .parse()
+        .map_err(|error: berth_core::access::UnknownRole| AppError::BadRequest(error.to_string()))?;
+    let credential = match (&caller.session, caller.token_id) {
+        (Some(id_hash), _) => Credential::Session {
+            id_hash: id_hash.clone(),
+            csrf_token: caller.csrf_token.clone().unwrap_or_default(),
+        },
+        (None, Some(id)) => Credential::Token { id },
+        (None, None) => return Err(AppError::Unauthenticated("sign in first".into())),
+    };
+    Ok(Principal {
+        user_id: caller.user_id,
+        username: caller.username.clone(),
+        role,
+        credential,
+    })
+}
+
+fn actor(caller: &Caller) -> Actor {
+    Actor {
+        user: Some((caller.user_id, caller.username.clone())),
+        address: caller.address.clone(),
+        command_line: false,
+    }
+}
+
+fn role(name: &str) -> Result<Role, AppError> {
+    name.parse()
+        .map_err(|error: berth_core::access::UnknownRole| AppError::Unprocessable(error.to_string()))
+}
+
+pub async fn change_password(
+    auth: &Auth,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+) -> Result<(), BerthError> {
+    let principal = principal(caller)?;
+    auth.change_own_password(&principal, current, new, caller.address.clone())
+        .await
+        .map_err(AppError::from)?;
+    Ok(())
+}
+
+pub async fn list_tokens(auth: &Auth, caller: &Caller) -> Result<Vec<TokenView>, BerthError> {
+    let tokens = auth
+        .list_tokens(&principal(caller)?)
+        .await
+        .map_err(AppError::from)?;
+    Ok(tokens
+        .into_iter()
+        .map(|token| TokenView {
+            id: token.id,
+            name: token.name,
+            created_at: rfc3339(token.created_at),
+            last_used_at: token.last_used_at.map(rfc3339),
+        })
+        .collect())
+}
+
+pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<CreatedToken, BerthError> {
+    let (record, token) = auth
+        .create_token(&principal(caller)?, name, caller.address.clone())
+        .await
+        .map_err(AppError::from)?;
+    Ok(CreatedToken {
+        id: record.id,
+        name: record.name,
+        token,
+    })
+}
+
+pub async fn revoke_token(auth: &Auth, caller: &Caller, id: i64) -> Result<(), BerthError> {
+    auth.revoke_token(&principal(caller)?, id, caller.address.clone())
+        .await
+        .map_err(AppError::from)?;
+    Ok(())
+}
+
+pub async fn list_users(auth: &Auth) -> Result<Vec<UserView>, BerthError> {
+    let users = auth.list_users().await.map_err(AppError::from)?;
+    Ok(users
+        .into_iter()
+        .map(|user| UserView {
+            username: user.username,
+            role: user.role.as_str().to_owned(),
+            disabled: user.disabled,
+            created_at: rfc3339(user.created_at),
+        })
+        .collect())
+}
+
+pub async fn add_user(
+    auth: &Auth,
+    caller: &Caller,
+    username: &str,
+    role_name: &str,
+    password: &str,
+) -> Result<(), BerthError> {
+    auth.add_user(&actor(caller), username, role(role_name)?, password)
+        .await
+        .map_err(AppError::from)?;
+    Ok(())
+}
+
+pub async fn change_user(
+    auth: &Auth,
+    caller: &Caller,
+    username: &str,
+    role_name: Option<&str>,
+    disabled: Option<bool>,
+    password: Option<&str>,
+) -> Result<(), BerthError> {
+    let role = role_name.map(role).transpose()?;
+    auth.change_user(&actor(caller), username, role, disabled, password)
+        .await
+        .map_err(AppError::from)?;
+    Ok(())
+}
+
+pub async fn audit_log(store: &Store, query: AuditQuery) -> Result<AuditPage, BerthError> {
+    let filter = AuditFilter {
+        actor: query.user,
+        kind: query.kind,
+        since: query.since.as_deref().map(parse_time).transpose()?,
+        until: query.until.as_deref().map(parse_until).transpose()?,
+        before_id: query.before_id,
+        // One more than shown tells whether there are older entries.
+        limit: AUDIT_PAGE + 1,
+    };
+    let mut entries = store.audit_entries(&filter).await.map_err(AppError::from)?;
+    let more = entries.len() > AUDIT_PAGE as usize;
+    entries.truncate(AUDIT_PAGE as usize);
+    Ok(AuditPage {
+        entries: entries
+            .into_iter()
+            .map(|entry| AuditEntryView {
+                id: entry.id,
+                at: rfc3339(entry.at),
+                user: entry.actor,
+                kind: entry.kind,
+                subject: entry.subject,
+                detail: entry.detail,
+                address: entry.address,
+            })
+            .collect(),
+        kinds: AuditKind::ALL
+            .iter()
+            .map(|kind| kind.as_str().to_owned())
+            .collect(),
+        more,
+    })
+}

@@ -1,0 +1,354 @@
+//! The locked door, route by route: every route of the router (taken from the lists the
+//! router is built from, so a new route cannot be missed) answered as the role table says,
+//! for anonymous clients, every role, API tokens, writes without the CSRF token and writes
+//! from a foreign origin.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{header, Method, StatusCode};
+use berth_core::access::Role;
+use berth_server::http::access::{Access, RouteRule, Surface};
+use berth_server::http::route_rules;
+use support::{Client, TestApp, TestResponse, HOST};
+
+/// A concrete URI for a route's path (parameters filled with values that name nothing).
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "999999").replace("{name}", "nobody")
+}
+
+/// A request on `rule` as `client`: writes carry an empty JSON object.
+async fn call(app: &TestApp, rule: &RouteRule, client: &Client) -> TestResponse {
+    let body = (!rule.method.is_safe()).then(|| serde_json::json!({}));
+    app.send_as(client, rule.method.clone(), &concrete(&rule.path), body)
+        .await
+}
+
+fn refused(response: &TestResponse) -> bool {
+    matches!(response.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+}
+
+#[tokio::test]
+async fn every_route_answers_as_the_role_table_says() {
+    let app = TestApp::with_demo().await;
+    let rules = route_rules(&app.state);
+
+    // The walk covers what Leptos registers: every server function and every page.
+    for (path, _) in leptos::server_fn::axum::server_fn_paths() {
+        assert!(
+            rules.iter().any(|rule| rule.path == path),
+            "server function {path} not walked"
+        );
+    }
+    for page in [
+        "/",
+        "/login",
+        "/settings/users",
+        "/settings/tokens",
+        "/settings/password",
+        "/audit",
+    ] {
+        assert!(
+            rules
+                .iter()
+                .any(|rule| rule.path == page && rule.surface == Surface::Page),
+            "{page}"
+        );
+    }
+    assert!(rules.len() >= 25, "{} routes", rules.len());
+
+    for role in Role::ALL.into_iter().filter(|role| *role != Role::Admin) {
+        app.auth
+            .add_user(
+                &berth_server::audit::Actor::command_line(),
+                role.as_str(),
+                role,
+                &support::password_of(role.as_str()),
+            )
+            .await
+            .unwrap();
+    }
+
+    for rule in &rules {
+        let route = format!("{} {}", rule.method, rule.path);
+        let anonymous = call(&app, rule, &Client::Anonymous).await;
+        match rule.access {
+            Access::Public => assert!(!refused(&anonymous), "{route}: public, but {}", anonymous.status),
+            Access::Signed(_) if rule.surface == Surface::Page => {
+                assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "{route}");
+                let location = anonymous.headers[header::LOCATION].to_str().unwrap();
+                assert!(location.starts_with("/login?next=%2F"), "{route}: {location}");
+            }
+            Access::Signed(_) => {
+                assert_eq!(
+                    anonymous.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{route}: {}",
+                    anonymous.body
+                );
+                let error = anonymous.json()["error"].as_str().unwrap().to_owned();
+                assert!(error.contains("sign in"), "{route}: {error}");
+            }
+        }
+
+        for role in Role::ALL {
+            // A fresh session each time: some routes end the session that calls them.
+            let client = app
+                .sign_in(role.as_str(), &support::password_of(role.as_str()))
+                .await;
+            let response = call(&app, rule, &client).await;
+            let allowed = match rule.access {
+                Access::Public => true,
+                Access::Signed(action) => role.may(action),
+            };
+            if allowed {
+                assert!(
+                    !refused(&response),
+                    "{route} as {role}: {} {}",
+                    response.status,
+                    response.body
+                );
+            } else {
+                assert_eq!(
+                    response.status,
+                    StatusCode::FORBIDDEN,
+                    "{route} as {role}: {}",
+                    response.body
+                );
+                if rule.surface != Surface::Page {
+                    let error = response.json()["error"].as_str().unwrap().to_owned();
+                    assert!(error.contains(&format!("your role ({role})")), "{route}: {error}");
+                }
+            }
+        }
+
+        if rule.method.is_safe() {
+            continue;
+        }
+        // A foreign Origin is refused on every write, signed in or not.
+        let admin = app.sign_in("admin", &support::password_of("admin")).await;
+        let Client::Session { cookie, csrf_token } = &admin else {
+            unreachable!()
+        };
+        let foreign = app
+            .request(&admin, rule.method.clone(), &concrete(&rule.path))
+            .header(header::ORIGIN, "http://evil.example")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        // `request` set the same-origin Origin first; the later header is a second value,
+        // so build the foreign one alone.
+        let mut foreign = foreign;
+        foreign
+            .headers_mut()
+            .insert(header::ORIGIN, "http://evil.example".parse().unwrap());
+        let response = app.send(foreign).await;
+        assert_eq!(
+            response.status,
+            StatusCode::FORBIDDEN,
+            "{route} from a foreign origin"
+        );
+        assert!(response.body.contains("Origin"), "{route}: {}", response.body);
+
+        let Access::Signed(_) = rule.access else { continue };
+        // With the cookie but without the CSRF token: refused.
+        let no_token = axum::http::Request::builder()
+            .method(rule.method.clone())
+            .uri(concrete(&rule.path))
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, support::ORIGIN)
+            .header(header::COOKIE, format!("berth_session={cookie}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let response = app.send(no_token).await;
+        assert_eq!(
+            response.status,
+            StatusCode::FORBIDDEN,
+            "{route} without the CSRF token"
+        );
+        assert!(
+            response.body.contains("X-CSRF-Token"),
+            "{route}: {}",
+            response.body
+        );
+
+        // A wrong token, and a missing Origin, are refused too.
+        let wrong_token = app
+            .request(
+                &Client::Session {
+                    cookie: cookie.clone(),
+                    csrf_token: format!("{csrf_token}x"),
+                },
+                rule.method.clone(),
+                &concrete(&rule.path),
+            )
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        assert_eq!(
+            app.send(wrong_token).await.status,
+            StatusCode::FORBIDDEN,
+            "{route} with a wrong CSRF token"
+        );
+        let mut no_origin = app
+            .request(&admin, rule.method.clone(), &concrete(&rule.path))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        no_origin.headers_mut().remove(header::ORIGIN);
+        assert_eq!(
+            app.send(no_origin).await.status,
+            StatusCode::FORBIDDEN,
+            "{route} without an Origin"
+        );
+
+        // An API token needs no CSRF token (a browser never sends one on its own).
+        let token = app.token_for(&admin, "walk").await;
+        let mut with_token = app
+            .request(&token, rule.method.clone(), &concrete(&rule.path))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        with_token.headers_mut().remove(header::ORIGIN);
+        let response = app.send(with_token).await;
+        assert!(
+            !refused(&response),
+            "{route} with an API token: {} {}",
+            response.status,
+            response.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_form_posted_without_javascript_carries_the_token_as_a_field() {
+    let app = TestApp::with_demo().await;
+    let Client::Session { cookie, csrf_token } = app.admin.clone() else {
+        unreachable!()
+    };
+    let post = |body: String| {
+        axum::http::Request::post("/logout")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, support::ORIGIN)
+            .header(header::COOKIE, format!("berth_session={cookie}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let wrong = app.send(post("csrf_token=nope".into())).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/v1/me").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+    let right = app.send(post(format!("csrf_token={csrf_token}"))).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert_eq!(right.headers[header::LOCATION], "/login");
+    assert_eq!(
+        right.session_cookie().as_deref(),
+        Some(""),
+        "the cookie is cleared"
+    );
+    assert_eq!(
+        app.get("/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED,
+        "the session ended"
+    );
+}
+
+#[tokio::test]
+async fn pages_send_anonymous_visitors_to_sign_in_and_back() {
+    let app = TestApp::with_demo().await;
+    let response = app
+        .send_as(&Client::Anonymous, Method::GET, "/?group=edge", None)
+        .await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers[header::LOCATION],
+        "/login?next=%2F%3Fgroup%3Dedge"
+    );
+    let login = app
+        .send_as(
+            &Client::Anonymous,
+            Method::GET,
+            "/login?next=%2F%3Fgroup%3Dedge",
+            None,
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(login.body.contains("name=\"next\" value=\"/?group=edge\""));
+    assert!(login.body.contains("name=\"username\""));
+    assert!(login.body.contains("name=\"password\""));
+    // Static files stay open: the login page needs its stylesheet.
+    assert_eq!(
+        app.send_as(&Client::Anonymous, Method::GET, "/pkg/berth.css", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_pages_a_nonce_for_their_scripts() {
+    let app = TestApp::with_demo().await;
+    let page = app.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let policy = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        !policy.contains("unsafe-inline") && !policy.contains("'unsafe-eval'"),
+        "{policy}"
+    );
+    let nonce = policy
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("a script nonce");
+    // Every inline script Leptos rendered carries this request's nonce.
+    let scripts = page.body.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(page.body.matches(&format!("nonce=\"{nonce}\"")).count(), scripts);
+    assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(page.headers[header::REFERRER_POLICY], "same-origin");
+    // Each request has its own nonce.
+    let again = app.get("/").await;
+    assert_ne!(
+        again.headers[header::CONTENT_SECURITY_POLICY],
+        page.headers[header::CONTENT_SECURITY_POLICY]
+    );
+    // The CSRF token of the session is in the page for the server function client.
+    let Client::Session { csrf_token, .. } = &app.admin else {
+        unreachable!()
+    };
+    assert!(page
+        .body
+        .contains(&format!("<meta name=\"csrf-token\" content=\"{csrf_token}\"")));
+}
+
+#[tokio::test]
+async fn the_ui_hides_what_the_role_may_not_do() {
+    let app = TestApp::with_demo().await;
+    let viewer = app.user("vera", Role::Viewer).await;
+    let as_viewer = app.send_as(&viewer, Method::GET, "/", None).await;
+    let as_admin = app.get("/").await;
+    assert!(as_viewer.body.contains("class=\"user-name\">vera</span>"));
+    assert!(as_viewer.body.contains("class=\"badge\">viewer</span>"));
+    assert!(!as_viewer.body.contains("data-test=\"nav-users\""));
+    assert!(!as_viewer.body.contains("data-test=\"nav-audit\""));
+    assert!(as_admin.body.contains("data-test=\"nav-users\""));
+    assert!(as_admin.body.contains("data-test=\"nav-audit\""));
+    // And the server refuses what is hidden, whatever the client sends.
+    let users = app.send_as(&viewer, Method::GET, "/settings/users", None).await;
+    assert_eq!(users.status, StatusCode::FORBIDDEN);
+    assert!(
+        users.body.contains("your role (viewer) may not do this"),
+        "{}",
+        users.body
+    );
+}

@@ -4,7 +4,10 @@
 #   2. unit and integration tests (cargo test), including the Incus client against the real
 #      3-member Incus cluster of scripts/testbed.sh, started here and stopped at the end
 #   3. end-to-end tests: a debug build of Berth with the demo snapshot, driven in Debian's
-#      headless chromium by end2end/ (node's test runner + playwright-core)
+#      headless chromium by end2end/ (node's test runner + playwright-core); they take the
+#      README's screenshots (docs/screenshots/)
+#   4. no secret a test created (password, session id, CSRF or API token) in any log the
+#      suites wrote (scripts/check-secrets.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -30,13 +33,16 @@ step "Incus test bed"
 scripts/testbed.sh up
 
 step "unit and integration tests"
+# Each test process writes its server logs and the secrets it made here (step 4 reads them).
+rm -rf target/tmp/test-logs
 cargo test
 
 step "build (debug)"
 scripts/build.sh
 
 step "end-to-end tests"
-target/debug/berth serve --demo --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/server.log" &
+RUST_LOG="debug,berth_server=trace" \
+  target/debug/berth serve --demo --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/stdout" 2>"$work/server.log" &
 server_pid=$!
 url=""
 for _ in $(seq 1 100); do
@@ -46,4 +52,14 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { echo "berth did not start" >&2; cat "$work/server.log" >&2; exit 1; }
-(cd end2end && BASE_URL="$url" npm test)
+# The demo's admin password, printed once on stdout (not in the log).
+password=$(sed -n 's/^Sign in as admin with the password \([^ ]*\) .*/\1/p' "$work/stdout")
+[ -n "$password" ] || { echo "berth printed no admin password" >&2; cat "$work/stdout" >&2; exit 1; }
+echo "$password" >"$work/e2e.secrets"
+(cd end2end && BASE_URL="$url" ADMIN_PASSWORD="$password" SECRETS_FILE="$work/e2e.secrets" \
+  SCREENSHOTS="$PWD/../docs/screenshots" npm test)
+
+step "no secrets in the logs"
+kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+server_pid=""
+scripts/check-secrets.sh target/tmp/test-logs "$work"

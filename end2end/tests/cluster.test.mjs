@@ -26,6 +26,14 @@ test("the server renders the demo cluster and serves the bundle", async () => {
   }
 });
 
+test("reading the cluster needs a session: visitors are sent to sign in", async () => {
+  const page = await get("/?group=edge", { anonymous: true });
+  assert.equal(page.status, 303);
+  assert.equal(page.headers.get("location"), "/login?next=%2F%3Fgroup%3Dedge");
+  const api = await get("/api/cluster_view", { anonymous: true });
+  assert.equal(api.status, 401);
+});
+
 test("an unknown page is a 404 with the navigation still there", async () => {
   const page = await get("/no-such-page");
   assert.equal(page.status, 404);

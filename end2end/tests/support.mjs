@@ -1,6 +1,8 @@
 // Helpers for the browser tests, split as find / act / check.
-// The server under test is started by scripts/test.sh, which passes its address in BASE_URL.
-import { mkdtempSync, rmSync } from "node:fs";
+// The server under test is started by scripts/test.sh, which passes its address in BASE_URL,
+// the password it printed for the demo's admin in ADMIN_PASSWORD, and a file to list the
+// secrets the tests see in SECRETS_FILE (scripts/check-secrets.sh checks no log holds them).
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -13,6 +15,23 @@ const ARGS = [
   "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
+
+export const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? "";
+const SECRETS_FILE = process.env.SECRETS_FILE;
+/** Where the README's screenshots are written, when set. */
+const SCREENSHOTS = process.env.SCREENSHOTS;
+
+/** Notes a secret for the check over the server's log. */
+export function recordSecret(value) {
+  if (SECRETS_FILE && value) appendFileSync(SECRETS_FILE, `${value}\n`);
+}
+
+/** Saves a screenshot of the page for the README (when SCREENSHOTS names a directory). */
+export async function screenshot(page, name) {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+}
 
 /** Polls until the server answers /healthz (up to 60 s). */
 export async function waitForServer() {
@@ -28,25 +47,69 @@ export async function waitForServer() {
   }
 }
 
-/** GET a path; returns status and body text. */
-export async function get(path) {
-  const response = await fetch(`${BASE_URL}${path}`);
+let apiCookie;
+
+/** A session for plain HTTP requests (signed in as the demo's admin once). */
+async function sessionCookie() {
+  if (apiCookie) return apiCookie;
+  const response = await fetch(`${BASE_URL}/api/v1/session`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: BASE_URL },
+    body: JSON.stringify({ username: "admin", password: ADMIN_PASSWORD }),
+  });
+  const body = await response.json();
+  if (response.status !== 200) throw new Error(`cannot sign in: ${JSON.stringify(body)}`);
+  recordSecret(body.csrf_token);
+  apiCookie = response.headers.get("set-cookie").split(";")[0];
+  recordSecret(apiCookie.split("=")[1]);
+  return apiCookie;
+}
+
+/** GET a path, signed in (`anonymous: true`: without a session); returns status and body text. */
+export async function get(path, { anonymous = false } = {}) {
+  const headers = anonymous ? {} : { cookie: await sessionCookie() };
+  const response = await fetch(`${BASE_URL}${path}`, { headers, redirect: "manual" });
   return { status: response.status, body: await response.text(), headers: response.headers };
 }
 
-/** A fresh browser profile; `close()` removes it. */
-export async function openBrowser({ javaScriptEnabled = true } = {}) {
+/** A fresh browser profile, signed in as the demo's admin unless `signedIn` is false;
+ *  `close()` removes it. */
+export async function openBrowser({ javaScriptEnabled = true, signedIn = true } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "berth-e2e-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, args: ARGS, javaScriptEnabled,
+    viewport: { width: 1280, height: 800 },
   });
-  return {
+  const browser = {
     context,
     async close() {
+      await recordSessionSecrets(context);
       await context.close();
       rmSync(profile, { recursive: true, force: true });
     },
   };
+  if (signedIn) {
+    const page = await context.newPage();
+    await signIn(page, "admin", ADMIN_PASSWORD);
+    await page.close();
+  }
+  return browser;
+}
+
+/** Signs in through the login page's form, as a person would. */
+export async function signIn(page, username, password, next = "/") {
+  await page.goto(`${BASE_URL}/login?next=${encodeURIComponent(next)}`);
+  await page.locator('[data-test="login-username"]').fill(username);
+  await page.locator('[data-test="login-password"]').fill(password);
+  await page.locator('[data-test="login-submit"]').click();
+  await page.waitForURL((url) => url.pathname !== "/login");
+}
+
+/** The session cookies a browser holds, noted as secrets. */
+export async function recordSessionSecrets(context) {
+  for (const cookie of await context.cookies()) {
+    if (cookie.name === "berth_session") recordSecret(cookie.value);
+  }
 }
 
 /** Records everything that went wrong on a page: script errors, console errors, HTTP >= 400. */

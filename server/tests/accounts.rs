@@ -323,8 +323,8 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         patch("dave", json!({"disabled": true})).await.status,
         StatusCode::OK
     );
-    assert_eq!(me(&app, &dave).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(me(&app, &dave_token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(app, &dave).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(app, &dave_token).await, StatusCode::UNAUTHORIZED);
     let refused = app.try_sign_in("dave", &password, None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.json(), json!({"error": "wrong username or password"}));
@@ -332,7 +332,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         patch("dave", json!({"disabled": false})).await.status,
         StatusCode::OK
     );
-    assert_eq!(me(&app, &dave_token).await, StatusCode::OK);
+    assert_eq!(me(app, &dave_token).await, StatusCode::OK);
 
     // A password reset ends every session of the user.
     let session = app.sign_in("dave", &password).await;
@@ -342,7 +342,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         patch("dave", json!({"password": reset})).await.status,
         StatusCode::OK
     );
-    assert_eq!(me(&app, &session).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(app, &session).await, StatusCode::UNAUTHORIZED);
     app.sign_in("dave", reset).await;
 
     // The last enabled admin cannot be demoted or disabled.
@@ -362,7 +362,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         StatusCode::UNPROCESSABLE_ENTITY
     );
 
-    let kinds: Vec<_> = audit(&app, "kind=user")
+    let kinds: Vec<_> = audit(app, "kind=user")
         .await
         .iter()
         .map(|e| e["kind"].as_str().unwrap().to_owned())
@@ -377,7 +377,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
             "user.created"
         ]
     );
-    let created = audit(&app, "kind=user.created&user=admin").await;
+    let created = audit(app, "kind=user.created&user=admin").await;
     assert_eq!(
         created.len(),
         1,

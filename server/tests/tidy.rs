@@ -108,3 +108,33 @@ fn frontend_only_hydrates() {
     );
     assert!(text.contains("pub fn hydrate()"));
 }
+
+#[test]
+fn sql_lives_in_the_store_module_only() {
+    for file in sources("server") {
+        let relative = file.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+        if relative.starts_with("server/src/db/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for word in ["sqlx::query", "query_as(", "SqlitePool"] {
+            assert!(
+                !text.contains(word),
+                "{relative} speaks SQL ({word}); the store module owns it"
+            );
+        }
+    }
+}
+
+#[test]
+fn routes_are_added_only_with_their_access_rule() {
+    // The router is built from `Endpoint`s (path, method, access rule, handler) in
+    // `http/mod.rs`; a `.route(` anywhere else would add a route the guard has no rule for.
+    for file in sources("server") {
+        let relative = file.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        let routes = text.matches(".route(").count();
+        let allowed = usize::from(relative == "server/src/http/mod.rs");
+        assert!(routes <= allowed, "{relative} adds routes directly ({routes})");
+    }
+}

@@ -31,7 +31,11 @@ pub fn UsageBar(label: &'static str, fraction: Option<f64>, detail: String) -> i
                         aria-valuemax="100"
                         aria-valuenow=pct
                     >
-                        <div class="usage-fill" style:width=format!("{pct}%")></div>
+                        // An SVG bar: its width is an attribute, not an inline style, which the
+                        // Content-Security-Policy (style-src 'self') would block.
+                        <svg class="usage-svg" aria-hidden="true" preserveAspectRatio="none">
+                            <rect class="usage-fill" height="100%" width=format!("{pct}%")></rect>
+                        </svg>
                     </div>
                 </div>
             }

@@ -46,6 +46,15 @@ struct UserRow {
     created_at: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    csrf_token: String,
+    session_created_at: i64,
+    last_seen_at: i64,
+}
+
 impl TryFrom<UserRow> for UserRecord {
     type Error = StoreError;
 
@@ -199,42 +208,23 @@ impl Store {
     /// The session with this id hash and its user, whatever their state: the caller decides
     /// about expiry and disabled users.
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
-        let row: Option<(i64, String, String, String, bool, i64, String, i64, i64)> = sqlx::query_as(
+        let row: Option<SessionRow> = sqlx::query_as(
             "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at,
-                    s.csrf_token, s.created_at, s.last_seen_at
+                    s.csrf_token, s.created_at AS session_created_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = ?",
         )
         .bind(id_hash)
         .fetch_optional(self.pool())
         .await?;
-        let Some((
-            id,
-            username,
-            role,
-            password_hash,
-            disabled,
-            user_created,
-            csrf_token,
-            created_at,
-            last_seen_at,
-        )) = row
-        else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let user = UserRecord::try_from(UserRow {
-            id,
-            username,
-            role,
-            password_hash,
-            disabled,
-            created_at: user_created,
-        })?;
         Ok(Some(SessionRecord {
-            user,
-            csrf_token,
-            created_at,
-            last_seen_at,
+            user: UserRecord::try_from(row.user)?,
+            csrf_token: row.csrf_token,
+            created_at: row.session_created_at,
+            last_seen_at: row.last_seen_at,
         }))
     }
 

@@ -276,7 +276,10 @@ async fn admit(guard: &Guard, request: Request, next: Next, nonce: &str) -> (Res
             .await
         {
             Ok(request) => request,
-            Err(refusal) => return (refusal, stale_cookie),
+            Err(refusal) => {
+                let refusal = AppError::Forbidden(refusal.to_owned()).into_response();
+                return (refusal, stale_cookie);
+            }
         };
     }
 
@@ -349,14 +352,14 @@ impl Guard {
 
     /// A write must come from Berth's own pages: no foreign `Origin`, and with the session
     /// cookie, a same-origin `Origin` and the session's CSRF token. The request comes back
-    /// whole (a form body read for its token is put back).
+    /// whole (a form body read for its token is put back); a refusal is its reason.
     async fn check_write(
         &self,
         request: Request,
         access: Access,
         principal: Option<&Principal>,
-    ) -> Result<Request, Response> {
-        let refuse = |message: &str| Err(AppError::Forbidden(message.to_owned()).into_response());
+    ) -> Result<Request, &'static str> {
+        let refuse = Err;
         let origin = request
             .headers()
             .get(header::ORIGIN)

@@ -122,7 +122,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         REQUEST_TIMEOUT.max(state.sandbox.simulation_hard_limit() + Duration::from_secs(1));
     let router = Router::new()
         .merge(health)
-        .merge(api.layer(axum::middleware::from_fn(body_limit::limit_body)))
+        .merge(api)
         // Registers every page route and every `#[server]` function, providing the backend
         // (and the CSP nonce of the request) to both: SSR renders and browser calls alike.
         .leptos_routes_with_context(
@@ -136,6 +136,8 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         )
         // Static files from the site root; anything else is rendered as the 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Every body has a limit: `/api/v1`, forms and server functions alike.
+        .layer(axum::middleware::from_fn(body_limit::limit_body))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -50,3 +50,15 @@ pub fn secret(value: &str) {
     });
     writeln!(file.lock().unwrap(), "{value}").expect("the secret is recorded");
 }
+
+/// A log file for a `berth` process a test starts (its stderr), checked like the rest.
+pub fn child_log() -> File {
+    static CHILDREN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let number = CHILDREN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let base = base();
+    let name = format!(
+        "{}-child{number}.log",
+        base.file_name().unwrap().to_string_lossy()
+    );
+    File::create(base.with_file_name(name)).expect("the child's log file can be created")
+}

@@ -1,0 +1,352 @@
+//! `berth user …` and `berth serve` as an administrator runs them: accounts made on the
+//! command line, a server that refuses to start without an admin, the demo's admin with a
+//! password printed once, and Berth serving HTTPS itself.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn berth(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn users_are_managed_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let password = "a password from stdin";
+    support::logs::secret(password);
+    let add = berth(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--data-dir",
+            data,
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(add.status.success(), "{}", text(&add.stderr));
+    assert_eq!(text(&add.stdout), "added alice (admin)\n");
+    assert!(!text(&add.stderr).contains(password));
+
+    let bob = berth(
+        &["user", "add", "bob", "--role", "reviewer", "--data-dir", data],
+        "another password\n",
+    );
+    assert!(
+        bob.status.success(),
+        "without a terminal the password is read from stdin: {}",
+        text(&bob.stderr)
+    );
+    let duplicate = berth(
+        &["user", "add", "bob", "--role", "viewer", "--data-dir", data],
+        "another password\n",
+    );
+    assert!(!duplicate.status.success());
+    assert!(text(&duplicate.stderr).contains("a user named `bob` exists already"));
+    let weak = berth(
+        &["user", "add", "carol", "--role", "viewer", "--data-dir", data],
+        "short\n",
+    );
+    assert!(text(&weak.stderr).contains("at least 8 characters"));
+    let bad_role = berth(
+        &["user", "add", "carol", "--role", "root", "--data-dir", data],
+        "",
+    );
+    assert_eq!(bad_role.status.code(), Some(2));
+    assert!(text(&bad_role.stderr).contains("roles are viewer, author, reviewer, operator and admin"));
+
+    let list = berth(&["user", "list", "--data-dir", data], "");
+    let lines: Vec<String> = text(&list.stdout)
+        .lines()
+        .map(|line| line.split('\t').take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["alice admin active", "bob reviewer active"]);
+
+    let set_role = berth(&["user", "set-role", "bob", "operator", "--data-dir", data], "");
+    assert_eq!(text(&set_role.stdout), "bob is now operator\n");
+    let last_admin = berth(&["user", "set-role", "alice", "viewer", "--data-dir", data], "");
+    assert!(!last_admin.status.success());
+    assert!(text(&last_admin.stderr).contains("last enabled admin"));
+
+    let passwd = berth(
+        &["user", "passwd", "bob", "--password-stdin", "--data-dir", data],
+        "a brand new password\n",
+    );
+    assert!(passwd.status.success(), "{}", text(&passwd.stderr));
+    let missing = berth(
+        &["user", "passwd", "nobody", "--data-dir", data],
+        "a brand new password\n",
+    );
+    assert!(text(&missing.stderr).contains("there is no user `nobody`"));
+}
+
+/// A site directory with the files Berth looks for (enough to serve pages).
+fn site(dir: &Path) -> String {
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("pkg/berth.css"), "body {}").unwrap();
+    std::fs::write(site.join("pkg/berth.js"), "").unwrap();
+    site.to_string_lossy().into_owned()
+}
+
+#[test]
+fn serve_refuses_to_start_without_an_admin_and_says_how_to_add_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = berth(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--site-root",
+            &site(dir.path()),
+        ],
+        "",
+    );
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "berth user add NAME --role admin --data-dir {}",
+            data.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// `berth serve` running until dropped; its stdout lines as they come.
+struct Server {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("serve")
+            .args(args)
+            .env("RUST_LOG", "debug,berth_server=trace")
+            .stdout(Stdio::piped())
+            .stderr(support::logs::child_log())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// The stdout lines up to and including the one naming the address.
+    fn wait_until_running(&self) -> (Vec<String>, String) {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("berth did not start; it said {seen:?}"));
+            if let Some(url) = line.strip_prefix("Berth is running at ") {
+                let url = url.trim_end_matches('/').to_owned();
+                seen.push(line);
+                return (seen, url);
+            }
+            seen.push(line);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client(tls: Option<rustls::ClientConfig>) -> reqwest::Client {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    let builder = reqwest::Client::builder();
+    match tls {
+        Some(config) => builder.use_preconfigured_tls(config),
+        None => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+async fn sign_in(client: &reqwest::Client, url: &str, username: &str, password: &str) -> reqwest::Response {
+    client
+        .post(format!("{url}/api/v1/session"))
+        .header("origin", url)
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_creates_an_admin_with_a_password_shown_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), site(dir.path()));
+    let args = [
+        "--demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--site-root",
+        &site,
+    ];
+    let server = Server::start(&args);
+    let (said, url) = server.wait_until_running();
+    let told = said
+        .iter()
+        .find_map(|line| line.strip_prefix("Sign in as admin with the password "))
+        .unwrap_or_else(|| panic!("{said:?}"));
+    let password = told.split_whitespace().next().unwrap().to_owned();
+    support::logs::secret(&password);
+    assert!(password.len() >= 16, "{password}");
+
+    let http = client(None);
+    let signed_in = sign_in(&http, &url, "admin", &password).await;
+    assert_eq!(signed_in.status(), 200);
+    let wrong = sign_in(&http, &url, "admin", "admin").await;
+    assert_eq!(wrong.status(), 401, "no fixed default password");
+    // The audit log has the address of a real connection.
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "wrong username or password");
+    drop(server);
+
+    // Started again, the admin exists: no new password, a hint instead.
+    let server = Server::start(&args);
+    let (said, _) = server.wait_until_running();
+    assert!(
+        said.iter().all(|line| !line.contains("with the password")),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|line| line.contains("berth user passwd admin")),
+        "{said:?}"
+    );
+}
+
+#[tokio::test]
+async fn berth_serves_https_itself_with_secure_cookies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), site(dir.path()));
+    let (cert, key) = (dir.path().join("berth.crt"), dir.path().join("berth.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let password = "the tls admin password";
+    support::logs::secret(password);
+    let add = berth(
+        &[
+            "user",
+            "add",
+            "root",
+            "--role",
+            "admin",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(add.status.success());
+
+    let server = Server::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--site-root",
+        &site,
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    let (_, url) = server.wait_until_running();
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject;
+    roots
+        .add(rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap())
+        .unwrap();
+    let config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let https = client(Some(config));
+    let response = sign_in(&https, &url, "root", password).await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // The same origin over plain http is not this Berth.
+    let plain_origin = https
+        .post(format!("{url}/api/v1/session"))
+        .header("origin", url.replace("https:", "http:"))
+        .json(&serde_json::json!({"username": "root", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain_origin.status(), 403);
+}

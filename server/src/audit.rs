@@ -21,10 +21,12 @@ pub enum AuditKind {
     UserPasswordReset,
     TokenCreated,
     TokenRevoked,
+    /// A snapshot stored (imported, uploaded, captured, or the demo).
+    SnapshotAdded,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 12] = [
+    pub const ALL: [AuditKind; 13] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -37,6 +39,7 @@ impl AuditKind {
         AuditKind::UserPasswordReset,
         AuditKind::TokenCreated,
         AuditKind::TokenRevoked,
+        AuditKind::SnapshotAdded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +56,7 @@ impl AuditKind {
             AuditKind::UserPasswordReset => "user.password_reset",
             AuditKind::TokenCreated => "token.created",
             AuditKind::TokenRevoked => "token.revoked",
+            AuditKind::SnapshotAdded => "snapshot.added",
         }
     }
 }
@@ -111,4 +115,15 @@ impl Audit {
             .await?;
         Ok(())
     }
+}
+
+/// What the audit log says about a stored snapshot.
+pub fn snapshot_detail(id: i64, snapshot: &berth_core::Snapshot) -> Value {
+    serde_json::json!({
+        "snapshot_id": id,
+        "source": snapshot.source.kind,
+        "content_hash": snapshot.content_hash(),
+        "members": snapshot.members.len(),
+        "instances": snapshot.instances.len(),
+    })
 }

@@ -12,7 +12,7 @@ use berth_core::access::Role;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::audit::Actor;
+use crate::audit::{snapshot_detail, Actor, Audit, AuditKind};
 use crate::auth::{secret, Auth, AuthConfig};
 use crate::clock::Clock;
 use crate::db::{DataDir, Store};
@@ -81,12 +81,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .open()
         .await
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let clock = Clock::system();
     if args.demo {
         let snapshot = berth_core::demo::demo_snapshot();
         let (id, inserted) = store
             .insert_snapshot(&snapshot)
             .await
             .context("cannot store the demo snapshot")?;
+        if inserted {
+            let detail = snapshot_detail(id, &snapshot);
+            Audit::new(store.clone(), clock.clone())
+                .record(
+                    &Actor::command_line(),
+                    AuditKind::SnapshotAdded,
+                    Some(&snapshot.source.name),
+                    detail,
+                )
+                .await?;
+        }
         tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
@@ -99,7 +111,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: tls.is_some(),
         ..AuthConfig::default()
     };
-    let auth = Auth::new(store.clone(), Clock::system(), config);
+    let auth = Auth::new(store.clone(), clock, config);
     ensure_admin(&auth, &store, args.demo, data_dir).await?;
     spawn_session_pruning(auth.clone());
 

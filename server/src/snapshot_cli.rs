@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use berth_core::Snapshot;
 
+use crate::audit::{snapshot_detail, Actor, Audit, AuditKind};
 use crate::capture::capture;
+use crate::clock::Clock;
 use crate::db::DataDir;
 use crate::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
 
@@ -109,6 +111,17 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("{} is not a usable snapshot", file.display()))?;
             let store = data_dir.open().await?;
             let (id, new) = store.insert_snapshot(&snapshot).await?;
+            if new {
+                let detail = snapshot_detail(id, &snapshot);
+                Audit::new(store.clone(), Clock::system())
+                    .record(
+                        &Actor::command_line(),
+                        AuditKind::SnapshotAdded,
+                        Some(&snapshot.source.name),
+                        detail,
+                    )
+                    .await?;
+            }
             println!("{id}");
             eprintln!(
                 "{} snapshot {id}",

@@ -238,6 +238,46 @@ async fn the_demo_creates_an_admin_with_a_password_shown_once() {
     let http = client(None);
     let signed_in = sign_in(&http, &url, "admin", &password).await;
     assert_eq!(signed_in.status(), 200);
+    // The demo snapshot is in the audit log, stored on the command line.
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf_token = signed_in.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    support::logs::secret(cookie.trim_start_matches("berth_session="));
+    support::logs::secret(&csrf_token);
+    let token: serde_json::Value = http
+        .post(format!("{url}/api/v1/tokens"))
+        .header("origin", &url)
+        .header("cookie", &cookie)
+        .header("x-csrf-token", &csrf_token)
+        .json(&serde_json::json!({"name": "audit"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_owned();
+    support::logs::secret(&token);
+    let audit: serde_json::Value = http
+        .get(format!("{url}/api/v1/audit?kind=snapshot"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit[0]["detail"]["source"], "demo");
+    assert_eq!(audit[0]["detail"]["via"], "command line");
     let wrong = sign_in(&http, &url, "admin", "admin").await;
     assert_eq!(wrong.status(), 401, "no fixed default password");
     // The audit log has the address of a real connection.

@@ -115,15 +115,27 @@ impl Audit {
             .await?;
         Ok(())
     }
-}
 
-/// What the audit log says about a stored snapshot.
-pub fn snapshot_detail(id: i64, snapshot: &berth_core::Snapshot) -> Value {
-    serde_json::json!({
-        "snapshot_id": id,
-        "source": snapshot.source.kind,
-        "content_hash": snapshot.content_hash(),
-        "members": snapshot.members.len(),
-        "instances": snapshot.instances.len(),
-    })
+    /// Records that a snapshot was stored (only when it was new: storing is idempotent).
+    pub async fn snapshot_added(
+        &self,
+        actor: &Actor,
+        id: i64,
+        snapshot: &berth_core::Snapshot,
+    ) -> Result<(), StoreError> {
+        let detail = serde_json::json!({
+            "snapshot_id": id,
+            "source": snapshot.source.kind,
+            "content_hash": snapshot.content_hash(),
+            "members": snapshot.members.len(),
+            "instances": snapshot.instances.len(),
+        });
+        self.record(
+            actor,
+            AuditKind::SnapshotAdded,
+            Some(&snapshot.source.name),
+            detail,
+        )
+        .await
+    }
 }

@@ -12,7 +12,7 @@ use berth_core::access::Role;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::audit::{snapshot_detail, Actor, Audit, AuditKind};
+use crate::audit::{Actor, Audit};
 use crate::auth::{secret, Auth, AuthConfig};
 use crate::clock::Clock;
 use crate::db::{DataDir, Store};
@@ -89,14 +89,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .context("cannot store the demo snapshot")?;
         if inserted {
-            let detail = snapshot_detail(id, &snapshot);
             Audit::new(store.clone(), clock.clone())
-                .record(
-                    &Actor::command_line(),
-                    AuditKind::SnapshotAdded,
-                    Some(&snapshot.source.name),
-                    detail,
-                )
+                .snapshot_added(&Actor::command_line(), id, &snapshot)
                 .await?;
         }
         tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");

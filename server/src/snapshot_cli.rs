@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use berth_core::Snapshot;
 
-use crate::audit::{snapshot_detail, Actor, Audit, AuditKind};
+use crate::audit::{Actor, Audit};
 use crate::capture::capture;
 use crate::clock::Clock;
 use crate::db::DataDir;
@@ -112,14 +112,8 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
             let store = data_dir.open().await?;
             let (id, new) = store.insert_snapshot(&snapshot).await?;
             if new {
-                let detail = snapshot_detail(id, &snapshot);
                 Audit::new(store.clone(), Clock::system())
-                    .record(
-                        &Actor::command_line(),
-                        AuditKind::SnapshotAdded,
-                        Some(&snapshot.source.name),
-                        detail,
-                    )
+                    .snapshot_added(&Actor::command_line(), id, &snapshot)
                     .await?;
             }
             println!("{id}");

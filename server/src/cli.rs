@@ -2,7 +2,7 @@
 //!
 //! Each command's arguments live in its own module (`serve`, `check`, `simulate_cli`,
 //! `snapshot_cli`, `user_cli`, `sandbox::worker`); option groups several commands share live with what they
-//! configure (`sandbox::SandboxArgs`, `db::DataDir`). This module only lists the commands and
+//! configure (`sandbox::SandboxArgs`, `db::StoreArgs`). This module only lists the commands and
 //! dispatches, so it depends on the commands and never the other way round.
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -2,7 +2,7 @@
 //! HTTP or TLS) until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::audit::{Actor, Audit};
 use crate::auth::{secret, Auth, AuthConfig};
 use crate::clock::Clock;
-use crate::db::{DataDir, Store};
+use crate::db::{Store, StoreArgs};
 use crate::http::{router, AppState};
 use crate::sandbox::{Sandbox, SandboxArgs, SimulationArgs};
 use crate::services::Services;
@@ -54,7 +54,7 @@ pub struct ServeArgs {
     pub session_max_age: Duration,
 
     #[command(flatten)]
-    pub data_dir: DataDir,
+    pub data_dir: StoreArgs,
 
     /// Load the built-in demo snapshot into the store (once; it is identified by its hash),
     /// and if there is no admin yet, create `admin` with a random password printed once.
@@ -75,12 +75,11 @@ pub struct ServeArgs {
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let site_root = locate_site_root(args.site_root.as_deref())?;
-    let data_dir = &args.data_dir.path;
     let store = args
         .data_dir
         .open()
         .await
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+        .with_context(|| format!("cannot open the store in {}", args.data_dir.describe()))?;
     let clock = Clock::system();
     if args.demo {
         let snapshot = berth_core::demo::demo_snapshot();
@@ -106,7 +105,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..AuthConfig::default()
     };
     let auth = Auth::new(store.clone(), clock, config);
-    ensure_admin(&auth, &store, args.demo, data_dir).await?;
+    ensure_admin(&auth, &store, args.demo, &args.data_dir).await?;
     spawn_session_pruning(auth.clone());
 
     let listener = TcpListener::bind(args.listen)
@@ -135,7 +134,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(
         listen = %address,
         tls = tls.is_some(),
-        data_dir = %data_dir.display(),
+        store = %args.data_dir.describe(),
         site_root = %site_root.display(),
         "Berth is listening"
     );
@@ -164,19 +163,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// `berth serve` needs an admin to manage users. With `--demo` one is made (`admin`, a
 /// random password printed once on stdout); otherwise Berth refuses to start and says how to
 /// create one. There is no default password.
-async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, data_dir: &Path) -> anyhow::Result<()> {
-    let dir = data_dir.display();
+async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, location: &StoreArgs) -> anyhow::Result<()> {
+    let (dir, option) = (location.describe(), location.as_option());
     if store.has_enabled_admin().await? {
         if demo {
             println!(
-                "Sign in as an admin. Forgot the password? Set a new one with: berth user passwd admin --data-dir {dir}"
+                "Sign in as an admin. Forgot the password? Set a new one with: berth user passwd admin {option}"
             );
         }
         return Ok(());
     }
     anyhow::ensure!(
         demo,
-        "there is no admin account in {dir}: create one with\n  berth user add NAME --role admin --data-dir {dir}\nthen start Berth again"
+        "there is no admin account in {dir}: create one with\n  berth user add NAME --role admin {option}\nthen start Berth again"
     );
     let password = secret::random_password();
     auth.add_user(&Actor::command_line(), "admin", Role::Admin, &password)

@@ -8,7 +8,7 @@ use berth_core::Snapshot;
 use crate::audit::{Actor, Audit};
 use crate::capture::capture;
 use crate::clock::Clock;
-use crate::db::DataDir;
+use crate::db::StoreArgs;
 use crate::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
 
 #[derive(Debug, clap::Subcommand)]
@@ -19,7 +19,7 @@ pub enum SnapshotCommand {
     Import {
         file: PathBuf,
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
     /// Write a stored snapshot to a file.
     Export {
@@ -33,7 +33,7 @@ pub enum SnapshotCommand {
         #[arg(long)]
         redact: bool,
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
     /// Write the built-in demo snapshot, or a deterministic scaled copy of it, to a file
     /// (`scripts/scale-snapshots.sh`: the snapshots Berth's performance is measured on).
@@ -42,7 +42,7 @@ pub enum SnapshotCommand {
     /// List stored snapshots, newest capture first.
     List {
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
 }
 

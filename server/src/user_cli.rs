@@ -11,7 +11,7 @@ use clap::Subcommand;
 use crate::audit::Actor;
 use crate::auth::{Auth, AuthConfig};
 use crate::clock::{rfc3339, Clock};
-use crate::db::DataDir;
+use crate::db::StoreArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -24,12 +24,12 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
     /// List users: name, role, state.
     List {
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
     /// Change a user's role.
     SetRole {
@@ -37,7 +37,7 @@ pub enum UserCommand {
         #[arg(value_parser = parse_role)]
         role: Role,
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
     /// Set a user's password (ends their sessions). Asked for on a terminal, else read from stdin.
     Passwd {
@@ -45,7 +45,7 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
         #[command(flatten)]
-        data_dir: DataDir,
+        data_dir: StoreArgs,
     },
 }
 
@@ -64,7 +64,7 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
     let store = data_dir
         .open()
         .await
-        .with_context(|| format!("cannot open the store in {}", data_dir.path.display()))?;
+        .with_context(|| format!("cannot open the store in {}", data_dir.describe()))?;
     let auth = Auth::new(store.clone(), Clock::system(), AuthConfig::default());
     let actor = Actor::command_line();
     match command {

@@ -1,10 +1,63 @@
-//! The SQLite store: migrations, WAL, snapshots, and refusal of a database from a newer Berth.
+//! The store on both databases: every test here runs on SQLite and on PostgreSQL (the
+//! throw-away cluster of `scripts/postgres.sh`), through the same `Store` API: migrations,
+//! snapshots, accounts, sessions, tokens, the audit log, refusal of a newer schema, and
+//! copying a whole store from one database to the other.
 
+mod support;
+
+use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;
-use berth_server::db::{known_schema_version, Store, StoreError, DATABASE_FILE};
+use berth_server::db::{
+    known_schema_version, AuditFilter, NewAuditEntry, Store, StoreError, UserChange, DATABASE_FILE,
+};
+use support::database::{Backend, TestDatabase};
+
+/// Runs each named test (an `async fn(TestDatabase)`) once on SQLite and once on PostgreSQL.
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                use super::*;
+
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$test(TestDatabase::fresh(Backend::Sqlite).await).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$test(TestDatabase::fresh(Backend::Postgres).await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_databases!(
+    opening_applies_every_migration,
+    a_snapshot_is_stored_once_and_loads_back_equal,
+    snapshots_survive_a_restart_and_list_newest_first,
+    a_database_from_a_newer_berth_is_refused,
+    a_damaged_snapshot_body_is_reported_not_served,
+    users_sessions_and_tokens_round_trip,
+    the_audit_log_filters_counts_and_refuses_changes,
+    the_copy_table_list_names_every_column_of_the_schema,
+);
+
+async fn opening_applies_every_migration(database: TestDatabase) {
+    let store = database.open().await;
+    let (version,): (i64,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(version, known_schema_version());
+    store.ping().await.unwrap();
+    // Opening again (a second replica, a restart) migrates nothing and succeeds.
+    database.open().await.ping().await.unwrap();
+}
 
 #[tokio::test]
-async fn opening_creates_a_wal_database_with_the_schema() {
+async fn sqlite_is_a_wal_database_in_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("nested/data")).await.unwrap();
     assert!(dir.path().join("nested/data").join(DATABASE_FILE).is_file());
@@ -13,17 +66,15 @@ async fn opening_creates_a_wal_database_with_the_schema() {
         .await
         .unwrap();
     assert_eq!(mode, "wal");
-    let (version,): (i64,) = sqlx::query_as("SELECT MAX(version) FROM _sqlx_migrations")
+    let (keys,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(version, known_schema_version());
+    assert_eq!(keys, 1);
 }
 
-#[tokio::test]
-async fn a_snapshot_is_stored_once_and_loads_back_equal() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn a_snapshot_is_stored_once_and_loads_back_equal(database: TestDatabase) {
+    let store = database.open().await;
     let demo = demo_snapshot();
     let (id, inserted) = store.insert_snapshot(&demo).await.unwrap();
     assert!(inserted);
@@ -33,14 +84,14 @@ async fn a_snapshot_is_stored_once_and_loads_back_equal() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].content_hash, demo.content_hash());
     assert_eq!(rows[0].instance_count, demo.instances.len() as i64);
-    assert_eq!(store.load_snapshot(id).await.unwrap(), Some(demo));
+    assert_eq!(store.load_snapshot(id).await.unwrap(), Some(demo.clone()));
     assert_eq!(store.load_snapshot(id + 1).await.unwrap(), None);
+    let stored = store.stored_snapshot(id).await.unwrap().unwrap();
+    assert_eq!(stored.content_hash, demo.content_hash());
 }
 
-#[tokio::test]
-async fn snapshots_survive_a_restart_and_list_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn snapshots_survive_a_restart_and_list_newest_first(database: TestDatabase) {
+    let store = database.open().await;
     let older = demo_snapshot();
     let mut newer = demo_snapshot();
     newer.captured_at = "2026-11-24T10:00:00Z".into();
@@ -49,7 +100,7 @@ async fn snapshots_survive_a_restart_and_list_newest_first() {
     store.insert_snapshot(&newer).await.unwrap();
     store.close().await;
 
-    let reopened = Store::open(dir.path()).await.unwrap();
+    let reopened = database.open().await;
     let names: Vec<_> = reopened
         .list_snapshots()
         .await
@@ -63,22 +114,21 @@ async fn snapshots_survive_a_restart_and_list_newest_first() {
     );
 }
 
-#[tokio::test]
-async fn a_database_from_a_newer_berth_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn a_database_from_a_newer_berth_is_refused(database: TestDatabase) {
+    let store = database.open().await;
     let future = known_schema_version() + 1;
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-         VALUES (?, 'from the future', 1, x'00', 0)",
+         VALUES ($1, 'from the future', TRUE, $2, 0)",
     )
     .bind(future)
+    .bind(vec![0u8])
     .execute(store.pool())
     .await
     .unwrap();
     store.close().await;
 
-    let error = Store::open(dir.path()).await.unwrap_err();
+    let error = Store::connect(&database.url).await.unwrap_err();
     assert!(
         matches!(error, StoreError::SchemaTooNew { found, .. } if found == future),
         "{error:?}"
@@ -88,12 +138,10 @@ async fn a_database_from_a_newer_berth_is_refused() {
     assert!(message.contains(&future.to_string()), "{message}");
 }
 
-#[tokio::test]
-async fn a_damaged_snapshot_body_is_reported_not_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).await.unwrap();
+async fn a_damaged_snapshot_body_is_reported_not_served(database: TestDatabase) {
+    let store = database.open().await;
     let (id, _) = store.insert_snapshot(&demo_snapshot()).await.unwrap();
-    sqlx::query("UPDATE snapshots SET body = '{\"format\":\"other\"}' WHERE id = ?")
+    sqlx::query("UPDATE snapshots SET body = '{\"format\":\"other\"}' WHERE id = $1")
         .bind(id)
         .execute(store.pool())
         .await
@@ -104,4 +152,305 @@ async fn a_damaged_snapshot_body_is_reported_not_served() {
         error.to_string().contains("unsupported snapshot format"),
         "{error}"
     );
+}
+
+async fn users_sessions_and_tokens_round_trip(database: TestDatabase) {
+    let store = database.open().await;
+    let alice = store
+        .insert_user("alice", Role::Author, "hash-a", 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .insert_user("alice", Role::Viewer, "x", 1_001)
+            .await
+            .unwrap(),
+        None
+    );
+    let bob = store
+        .insert_user("bob", Role::Admin, "hash-b", 1_002)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.user_by_name("alice").await.unwrap(), Some(alice.clone()));
+    assert!(store.has_enabled_admin().await.unwrap());
+
+    let change = UserChange {
+        role: Some(Role::Reviewer),
+        disabled: Some(true),
+        password_hash: None,
+    };
+    let changed = store.update_user("alice", &change, 2_000).await.unwrap().unwrap();
+    assert_eq!(
+        (changed.role, changed.disabled, changed.password_hash.as_str()),
+        (Role::Reviewer, true, "hash-a")
+    );
+    let enabled = UserChange {
+        disabled: Some(false),
+        password_hash: Some("hash-a2".into()),
+        ..UserChange::default()
+    };
+    let changed = store
+        .update_user("alice", &enabled, 3_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (changed.role, changed.disabled, changed.password_hash.as_str()),
+        (Role::Reviewer, false, "hash-a2")
+    );
+    assert_eq!(store.update_user("nobody", &enabled, 3_000).await.unwrap(), None);
+    let names: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|user| user.username)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+
+    for (id_hash, at) in [("s1", 10), ("s2", 20), ("s3", 30)] {
+        store
+            .insert_session(id_hash, alice.id, "csrf", at, Some("127.0.0.1"))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_session("b1", bob.id, "csrf-b", 40, None)
+        .await
+        .unwrap();
+    let session = store.session("s1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            session.user.username.as_str(),
+            session.csrf_token.as_str(),
+            session.last_seen_at
+        ),
+        ("alice", "csrf", 10)
+    );
+    store.touch_session("s1", 50).await.unwrap();
+    assert_eq!(store.session("s1").await.unwrap().unwrap().last_seen_at, 50);
+    // Every other session of alice ends; the kept one and bob's stay.
+    assert_eq!(store.delete_sessions_of(alice.id, Some("s1")).await.unwrap(), 2);
+    assert!(store.session("s2").await.unwrap().is_none());
+    assert!(store.session("s1").await.unwrap().is_some());
+    assert_eq!(
+        store.delete_expired_sessions(45, 0).await.unwrap(),
+        1,
+        "b1 was idle"
+    );
+    assert!(store.delete_session("s1").await.unwrap());
+    assert!(!store.delete_session("s1").await.unwrap());
+
+    let token = store.insert_token(alice.id, "ci", "digest", 60).await.unwrap();
+    let (id, user) = store.use_token("digest", 70).await.unwrap().unwrap();
+    assert_eq!((id, user.username.as_str()), (token.id, "alice"));
+    assert_eq!(
+        store.list_tokens(alice.id).await.unwrap()[0].last_used_at,
+        Some(70)
+    );
+    assert_eq!(
+        store.revoke_token(bob.id, token.id, 80).await.unwrap(),
+        None,
+        "not bob's"
+    );
+    assert!(store
+        .revoke_token(alice.id, token.id, 80)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(store.use_token("digest", 90).await.unwrap(), None);
+    assert!(store.list_tokens(alice.id).await.unwrap().is_empty());
+}
+
+async fn the_audit_log_filters_counts_and_refuses_changes(database: TestDatabase) {
+    let store = database.open().await;
+    let user = store
+        .insert_user("carol", Role::Viewer, "h", 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = [
+        (100, None, "login.failed", "carol", Some("10.0.0.1")),
+        (200, None, "login.failed", "carol", Some("10.0.0.2")),
+        (300, Some(&user), "login", "carol", Some("10.0.0.1")),
+        (400, Some(&user), "token.created", "ci", None),
+    ];
+    for (at, actor, kind, subject, address) in entries {
+        store
+            .append_audit(&NewAuditEntry {
+                at,
+                actor_id: actor.map(|user| user.id),
+                actor: actor.map(|user| user.username.as_str()),
+                kind,
+                subject: Some(subject),
+                detail: serde_json::json!({"at": at}),
+                address,
+            })
+            .await
+            .unwrap();
+    }
+    let kinds = |filter: AuditFilter| {
+        let store = store.clone();
+        async move {
+            let entries = store
+                .audit_entries(&AuditFilter { limit: 10, ..filter })
+                .await
+                .unwrap();
+            entries.into_iter().map(|entry| entry.kind).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        kinds(AuditFilter::default()).await,
+        ["token.created", "login", "login.failed", "login.failed"]
+    );
+    let family = AuditFilter {
+        kind: Some("login".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(kinds(family).await, ["login", "login.failed", "login.failed"]);
+    let by_carol = AuditFilter {
+        actor: Some("carol".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(kinds(by_carol).await, ["token.created", "login"]);
+    let window = AuditFilter {
+        since: Some(200),
+        until: Some(400),
+        ..AuditFilter::default()
+    };
+    assert_eq!(kinds(window).await, ["login", "login.failed"]);
+    assert_eq!(
+        store
+            .count_recent("login.failed", "carol", Some("10.0.0.1"), 50)
+            .await
+            .unwrap(),
+        (2, 1)
+    );
+    assert_eq!(
+        store
+            .count_recent("login.failed", "carol", None, 150)
+            .await
+            .unwrap(),
+        (1, 0)
+    );
+
+    for statement in ["UPDATE audit_log SET kind = 'forged'", "DELETE FROM audit_log"] {
+        let error = sqlx::query(statement).execute(store.pool()).await.unwrap_err();
+        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
+    }
+}
+
+async fn the_copy_table_list_names_every_column_of_the_schema(database: TestDatabase) {
+    let store = database.open().await;
+    for (table, columns) in berth_server::db::copy::TABLES {
+        let listed: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        assert_eq!(store.table_columns(table).await.unwrap(), listed, "{table}");
+    }
+}
+
+/// A store with something in every table.
+async fn populate(store: &Store) {
+    let user = store
+        .insert_user("dave", Role::Operator, "argon2-hash", 5)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .insert_user("erin", Role::Viewer, "argon2-hash-2", 6)
+        .await
+        .unwrap();
+    store
+        .update_user(
+            "erin",
+            &UserChange {
+                disabled: Some(true),
+                ..UserChange::default()
+            },
+            7,
+        )
+        .await
+        .unwrap();
+    store
+        .insert_session("session-digest", user.id, "csrf", 8, Some("192.0.2.1"))
+        .await
+        .unwrap();
+    let token = store
+        .insert_token(user.id, "ci", "token-digest", 9)
+        .await
+        .unwrap();
+    store.revoke_token(user.id, token.id, 10).await.unwrap();
+    store
+        .insert_token(user.id, "other", "token-digest-2", 11)
+        .await
+        .unwrap();
+    store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    store
+        .append_audit(&NewAuditEntry {
+            at: 12,
+            actor_id: Some(user.id),
+            actor: Some("dave"),
+            kind: "login",
+            subject: Some("dave"),
+            detail: serde_json::json!({"ünïcode": "✓"}),
+            address: None,
+        })
+        .await
+        .unwrap();
+}
+
+async fn all_rows(store: &Store) -> Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)> {
+    let mut tables = Vec::new();
+    for (table, _) in berth_server::db::copy::TABLES {
+        tables.push((*table, store.table_rows(table).await.unwrap()));
+    }
+    tables
+}
+
+#[tokio::test]
+async fn a_store_copied_to_postgres_and_back_is_the_same() {
+    let sqlite = TestDatabase::fresh(Backend::Sqlite).await;
+    let postgres = TestDatabase::fresh(Backend::Postgres).await;
+    let back = TestDatabase::fresh(Backend::Sqlite).await;
+    let source = sqlite.open().await;
+    populate(&source).await;
+
+    let report = source.copy_into(&postgres.open().await).await.unwrap();
+    let counts: Vec<_> = report
+        .tables
+        .iter()
+        .map(|(table, rows)| format!("{table}={rows}"))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            "users=2",
+            "sessions=1",
+            "api_tokens=2",
+            "snapshots=1",
+            "audit_log=1"
+        ]
+    );
+    let target = postgres.open().await;
+    target.copy_into(&back.open().await).await.unwrap();
+
+    let original = all_rows(&source).await;
+    assert_eq!(all_rows(&target).await, original, "SQLite → PostgreSQL");
+    assert_eq!(all_rows(&back.open().await).await, original, "and back");
+    assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));
+
+    // New rows continue after the copied ids on PostgreSQL.
+    let added = target
+        .insert_user("frank", Role::Viewer, "h", 13)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(added.id, 3);
+
+    // A destination with anything in it is refused, and keeps what it had.
+    let error = source.copy_into(&target).await.unwrap_err();
+    assert!(matches!(error, StoreError::DestinationNotEmpty(..)), "{error:?}");
+    assert!(error.to_string().contains("3 rows in users"), "{error}");
+    assert_eq!(target.list_users().await.unwrap().len(), 3);
 }

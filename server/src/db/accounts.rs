@@ -42,7 +42,8 @@ struct UserRow {
     username: String,
     role: String,
     password_hash: String,
-    disabled: bool,
+    /// 0 or 1 (an integer on both databases: one SQL text serves both).
+    disabled: i64,
     created_at: i64,
 }
 
@@ -71,7 +72,7 @@ impl TryFrom<UserRow> for UserRecord {
             username: row.username,
             role,
             password_hash: row.password_hash,
-            disabled: row.disabled,
+            disabled: row.disabled != 0,
             created_at: row.created_at,
         })
     }
@@ -103,7 +104,7 @@ impl Store {
     ) -> Result<Option<UserRecord>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "INSERT INTO users (username, role, password_hash, created_at, password_changed_at)
-             VALUES (?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (username) DO NOTHING
              RETURNING ",
             user_columns!(),
@@ -123,7 +124,7 @@ impl Store {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE username = ?"
+            " FROM users WHERE username = $1"
         ))
         .bind(username)
         .fetch_optional(self.pool())
@@ -162,17 +163,17 @@ impl Store {
     ) -> Result<Option<UserRecord>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "UPDATE users SET
-                 role = COALESCE(?, role),
-                 disabled = COALESCE(?, disabled),
-                 password_hash = COALESCE(?, password_hash),
-                 password_changed_at = CASE WHEN ? IS NULL THEN password_changed_at ELSE ? END
-             WHERE username = ?
+                 role = COALESCE($1, role),
+                 disabled = COALESCE($2, disabled),
+                 password_hash = COALESCE($3, password_hash),
+                 password_changed_at = CASE WHEN $4 IS NULL THEN password_changed_at ELSE $5 END
+             WHERE username = $6
              RETURNING ",
             user_columns!(),
             ""
         ))
         .bind(change.role.map(Role::as_str))
-        .bind(change.disabled)
+        .bind(change.disabled.map(i64::from))
         .bind(change.password_hash.as_deref())
         .bind(change.password_hash.as_deref())
         .bind(now)
@@ -192,7 +193,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, address)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id_hash)
         .bind(user_id)
@@ -212,7 +213,7 @@ impl Store {
             "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at,
                     s.csrf_token, s.created_at AS session_created_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = ?",
+             WHERE s.id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(self.pool())
@@ -229,7 +230,7 @@ impl Store {
     }
 
     pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now)
             .bind(id_hash)
             .execute(self.pool())
@@ -239,7 +240,7 @@ impl Store {
 
     /// Ends one session; whether it existed.
     pub async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .execute(self.pool())
             .await?;
@@ -248,7 +249,7 @@ impl Store {
 
     /// Ends every session of a user except `keep` (the one asking, when it is theirs).
     pub async fn delete_sessions_of(&self, user_id: i64, keep: Option<&str>) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id_hash IS NOT ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2")
             .bind(user_id)
             .bind(keep)
             .execute(self.pool())
@@ -262,7 +263,7 @@ impl Store {
         idle_before: i64,
         created_before: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(idle_before)
             .bind(created_before)
             .execute(self.pool())
@@ -278,7 +279,7 @@ impl Store {
         now: i64,
     ) -> Result<TokenRecord, StoreError> {
         Ok(sqlx::query_as(
-            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)
              RETURNING id, user_id, name, created_at, last_used_at",
         )
         .bind(user_id)
@@ -296,7 +297,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<(i64, UserRecord)>, StoreError> {
         let token: Option<(i64, i64)> = sqlx::query_as(
-            "UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ? AND revoked_at IS NULL
+            "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL
              RETURNING id, user_id",
         )
         .bind(now)
@@ -307,7 +308,7 @@ impl Store {
             return Ok(None);
         };
         let row: Option<UserRow> =
-            sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?"))
+            sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
                 .bind(user_id)
                 .fetch_optional(self.pool())
                 .await?;
@@ -321,7 +322,7 @@ impl Store {
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRecord>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens
-             WHERE user_id = ? AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -337,7 +338,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<TokenRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
              RETURNING id, user_id, name, created_at, last_used_at",
         )
         .bind(now)

@@ -43,7 +43,7 @@ impl Store {
     pub async fn append_audit(&self, entry: &NewAuditEntry<'_>) -> Result<i64, StoreError> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO audit_log (at, actor_id, actor, kind, subject, detail, address)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(entry.at)
         .bind(entry.actor_id)
@@ -62,13 +62,13 @@ impl Store {
         let family = filter.kind.as_ref().map(|kind| format!("{kind}.%"));
         Ok(sqlx::query_as(
             "SELECT id, at, actor, kind, subject, detail, address FROM audit_log
-             WHERE (? IS NULL OR actor = ?)
-               AND (? IS NULL OR kind = ? OR kind LIKE ?)
-               AND (? IS NULL OR at >= ?)
-               AND (? IS NULL OR at < ?)
-               AND (? IS NULL OR id < ?)
+             WHERE ($1 IS NULL OR actor = $2)
+               AND ($3 IS NULL OR kind = $4 OR kind LIKE $5)
+               AND ($6 IS NULL OR at >= $7)
+               AND ($8 IS NULL OR at < $9)
+               AND ($10 IS NULL OR id < $11)
              ORDER BY at DESC, id DESC
-             LIMIT ?",
+             LIMIT $12",
         )
         .bind(&filter.actor)
         .bind(&filter.actor)
@@ -96,7 +96,7 @@ impl Store {
         since: i64,
     ) -> Result<(i64, i64), StoreError> {
         let (by_subject,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = ? AND subject = ? AND at > ?")
+            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND subject = $2 AND at > $3")
                 .bind(kind)
                 .bind(subject)
                 .bind(since)
@@ -105,7 +105,7 @@ impl Store {
         let by_address = match address {
             Some(address) => {
                 let (count,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM audit_log WHERE kind = ? AND address = ? AND at > ?",
+                    "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND address = $2 AND at > $3",
                 )
                 .bind(kind)
                 .bind(address)

@@ -28,7 +28,7 @@ impl Store {
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO snapshots
                  (content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count, body)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (content_hash) DO NOTHING
              RETURNING id",
         )
@@ -45,7 +45,7 @@ impl Store {
         if let Some((id,)) = inserted {
             return Ok((id, true));
         }
-        let (id,): (i64,) = sqlx::query_as("SELECT id FROM snapshots WHERE content_hash = ?")
+        let (id,): (i64,) = sqlx::query_as("SELECT id FROM snapshots WHERE content_hash = $1")
             .bind(&hash)
             .fetch_one(self.pool())
             .await?;
@@ -69,7 +69,7 @@ impl Store {
             return Ok(Some(stored));
         }
         let row: Option<(String, String)> =
-            sqlx::query_as("SELECT content_hash, body FROM snapshots WHERE id = ?")
+            sqlx::query_as("SELECT content_hash, body FROM snapshots WHERE id = $1")
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await?;
@@ -91,7 +91,7 @@ impl Store {
 
     /// One snapshot with its body parsed and validated; `None` when no such id is stored.
     pub async fn load_snapshot(&self, id: i64) -> Result<Option<Snapshot>, StoreError> {
-        let body: Option<(String,)> = sqlx::query_as("SELECT body FROM snapshots WHERE id = ?")
+        let body: Option<(String,)> = sqlx::query_as("SELECT body FROM snapshots WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;

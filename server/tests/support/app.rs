@@ -19,6 +19,8 @@ use berth_server::audit::Actor;
 use berth_server::auth::{Auth, AuthConfig};
 use berth_server::clock::{Clock, ManualTime};
 use berth_server::db::Store;
+
+use super::database::{Backend, TestDatabase};
 use berth_server::http::{router, AppState};
 use berth_server::sandbox::{Sandbox, SandboxConfig};
 use berth_server::services::Services;
@@ -44,8 +46,9 @@ pub struct TestApp {
     pub admin: Client,
     /// The origin of Berth's pages: [`ORIGIN`], or its `https` twin when Berth serves TLS.
     pub origin: String,
-    // Kept for the lifetime of the app: dropping it deletes the database and site.
+    // Kept for the lifetime of the app: dropping them deletes the database and site.
     _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 /// Who sends a request, and with which credentials.
@@ -106,7 +109,8 @@ impl TestApp {
     pub async fn with_config(config: AuthConfig) -> TestApp {
         super::logs::capture();
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = Store::open(&dir.path().join("data")).await.expect("store opens");
+        let database = TestDatabase::fresh(Backend::from_env()).await;
+        let store = database.open().await;
         let site = dir.path().join("site");
         std::fs::create_dir_all(site.join("pkg")).unwrap();
         std::fs::write(site.join("pkg/berth.css"), "body {}").unwrap();
@@ -146,6 +150,7 @@ impl TestApp {
             admin: Client::Anonymous,
             origin,
             _dir: dir,
+            _database: database,
         };
         app.admin = app.user("admin", Role::Admin).await;
         app

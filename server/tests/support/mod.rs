@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 mod app;
 #[allow(dead_code)]
+pub mod database;
+#[allow(dead_code)]
 pub mod incus_cli;
 #[allow(dead_code)]
 pub mod logs;

@@ -2,7 +2,9 @@
 # Run every Berth test, installing what is missing (scripts/setup.sh test):
 #   1. formatting and lints (cargo fmt --check, clippy -D warnings)
 #   2. unit and integration tests (cargo test), including the Incus client against the real
-#      3-member Incus cluster of scripts/testbed.sh, started here and stopped at the end
+#      3-member Incus cluster of scripts/testbed.sh and the store against a throw-away
+#      PostgreSQL (scripts/postgres.sh), both started here and stopped at the end; the HTTP
+#      suites run a second time on PostgreSQL
 #   3. end-to-end tests: a debug build of Berth with the demo snapshot, driven in Debian's
 #      headless chromium by end2end/ (node's test runner + playwright-core); they take the
 #      README's screenshots (docs/screenshots/)
@@ -18,6 +20,7 @@ server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   scripts/testbed.sh down || true
+  scripts/postgres.sh down || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -32,10 +35,17 @@ cargo clippy --all-targets -- -D warnings
 step "Incus test bed"
 scripts/testbed.sh up
 
+step "PostgreSQL"
+BERTH_TEST_POSTGRES_URL=$(scripts/postgres.sh up | tail -1)
+export BERTH_TEST_POSTGRES_URL
+
 step "unit and integration tests"
 # Each test process writes its server logs and the secrets it made here (step 4 reads them).
 rm -rf target/tmp/test-logs
 cargo test
+
+step "HTTP suites on PostgreSQL"
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox
 
 step "build (debug)"
 scripts/build.sh

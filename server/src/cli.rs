@@ -12,6 +12,7 @@ use crate::sandbox::worker::WorkerLimits;
 use crate::serve::ServeArgs;
 use crate::simulate_cli::SimulateArgs;
 use crate::snapshot_cli::SnapshotCommand;
+use crate::store_cli::StoreCommand;
 use crate::user_cli::UserCommand;
 
 /// Berth: author, preview and safely execute Incus placement decisions.
@@ -40,6 +41,11 @@ pub enum Command {
     Snapshot {
         #[command(subcommand)]
         command: SnapshotCommand,
+    },
+    /// Move a deployment between databases: `berth store copy --from URL --to URL`.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Manage Berth's accounts: add, list, set-role, passwd.
     User {
@@ -75,6 +81,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::serve::serve(args))?;
+            Ok(0)
+        }
+        Command::Store { command } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(crate::store_cli::run(command))?;
             Ok(0)
         }
         Command::User { command } => {
@@ -164,16 +175,21 @@ mod tests {
     }
 
     #[test]
-    fn data_dir_is_one_option_everywhere() {
+    fn the_store_options_are_the_same_everywhere() {
         for command in [
             vec!["berth", "serve"],
             vec!["berth", "snapshot", "list"],
             vec!["berth", "snapshot", "import", "x.json"],
             vec!["berth", "snapshot", "export", "latest"],
+            vec!["berth", "user", "list"],
+            vec!["berth", "user", "set-role", "alice", "viewer"],
         ] {
             let mut with_dir = command.clone();
             with_dir.extend(["--data-dir", "/tmp/elsewhere"]);
             Cli::try_parse_from(&with_dir).unwrap_or_else(|e| panic!("{command:?}: {e}"));
+            let mut with_database = command.clone();
+            with_database.extend(["--database", "postgres://berth@db.example/berth"]);
+            Cli::try_parse_from(&with_database).unwrap_or_else(|e| panic!("{command:?}: {e}"));
         }
     }
 

@@ -10,7 +10,8 @@
 //! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
 //! - [`services`]: the [`berth_app::backend::Backend`] implementation pages call into; maps
 //!   the domain to the UI's wire types.
-//! - [`db`]: the SQLite store (migrations, snapshots).
+//! - [`db`]: the store on SQLite or PostgreSQL (migrations, snapshots, accounts, audit, copy);
+//!   [`store_cli`]: `berth store copy`.
 //! - [`incus`]: the Incus REST client (unix socket, HTTPS with a client certificate).
 //! - [`auth`]: accounts, sessions, API tokens; [`audit`]: the audit log's writer;
 //!   [`user_cli`]: `berth user add|list|set-role|passwd`.
@@ -36,5 +37,6 @@ pub mod services;
 pub mod simulate_cli;
 pub mod site;
 pub mod snapshot_cli;
+pub mod store_cli;
 pub mod tls;
 pub mod user_cli;

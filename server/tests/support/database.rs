@@ -64,6 +64,21 @@ impl TestDatabase {
         }
     }
 
+    /// A database at a given URL (kept, not deleted).
+    pub fn at(text: &str) -> TestDatabase {
+        let url = DatabaseUrl::parse(text).unwrap();
+        let backend = match url.kind() {
+            berth_server::db::DatabaseKind::Sqlite => Backend::Sqlite,
+            berth_server::db::DatabaseKind::Postgres => Backend::Postgres,
+        };
+        TestDatabase {
+            url,
+            backend,
+            text: text.to_owned(),
+            _dir: None,
+        }
+    }
+
     pub async fn open(&self) -> Store {
         Store::connect(&self.url).await.expect("the store opens")
     }

@@ -13,6 +13,8 @@ pub mod incus_cli;
 #[allow(dead_code)]
 pub mod logs;
 #[allow(dead_code)]
+pub mod process;
+#[allow(dead_code)]
 mod testbed;
 
 // Each test binary uses a different part of this module.

@@ -9,7 +9,8 @@
 #
 # State in $BERTH_POSTGRES_DIR (default /tmp/berth-postgres), port $BERTH_POSTGRES_PORT (55432).
 # Authentication is `trust` on 127.0.0.1 only: the cluster holds nothing but test data and lives
-# as long as the test run.
+# as long as the test run. TLS is on (a self-signed certificate made here), so clients may ask
+# for it with `?sslmode=require`; plain connections are accepted too.
 set -euo pipefail
 
 STATE=${BERTH_POSTGRES_DIR:-/tmp/berth-postgres}
@@ -49,13 +50,17 @@ up() {
   if [ ! -s "$STATE/data/PG_VERSION" ]; then
     say "initialising a cluster in $STATE/data"
     as_postgres "$bin/initdb" -D "$STATE/data" -U postgres --auth=trust --no-sync -E UTF8 >/dev/null
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj /CN=127.0.0.1 -keyout "$STATE/server.key" -out "$STATE/server.crt" 2>/dev/null
+    chown "$RUN_AS" "$STATE/server.key" "$STATE/server.crt"
+    chmod 600 "$STATE/server.key"
   fi
   if as_postgres "$bin/pg_ctl" -D "$STATE/data" status >/dev/null 2>&1; then
     say "already running on 127.0.0.1:$PORT"
   else
     # fsync off: a test cluster trades durability for speed; it is deleted at the end.
     as_postgres "$bin/pg_ctl" -D "$STATE/data" -l "$STATE/server.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $STATE -c fsync=off -c synchronous_commit=off -c max_connections=400" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -p $PORT -k $STATE -c fsync=off -c synchronous_commit=off -c max_connections=400 -c ssl=on -c ssl_cert_file=$STATE/server.crt -c ssl_key_file=$STATE/server.key" >/dev/null
     say "running on 127.0.0.1:$PORT"
   fi
   url

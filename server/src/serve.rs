@@ -13,7 +13,7 @@ use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
 use crate::audit::{Actor, Audit};
-use crate::auth::{secret, Auth, AuthConfig};
+use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::db::{Store, StoreArgs};
 use crate::http::{router, AppState};
@@ -178,11 +178,18 @@ async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, location: &StoreAr
         "there is no admin account in {dir}: create one with\n  berth user add NAME --role admin {option}\nthen start Berth again"
     );
     let password = secret::random_password();
-    auth.add_user(&Actor::command_line(), "admin", Role::Admin, &password)
+    match auth
+        .add_user(&Actor::command_line(), "admin", Role::Admin, &password)
         .await
-        .with_context(|| format!("cannot create the demo admin in {dir}"))?;
-    println!("Sign in as admin with the password {password} (shown this once; change it in the user menu).");
-    Ok(())
+    {
+        Ok(_) => {
+            println!("Sign in as admin with the password {password} (shown this once; change it in the user menu).");
+            Ok(())
+        }
+        // Another replica starting with --demo on the same database made it first.
+        Err(AuthError::UserExists(_)) if store.has_enabled_admin().await? => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("cannot create the demo admin in {dir}")),
+    }
 }
 
 fn spawn_session_pruning(auth: Auth) {

@@ -29,8 +29,14 @@ async fn two_replicas_on_one_postgres_behave_as_one_berth() {
     let start = |name: &str| {
         let data = dir.path().join(name);
         Server::start(&[
-            "--database", &database.text, "--listen", "127.0.0.1:0",
-            "--data-dir", data.to_str().unwrap(), "--site-root", &site,
+            "--database",
+            &database.text,
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--site-root",
+            &site,
         ])
     };
     let (a, b) = (start("a"), start("b"));
@@ -42,11 +48,25 @@ async fn two_replicas_on_one_postgres_behave_as_one_berth() {
     // Signed in on A; the session and its CSRF token work on B.
     let signed_in = sign_in(&http, &url_a, "root", password).await;
     assert_eq!(signed_in.status(), 200);
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let csrf_token = signed_in.json::<serde_json::Value>().await.unwrap()["csrf_token"].as_str().unwrap().to_owned();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf_token = signed_in.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     support::logs::secret(cookie.trim_start_matches("berth_session="));
     support::logs::secret(&csrf_token);
-    let me_on_b = http.get(format!("{url_b}/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    let me_on_b = http
+        .get(format!("{url_b}/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(me_on_b.status(), 200);
     // An API token created on B (a write: the CSRF token from A) works on A.
     let created = http
@@ -59,7 +79,10 @@ async fn two_replicas_on_one_postgres_behave_as_one_berth() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let token = created.json::<serde_json::Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let token = created.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     support::logs::secret(&token);
     let me_on_a: serde_json::Value = http
         .get(format!("{url_a}/api/v1/me"))
@@ -89,7 +112,12 @@ async fn two_replicas_on_one_postgres_behave_as_one_berth() {
         .await
         .unwrap();
     assert_eq!(out.status(), 204);
-    let after = http.get(format!("{url_a}/api/v1/me")).header("cookie", &cookie).send().await.unwrap();
+    let after = http
+        .get(format!("{url_a}/api/v1/me"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(after.status(), 401);
 }
 
@@ -106,7 +134,9 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
     let auth = Auth::new(store.clone(), Clock::system(), AuthConfig::default());
     let password = "a password to carry over";
     support::logs::secret(password);
-    auth.add_user(&Actor::command_line(), "alice", Role::Admin, password).await.unwrap();
+    auth.add_user(&Actor::command_line(), "alice", Role::Admin, password)
+        .await
+        .unwrap();
     let session = auth.sign_in("alice", password, Some("192.0.2.7")).await.unwrap();
     support::logs::secret(&session.cookie_value);
     let (_, token) = auth.create_token(&session.principal, "ci", None).await.unwrap();
@@ -116,21 +146,47 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
 
     let copy = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
     assert!(copy.status.success(), "{}", text(&copy.stderr));
-    assert_eq!(text(&copy.stdout), "users\t1\nsessions\t1\napi_tokens\t1\nsnapshots\t1\naudit_log\t3\n");
+    assert_eq!(
+        text(&copy.stdout),
+        "users\t1\nsessions\t1\napi_tokens\t1\nsnapshots\t1\naudit_log\t3\n"
+    );
     let again = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
     assert!(!again.status.success(), "a non-empty destination is refused");
-    assert!(text(&again.stderr).contains("is not empty (1 rows in users"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("is not empty (1 rows in users"),
+        "{}",
+        text(&again.stderr)
+    );
     let home = berth(&["store", "copy", "--from", &postgres.text, "--to", &back], "");
     assert!(home.status.success(), "{}", text(&home.stderr));
 
     // The same rows everywhere; the session and the token still work on PostgreSQL.
-    let (original, moved, returned) = (source.open().await, postgres.open().await, TestDatabase::at(&back).open().await);
+    let (original, moved, returned) = (
+        source.open().await,
+        postgres.open().await,
+        TestDatabase::at(&back).open().await,
+    );
     for (table, _) in berth_server::db::copy::TABLES {
         let rows = original.table_rows(table).await.unwrap();
-        assert_eq!(moved.table_rows(table).await.unwrap(), rows, "{table} in PostgreSQL");
-        assert_eq!(returned.table_rows(table).await.unwrap(), rows, "{table} back in SQLite");
+        assert_eq!(
+            moved.table_rows(table).await.unwrap(),
+            rows,
+            "{table} in PostgreSQL"
+        );
+        assert_eq!(
+            returned.table_rows(table).await.unwrap(),
+            rows,
+            "{table} back in SQLite"
+        );
     }
     let on_postgres = Auth::new(moved, Clock::system(), AuthConfig::default());
-    assert!(on_postgres.session(&session.cookie_value).await.unwrap().is_some());
-    assert_eq!(on_postgres.token(&token).await.unwrap().unwrap().username, "alice");
+    assert!(on_postgres
+        .session(&session.cookie_value)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        on_postgres.token(&token).await.unwrap().unwrap().username,
+        "alice"
+    );
 }

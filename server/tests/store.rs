@@ -454,3 +454,19 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     assert!(error.to_string().contains("3 rows in users"), "{error}");
     assert_eq!(target.list_users().await.unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn postgres_speaks_tls_when_the_url_asks_for_it() {
+    let database = TestDatabase::fresh(Backend::Postgres).await;
+    for (mode, expected) in [("disable", false), ("require", true)] {
+        let mut url = url::Url::parse(&database.text).unwrap();
+        url.query_pairs_mut().append_pair("sslmode", mode);
+        let store = TestDatabase::at(url.as_str()).open().await;
+        let (ssl,): (bool,) = sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(ssl, expected, "sslmode={mode}");
+        store.close().await;
+    }
+}

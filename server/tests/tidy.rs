@@ -138,3 +138,20 @@ fn routes_are_added_only_with_their_access_rule() {
         assert!(routes <= allowed, "{relative} adds routes directly ({routes})");
     }
 }
+
+#[test]
+fn both_databases_have_the_same_migrations() {
+    let names = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(repo().join("migrations").join(dir))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names("sqlite"),
+        names("postgres"),
+        "a migration is added to both databases"
+    );
+}

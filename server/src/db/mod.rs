@@ -141,11 +141,6 @@ impl DatabaseUrl {
     pub fn kind(&self) -> DatabaseKind {
         self.kind
     }
-
-    /// The SQLite file, for a `sqlite:` URL.
-    pub fn sqlite_path(&self) -> Option<PathBuf> {
-        (self.kind == DatabaseKind::Sqlite).then(|| PathBuf::from(self.url.path()))
-    }
 }
 
 impl std::fmt::Display for DatabaseUrl {

@@ -98,7 +98,12 @@ pub fn client(tls: Option<rustls::ClientConfig>) -> reqwest::Client {
 }
 
 /// `POST /api/v1/session` with the server's own origin.
-pub async fn sign_in(client: &reqwest::Client, url: &str, username: &str, password: &str) -> reqwest::Response {
+pub async fn sign_in(
+    client: &reqwest::Client,
+    url: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
     client
         .post(format!("{url}/api/v1/session"))
         .header("origin", url)

@@ -10,7 +10,7 @@ use berth_server::audit::Actor;
 use berth_server::auth::{Auth, AuthConfig};
 use berth_server::clock::Clock;
 use support::database::{Backend, TestDatabase};
-use support::process::{berth, client, sign_in, site, text, Server};
+use support::process::{berth, client, sign_in, site, text, Server, WebSession};
 
 #[tokio::test]
 async fn two_replicas_on_one_postgres_behave_as_one_berth() {
@@ -46,44 +46,16 @@ async fn two_replicas_on_one_postgres_behave_as_one_berth() {
     let http = client(None);
 
     // Signed in on A; the session and its CSRF token work on B.
-    let signed_in = sign_in(&http, &url_a, "root", password).await;
-    assert_eq!(signed_in.status(), 200);
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let csrf_token = signed_in.json::<serde_json::Value>().await.unwrap()["csrf_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    support::logs::secret(cookie.trim_start_matches("berth_session="));
-    support::logs::secret(&csrf_token);
+    let session = WebSession::from_response(sign_in(&http, &url_a, "root", password).await).await;
     let me_on_b = http
         .get(format!("{url_b}/api/v1/me"))
-        .header("cookie", &cookie)
+        .header("cookie", &session.cookie)
         .send()
         .await
         .unwrap();
     assert_eq!(me_on_b.status(), 200);
     // An API token created on B (a write: the CSRF token from A) works on A.
-    let created = http
-        .post(format!("{url_b}/api/v1/tokens"))
-        .header("origin", &url_b)
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf_token)
-        .json(&serde_json::json!({"name": "replicas"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let token = created.json::<serde_json::Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    support::logs::secret(&token);
+    let token = session.create_token(&http, &url_b, "replicas").await;
     let me_on_a: serde_json::Value = http
         .get(format!("{url_a}/api/v1/me"))
         .bearer_auth(&token)
@@ -103,18 +75,15 @@ async fn two_replicas_on_one_postgres_behave_as_one_berth() {
     assert_eq!(on_b.status(), 429, "the failures through A count on B");
 
     // Signing out on B ends the session on A too.
-    let out = http
-        .delete(format!("{url_b}/api/v1/session"))
-        .header("origin", &url_b)
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf_token)
+    let out = session
+        .send(http.delete(format!("{url_b}/api/v1/session")), &url_b)
         .send()
         .await
         .unwrap();
     assert_eq!(out.status(), 204);
     let after = http
         .get(format!("{url_a}/api/v1/me"))
-        .header("cookie", &cookie)
+        .header("cookie", &session.cookie)
         .send()
         .await
         .unwrap();

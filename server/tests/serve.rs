@@ -7,7 +7,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use support::process::{berth, client, sign_in, site, text, Server};
+use support::process::{berth, client, sign_in, site, text, Server, WebSession};
 
 #[test]
 fn users_are_managed_on_the_command_line() {
@@ -135,36 +135,9 @@ async fn the_demo_creates_an_admin_with_a_password_shown_once() {
     assert!(password.len() >= 16, "{password}");
 
     let http = client(None);
-    let signed_in = sign_in(&http, &url, "admin", &password).await;
-    assert_eq!(signed_in.status(), 200);
+    let session = WebSession::from_response(sign_in(&http, &url, "admin", &password).await).await;
     // The demo snapshot is in the audit log, stored on the command line.
-    let cookie = signed_in.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let csrf_token = signed_in.json::<serde_json::Value>().await.unwrap()["csrf_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    support::logs::secret(cookie.trim_start_matches("berth_session="));
-    support::logs::secret(&csrf_token);
-    let token: serde_json::Value = http
-        .post(format!("{url}/api/v1/tokens"))
-        .header("origin", &url)
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf_token)
-        .json(&serde_json::json!({"name": "audit"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_owned();
-    support::logs::secret(&token);
+    let token = session.create_token(&http, &url, "audit").await;
     let audit: serde_json::Value = http
         .get(format!("{url}/api/v1/audit?kind=snapshot"))
         .bearer_auth(&token)

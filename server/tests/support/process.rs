@@ -112,3 +112,51 @@ pub async fn sign_in(
         .await
         .unwrap()
 }
+
+/// A session on a running Berth, as a browser holds it: the cookie and the CSRF token (both
+/// noted as secrets for the check over the logs).
+pub struct WebSession {
+    pub cookie: String,
+    pub csrf_token: String,
+}
+
+impl WebSession {
+    /// The session a successful `POST /api/v1/session` answered with.
+    pub async fn from_response(response: reqwest::Response) -> WebSession {
+        assert_eq!(response.status(), 200, "signed in");
+        let cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let body: serde_json::Value = response.json().await.unwrap();
+        let csrf_token = body["csrf_token"].as_str().unwrap().to_owned();
+        super::logs::secret(cookie.trim_start_matches("berth_session="));
+        super::logs::secret(&csrf_token);
+        WebSession { cookie, csrf_token }
+    }
+
+    /// A request with the session's cookie, and for writes the CSRF token and the `origin` of
+    /// the page that sends it.
+    pub fn send(&self, request: reqwest::RequestBuilder, origin: &str) -> reqwest::RequestBuilder {
+        request
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf_token)
+            .header("origin", origin)
+    }
+
+    /// A new API token of this session's user, made through `url`.
+    pub async fn create_token(&self, http: &reqwest::Client, url: &str, name: &str) -> String {
+        let request = http
+            .post(format!("{url}/api/v1/tokens"))
+            .json(&serde_json::json!({ "name": name }));
+        let response = self.send(request, url).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_owned();
+        super::logs::secret(&token);
+        token
+    }
+}

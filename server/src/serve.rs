@@ -16,7 +16,7 @@ use crate::audit::{Actor, Audit};
 use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::db::{Store, StoreArgs};
-use crate::http::{router, AppState};
+use crate::http::{router, AppState, WebConfig};
 use crate::sandbox::{Sandbox, SandboxArgs, SimulationArgs};
 use crate::services::Services;
 use crate::site::locate_site_root;
@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// `Host`: for a proxy that rewrites `Host`. Repeatable; comma-separated in the variable.
     #[arg(long = "origin", env = "BERTH_ORIGINS", value_delimiter = ',')]
     pub origins: Vec<String>,
+
+    /// A proxy (load balancer) address whose `X-Forwarded-For` names the client, for the
+    /// per-address login limit and the audit log. Repeatable; comma-separated in the variable.
+    #[arg(long = "trusted-proxy", env = "BERTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// A session unused this long ends (e.g. `8h`, `30m`).
     #[arg(long, env = "BERTH_SESSION_IDLE_TIMEOUT", default_value = "8h", value_parser = humantime::parse_duration)]
@@ -127,7 +132,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         sandbox,
         auth,
-        extra_origins: Arc::new(args.origins.clone()),
+        web: Arc::new(WebConfig {
+            extra_origins: args.origins.clone(),
+            trusted_proxies: args.trusted_proxies.clone(),
+        }),
     });
 
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -575,3 +575,57 @@ async fn the_login_form_works_without_javascript() {
     assert!(again.body.contains("data-test=\"login-error\""));
     assert!(again.body.contains(">wrong username or password</p>"));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_limit_counts_the_forwarded_client() {
+    let app = TestApp::behind_proxy("10.0.0.1").await;
+    app.user("oscar", Role::Viewer).await;
+    // Twenty failures from one client through the proxy lock that client only.
+    for attempt in 0..20 {
+        let response = app
+            .try_sign_in_forwarded(
+                &format!("nobody{attempt}"),
+                "guess",
+                Some("10.0.0.1"),
+                Some("203.0.113.9"),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    }
+    let same = app
+        .try_sign_in_forwarded(
+            "oscar",
+            &password_of("oscar"),
+            Some("10.0.0.1"),
+            Some("203.0.113.9"),
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::TOO_MANY_REQUESTS);
+    let other = app
+        .try_sign_in_forwarded(
+            "oscar",
+            &password_of("oscar"),
+            Some("10.0.0.1"),
+            Some("203.0.113.10"),
+        )
+        .await;
+    assert_eq!(
+        other.status,
+        StatusCode::OK,
+        "another client behind the same proxy"
+    );
+    let failures = audit(&app, "kind=login.failed&limit=1").await;
+    assert_eq!(failures[0]["address"], "203.0.113.9");
+    // A client that is not the proxy cannot choose its address with the header.
+    let spoofed = app
+        .try_sign_in_forwarded(
+            "oscar",
+            &password_of("oscar"),
+            Some("198.51.100.4"),
+            Some("203.0.113.10"),
+        )
+        .await;
+    assert_eq!(spoofed.status, StatusCode::OK);
+    let logins = audit(&app, "kind=login&user=oscar&limit=1").await;
+    assert_eq!(logins[0]["address"], "198.51.100.4");
+}

@@ -28,7 +28,8 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use berth_app::backend::Caller;
 use berth_core::access::Action;
 
-use super::AppState;
+use super::client_address::client_address;
+use super::{AppState, WebConfig};
 use crate::auth::secret::{random_secret, same_secret};
 use crate::auth::{Auth, Credential, Principal};
 use crate::error::AppError;
@@ -183,8 +184,8 @@ impl AccessTable {
 pub struct Guard {
     pub auth: Auth,
     pub table: AccessTable,
-    /// Origins accepted besides the request's own (`--origin`, for a proxy that changes `Host`).
-    pub extra_origins: Vec<String>,
+    /// Origins accepted besides the request's own and trusted proxies.
+    pub web: Arc<WebConfig>,
     /// Berth serves TLS itself: cookies are `Secure`, the own origin is `https://`.
     pub tls: bool,
 }
@@ -244,10 +245,13 @@ async fn admit(guard: &Guard, request: Request, next: Next, nonce: &str) -> (Res
     let (access, surface) = rule.as_ref().map_or((Access::Public, Surface::Page), |rule| {
         (rule.access, rule.surface)
     });
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<PeerAddress>>()
-        .map(|ConnectInfo(PeerAddress(address))| address.ip().to_string());
+    let address =
+        request
+            .extensions()
+            .get::<ConnectInfo<PeerAddress>>()
+            .map(|ConnectInfo(PeerAddress(peer))| {
+                client_address(peer.ip(), request.headers(), &guard.web.trusted_proxies).to_string()
+            });
 
     if let Access::Signed(action) = access {
         match &identity.principal {
@@ -405,7 +409,7 @@ impl Guard {
     }
 
     fn is_own_origin(&self, origin: &str, headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
-        if self.extra_origins.iter().any(|extra| extra == origin) {
+        if self.web.extra_origins.iter().any(|extra| extra == origin) {
             return true;
         }
         let host = headers

@@ -13,6 +13,7 @@ pub mod access;
 mod accounts;
 mod audit;
 mod body_limit;
+mod client_address;
 mod extract;
 mod incus_version;
 mod scriptlets;
@@ -53,8 +54,17 @@ pub struct AppState {
     pub sandbox: Arc<Sandbox>,
     /// Accounts, sessions and tokens.
     pub auth: Auth,
+    /// Who may send writes and whose forwarded addresses count.
+    pub web: Arc<WebConfig>,
+}
+
+/// The web surface's settings from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
     /// Origins accepted for writes besides the request's own (`--origin`).
-    pub extra_origins: Arc<Vec<String>>,
+    pub extra_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// One slow request must not hold up a graceful shutdown for long.
@@ -111,7 +121,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     let guard = Arc::new(Guard {
         auth: state.auth.clone(),
         table: std::mem::take(&mut table),
-        extra_origins: state.extra_origins.to_vec(),
+        web: state.web.clone(),
         tls: state.auth.config().secure_cookies,
     });
     let backend = state.backend.clone();

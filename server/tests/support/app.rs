@@ -21,7 +21,7 @@ use berth_server::clock::{Clock, ManualTime};
 use berth_server::db::Store;
 
 use super::database::{Backend, TestDatabase};
-use berth_server::http::{router, AppState};
+use berth_server::http::{router, AppState, WebConfig};
 use berth_server::sandbox::{Sandbox, SandboxConfig};
 use berth_server::services::Services;
 use http_body_util::BodyExt;
@@ -107,6 +107,19 @@ impl TestApp {
     }
 
     pub async fn with_config(config: AuthConfig) -> TestApp {
+        TestApp::build(config, WebConfig::default()).await
+    }
+
+    /// An app behind a load balancer at `proxy` (trusted for `X-Forwarded-For`).
+    pub async fn behind_proxy(proxy: &str) -> TestApp {
+        let web = WebConfig {
+            trusted_proxies: vec![proxy.parse().unwrap()],
+            ..WebConfig::default()
+        };
+        TestApp::build(AuthConfig::default(), web).await
+    }
+
+    async fn build(config: AuthConfig, web: WebConfig) -> TestApp {
         super::logs::capture();
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::fresh(Backend::from_env()).await;
@@ -138,7 +151,7 @@ impl TestApp {
             store: store.clone(),
             sandbox,
             auth: auth.clone(),
-            extra_origins: Arc::new(Vec::new()),
+            web: Arc::new(web),
         };
         let router = router(state.clone());
         let mut app = TestApp {
@@ -190,6 +203,18 @@ impl TestApp {
 
     /// `POST /api/v1/session` from an address (`None`: no socket, as oneshot has none).
     pub async fn try_sign_in(&self, username: &str, password: &str, address: Option<&str>) -> TestResponse {
+        self.try_sign_in_forwarded(username, password, address, None)
+            .await
+    }
+
+    /// `POST /api/v1/session` from a peer address with an `X-Forwarded-For` header.
+    pub async fn try_sign_in_forwarded(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<&str>,
+        forwarded_for: Option<&str>,
+    ) -> TestResponse {
         let mut request = Request::post("/api/v1/session")
             .header(header::HOST, HOST)
             .header(header::ORIGIN, &self.origin)
@@ -198,6 +223,11 @@ impl TestApp {
                 serde_json::json!({"username": username, "password": password}).to_string(),
             ))
             .unwrap();
+        if let Some(forwarded_for) = forwarded_for {
+            request
+                .headers_mut()
+                .insert("x-forwarded-for", forwarded_for.parse().unwrap());
+        }
         if let Some(address) = address {
             let peer = berth_server::tls::PeerAddress(format!("{address}:40000").parse().unwrap());
             request.extensions_mut().insert(axum::extract::ConnectInfo(peer));

@@ -127,3 +127,35 @@ test("the audit log shows the sign-ins, filtered by kind", async () => {
     await browser.close();
   }
 });
+
+test("a session that ends while a page is open offers to sign in again, and comes back", async () => {
+  const browser = await openBrowser();
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`${BASE_URL}/`);
+    await waitForHydration(page);
+    // The session ends on the server (as after an admin's password reset or the idle timeout).
+    const [cookie] = (await browser.context.cookies()).filter((c) => c.name === "berth_session");
+    const csrf = await page.locator('meta[name="csrf-token"]').getAttribute("content");
+    recordSecret(csrf);
+    const ended = await fetch(`${BASE_URL}/api/v1/session`, {
+      method: "DELETE",
+      headers: { cookie: `berth_session=${cookie.value}`, "x-csrf-token": csrf, origin: BASE_URL },
+    });
+    assert.equal(ended.status, 204);
+    // A client-side navigation that needs data now meets the ended session.
+    await page.locator('[data-test="snapshots"] a[href="/?snapshot=1"]').click();
+    const again = page.locator('[data-test="sign-in-again"]');
+    await again.waitFor();
+    assert.equal(await again.getAttribute("href"), "/login?next=%2F%3Fsnapshot%3D1");
+    await again.click();
+    await page.waitForURL(/\/login\?next=/);
+    await page.locator('[data-test="login-username"]').fill("admin");
+    await page.locator('[data-test="login-password"]').fill(ADMIN_PASSWORD);
+    await page.locator('[data-test="login-submit"]').click();
+    await page.waitForURL(/\/\?snapshot=1$/);
+    await page.locator('[data-test="member"]').first().waitFor();
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,10 +1,12 @@
 //! What a page shows when its data could not be loaded, and (on the server) the HTTP status
-//! that goes with it: a missing snapshot is a 404, not a 200 with an error inside.
+//! that goes with it: a missing snapshot is a 404, not a 200 with an error inside. When the
+//! session has ended, it links to the login page and back.
 
 use leptos::error::Errors;
 use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+use leptos_router::params::ParamsMap;
 
-#[cfg(feature = "ssr")]
 use crate::error::BerthError;
 
 #[component]
@@ -22,6 +24,34 @@ pub fn ErrorNotice(errors: ArcRwSignal<Errors>) -> impl IntoView {
             }
         }
     }
+    // A session that ended while the page was open: offer the way back, to this very page.
+    let location = use_location();
+    let signed_out = {
+        let errors = errors.clone();
+        move || {
+            errors.get().iter().any(|(_, error)| {
+                matches!(
+                    error.downcast_ref::<BerthError>(),
+                    Some(BerthError::Unauthenticated(_))
+                )
+            })
+        }
+    };
+    let sign_in_again = move || {
+        signed_out().then(|| {
+            let mut next = ParamsMap::new();
+            // The router's `search` has no leading `?`.
+            let search = location.search.get();
+            let query = if search.is_empty() {
+                String::new()
+            } else {
+                format!("?{search}")
+            };
+            next.insert("next", format!("{}{query}", location.pathname.get()));
+            let href = format!("/login{}", next.to_query_string());
+            view! { <p><a href=href data-test="sign-in-again">"Sign in again"</a></p> }
+        })
+    };
     view! {
         <div class="notice error" role="alert" data-test="error">
             <strong>"This page could not be shown."</strong>
@@ -34,6 +64,7 @@ pub fn ErrorNotice(errors: ArcRwSignal<Errors>) -> impl IntoView {
                         .collect_view()
                 }}
             </ul>
+            {sign_in_again}
         </div>
     }
 }

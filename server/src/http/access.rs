@@ -26,6 +26,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use berth_app::backend::Caller;
+use berth_app::error::BerthError;
 use berth_core::access::Action;
 
 use super::client_address::client_address;
@@ -280,10 +281,7 @@ async fn admit(guard: &Guard, request: Request, next: Next, nonce: &str) -> (Res
             .await
         {
             Ok(request) => request,
-            Err(refusal) => {
-                let refusal = AppError::Forbidden(refusal.to_owned()).into_response();
-                return (refusal, stale_cookie);
-            }
+            Err(refusal) => return (forbidden(surface, refusal.to_owned()), stale_cookie),
         };
     }
 
@@ -459,7 +457,10 @@ fn unauthenticated(surface: Surface, request: &Request, bad_token: Option<&str>)
         return Redirect::to(&format!("/login?{query}")).into_response();
     }
     let message = bad_token.unwrap_or("sign in first: this needs a session or an API token");
-    let mut response = AppError::Unauthenticated(message.to_owned()).into_response();
+    let mut response = match surface {
+        Surface::ServerFunction => server_function_error(BerthError::Unauthenticated(message.to_owned())),
+        _ => AppError::Unauthenticated(message.to_owned()).into_response(),
+    };
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -477,7 +478,18 @@ fn forbidden(surface: Surface, message: String) -> Response {
         );
         return (StatusCode::FORBIDDEN, Html(body)).into_response();
     }
+    if surface == Surface::ServerFunction {
+        return server_function_error(BerthError::Forbidden(message));
+    }
     AppError::Forbidden(message).into_response()
+}
+
+/// A refusal in the encoding server functions answer with, so the UI shows its message (and,
+/// for an ended session, the way back to the login page) rather than a decoding failure.
+fn server_function_error(error: BerthError) -> Response {
+    let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_string(&error).expect("a BerthError serializes");
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn html_escape(text: &str) -> String {

@@ -24,7 +24,7 @@ url="${admin%/*}/$database"
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 echo "$password" | "$berth" user add measure --role author --database "$url" >/dev/null
 
-start() {  # start a replica on a free port; prints its URL
+start() {  # start a replica on a free port (not in a subshell: its PID must be kept)
   "$berth" serve --demo --database "$url" --listen 127.0.0.1:0 --data-dir "$work/$1" \
     >"$work/$1.out" 2>"$work/$1.log" &
   pids+=($!)
@@ -32,10 +32,12 @@ start() {  # start a replica on a free port; prints its URL
     sed -n 's/^Berth is running at //p' "$work/$1.out" | grep -q . && break
     sleep 0.1
   done
-  sed -n 's/^Berth is running at //p' "$work/$1.out" | sed 's#/$##'
 }
-a=$(start a)
-b=$(start b)
+address() { sed -n 's/^Berth is running at //p' "$work/$1.out" | sed 's#/$##'; }
+start a
+start b
+a=$(address a)
+b=$(address b)
 export BERTH_USER=measure BERTH_PASSWORD=$password
 node scripts/measure-replicas.mjs "$seconds" "$concurrency" "$a"
 node scripts/measure-replicas.mjs "$seconds" "$concurrency" "$a" "$b"

@@ -42,7 +42,104 @@ on_both_databases!(
     users_sessions_and_tokens_round_trip,
     the_audit_log_filters_counts_and_refuses_changes,
     the_copy_table_list_names_every_column_of_the_schema,
+    a_lease_has_one_holder_until_it_expires,
 );
+
+async fn a_lease_has_one_holder_until_it_expires(database: TestDatabase) {
+    // Two replicas: two stores on one database.
+    let (a, b) = (database.open().await, database.open().await);
+    let ttl = 30_000;
+    let first = a
+        .acquire_lease("plan:1", "replica-a", 1_000, ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.generation, 1);
+    assert_eq!(
+        b.acquire_lease("plan:1", "replica-b", 2_000, ttl).await.unwrap(),
+        None,
+        "held by A"
+    );
+    // Other work is independent.
+    assert!(b
+        .acquire_lease("plan:2", "replica-b", 2_000, ttl)
+        .await
+        .unwrap()
+        .is_some());
+    // A keeps it by renewing; acquiring again as A keeps the generation.
+    assert!(a
+        .renew_lease("plan:1", "replica-a", 1, 20_000, ttl)
+        .await
+        .unwrap());
+    assert_eq!(
+        a.acquire_lease("plan:1", "replica-a", 21_000, ttl)
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        1
+    );
+    assert_eq!(
+        b.acquire_lease("plan:1", "replica-b", 40_000, ttl).await.unwrap(),
+        None,
+        "renewed until 51 s"
+    );
+    // A stops renewing (it died): once expired, B takes over with a new generation...
+    let taken = b
+        .acquire_lease("plan:1", "replica-b", 51_000, ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.generation, 2);
+    // ...and A, back from a pause, learns it lost the lease instead of working on.
+    assert!(!a
+        .renew_lease("plan:1", "replica-a", 1, 52_000, ttl)
+        .await
+        .unwrap());
+    assert!(!a.release_lease("plan:1", "replica-a", 1).await.unwrap());
+    // A lease that expired is not renewed either, even by its holder.
+    assert!(!b
+        .renew_lease("plan:1", "replica-b", 2, 90_000, ttl)
+        .await
+        .unwrap());
+    // Released, it is free at once.
+    assert!(b
+        .acquire_lease("plan:1", "replica-b", 91_000, ttl)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(b.release_lease("plan:1", "replica-b", 2).await.unwrap());
+    assert_eq!(
+        a.acquire_lease("plan:1", "replica-a", 91_500, ttl)
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        3
+    );
+}
+
+#[tokio::test]
+async fn many_replicas_racing_for_one_lease_leave_one_holder() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let database = TestDatabase::fresh(backend).await;
+        let mut stores = Vec::new();
+        for _ in 0..6 {
+            stores.push(database.open().await);
+        }
+        let attempts = stores.iter().enumerate().map(|(replica, store)| {
+            let store = store.clone();
+            async move {
+                store
+                    .acquire_lease("plan:7", &format!("replica-{replica}"), 1_000, 30_000)
+                    .await
+                    .unwrap()
+            }
+        });
+        let granted = futures::future::join_all(attempts).await;
+        assert_eq!(granted.iter().flatten().count(), 1, "{backend:?}: {granted:?}");
+    }
+}
 
 async fn opening_applies_every_migration(database: TestDatabase) {
     let store = database.open().await;
@@ -344,6 +441,16 @@ async fn the_audit_log_filters_counts_and_refuses_changes(database: TestDatabase
 
 async fn the_copy_table_list_names_every_column_of_the_schema(database: TestDatabase) {
     let store = database.open().await;
+    let mut listed: Vec<&str> = berth_server::db::copy::TABLES
+        .iter()
+        .map(|(table, _)| *table)
+        .collect();
+    listed.sort();
+    assert_eq!(
+        store.table_names().await.unwrap(),
+        listed,
+        "every table is copied"
+    );
     for (table, columns) in berth_server::db::copy::TABLES {
         let listed: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
         assert_eq!(store.table_columns(table).await.unwrap(), listed, "{table}");
@@ -387,6 +494,11 @@ async fn populate(store: &Store) {
         .unwrap();
     store.insert_snapshot(&demo_snapshot()).await.unwrap();
     store
+        .acquire_lease("plan:3", "replica-a", 14, 30_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store
         .append_audit(&NewAuditEntry {
             at: 12,
             actor_id: Some(user.id),
@@ -429,7 +541,8 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "sessions=1",
             "api_tokens=2",
             "snapshots=1",
-            "audit_log=1"
+            "audit_log=1",
+            "leases=1"
         ]
     );
     let target = postgres.open().await;

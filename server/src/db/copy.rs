@@ -83,6 +83,16 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("address", Text),
         ],
     ),
+    (
+        "leases",
+        &[
+            ("name", Text),
+            ("holder", Text),
+            ("generation", Integer),
+            ("acquired_at", Integer),
+            ("expires_at", Integer),
+        ],
+    ),
 ];
 
 /// One value of a row, typed as its column.
@@ -127,6 +137,22 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|row| read_row(row, columns)).collect()
+    }
+
+    /// Every table of this database's schema but the migrations' own (for checking [`TABLES`]).
+    pub async fn table_names(&self) -> Result<Vec<String>, StoreError> {
+        let query = match self.kind {
+            DatabaseKind::Sqlite => {
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                 AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name"
+            }
+            DatabaseKind::Postgres => {
+                "SELECT table_name::TEXT FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations' ORDER BY table_name"
+            }
+        };
+        let names: Vec<(String,)> = sqlx::query_as(query).fetch_all(self.pool()).await?;
+        Ok(names.into_iter().map(|(name,)| name).collect())
     }
 
     /// The columns a table has in this database, by name (for checking [`TABLES`]).

@@ -1,7 +1,8 @@
 //! The store: one interface over SQLite (default: `berth.db` in the data directory) and
 //! PostgreSQL (`--database postgres://…`, several Berth replicas on one database). Snapshots
 //! (`snapshots.rs`), accounts, sessions and API tokens (`accounts.rs`), the audit log
-//! (`audit.rs`), and copying a whole store from one database to another (`copy.rs`).
+//! (`audit.rs`), leases across replicas (`leases.rs`), and copying a whole store from one
+//! database to another (`copy.rs`).
 //!
 //! One SQL text serves both databases: queries run through sqlx's `Any` driver with numbered
 //! placeholders (`$1`, which SQLite reads by number too), and the schemas keep the same columns
@@ -14,6 +15,7 @@ mod accounts;
 mod audit;
 mod cache;
 pub mod copy;
+mod leases;
 mod snapshots;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ pub use accounts::{SessionRecord, TokenRecord, UserChange, UserRecord};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cache::StoredSnapshot;
 pub use copy::CopyReport;
+pub use leases::LeaseGrant;
 pub use snapshots::SnapshotRow;
 
 use cache::SnapshotCache;

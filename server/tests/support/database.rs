@@ -94,7 +94,9 @@ fn postgres_admin_url() -> &'static str {
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
         let output = Command::new("flock")
-            .args(["/tmp/berth-postgres.lock"])
+            // `-o`: the lock is not inherited by the PostgreSQL server the script starts, which
+            // would hold it for as long as it runs.
+            .args(["-o", "/tmp/berth-postgres.lock"])
             .arg(&script)
             .arg("up")
             .output()

@@ -48,7 +48,7 @@ pub struct ServeArgs {
     /// A proxy (load balancer) address whose `X-Forwarded-For` names the client, for the
     /// per-address login limit and the audit log. Repeatable; comma-separated in the variable.
     #[arg(long = "trusted-proxy", env = "BERTH_TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<String>,
 
     /// A session unused this long ends (e.g. `8h`, `30m`).
     #[arg(long, env = "BERTH_SESSION_IDLE_TIMEOUT", default_value = "8h", value_parser = humantime::parse_duration)]
@@ -132,10 +132,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         sandbox,
         auth,
-        web: Arc::new(WebConfig {
-            extra_origins: args.origins.clone(),
-            trusted_proxies: args.trusted_proxies.clone(),
-        }),
+        web: Arc::new(web_config(&args)?),
     });
 
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -168,12 +165,35 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--origin` and `--trusted-proxy`; empty entries (an empty variable) are no entries.
+fn web_config(args: &ServeArgs) -> anyhow::Result<WebConfig> {
+    let given = |values: &[String]| -> Vec<String> {
+        values
+            .iter()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+            .collect()
+    };
+    let trusted_proxies = given(&args.trusted_proxies)
+        .iter()
+        .map(|proxy| {
+            proxy
+                .parse()
+                .with_context(|| format!("--trusted-proxy {proxy}: not an IP address"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(WebConfig {
+        extra_origins: given(&args.origins),
+        trusted_proxies,
+    })
+}
+
 /// `berth serve` needs an admin to manage users. With `--demo` one is made (`admin`, a
 /// random password printed once on stdout); otherwise Berth refuses to start and says how to
 /// create one. There is no default password.
 async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, location: &StoreArgs) -> anyhow::Result<()> {
     let (dir, option) = (location.describe(), location.as_option());
-    if store.has_enabled_admin().await? {
+    if store.enabled_admins().await? > 0 {
         if demo {
             println!(
                 "Sign in as an admin. Forgot the password? Set a new one with: berth user passwd admin {option}"
@@ -195,7 +215,7 @@ async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, location: &StoreAr
             Ok(())
         }
         // Another replica starting with --demo on the same database made it first.
-        Err(AuthError::UserExists(_)) if store.has_enabled_admin().await? => Ok(()),
+        Err(AuthError::UserExists(_)) if store.enabled_admins().await? > 0 => Ok(()),
         Err(error) => Err(error).with_context(|| format!("cannot create the demo admin in {dir}")),
     }
 }

@@ -361,6 +361,16 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         patch("dave", json!({"colour": "blue"})).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // Empty, null and unchanged values change nothing, and nothing is audited for them.
+    let unchanged = patch("dave", json!({"role": "", "password": "", "disabled": null})).await;
+    assert_eq!(unchanged.status, StatusCode::OK, "{}", unchanged.body);
+    assert_eq!(
+        patch("dave", json!({"role": "operator"})).await.status,
+        StatusCode::OK
+    );
+    let bad_role = patch("dave", json!({"role": "root"})).await;
+    assert_eq!(bad_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.sign_in("dave", reset).await;
 
     let kinds: Vec<_> = audit(app, "kind=user")
         .await

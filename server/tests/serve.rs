@@ -7,7 +7,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use support::process::{berth, client, sign_in, site, text, Server, WebSession};
+use support::process::{berth, berth_with_env, client, sign_in, site, text, Server, WebSession};
 
 #[test]
 fn users_are_managed_on_the_command_line() {
@@ -88,7 +88,8 @@ fn users_are_managed_on_the_command_line() {
 fn serve_refuses_to_start_without_an_admin_and_says_how_to_add_one() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let output = berth(
+    // Empty variables read as absent: the default database, no proxies, no extra origins.
+    let output = berth_with_env(
         &[
             "serve",
             "--listen",
@@ -99,6 +100,11 @@ fn serve_refuses_to_start_without_an_admin_and_says_how_to_add_one() {
             &site(dir.path()),
         ],
         "",
+        &[
+            ("BERTH_DATABASE_URL", ""),
+            ("BERTH_TRUSTED_PROXIES", ""),
+            ("BERTH_ORIGINS", ""),
+        ],
     );
     assert!(!output.status.success());
     let stderr = text(&output.stderr);

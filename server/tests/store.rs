@@ -271,7 +271,7 @@ async fn users_sessions_and_tokens_round_trip(database: TestDatabase) {
         .unwrap()
         .unwrap();
     assert_eq!(store.user_by_name("alice").await.unwrap(), Some(alice.clone()));
-    assert!(store.has_enabled_admin().await.unwrap());
+    assert!(store.enabled_admins().await.unwrap() == 1);
 
     let change = UserChange {
         role: Some(Role::Reviewer),

@@ -172,14 +172,6 @@ impl Auth {
         &self.config
     }
 
-    pub fn audit(&self) -> &Audit {
-        &self.audit
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
     /// How many passwords this service has verified (each sign-in verifies exactly one,
     /// whether the user exists or not).
     pub fn password_verifications(&self) -> u64 {
@@ -397,7 +389,7 @@ impl Auth {
         let loses_admin = before.role == Role::Admin
             && !before.disabled
             && (role.is_some_and(|role| role != Role::Admin) || disabled == Some(true));
-        if loses_admin && self.enabled_admins().await? <= 1 {
+        if loses_admin && self.store.enabled_admins().await? <= 1 {
             return Err(AuthError::Refused(format!(
                 "`{username}` is the last enabled admin: add another admin first"
             )));
@@ -443,14 +435,6 @@ impl Auth {
                 .await?;
         }
         Ok(after)
-    }
-
-    async fn enabled_admins(&self) -> Result<usize, StoreError> {
-        let users = self.store.list_users().await?;
-        Ok(users
-            .iter()
-            .filter(|user| user.role == Role::Admin && !user.disabled)
-            .count())
     }
 
     /// Creates an API token for the principal; returns its record and its value, which exists

@@ -144,13 +144,14 @@ impl Store {
         rows.into_iter().map(UserRecord::try_from).collect()
     }
 
-    /// Whether an enabled admin exists (`berth serve` refuses to start without one).
-    pub async fn has_enabled_admin(&self) -> Result<bool, StoreError> {
+    /// How many enabled admins there are (`berth serve` refuses to start without one; the last
+    /// one cannot be demoted or disabled).
+    pub async fn enabled_admins(&self) -> Result<i64, StoreError> {
         let (count,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
                 .fetch_one(self.pool())
                 .await?;
-        Ok(count > 0)
+        Ok(count)
     }
 
     /// Applies a change to a user; `Ok(None)` when there is no such user. A new password

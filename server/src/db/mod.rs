@@ -59,8 +59,13 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// `--database`, unless absent or empty (an empty `BERTH_DATABASE_URL` means the default).
+    fn database(&self) -> Option<&str> {
+        self.database.as_deref().filter(|url| !url.trim().is_empty())
+    }
+
     pub fn location(&self) -> Result<DatabaseUrl, StoreError> {
-        match &self.database {
+        match self.database() {
             Some(url) => DatabaseUrl::parse(url),
             None => DatabaseUrl::sqlite_in(&self.path),
         }
@@ -72,7 +77,7 @@ impl StoreArgs {
 
     /// Where the store is, for messages (never with a password).
     pub fn describe(&self) -> String {
-        match &self.database {
+        match self.database() {
             Some(url) => redact(url),
             None => self.path.display().to_string(),
         }
@@ -80,7 +85,7 @@ impl StoreArgs {
 
     /// The option that names this store on a command line (for the commands Berth suggests).
     pub fn as_option(&self) -> String {
-        match &self.database {
+        match self.database() {
             Some(url) => format!("--database {}", redact(url)),
             None => format!("--data-dir {}", self.path.display()),
         }
@@ -265,10 +270,6 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    pub fn kind(&self) -> DatabaseKind {
-        self.kind
     }
 
     /// A cheap query that proves the database answers.

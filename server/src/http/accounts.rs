@@ -118,10 +118,11 @@ pub struct NewUser {
     pub password: String,
 }
 
+/// What to change; an absent, `null` or empty field is left as it is.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    pub role: Option<Role>,
+    pub role: Option<String>,
     pub disabled: Option<bool>,
     pub password: Option<String>,
 }
@@ -155,13 +156,20 @@ async fn change_user(
     Path(name): Path<String>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<Json<UserListing>, AppError> {
+    fn given(value: &Option<String>) -> Option<&str> {
+        value.as_deref().filter(|value| !value.is_empty())
+    }
+    let role = given(&patch.role)
+        .map(str::parse::<Role>)
+        .transpose()
+        .map_err(|error| AppError::Unprocessable(error.to_string()))?;
     let user = auth
         .change_user(
             &principal.actor(address),
             &name,
-            patch.role,
+            role,
             patch.disabled,
-            patch.password.as_deref(),
+            given(&patch.password),
         )
         .await?;
     Ok(Json(UserListing::from(user)))

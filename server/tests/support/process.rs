@@ -8,8 +8,14 @@ use std::time::Duration;
 
 /// Runs `berth ARGS` with `stdin` as its input.
 pub fn berth(args: &[&str], stdin: &str) -> Output {
+    berth_with_env(args, stdin, &[])
+}
+
+/// Runs `berth ARGS` with `stdin` as its input and these environment variables set.
+pub fn berth_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -35,6 +35,8 @@ if [ $release = 1 ]; then
   "$HOME/.cargo/bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     "$pkg/berth_bg.wasm" -o "$pkg/berth_bg.wasm"
 fi
+say "editor bundle (CodeMirror, esbuild)"
+node editor/build.mjs "$pkg/editor.js"
 cp style/main.css "$pkg/berth.css"
 cp -R public/. "$site/"
 

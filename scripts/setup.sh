@@ -2,7 +2,8 @@
 # Install what building, running or testing Berth needs, when it is missing. Idempotent;
 # nothing is downloaded from outside the package registries (crates.io, Debian, npm).
 #
-#   scripts/setup.sh build     the wasm32 target and wasm-bindgen-cli (the version in Cargo.lock)
+#   scripts/setup.sh build     the wasm32 target, wasm-bindgen-cli (the version in Cargo.lock), and
+#                              node with the editor's npm packages (CodeMirror, esbuild)
 #   scripts/setup.sh release   the above, and wasm-opt (binaryen 116 from crates.io)
 #   scripts/setup.sh test      the build tools, Debian's chromium, the end-to-end npm packages
 #                              and Incus (scripts/testbed.sh install)
@@ -43,6 +44,15 @@ setup_build() {
     # Not --locked: its lock file pins a webpki-roots the registry here does not serve.
     cargo install wasm-bindgen-cli --version "$want" --force
   fi
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm_ci editor "the editor's packages (CodeMirror, esbuild)"
+}
+
+npm_ci() {  # DIR WHAT: install DIR's locked npm packages unless they are installed already
+  if [ ! -f "$1/node_modules/.package-lock.json" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+    say "installing $2 (npm ci in $1)"
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
 }
 
 setup_release() {
@@ -58,11 +68,7 @@ setup_release() {
 
 setup_test() {
   apt_install chromium ca-certificates
-  command -v npm >/dev/null || apt_install nodejs npm
-  if [ ! -d end2end/node_modules/playwright-core ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
-    say "installing the end-to-end test packages (npm ci)"
-    (cd end2end && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  npm_ci end2end "the end-to-end test packages"
   scripts/testbed.sh install
 }
 

@@ -45,7 +45,7 @@ rm -rf target/tmp/test-logs
 cargo test
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library
 
 step "build (debug)"
 scripts/build.sh
@@ -66,8 +66,11 @@ done
 password=$(sed -n 's/^Sign in as admin with the password \([^ ]*\) .*/\1/p' "$work/stdout")
 [ -n "$password" ] || { echo "berth printed no admin password" >&2; cat "$work/stdout" >&2; exit 1; }
 echo "$password" >"$work/e2e.secrets"
+# BERTH_BIN makes the scaled snapshot the latency is measured on; TESTBED_SOCKET is the test
+# bed's first member, captured through the Snapshots page.
 (cd end2end && BASE_URL="$url" ADMIN_PASSWORD="$password" SECRETS_FILE="$work/e2e.secrets" \
-  SCREENSHOTS="$PWD/../docs/screenshots" npm test)
+  SCREENSHOTS="$PWD/../docs/screenshots" BERTH_BIN="$PWD/../target/debug/berth" \
+  TESTBED_SOCKET="${BERTH_TESTBED_DIR:-/tmp/berth-testbed}/members/m1/unix.socket" npm test)
 
 step "no secrets in the logs"
 kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true

@@ -9,7 +9,10 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::csrf::CsrfClient;
 use crate::error::BerthError;
-use crate::types::{AuditPage, AuditQuery, ClusterView, CreatedToken, TokenView, UserView, Viewer};
+use crate::types::{
+    AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, RevisionView, SandboxRun,
+    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView, Viewer,
+};
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
 /// and safe: it changes nothing.
@@ -111,4 +114,145 @@ pub async fn change_user(
 #[server(input = GetUrl, endpoint = "audit_log")]
 pub async fn audit_log(query: AuditQuery) -> Result<AuditPage, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.audit_log(query).await }).await
+}
+
+#[server(input = GetUrl, endpoint = "list_scriptlets")]
+pub async fn list_scriptlets() -> Result<Vec<ScriptletSummary>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.list_scriptlets().await }).await
+}
+
+/// Creates a scriptlet; the answer is the new scriptlet (the editor opens on it).
+#[server(endpoint = "create_scriptlet", client = CsrfClient)]
+pub async fn create_scriptlet(
+    name: String,
+    source: String,
+    message: String,
+) -> Result<ScriptletView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?
+            .create_scriptlet(&caller, name, source, message)
+            .await
+    })
+    .await
+}
+
+#[server(input = GetUrl, endpoint = "get_scriptlet")]
+pub async fn get_scriptlet(id: i64, revision: Option<i64>) -> Result<ScriptletView, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.scriptlet(id, revision).await }).await
+}
+
+#[server(endpoint = "save_revision", client = CsrfClient)]
+pub async fn save_revision(id: i64, source: String, message: String) -> Result<RevisionView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?
+            .save_revision(&caller, id, source, message)
+            .await
+    })
+    .await
+}
+
+#[server(input = GetUrl, endpoint = "scriptlet_diff")]
+pub async fn scriptlet_diff(id: i64, from: i64, to: i64) -> Result<DiffView, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.scriptlet_diff(id, from, to).await })
+        .await
+}
+
+#[server(input = GetUrl, endpoint = "sandbox_setup")]
+pub async fn get_sandbox_setup(snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.sandbox_setup(snapshot_id).await }).await
+}
+
+/// Runs the scriptlet on the scenario. A POST (the scriptlet may be long), though it changes
+/// nothing.
+#[server(endpoint = "sandbox_run", client = CsrfClient)]
+pub async fn run_sandbox(source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.sandbox_run(source, scenario).await })
+        .await
+}
+
+#[server(input = GetUrl, endpoint = "completion_schema")]
+pub async fn completion_schema(incus_version: String) -> Result<String, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.completion_schema(incus_version).await })
+        .await
+}
+
+#[server(input = GetUrl, endpoint = "list_snapshots")]
+pub async fn list_snapshots() -> Result<Vec<SnapshotSummary>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.list_snapshots().await }).await
+}
+
+/// Stores an uploaded snapshot file (its text); a file that is not a usable snapshot is
+/// refused with the reason.
+#[server(endpoint = "upload_snapshot", client = CsrfClient)]
+pub async fn upload_snapshot(text: String) -> Result<SnapshotSummary, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.upload_snapshot(&caller, text).await
+    })
+    .await
+}
+
+#[server(endpoint = "delete_snapshot", client = CsrfClient)]
+pub async fn delete_snapshot(id: i64) -> Result<(), BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.delete_snapshot(&caller, id).await
+    })
+    .await
+}
+
+#[server(input = GetUrl, endpoint = "list_connections")]
+pub async fn list_connections() -> Result<Vec<ConnectionView>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.list_connections().await }).await
+}
+
+/// Adds a connection; the fields are those of [`NewConnection`], flat so a plain form can send
+/// them (empty ones are absent).
+#[server(endpoint = "add_connection", client = CsrfClient)]
+pub async fn add_connection(
+    name: String,
+    remote: String,
+    client_cert: String,
+    client_key: String,
+    server_cert: String,
+    server_ca: String,
+    server_fingerprint: String,
+) -> Result<ConnectionView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        let connection = crate::types::NewConnection {
+            name,
+            remote,
+            client_cert: Some(client_cert),
+            client_key: Some(client_key),
+            server_cert: Some(server_cert),
+            server_ca: Some(server_ca),
+            server_fingerprint: Some(server_fingerprint),
+        };
+        crate::backend::backend()?
+            .add_connection(&caller, connection)
+            .await
+    })
+    .await
+}
+
+#[server(endpoint = "delete_connection", client = CsrfClient)]
+pub async fn delete_connection(name: String) -> Result<(), BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.delete_connection(&caller, name).await
+    })
+    .await
+}
+
+/// Captures the cluster behind a connection now; the answer is the stored snapshot.
+#[server(endpoint = "capture_snapshot", client = CsrfClient)]
+pub async fn capture_snapshot(connection: String) -> Result<SnapshotSummary, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.capture(&caller, connection).await
+    })
+    .await
 }

@@ -11,7 +11,11 @@ use std::sync::Arc;
 use leptos::prelude::use_context;
 
 use crate::error::BerthError;
-use crate::types::{AuditPage, AuditQuery, ClusterView, CreatedToken, TokenView, UserView};
+use crate::types::{
+    AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, NewConnection, RevisionView,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
+    UserView,
+};
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
 /// request's extensions). Server-side only: it holds the session's identity.
@@ -57,6 +61,41 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<(), BerthError>;
 
     async fn audit_log(&self, query: AuditQuery) -> Result<AuditPage, BerthError>;
+
+    async fn list_scriptlets(&self) -> Result<Vec<ScriptletSummary>, BerthError>;
+    async fn create_scriptlet(
+        &self,
+        caller: &Caller,
+        name: String,
+        source: String,
+        message: String,
+    ) -> Result<ScriptletView, BerthError>;
+    /// The scriptlet with one revision's text (`None`: the newest).
+    async fn scriptlet(&self, id: i64, revision: Option<i64>) -> Result<ScriptletView, BerthError>;
+    async fn save_revision(
+        &self,
+        caller: &Caller,
+        id: i64,
+        source: String,
+        message: String,
+    ) -> Result<RevisionView, BerthError>;
+    async fn scriptlet_diff(&self, id: i64, from: i64, to: i64) -> Result<DiffView, BerthError>;
+
+    async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError>;
+    async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError>;
+    /// The engine's completion schema for a version, as JSON (handed to the editor as is).
+    async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError>;
+
+    async fn list_snapshots(&self) -> Result<Vec<SnapshotSummary>, BerthError>;
+    async fn upload_snapshot(&self, caller: &Caller, text: String) -> Result<SnapshotSummary, BerthError>;
+    async fn delete_snapshot(&self, caller: &Caller, id: i64) -> Result<(), BerthError>;
+
+    async fn list_connections(&self) -> Result<Vec<ConnectionView>, BerthError>;
+    async fn add_connection(&self, caller: &Caller, new: NewConnection)
+        -> Result<ConnectionView, BerthError>;
+    async fn delete_connection(&self, caller: &Caller, name: String) -> Result<(), BerthError>;
+    /// Captures the cluster behind a connection now and stores the snapshot.
+    async fn capture(&self, caller: &Caller, connection: String) -> Result<SnapshotSummary, BerthError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

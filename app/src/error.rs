@@ -21,6 +21,9 @@ pub enum BerthError {
     /// The request is not acceptable as sent (400).
     #[error("{0}")]
     BadRequest(String),
+    /// Incus refused or could not be reached (502); its message as received.
+    #[error("{0}")]
+    Upstream(String),
     /// Something went wrong on the server; the details are in its log (500).
     #[error("{0}")]
     Internal(String),
@@ -36,6 +39,7 @@ impl BerthError {
             BerthError::BadRequest(_) => 400,
             BerthError::Unauthenticated(_) => 401,
             BerthError::Forbidden(_) => 403,
+            BerthError::Upstream(_) => 502,
             BerthError::Internal(_) | BerthError::Call(_) => 500,
         }
     }

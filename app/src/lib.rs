@@ -1,3 +1,6 @@
+// Leptos views are nested types; the editor page's is deeper than the compiler's default allows.
+#![recursion_limit = "256"]
+
 //! Berth's web UI, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
 //!
 //! - [`App`] and [`shell`]: the router and the HTML document around it.
@@ -31,8 +34,13 @@ use crate::pages::audit::AuditPage;
 use crate::pages::cluster::ClusterPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
-use crate::pages::settings::{PasswordPage, TokensPage, UsersPage};
+use crate::pages::scriptlets::{DiffPage, NewScriptletPage, ScriptletPage, ScriptletsPage};
+use crate::pages::settings::{ConnectionsPage, PasswordPage, TokensPage, UsersPage};
+use crate::pages::snapshots::SnapshotsPage;
 use crate::types::Viewer;
+
+/// What a new scriptlet starts with (a working placement, so the sandbox shows a result at once).
+pub use crate::pages::scriptlets::TEMPLATE as NEW_SCRIPTLET;
 
 /// The signed-in user, loaded once per page load and shared by the navigation and the pages.
 pub type ViewerResource = Resource<Result<Option<Viewer>, BerthError>>;
@@ -83,6 +91,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/connections") view=ConnectionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/snapshots") view=SnapshotsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets") view=ScriptletsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets/new") view=NewScriptletPage ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets/:id") view=ScriptletPage ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets/:id/diff") view=DiffPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

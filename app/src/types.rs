@@ -161,3 +161,218 @@ pub struct AuditPage {
 
 /// Roles, lowest first (the server's table is the authority; this is the choice offered).
 pub const ROLES: [&str; 5] = ["viewer", "author", "reviewer", "operator", "admin"];
+
+/// A scriptlet as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptletSummary {
+    pub id: i64,
+    pub name: String,
+    pub created_by: String,
+    /// The newest revision's number.
+    pub revisions: i64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+/// One saved revision, without its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionView {
+    pub number: i64,
+    pub message: String,
+    pub author: String,
+    pub created_at: String,
+}
+
+/// One revision with its text (`GET /api/v1/scriptlets/{id}/revisions/{n}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionText {
+    pub scriptlet_id: i64,
+    #[serde(flatten)]
+    pub revision: RevisionView,
+    pub source: String,
+}
+
+/// A scriptlet with one revision's text (the newest unless another was asked for) and the
+/// list of all its revisions, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptletView {
+    pub id: i64,
+    pub name: String,
+    pub created_by: String,
+    pub revision: i64,
+    pub source: String,
+    pub revisions: Vec<RevisionView>,
+}
+
+/// A line diff between two revisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffView {
+    pub from: i64,
+    pub to: i64,
+    pub lines: Vec<DiffLine>,
+    pub added: usize,
+    pub removed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiffLine {
+    /// `same`, `added` or `removed`.
+    pub kind: String,
+    /// 1-based line numbers in the older and the newer text.
+    pub old_line: Option<usize>,
+    pub new_line: Option<usize>,
+    pub text: String,
+}
+
+/// A connection to an Incus cluster as shown (never its client key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    pub name: String,
+    pub remote: String,
+    /// How Berth proves itself: `unix socket` or `client certificate`.
+    pub credential: String,
+    /// How Berth trusts the server: `file permissions`, `fingerprint …`, `certificate`, `CA`.
+    pub trust: String,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// A new connection, as an admin enters it. PEM texts, not file names: the server keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewConnection {
+    pub name: String,
+    /// `unix:///var/lib/incus/unix.socket` or `https://HOST:PORT`.
+    pub remote: String,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
+    pub server_cert: Option<String>,
+    pub server_ca: Option<String>,
+    pub server_fingerprint: Option<String>,
+}
+
+/// What the sandbox offers to pick from on one snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxSetup {
+    pub snapshot: SnapshotSummary,
+    pub snapshots: Vec<SnapshotSummary>,
+    pub instances: Vec<InstanceChoice>,
+    pub projects: Vec<String>,
+    pub members: Vec<String>,
+    pub groups: Vec<String>,
+    /// Versions the simulator imitates, newest last.
+    pub versions: Vec<String>,
+    /// The placement scriptlet set on the cluster when the snapshot was taken (empty: none).
+    pub live_scriptlet: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceChoice {
+    pub project: String,
+    pub name: String,
+    pub member: String,
+    pub status: String,
+}
+
+/// A sandbox scenario as in the page's URL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub snapshot_id: Option<i64>,
+    /// `create`, `move`, `evacuate`, `restore` (default `create`).
+    pub kind: String,
+    pub project: String,
+    pub name: String,
+    pub target_project: String,
+    /// Empty (Incus's choice), a member, or `@group`.
+    pub target: String,
+    /// For evacuate and restore.
+    pub member: String,
+    /// Empty: the snapshot's version.
+    pub incus_version: String,
+    /// Operations as JSON (a cumulative sequence); when set, the fields above are ignored.
+    pub ops: String,
+}
+
+/// A diagnostic of the scriptlet, where it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiagnosticView {
+    /// `error` or `warning`.
+    pub severity: String,
+    pub code: Option<String>,
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub rendered: String,
+}
+
+/// One run of the sandbox: the scriptlet's diagnostics and, when it compiles, what Incus would
+/// do (and, for moves, what Berth's corrected move would do).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxRun {
+    pub incus_version: String,
+    pub diagnostics: Vec<DiagnosticView>,
+    /// The operations run, as JSON (what `berth simulate --op` takes).
+    pub ops: Vec<String>,
+    pub upstream: Option<SimulationView>,
+    /// For scenarios with a cross-project move.
+    pub corrected: Option<SimulationView>,
+    /// How upstream and corrected differ, in sentences.
+    pub differences: Vec<String>,
+    /// The scenario cannot run (unknown instance, bad operations JSON…).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimulationView {
+    pub incus_version: String,
+    pub profile: String,
+    pub mode: String,
+    pub calls: Vec<CallView>,
+    pub outcomes: Vec<OutcomeView>,
+    #[serde(default)]
+    pub stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallView {
+    pub instance: String,
+    pub reason: String,
+    pub project: String,
+    pub runs_on: String,
+    pub candidates: Vec<String>,
+    pub excluded: Vec<ExcludedView>,
+    pub validation_only: bool,
+    pub logs: Vec<LogView>,
+    pub trace: Vec<TraceView>,
+    pub target: Option<String>,
+    pub error: Option<DiagnosticView>,
+    /// Selected request fields, as `field = value` (the whole request is in the API's answer).
+    #[serde(default)]
+    pub request: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExcludedView {
+    pub member: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogView {
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceView {
+    pub builtin: String,
+    pub arguments: String,
+    pub result: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeView {
+    pub instance: String,
+    pub member: Option<String>,
+    pub project: Option<String>,
+    pub error: Option<String>,
+}

@@ -52,7 +52,7 @@ test("the page hydrates and filters by cluster group without reloading", async (
     assert.deepEqual(await shownMembers(page), DEMO_MEMBERS);
     assert.deepEqual(await shownGroups(page), ["rack-a", "rack-b", "edge", "nvme"]);
     const coming = await page.locator('[data-test="nav-coming"]').allTextContents();
-    assert.deepEqual(coming.map((text) => text.replace(/soon$/, "").trim()), ["Scriptlets", "Sandbox", "Plans"]);
+    assert.deepEqual(coming.map((text) => text.replace(/soon$/, "").trim()), ["Plans"]);
 
     // A marker on window survives client-side navigation but not a reload.
     await page.evaluate(() => { window.__berthNoReload = true; });

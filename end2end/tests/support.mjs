@@ -48,6 +48,7 @@ export async function waitForServer() {
 }
 
 let apiCookie;
+let apiCsrf;
 
 /** A session for plain HTTP requests (signed in as the demo's admin once). */
 async function sessionCookie() {
@@ -60,6 +61,7 @@ async function sessionCookie() {
   const body = await response.json();
   if (response.status !== 200) throw new Error(`cannot sign in: ${JSON.stringify(body)}`);
   recordSecret(body.csrf_token);
+  apiCsrf = body.csrf_token;
   apiCookie = response.headers.get("set-cookie").split(";")[0];
   recordSecret(apiCookie.split("=")[1]);
   return apiCookie;
@@ -70,6 +72,30 @@ export async function get(path, { anonymous = false } = {}) {
   const headers = anonymous ? {} : { cookie: await sessionCookie() };
   const response = await fetch(`${BASE_URL}${path}`, { headers, redirect: "manual" });
   return { status: response.status, body: await response.text(), headers: response.headers };
+}
+
+/** An `/api/v1` call as the demo's admin (a write carries the session's CSRF token); returns
+ *  status and parsed JSON (or text). */
+export async function api(method, path, body) {
+  const headers = { cookie: await sessionCookie(), origin: BASE_URL, "x-csrf-token": apiCsrf };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(`${BASE_URL}${path}`, {
+    method, headers, body: body === undefined ? undefined : (typeof body === "string" ? body : JSON.stringify(body)),
+  });
+  const text = await response.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: response.status, body: json };
+}
+
+/** A new user with this role (made by the admin over the API); returns the name and password. */
+export async function addUser(prefix, role) {
+  const username = `${prefix}-${Date.now().toString(36)}`;
+  const password = `pw-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+  recordSecret(password);
+  const response = await api("POST", "/api/v1/users", { username, role, password });
+  if (response.status !== 201) throw new Error(`cannot add ${username}: ${JSON.stringify(response.body)}`);
+  return { username, password };
 }
 
 /** A fresh browser profile, signed in as the demo's admin unless `signedIn` is false;

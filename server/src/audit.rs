@@ -23,10 +23,16 @@ pub enum AuditKind {
     TokenRevoked,
     /// A snapshot stored (imported, uploaded, captured, or the demo).
     SnapshotAdded,
+    SnapshotDeleted,
+    ScriptletCreated,
+    /// A new revision of a scriptlet saved.
+    ScriptletRevised,
+    ConnectionAdded,
+    ConnectionDeleted,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 18] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -40,6 +46,11 @@ impl AuditKind {
         AuditKind::TokenCreated,
         AuditKind::TokenRevoked,
         AuditKind::SnapshotAdded,
+        AuditKind::SnapshotDeleted,
+        AuditKind::ScriptletCreated,
+        AuditKind::ScriptletRevised,
+        AuditKind::ConnectionAdded,
+        AuditKind::ConnectionDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +68,11 @@ impl AuditKind {
             AuditKind::TokenCreated => "token.created",
             AuditKind::TokenRevoked => "token.revoked",
             AuditKind::SnapshotAdded => "snapshot.added",
+            AuditKind::SnapshotDeleted => "snapshot.deleted",
+            AuditKind::ScriptletCreated => "scriptlet.created",
+            AuditKind::ScriptletRevised => "scriptlet.revised",
+            AuditKind::ConnectionAdded => "connection.added",
+            AuditKind::ConnectionDeleted => "connection.deleted",
         }
     }
 }
@@ -72,6 +88,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A signed-in user acting from `address`.
+    pub fn user(user_id: i64, username: &str, address: Option<String>) -> Actor {
+        Actor {
+            user: Some((user_id, username.to_owned())),
+            address,
+            command_line: false,
+        }
+    }
+
     pub fn command_line() -> Actor {
         Actor {
             command_line: true,

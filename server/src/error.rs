@@ -9,7 +9,7 @@
 //! Every error reaches an `/api/v1` client as `{"error": "…"}` with its status, including a
 //! body the extractors reject (`From<JsonRejection>`, the one place those are mapped).
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -58,6 +58,9 @@ pub enum AppError {
     /// simulation); the answer carries the diagnostic too.
     #[error("{}", .0.message)]
     Scriptlet(Diagnostic),
+    /// 502: Incus refused or could not be reached; its message is shown as it was received.
+    #[error("{0}")]
+    Upstream(String),
     /// 500: the store failed; logged, never shown.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -80,6 +83,7 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Unprocessable(_) | AppError::Scriptlet(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Store(_) | AppError::Sandbox(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,7 +99,8 @@ impl AppError {
             | AppError::BadRequest(message)
             | AppError::PayloadTooLarge(message)
             | AppError::UnsupportedMediaType(message)
-            | AppError::Unprocessable(message) => message.clone(),
+            | AppError::Unprocessable(message)
+            | AppError::Upstream(message) => message.clone(),
             AppError::Scriptlet(diagnostic) => diagnostic.to_line("scriptlet"),
             AppError::Store(error) => {
                 tracing::error!(error = %error, "request failed");
@@ -159,6 +164,12 @@ impl From<JsonRejection> for AppError {
     }
 }
 
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> AppError {
+        AppError::BadRequest(rejection.body_text())
+    }
+}
+
 impl From<QueryRejection> for AppError {
     fn from(rejection: QueryRejection) -> AppError {
         AppError::BadRequest(rejection.body_text())
@@ -172,6 +183,7 @@ impl From<AppError> for BerthError {
             AppError::Unauthenticated(message) => BerthError::Unauthenticated(message),
             AppError::Forbidden(message) => BerthError::Forbidden(message),
             AppError::Store(_) | AppError::Sandbox(_) => BerthError::Internal(error.public_message()),
+            AppError::Upstream(message) => BerthError::Upstream(message),
             other => BerthError::BadRequest(other.public_message()),
         }
     }

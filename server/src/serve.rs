@@ -123,9 +123,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_pkg_dir("pkg")
         .site_addr(address)
         .build();
-    let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone()));
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Arc::new(Sandbox::new(args.sandbox.config_with(program, &args.simulation)));
+    let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone(), sandbox.clone()));
     let app = router(AppState {
         leptos_options,
         backend,

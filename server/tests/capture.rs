@@ -454,3 +454,66 @@ async fn a_busy_cluster_is_captured_while_creates_copies_and_moves_run() {
     );
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+#[tokio::test]
+async fn a_connection_configured_over_the_api_captures_the_test_bed_and_keeps_its_key() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.read().await;
+    let app = support::TestApp::empty().await;
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap();
+    let key = read(bed.client_key());
+    let https = serde_json::json!({
+        "name": "bed-https",
+        "remote": bed.https_url("m2"),
+        "client_cert": read(bed.client_certificate()),
+        "client_key": key,
+        "server_cert": read(bed.cluster_certificate()),
+    });
+    let unix = serde_json::json!({
+        "name": "bed-unix",
+        "remote": format!("unix://{}", bed.socket("m1").display()),
+    });
+    for connection in [&https, &unix] {
+        let added = app
+            .send_as(
+                &app.admin,
+                axum::http::Method::POST,
+                "/api/v1/connections",
+                Some(connection.clone()),
+            )
+            .await;
+        assert_eq!(added.status, axum::http::StatusCode::CREATED, "{}", added.body);
+        assert!(!added.body.contains("PRIVATE KEY"));
+    }
+    let mut stored = Vec::new();
+    for name in ["bed-https", "bed-unix"] {
+        let captured = app
+            .send_as(
+                &app.admin,
+                axum::http::Method::POST,
+                &format!("/api/v1/connections/{name}/capture"),
+                None,
+            )
+            .await;
+        assert!(captured.status.is_success(), "{name}: {}", captured.body);
+        assert_eq!(captured.json()["member_count"], 3, "{}", captured.body);
+        stored.push(captured.json()["id"].as_i64().unwrap());
+    }
+    let listed = app
+        .send_as(&app.admin, axum::http::Method::GET, "/api/v1/connections", None)
+        .await;
+    assert!(!listed.body.contains("PRIVATE KEY") && !listed.body.contains(key.trim()));
+    let audit = app
+        .send_as(&app.admin, axum::http::Method::GET, "/api/v1/audit", None)
+        .await;
+    assert!(audit.body.contains("connection.added") && !audit.body.contains("PRIVATE KEY"));
+    let ids: Vec<i64> = app
+        .store
+        .list_snapshots()
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.id)
+        .collect();
+    assert!(stored.iter().all(|id| ids.contains(id)), "{stored:?} in {ids:?}");
+}

@@ -8,7 +8,8 @@ mod support;
 use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;
 use berth_server::db::{
-    known_schema_version, AuditFilter, NewAuditEntry, Store, StoreError, UserChange, DATABASE_FILE,
+    known_schema_version, AuditFilter, ConnectionRecord, NewAuditEntry, Store, StoreError, UserChange,
+    DATABASE_FILE,
 };
 use support::database::{Backend, TestDatabase};
 
@@ -43,6 +44,8 @@ on_both_databases!(
     the_audit_log_filters_counts_and_refuses_changes,
     the_copy_table_list_names_every_column_of_the_schema,
     a_lease_has_one_holder_until_it_expires,
+    scriptlets_keep_numbered_revisions,
+    connections_and_snapshot_deletion,
 );
 
 async fn a_lease_has_one_holder_until_it_expires(database: TestDatabase) {
@@ -457,6 +460,131 @@ async fn the_copy_table_list_names_every_column_of_the_schema(database: TestData
     }
 }
 
+async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
+    let store = database.open().await;
+    let id = store
+        .insert_scriptlet(
+            "spread",
+            "def instance_placement(r, c):\n    pass\n",
+            "first",
+            "ann",
+            100,
+        )
+        .await
+        .unwrap()
+        .expect("a new name is accepted");
+    assert_eq!(
+        store
+            .insert_scriptlet("spread", "", "again", "bob", 101)
+            .await
+            .unwrap(),
+        None,
+        "a taken name is refused"
+    );
+    assert_eq!(
+        store
+            .insert_revision(id, "# two", "second", "bob", 200)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .insert_revision(id, "# three", "", "ann", 300)
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        store
+            .insert_revision(id + 100, "# x", "", "ann", 300)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let row = store.scriptlet(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.revisions, row.updated_at, row.updated_by.as_str()),
+        (3, 300, "ann")
+    );
+    assert_eq!((row.created_by.as_str(), row.created_at), ("ann", 100));
+    let numbers: Vec<i64> = store
+        .revisions(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.number)
+        .collect();
+    assert_eq!(numbers, vec![3, 2, 1], "newest first");
+    let second = store.revision(id, 2).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            second.source.as_str(),
+            second.message.as_str(),
+            second.author.as_str()
+        ),
+        ("# two", "second", "bob")
+    );
+    assert!(store.revision(id, 4).await.unwrap().is_none());
+
+    let other = store
+        .insert_scriptlet("pin", "", "", "bob", 400)
+        .await
+        .unwrap()
+        .unwrap();
+    let listed: Vec<(i64, String)> = store
+        .list_scriptlets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.id, row.name))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(other, "pin".to_owned()), (id, "spread".to_owned())],
+        "most recently changed first"
+    );
+}
+
+async fn connections_and_snapshot_deletion(database: TestDatabase) {
+    let store = database.open().await;
+    let connection = ConnectionRecord {
+        name: "prod".into(),
+        remote: "https://192.0.2.1:8443".into(),
+        client_cert: Some("CERT".into()),
+        client_key: Some("KEY".into()),
+        server_cert: None,
+        server_ca: None,
+        server_fingerprint: Some("ab".repeat(32)),
+        created_by: "root".into(),
+        created_at: 5,
+    };
+    assert!(store.insert_connection(&connection).await.unwrap());
+    assert!(
+        !store.insert_connection(&connection).await.unwrap(),
+        "names are unique"
+    );
+    assert_eq!(store.connection("prod").await.unwrap(), Some(connection.clone()));
+    assert_eq!(store.list_connections().await.unwrap(), vec![connection]);
+    assert!(store.delete_connection("prod").await.unwrap());
+    assert!(!store.delete_connection("prod").await.unwrap());
+    assert!(store.list_connections().await.unwrap().is_empty());
+
+    let (id, _) = store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    assert!(
+        store.stored_snapshot(id).await.unwrap().is_some(),
+        "read into the cache"
+    );
+    assert!(store.delete_snapshot(id).await.unwrap());
+    assert!(
+        store.stored_snapshot(id).await.unwrap().is_none(),
+        "gone from the cache too"
+    );
+    assert!(store.snapshot_row(id).await.unwrap().is_none());
+    assert!(!store.delete_snapshot(id).await.unwrap());
+}
+
 /// A store with something in every table.
 async fn populate(store: &Store) {
     let user = store
@@ -493,6 +621,35 @@ async fn populate(store: &Store) {
         .await
         .unwrap();
     store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let scriptlet = store
+        .insert_scriptlet(
+            "spread",
+            "def instance_placement(r, c):\n    pass\n",
+            "first",
+            "dave",
+            15,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .insert_revision(scriptlet, "# ünïcode ✓", "second", "dave", 16)
+        .await
+        .unwrap();
+    store
+        .insert_connection(&ConnectionRecord {
+            name: "lab".into(),
+            remote: "unix:///var/lib/incus/unix.socket".into(),
+            client_cert: None,
+            client_key: None,
+            server_cert: None,
+            server_ca: None,
+            server_fingerprint: None,
+            created_by: "dave".into(),
+            created_at: 17,
+        })
+        .await
+        .unwrap();
     store
         .acquire_lease("plan:3", "replica-a", 14, 30_000)
         .await
@@ -541,6 +698,9 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "sessions=1",
             "api_tokens=2",
             "snapshots=1",
+            "scriptlets=1",
+            "scriptlet_revisions=2",
+            "connections=1",
             "audit_log=1",
             "leases=1"
         ]

@@ -1,5 +1,8 @@
 //! Pieces shared by pages.
 
+pub mod code_editor;
 pub mod error_notice;
+pub mod feedback;
 pub mod nav;
+pub mod timeline;
 pub mod usage_bar;

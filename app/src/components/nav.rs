@@ -10,14 +10,7 @@ use crate::types::Viewer;
 use crate::ViewerResource;
 
 /// Sections that exist in the product plan but not yet in this build.
-const COMING: [(&str, &str); 3] = [
-    (
-        "Scriptlets",
-        "Write placement scriptlets with validation as you type",
-    ),
-    ("Sandbox", "Preview every scriptlet call Incus would make"),
-    ("Plans", "Plan, review and execute cross-project moves"),
-];
+const COMING: [(&str, &str); 1] = [("Plans", "Plan, review and execute cross-project moves")];
 
 #[component]
 pub fn NavShell(children: Children) -> impl IntoView {
@@ -52,6 +45,12 @@ pub fn NavShell(children: Children) -> impl IntoView {
 fn Sections(viewer: Viewer) -> impl IntoView {
     let admin_links = [
         ("/settings/users", "Users", "manage_users", "nav-users"),
+        (
+            "/settings/connections",
+            "Connections",
+            "manage_connections",
+            "nav-connections",
+        ),
         ("/audit", "Audit log", "read_audit", "nav-audit"),
     ]
     .into_iter()
@@ -64,6 +63,12 @@ fn Sections(viewer: Viewer) -> impl IntoView {
         <ul class="nav-list">
             <li>
                 <A href="/" attr:class="nav-link" attr:data-test="nav-cluster">"Cluster"</A>
+            </li>
+            <li>
+                <A href="/scriptlets" attr:class="nav-link" attr:data-test="nav-scriptlets">"Scriptlets"</A>
+            </li>
+            <li>
+                <A href="/snapshots" attr:class="nav-link" attr:data-test="nav-snapshots">"Snapshots"</A>
             </li>
             {COMING
                 .iter()

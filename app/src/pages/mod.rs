@@ -4,4 +4,6 @@ pub mod audit;
 pub mod cluster;
 pub mod login;
 pub mod not_found;
+pub mod scriptlets;
 pub mod settings;
+pub mod snapshots;

@@ -1,45 +1,22 @@
 //! Settings: `/settings/password` (one's own password), `/settings/tokens` (one's own API
-//! tokens) and `/settings/users` (admins: add users, change roles, disable, reset passwords).
+//! tokens), `/settings/users` (admins: add users, change roles, disable, reset passwords) and
+//! `/settings/connections` (admins: the clusters Berth captures snapshots from).
 //!
 //! Every form is an `ActionForm` over a server function: with JavaScript it is sent by the
 //! CSRF-sending client and the page updates in place; without, it is posted with the hidden
 //! `csrf_token` field and the server sends the browser back here.
 
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
-use crate::api::{list_tokens, list_users, AddUser, ChangePassword, ChangeUser, CreateToken, RevokeToken};
+use crate::api::{
+    list_connections, list_tokens, list_users, AddConnection, AddUser, ChangePassword, ChangeUser,
+    CreateToken, DeleteConnection, RevokeToken,
+};
 use crate::components::error_notice::ErrorNotice;
+use crate::components::feedback::{hydration_flag, outcome};
 use crate::csrf::CsrfField;
-use crate::error::BerthError;
-use crate::types::{TokenView, UserView, ROLES};
-
-/// Flips once the page is hydrated (effects run only in the browser); tests wait for it.
-fn hydration_flag() -> RwSignal<bool> {
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
-    hydrated
-}
-
-/// What an action's last run came to: nothing yet, done (with the message), or its error.
-fn outcome<S>(action: ServerAction<S>, done: &'static str) -> impl IntoView
-where
-    S: ServerFn<Error = BerthError> + Send + Sync + Clone + 'static,
-    S::Output: Send + Sync + 'static,
-{
-    let value = action.value();
-    move || {
-        value.with(|value| match value {
-            Some(Ok(_)) => Some(view! { <p class="notice ok" role="status" data-test="outcome-ok">{done}</p> }.into_any()),
-            Some(Err(error)) => Some(
-                view! { <p class="notice error" role="alert" data-test="outcome-error">{error.to_string()}</p> }
-                    .into_any(),
-            ),
-            None => None,
-        })
-    }
-}
+use crate::types::{ConnectionView, TokenView, UserView, ROLES};
 
 #[component]
 pub fn PasswordPage() -> impl IntoView {
@@ -239,4 +216,83 @@ fn UserTable(users: Vec<UserView>, change: ServerAction<ChangeUser>) -> impl Int
             </tbody>
         </table>
     }
+}
+
+#[component]
+pub fn ConnectionsPage() -> impl IntoView {
+    let add = ServerAction::<AddConnection>::new();
+    let delete = ServerAction::<DeleteConnection>::new();
+    let connections = Resource::new(
+        move || (add.version().get(), delete.version().get()),
+        |_| list_connections(),
+    );
+    let hydrated = hydration_flag();
+    view! {
+        <Title text="Connections"/>
+        <section class="page" data-test="connections-page" data-hydrated=move || hydrated.get().to_string()>
+            <h1>"Connections"</h1>
+            <p class="muted">
+                "Clusters Berth reads snapshots from. Over the unix socket Berth has the access of its own user; over HTTPS "
+                "it presents a client certificate the cluster trusts. The client key stays on the server: it is never shown again."
+            </p>
+            <Suspense fallback=|| view! { <p class="loading">"Loading connections…"</p> }>
+                <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
+                    {move || Suspend::new(async move {
+                        connections.await.map(|list| view! { <ConnectionTable list delete/> })
+                    })}
+                </ErrorBoundary>
+            </Suspense>
+            {outcome(delete, "Connection deleted.")}
+            <h2>"Add a connection"</h2>
+            <ActionForm action=add attr:class="form">
+                <CsrfField/>
+                <label>"Name" <input type="text" name="name" required maxlength="64" placeholder="prod" data-test="connection-name"/></label>
+                <label>"Remote"
+                    <input type="text" name="remote" required placeholder="unix:///var/lib/incus/unix.socket or https://10.0.0.1:8443" data-test="connection-remote"/>
+                </label>
+                <fieldset>
+                    <legend>"HTTPS only"</legend>
+                    <label>"Client certificate (PEM)" <textarea name="client_cert" rows="3" class="mono" data-test="connection-client-cert"></textarea></label>
+                    <label>"Client key (PEM)" <textarea name="client_key" rows="3" class="mono" autocomplete="off" data-test="connection-client-key"></textarea></label>
+                    <p class="muted small">"Trust the server by exactly one of:"</p>
+                    <label>"Server certificate (PEM)" <textarea name="server_cert" rows="3" class="mono"></textarea></label>
+                    <label>"CA certificate (PEM)" <textarea name="server_ca" rows="3" class="mono"></textarea></label>
+                    <label>"Server certificate fingerprint (SHA-256, hex)" <input type="text" name="server_fingerprint" class="mono"/></label>
+                </fieldset>
+                <button type="submit" class="button primary" data-test="add-connection">"Add connection"</button>
+            </ActionForm>
+            {outcome(add, "Connection added.")}
+        </section>
+    }
+}
+
+#[component]
+fn ConnectionTable(list: Vec<ConnectionView>, delete: ServerAction<DeleteConnection>) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="empty" data-test="no-connections">"No connection yet."</p> }.into_any();
+    }
+    view! {
+        <table class="table" data-test="connection-table">
+            <thead><tr><th>"Name"</th><th>"Remote"</th><th>"Credential"</th><th>"Trust"</th><th>"Added"</th><th></th></tr></thead>
+            <tbody>
+                {list.into_iter().map(|connection| view! {
+                    <tr data-test="connection-row">
+                        <td>{connection.name.clone()}</td>
+                        <td class="mono">{connection.remote}</td>
+                        <td>{connection.credential}</td>
+                        <td>{connection.trust}</td>
+                        <td>{format!("{} by {}", connection.created_at, connection.created_by)}</td>
+                        <td>
+                            <ActionForm action=delete>
+                                <CsrfField/>
+                                <input type="hidden" name="name" value=connection.name/>
+                                <button type="submit" class="button danger" data-test="delete-connection">"Delete"</button>
+                            </ActionForm>
+                        </td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -172,6 +172,19 @@ impl Auth {
         &self.config
     }
 
+    /// The audit log every write outside accounts is recorded in too.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// How many passwords this service has verified (each sign-in verifies exactly one,
     /// whether the user exists or not).
     pub fn password_verifications(&self) -> u64 {

@@ -85,6 +85,11 @@ impl SnapshotCache {
         Some(entry)
     }
 
+    pub(super) fn remove(&self, id: i64) {
+        let mut entries = self.entries.lock().expect("the cache lock is never poisoned");
+        entries.retain(|cached| cached.id != id);
+    }
+
     pub(super) fn insert(&self, entry: Arc<StoredSnapshot>) {
         let mut entries = self.entries.lock().expect("the cache lock is never poisoned");
         entries.retain(|cached| cached.id != entry.id);

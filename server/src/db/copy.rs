@@ -71,6 +71,40 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
         ],
     ),
     (
+        "scriptlets",
+        &[
+            ("id", Integer),
+            ("name", Text),
+            ("created_by", Text),
+            ("created_at", Integer),
+        ],
+    ),
+    (
+        "scriptlet_revisions",
+        &[
+            ("scriptlet_id", Integer),
+            ("number", Integer),
+            ("source", Text),
+            ("message", Text),
+            ("author", Text),
+            ("created_at", Integer),
+        ],
+    ),
+    (
+        "connections",
+        &[
+            ("name", Text),
+            ("remote", Text),
+            ("client_cert", Text),
+            ("client_key", Text),
+            ("server_cert", Text),
+            ("server_ca", Text),
+            ("server_fingerprint", Text),
+            ("created_by", Text),
+            ("created_at", Integer),
+        ],
+    ),
+    (
         "audit_log",
         &[
             ("id", Integer),

@@ -14,8 +14,10 @@
 mod accounts;
 mod audit;
 mod cache;
+mod connections;
 pub mod copy;
 mod leases;
+mod scriptlets;
 mod snapshots;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +31,10 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::{SessionRecord, TokenRecord, UserChange, UserRecord};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cache::StoredSnapshot;
+pub use connections::ConnectionRecord;
 pub use copy::CopyReport;
 pub use leases::LeaseGrant;
+pub use scriptlets::{RevisionRow, ScriptletRow};
 pub use snapshots::SnapshotRow;
 
 use cache::SnapshotCache;

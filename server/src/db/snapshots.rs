@@ -1,4 +1,4 @@
-//! Stored snapshots: insert (deduplicated by content hash), list, load.
+//! Stored snapshots: insert (deduplicated by content hash), list, load, delete.
 
 use std::sync::Arc;
 
@@ -102,5 +102,26 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Deletes a stored snapshot; `false` when there is none with this id.
+    pub async fn delete_snapshot(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM snapshots WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        self.snapshots.remove(id);
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One snapshot's summary row; `None` when no such id is stored.
+    pub async fn snapshot_row(&self, id: i64) -> Result<Option<SnapshotRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count
+             FROM snapshots WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 }

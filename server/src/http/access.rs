@@ -119,6 +119,12 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/settings/tokens", Access::Signed(Action::ManageOwnAccount)),
     ("/settings/users", Access::Signed(Action::ManageUsers)),
     ("/audit", Access::Signed(Action::ReadAudit)),
+    ("/scriptlets", Access::Signed(Action::Read)),
+    ("/scriptlets/new", Access::Signed(Action::EditScriptlets)),
+    ("/scriptlets/{id}", Access::Signed(Action::Read)),
+    ("/scriptlets/{id}/diff", Access::Signed(Action::Read)),
+    ("/snapshots", Access::Signed(Action::Read)),
+    ("/settings/connections", Access::Signed(Action::ManageConnections)),
 ];
 
 /// The server functions (by path) and what each needs. One missing here makes the router
@@ -134,6 +140,24 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/add_user", Access::Signed(Action::ManageUsers)),
     ("/api/change_user", Access::Signed(Action::ManageUsers)),
     ("/api/audit_log", Access::Signed(Action::ReadAudit)),
+    ("/api/list_scriptlets", Access::Signed(Action::Read)),
+    ("/api/create_scriptlet", Access::Signed(Action::EditScriptlets)),
+    ("/api/get_scriptlet", Access::Signed(Action::Read)),
+    ("/api/save_revision", Access::Signed(Action::EditScriptlets)),
+    ("/api/scriptlet_diff", Access::Signed(Action::Read)),
+    ("/api/sandbox_setup", Access::Signed(Action::Read)),
+    ("/api/sandbox_run", Access::Signed(Action::RunSandbox)),
+    ("/api/completion_schema", Access::Signed(Action::Read)),
+    ("/api/list_snapshots", Access::Signed(Action::Read)),
+    ("/api/upload_snapshot", Access::Signed(Action::AddSnapshots)),
+    ("/api/delete_snapshot", Access::Signed(Action::DeleteSnapshots)),
+    ("/api/list_connections", Access::Signed(Action::Read)),
+    ("/api/add_connection", Access::Signed(Action::ManageConnections)),
+    (
+        "/api/delete_connection",
+        Access::Signed(Action::ManageConnections),
+    ),
+    ("/api/capture_snapshot", Access::Signed(Action::AddSnapshots)),
 ];
 
 /// Every route's rule, by method and path as the router matched it.
@@ -304,10 +328,15 @@ fn rule_method(method: &Method) -> &Method {
 }
 
 /// Only Berth's own scripts run: its module and wasm (which needs `'wasm-unsafe-eval'` to be
-/// compiled) and the inline hydration scripts Leptos renders with this request's nonce.
+/// compiled) and the inline hydration scripts Leptos renders with this request's nonce. Styles
+/// come from Berth's stylesheet and from the editor, CodeMirror, which writes its theme into
+/// `<style>` elements carrying the same nonce and positions tooltips and sizes tabs with
+/// `style` attributes: those are allowed (`style-src-attr`), as they cannot run code or load
+/// anything that `img-src` and `default-src` do not allow.
 fn content_security_policy(nonce: &str) -> String {
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'nonce-{nonce}'; style-src 'self'; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; \
+         style-src-attr 'unsafe-inline'; \
          img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
          frame-ancestors 'none'"
     )

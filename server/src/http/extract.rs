@@ -1,7 +1,7 @@
-//! `/api/v1`'s extractors: axum's `Json` and `Query` with their rejections answered in the API's
+//! `/api/v1`'s extractors: axum's `Json`, `Query` and `Path` with their rejections answered in the API's
 //! one error shape, `{"error": "…"}` (the mapping is `From<JsonRejection> for AppError`).
 
-use axum::extract::{FromRequest, FromRequestParts, Query};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query};
 use axum::Json;
 
 use crate::error::AppError;
@@ -16,3 +16,8 @@ pub struct ApiJson<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(Query), rejection(AppError))]
 pub struct ApiQuery<T>(pub T);
+
+/// Path parameters (`/api/v1/scriptlets/{id}`); one that does not parse is a 400.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(Path), rejection(AppError))]
+pub struct ApiPath<T>(pub T);

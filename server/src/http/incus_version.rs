@@ -8,7 +8,7 @@ use crate::db::StoredSnapshot;
 use crate::error::AppError;
 
 /// `incus_version` as given; absent or empty: [`IncusVersion::DEFAULT`] (no snapshot to ask).
-pub(super) fn given_or_default(given: Option<&str>) -> Result<IncusVersion, AppError> {
+pub(crate) fn given_or_default(given: Option<&str>) -> Result<IncusVersion, AppError> {
     given_version(given).map_or(Ok(IncusVersion::DEFAULT), parse)
 }
 
@@ -20,7 +20,7 @@ fn given_version(given: Option<&str>) -> Option<&str> {
 /// `incus_version` as given; absent or empty: the version the snapshot's cluster runs. A snapshot whose
 /// version Berth cannot read (a distribution's suffix, a future scheme) is a 400 that says to
 /// pass `incus_version`, rather than a guess.
-pub(super) fn given_or_snapshots(
+pub(crate) fn given_or_snapshots(
     given: Option<&str>,
     stored: &StoredSnapshot,
 ) -> Result<IncusVersion, AppError> {

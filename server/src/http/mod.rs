@@ -3,7 +3,8 @@
 //!
 //! - `access.rs`: the locked door (who is asking, which role may use which route, CSRF, CSP).
 //! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
-//!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`; `extract.rs` answers
+//!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
+//!   `connections.rs`; `extract.rs` answers
 //!   every malformed body in the API's error shape, `body_limit.rs` the oversized ones.
 //!
 //! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
@@ -14,11 +15,13 @@ mod accounts;
 mod audit;
 mod body_limit;
 mod client_address;
+mod connections;
 mod extract;
-mod incus_version;
+pub(crate) mod incus_version;
 mod scriptlets;
 mod session;
 mod simulations;
+mod snapshots;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +104,8 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             accounts::endpoints(),
             audit::endpoints(),
             scriptlets::endpoints(),
+            snapshots::endpoints(),
+            connections::endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -146,8 +151,10 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         )
         // Static files from the site root; anything else is rendered as the 404 page.
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Every body has a limit: `/api/v1`, forms and server functions alike.
+        // Every body has a limit: `/api/v1`, forms and server functions alike. It is
+        // `limit_body`'s alone (larger for snapshot uploads), not axum's default as well.
         .layer(axum::middleware::from_fn(body_limit::limit_body))
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,28 +1,51 @@
-//! `/api/v1/scriptlets`: check a scriptlet as Incus would, evaluate one placement call against
-//! a stored snapshot, and the completion schema. Scriptlets run in the sandbox, never here.
-//! Running a scriptlet is the author's sandbox right; reading the schema is anyone's.
+//! `/api/v1/scriptlets`: stored scriptlets and their revisions; checking a scriptlet as Incus
+//! would, evaluating one placement call against a stored snapshot, and the completion schema.
+//! Scriptlets run in the sandbox, never here. Running a scriptlet is the author's sandbox
+//! right, saving one the author's edit right; reading is anyone's.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::Method;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_app::types::{RevisionText, RevisionView, ScriptletSummary, ScriptletView};
 use berth_core::access::Action;
 use berth_core::engine::schema::{schema, CompletionSchema};
 use berth_core::engine::{CheckReport, Diagnostic, Evaluation, PlacementRequest};
 use serde::{Deserialize, Serialize};
 
-use super::access::{Access, Endpoint};
-use super::extract::{ApiJson, ApiQuery};
+use super::access::{Access, ClientAddress, Endpoint};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::incus_version;
+use crate::audit::Actor;
+use crate::auth::{Auth, Principal};
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::protocol::EvaluateReply;
 use crate::sandbox::{JobSnapshot, Sandbox};
+use crate::services::scriptlets;
 
 pub fn endpoints() -> Vec<Endpoint> {
     let sandbox = Access::Signed(Action::RunSandbox);
+    let read = Access::Signed(Action::Read);
+    let edit = Access::Signed(Action::EditScriptlets);
     vec![
+        Endpoint::api(Method::GET, "/api/v1/scriptlets", read, list_scriptlets),
+        Endpoint::api(Method::POST, "/api/v1/scriptlets", edit, create_scriptlet),
+        Endpoint::api(Method::GET, "/api/v1/scriptlets/{id}", read, get_scriptlet),
+        Endpoint::api(
+            Method::POST,
+            "/api/v1/scriptlets/{id}/revisions",
+            edit,
+            add_revision,
+        ),
+        Endpoint::api(
+            Method::GET,
+            "/api/v1/scriptlets/{id}/revisions/{number}",
+            read,
+            get_revision,
+        ),
         Endpoint::api(Method::POST, "/api/v1/scriptlets/check", sandbox, check_scriptlet),
         Endpoint::api(
             Method::POST,
@@ -37,6 +60,103 @@ pub fn endpoints() -> Vec<Endpoint> {
             scriptlet_schema,
         ),
     ]
+}
+
+async fn list_scriptlets(State(store): State<Store>) -> Result<Json<Vec<ScriptletSummary>>, AppError> {
+    Ok(Json(scriptlets::list(&store).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewScriptlet {
+    pub name: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// 201 with the scriptlet and its first revision; 409 when the name is taken.
+async fn create_scriptlet(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<NewScriptlet>,
+) -> Result<Response, AppError> {
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    let created = scriptlets::create(&auth, &actor, &body.name, &body.source, &body.message).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// The scriptlet, its newest text and every revision (newest first).
+async fn get_scriptlet(
+    State(store): State<Store>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ScriptletView>, AppError> {
+    Ok(Json(scriptlets::view(&store, id, None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewRevision {
+    pub source: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// 201 with the new revision (its number, author, time and message).
+async fn add_revision(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<NewRevision>,
+) -> Result<Response, AppError> {
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    let revision: RevisionView = scriptlets::revise(&auth, &actor, id, &body.source, &body.message).await?;
+    Ok((StatusCode::CREATED, Json(revision)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevisionQuery {
+    /// The revision's text as a `.star` file to save, instead of JSON.
+    #[serde(default)]
+    pub download: bool,
+}
+
+async fn get_revision(
+    State(store): State<Store>,
+    ApiPath((id, number)): ApiPath<(i64, i64)>,
+    ApiQuery(query): ApiQuery<RevisionQuery>,
+) -> Result<Response, AppError> {
+    let revision: RevisionText = scriptlets::revision(&store, id, number).await?;
+    if !query.download {
+        return Ok(Json(revision).into_response());
+    }
+    let name = store
+        .scriptlet(id)
+        .await?
+        .map(|scriptlet| scriptlet.name)
+        .unwrap_or_else(|| format!("scriptlet-{id}"));
+    let file: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}-r{number}.star\""),
+            ),
+        ],
+        revision.source,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,4 +1,4 @@
-//! `POST /api/v1/simulations`: the scriptlet calls Incus would make for a sequence of operations
+//! `POST /api/v1/simulate` (and its first name, `/api/v1/simulations`): the scriptlet calls Incus would make for a sequence of operations
 //! on a stored snapshot, and their outcome (the JSON of `berth simulate`). The simulation runs in
 //! a sandbox worker that keeps the snapshot prepared between requests.
 
@@ -19,12 +19,11 @@ use crate::error::AppError;
 use crate::sandbox::{JobSnapshot, Sandbox};
 
 pub fn endpoints() -> Vec<Endpoint> {
-    vec![Endpoint::api(
-        Method::POST,
-        "/api/v1/simulations",
-        Access::Signed(Action::RunSandbox),
-        simulate,
-    )]
+    let sandbox = Access::Signed(Action::RunSandbox);
+    vec![
+        Endpoint::api(Method::POST, "/api/v1/simulate", sandbox, simulate),
+        Endpoint::api(Method::POST, "/api/v1/simulations", sandbox, simulate),
+    ]
 }
 
 #[derive(Debug, Deserialize)]
@@ -37,6 +36,7 @@ pub struct SimulationRequest {
     /// `upstream` (default) or `corrected`.
     pub mode: Option<Mode>,
     /// In order; each sees the effects of the ones before (the operations of `berth simulate --op`).
+    #[serde(alias = "ops")]
     pub operations: Vec<Operation>,
 }
 

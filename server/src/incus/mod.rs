@@ -75,7 +75,18 @@ impl IncusClient {
         client_key: &Path,
         trust: ServerTrust,
     ) -> Result<IncusClient, IncusError> {
-        let config = tls::client_config(&read(client_cert)?, &read(client_key)?, trust)?;
+        IncusClient::https_pem(url, &read(client_cert)?, &read(client_key)?, trust)
+    }
+
+    /// As [`IncusClient::https`], with the certificate and key given as PEM text (a stored
+    /// connection's).
+    pub fn https_pem(
+        url: &str,
+        client_cert: &[u8],
+        client_key: &[u8],
+        trust: ServerTrust,
+    ) -> Result<IncusClient, IncusError> {
+        let config = tls::client_config(client_cert, client_key, trust)?;
         let http = client_builder()
             .use_preconfigured_tls(config)
             .build()

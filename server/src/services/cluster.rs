@@ -26,7 +26,7 @@ pub async fn cluster_view(store: &Store, snapshot_id: Option<i64>) -> Result<Clu
     Ok(view_of(&snapshot, row, &history))
 }
 
-fn summary_of(row: &SnapshotRow) -> SnapshotSummary {
+pub(super) fn summary_of(row: &SnapshotRow) -> SnapshotSummary {
     SnapshotSummary {
         id: row.id,
         name: row.name.clone(),

@@ -6,23 +6,41 @@
 
 mod accounts;
 mod cluster;
+pub mod connections;
+pub mod sandbox;
+pub mod scriptlets;
+pub mod snapshots;
 
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
-use berth_app::types::{AuditPage, AuditQuery, ClusterView, CreatedToken, TokenView, UserView};
+use berth_app::types::{
+    AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, NewConnection, RevisionView,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
+    UserView,
+};
+use std::sync::Arc;
 
+use crate::audit::Actor;
 use crate::auth::Auth;
 use crate::db::Store;
+use crate::error::AppError;
+use crate::sandbox::Sandbox;
 
 pub struct Services {
     store: Store,
     auth: Auth,
+    sandbox: Arc<Sandbox>,
 }
 
 impl Services {
-    pub fn new(store: Store, auth: Auth) -> Services {
-        Services { store, auth }
+    pub fn new(store: Store, auth: Auth, sandbox: Arc<Sandbox>) -> Services {
+        Services { store, auth, sandbox }
     }
+}
+
+/// Who acts, for the audit log.
+fn actor(caller: &Caller) -> Actor {
+    Actor::user(caller.user_id, &caller.username, caller.address.clone())
 }
 
 #[async_trait::async_trait]
@@ -82,5 +100,87 @@ impl Backend for Services {
 
     async fn audit_log(&self, query: AuditQuery) -> Result<AuditPage, BerthError> {
         accounts::audit_log(&self.store, query).await
+    }
+
+    async fn list_scriptlets(&self) -> Result<Vec<ScriptletSummary>, BerthError> {
+        Ok(scriptlets::list(&self.store).await?)
+    }
+
+    async fn create_scriptlet(
+        &self,
+        caller: &Caller,
+        name: String,
+        source: String,
+        message: String,
+    ) -> Result<ScriptletView, BerthError> {
+        Ok(scriptlets::create(&self.auth, &actor(caller), &name, &source, &message).await?)
+    }
+
+    async fn scriptlet(&self, id: i64, revision: Option<i64>) -> Result<ScriptletView, BerthError> {
+        Ok(scriptlets::view(&self.store, id, revision).await?)
+    }
+
+    async fn save_revision(
+        &self,
+        caller: &Caller,
+        id: i64,
+        source: String,
+        message: String,
+    ) -> Result<RevisionView, BerthError> {
+        Ok(scriptlets::revise(&self.auth, &actor(caller), id, &source, &message).await?)
+    }
+
+    async fn scriptlet_diff(&self, id: i64, from: i64, to: i64) -> Result<DiffView, BerthError> {
+        Ok(scriptlets::diff(&self.store, id, from, to).await?)
+    }
+
+    async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {
+        Ok(sandbox::setup(&self.store, snapshot_id).await?)
+    }
+
+    async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
+        Ok(sandbox::run(&self.store, &self.sandbox, &source, &scenario).await?)
+    }
+
+    async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError> {
+        let version = crate::http::incus_version::given_or_default(Some(&incus_version))?;
+        let schema = berth_core::engine::schema::schema(version);
+        serde_json::to_string(&schema).map_err(|error| AppError::BadRequest(error.to_string()).into())
+    }
+
+    async fn list_snapshots(&self) -> Result<Vec<SnapshotSummary>, BerthError> {
+        Ok(snapshots::list(&self.store).await?)
+    }
+
+    async fn upload_snapshot(&self, caller: &Caller, text: String) -> Result<SnapshotSummary, BerthError> {
+        Ok(snapshots::upload(&self.auth, &actor(caller), &text)
+            .await?
+            .snapshot)
+    }
+
+    async fn delete_snapshot(&self, caller: &Caller, id: i64) -> Result<(), BerthError> {
+        Ok(snapshots::delete(&self.auth, &actor(caller), id).await?)
+    }
+
+    async fn list_connections(&self) -> Result<Vec<ConnectionView>, BerthError> {
+        Ok(connections::list(&self.store).await?)
+    }
+
+    async fn add_connection(
+        &self,
+        caller: &Caller,
+        new: NewConnection,
+    ) -> Result<ConnectionView, BerthError> {
+        Ok(connections::add(&self.auth, &actor(caller), &new).await?)
+    }
+
+    async fn delete_connection(&self, caller: &Caller, name: String) -> Result<(), BerthError> {
+        Ok(connections::delete(&self.auth, &actor(caller), &name).await?)
+    }
+
+    async fn capture(&self, caller: &Caller, connection: String) -> Result<SnapshotSummary, BerthError> {
+        Ok(connections::capture_now(&self.auth, &actor(caller), &connection)
+            .await?
+            .snapshot)
     }
 }

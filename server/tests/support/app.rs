@@ -139,12 +139,12 @@ impl TestApp {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
         let (clock, time) = Clock::manual(now);
         let auth = Auth::new(store.clone(), clock, config);
-        let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone()));
         let mut sandbox = SandboxConfig::new(env!("CARGO_BIN_EXE_berth").into());
         sandbox.time_limit = Duration::from_millis(1500);
         sandbox.memory_bytes = 512 << 20;
         sandbox.limits.max_heap_bytes = 128 << 20;
         let sandbox = Arc::new(Sandbox::new(sandbox));
+        let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone(), sandbox.clone()));
         let state = AppState {
             leptos_options,
             backend,

@@ -1,0 +1,447 @@
+// Berth policy editor: CodeMirror 6 bundled into one ES module that the
+// Leptos/wasm front end imports as `/pkg/editor.js`. Everything that crosses
+// the wasm-bindgen boundary is a DOM element, string, number, boolean or JS
+// function; structured data arrives as JSON strings.
+
+import { EditorState, Compartment, StateField, StateEffect } from "@codemirror/state";
+import {
+  EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter,
+  drawSelection, dropCursor, highlightSpecialChars,
+} from "@codemirror/view";
+import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
+import {
+  LanguageSupport, syntaxHighlighting, HighlightStyle, indentOnInput, bracketMatching,
+  foldGutter, foldKeymap, syntaxTree,
+} from "@codemirror/language";
+import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
+import {
+  autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap,
+} from "@codemirror/autocomplete";
+import { lintGutter, lintKeymap, setDiagnostics as lintSetDiagnostics } from "@codemirror/lint";
+import { pythonLanguage } from "@codemirror/lang-python";
+import { tags as t } from "@lezer/highlight";
+
+// ---------------------------------------------------------------- theme
+
+// Colours come from the page's CSS variables (light/dark via
+// prefers-color-scheme), so the editor follows the app theme without JS.
+// Two extra syntax colours are defined here, per scheme.
+const theme = EditorView.theme({
+  "&": {
+    height: "100%",
+    fontSize: "13px",
+    color: "var(--text)",
+    backgroundColor: "var(--panel)",
+  },
+  "& .cm-content": { "--berth-cm-fn": "#7a3fc4", "--berth-cm-prop": "#0b7285" },
+  "@media (prefers-color-scheme: dark)": {
+    ".cm-content": { "--berth-cm-fn": "#c4a2ff", "--berth-cm-prop": "#5cc8d6" },
+  },
+  "&.cm-focused": { outline: "2px solid var(--accent)", outlineOffset: "-2px" },
+  ".cm-scroller": { overflow: "auto", fontFamily: "var(--mono)", lineHeight: "1.5" },
+  ".cm-content": { caretColor: "var(--text)" },
+  ".cm-cursor, .cm-dropCursor": { borderLeftColor: "var(--text)" },
+  "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground, .cm-content ::selection":
+    { backgroundColor: "var(--accent-soft)" },
+  "&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground":
+    { backgroundColor: "var(--accent-soft)", outline: "1px solid var(--accent)" },
+  ".cm-activeLine": { backgroundColor: "color-mix(in srgb, var(--accent-soft) 45%, transparent)" },
+  ".cm-selectionMatch": { backgroundColor: "color-mix(in srgb, var(--accent) 22%, transparent)" },
+  "&.cm-focused .cm-matchingBracket": {
+    backgroundColor: "color-mix(in srgb, var(--ok) 25%, transparent)", outline: "1px solid var(--ok)",
+  },
+  "&.cm-focused .cm-nonmatchingBracket": {
+    backgroundColor: "color-mix(in srgb, var(--crit) 25%, transparent)",
+  },
+  ".cm-gutters": {
+    backgroundColor: "var(--panel-2)",
+    color: "var(--muted)",
+    borderRight: "1px solid var(--border)",
+  },
+  ".cm-activeLineGutter": { backgroundColor: "var(--accent-soft)", color: "var(--text)" },
+  ".cm-foldPlaceholder": {
+    backgroundColor: "var(--panel-2)", border: "1px solid var(--border)", color: "var(--muted)",
+  },
+  // Panels (search).
+  ".cm-panels": { backgroundColor: "var(--panel-2)", color: "var(--text)" },
+  ".cm-panels.cm-panels-top": { borderBottom: "1px solid var(--border)" },
+  ".cm-panels.cm-panels-bottom": { borderTop: "1px solid var(--border)" },
+  ".cm-textfield": {
+    backgroundColor: "var(--panel)", color: "var(--text)", border: "1px solid var(--border)",
+    borderRadius: "var(--radius)",
+  },
+  ".cm-button": {
+    backgroundImage: "none", backgroundColor: "var(--panel)", color: "var(--text)",
+    border: "1px solid var(--border)", borderRadius: "var(--radius)",
+  },
+  ".cm-searchMatch": {
+    backgroundColor: "color-mix(in srgb, var(--warn) 30%, transparent)",
+    outline: "1px solid var(--warn)",
+  },
+  ".cm-searchMatch.cm-searchMatch-selected": {
+    backgroundColor: "color-mix(in srgb, var(--accent) 35%, transparent)",
+  },
+  // Tooltips and completion.
+  ".cm-tooltip": {
+    backgroundColor: "var(--panel)", color: "var(--text)", border: "1px solid var(--border)",
+    borderRadius: "var(--radius)", boxShadow: "0 4px 14px rgba(0,0,0,.18)",
+  },
+  ".cm-tooltip .cm-tooltip-arrow:before": { borderTopColor: "var(--border)", borderBottomColor: "var(--border)" },
+  ".cm-tooltip .cm-tooltip-arrow:after": { borderTopColor: "var(--panel)", borderBottomColor: "var(--panel)" },
+  ".cm-tooltip.cm-tooltip-autocomplete > ul": { fontFamily: "var(--mono)", maxHeight: "16em" },
+  ".cm-tooltip.cm-tooltip-autocomplete > ul > li": { padding: "1px 6px" },
+  ".cm-tooltip-autocomplete ul li[aria-selected]": {
+    backgroundColor: "var(--accent-soft)", color: "var(--text)",
+  },
+  ".cm-completionDetail": { color: "var(--muted)", fontStyle: "normal", marginLeft: "1.2em" },
+  ".cm-completionMatchedText": { textDecoration: "none", fontWeight: "600", color: "var(--accent)" },
+  ".cm-tooltip.cm-completionInfo": {
+    maxWidth: "28em", padding: "6px 9px", whiteSpace: "pre-wrap", fontFamily: "var(--font, inherit)",
+    fontSize: "12px", lineHeight: "1.45",
+  },
+  // Lint. The stock lint theme draws underlines and gutter markers with
+  // data: SVG images, which `img-src 'self'` blocks; use plain CSS instead.
+  ".cm-lintRange": { backgroundImage: "none", paddingBottom: "0" },
+  ".cm-lintRange-error": { backgroundImage: "none", textDecoration: "underline wavy var(--crit)", textDecorationSkipInk: "none", textUnderlineOffset: "3px" },
+  ".cm-lintRange-warning": { backgroundImage: "none", textDecoration: "underline wavy var(--warn)", textDecorationSkipInk: "none", textUnderlineOffset: "3px" },
+  ".cm-lintRange-info": { backgroundImage: "none", textDecoration: "underline dotted var(--muted)", textUnderlineOffset: "3px" },
+  ".cm-lintRange-hint": { backgroundImage: "none", textDecoration: "underline dotted var(--muted)", textUnderlineOffset: "3px" },
+  ".cm-lintRange-active": { backgroundColor: "color-mix(in srgb, var(--warn) 25%, transparent)" },
+  ".cm-lintPoint:after": { borderBottomColor: "var(--crit)" },
+  ".cm-lintPoint-warning:after": { borderBottomColor: "var(--warn)" },
+  ".cm-lintPoint-info:after, .cm-lintPoint-hint:after": { borderBottomColor: "var(--muted)" },
+  ".cm-diagnostic": { fontFamily: "var(--mono)", fontSize: "12px" },
+  ".cm-diagnostic-error": { borderLeft: "4px solid var(--crit)" },
+  ".cm-diagnostic-warning": { borderLeft: "4px solid var(--warn)" },
+  ".cm-diagnostic-info, .cm-diagnostic-hint": { borderLeft: "4px solid var(--muted)" },
+  ".cm-gutter-lint": { width: "1.1em" },
+  ".cm-gutter-lint .cm-gutterElement": { padding: "0 0 0 .15em" },
+  ".cm-lint-marker": {
+    content: "normal", display: "inline-block", boxSizing: "border-box",
+    width: ".75em", height: ".75em", marginTop: ".35em", verticalAlign: "top",
+  },
+  ".cm-lint-marker-error": { content: "normal", backgroundColor: "var(--crit)", borderRadius: "50%" },
+  ".cm-lint-marker-warning": {
+    content: "normal", backgroundColor: "var(--warn)", clipPath: "polygon(50% 0, 100% 100%, 0 100%)",
+  },
+  ".cm-lint-marker-info": { content: "normal", backgroundColor: "var(--muted)", borderRadius: "2px" },
+  ".cm-panel.cm-panel-lint ul [aria-selected]": { backgroundColor: "var(--accent-soft)" },
+});
+
+const highlightStyle = HighlightStyle.define([
+  { tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword, t.operatorKeyword],
+    color: "var(--accent)", fontWeight: "600" },
+  { tag: [t.bool, t.null, t.atom, t.self], color: "var(--warn)", fontWeight: "600" },
+  { tag: [t.number, t.integer, t.float], color: "var(--warn)" },
+  { tag: [t.string, t.special(t.string), t.regexp], color: "var(--ok)" },
+  { tag: t.escape, color: "var(--ok)", fontWeight: "600" },
+  { tag: [t.comment, t.lineComment, t.blockComment, t.docComment], color: "var(--muted)", fontStyle: "italic" },
+  { tag: [t.function(t.variableName), t.function(t.definition(t.variableName)), t.definition(t.function(t.variableName)), t.className],
+    color: "var(--berth-cm-fn)" },
+  { tag: [t.propertyName, t.function(t.propertyName)], color: "var(--berth-cm-prop)" },
+  { tag: [t.operator, t.punctuation, t.bracket, t.separator], color: "var(--muted)" },
+  { tag: t.invalid, color: "var(--crit)" },
+]);
+
+// ---------------------------------------------------------------- schema
+
+const schemaEffect = StateEffect.define();
+const schemaField = StateField.define({
+  create: () => indexSchema(null),
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(schemaEffect)) value = e.value;
+    return value;
+  },
+});
+
+const KEYWORDS = ["def", "return", "if", "elif", "else", "for", "in", "not", "and", "or",
+  "pass", "break", "continue", "True", "False", "None"];
+const UNIVERSE = ["len", "range", "sorted", "str", "int", "bool", "dict", "list", "tuple", "min",
+  "max", "enumerate", "zip", "any", "all", "hasattr", "getattr", "fail", "print", "type", "repr",
+  "reversed", "abs", "hash"];
+const ROOT_TYPES = { request: "InstancePlacement", candidate_members: "list[ClusterMember]" };
+
+function indexSchema(schema) {
+  const types = new Map();
+  for (const ty of (schema && Array.isArray(schema.types) ? schema.types : [])) {
+    if (ty && typeof ty.name === "string") types.set(ty.name, ty);
+  }
+  const builtins = (schema && Array.isArray(schema.builtins) ? schema.builtins : [])
+    .filter((b) => b && typeof b.name === "string" && b.available !== false);
+  return { types, builtins, version: schema && schema.incus_version };
+}
+
+// "list[ClusterMember]" → "ClusterMember"; "dict[string, Resources]" → "Resources".
+function resolveTypeName(types, typeStr) {
+  let s = String(typeStr || "").trim();
+  for (;;) {
+    const m = /^(?:list|tuple|set|optional|Optional)\[(.*)\]$/.exec(s);
+    const d = /^dict\[[^,\]]+,\s*(.*)\]$/.exec(s);
+    if (m) s = m[1].trim();
+    else if (d) s = d[1].trim();
+    else break;
+  }
+  s = s.replace(/\s*\|\s*None$/, "").replace(/\?$/, "");
+  return types.has(s) ? s : null;
+}
+
+// Guess which type an unresolvable identifier most likely holds.
+function hintType(types, ident) {
+  const id = ident.toLowerCase().replace(/_/g, "");
+  const rules = [
+    ["instanceres", "InstanceResources"], ["state", "ClusterMemberState"], ["member", "ClusterMember"],
+    ["res", "Resources"], ["source", "InstanceSource"], ["src", "InstanceSource"],
+    ["project", "Project"], ["inst", "Instance"],
+  ];
+  for (const ty of types.keys()) if (ty.toLowerCase() === id) return ty;
+  for (const [needle, ty] of rules) if (id.includes(needle) && types.has(ty)) return ty;
+  return null;
+}
+
+function fieldOptions(ty) {
+  return (ty.fields || []).filter((f) => f && f.name).map((f) => ({
+    label: f.name, type: "property", detail: f.type || "", info: f.doc || undefined,
+  }));
+}
+
+function unionOptions(types, preferred) {
+  const order = [...types.keys()].filter((n) => n !== "InstancePlacement");
+  if (preferred && order.includes(preferred)) order.splice(order.indexOf(preferred), 1), order.unshift(preferred);
+  const seen = new Set(), out = [];
+  for (const name of order) {
+    for (const f of types.get(name).fields || []) {
+      if (!f || !f.name || seen.has(f.name)) continue;
+      seen.add(f.name);
+      out.push({
+        label: f.name, type: "property", detail: `${name}.${f.name}: ${f.type || "?"}`,
+        info: f.doc || undefined, boost: name === preferred ? 1 : 0,
+      });
+    }
+  }
+  return out;
+}
+
+// Resolve `a.b[0].c` (parts without the trailing partial word) to a type
+// name, or { union, preferred } when we have to guess.
+function resolveChain(types, parts) {
+  const root = parts[0].replace(/\[.*$/, "");
+  let cur = ROOT_TYPES[root] ? resolveTypeName(types, ROOT_TYPES[root]) : null;
+  let preferred = cur ? null : hintType(types, root);
+  let guessing = !cur;
+  for (const part of parts.slice(1)) {
+    const name = part.replace(/\[.*$/, "");
+    let field = null;
+    if (!guessing) {
+      field = (types.get(cur).fields || []).find((f) => f && f.name === name) || null;
+    } else {
+      const order = [...types.keys()].filter((n) => n !== "InstancePlacement");
+      if (preferred) order.unshift(preferred);
+      for (const tn of order) {
+        field = (types.get(tn).fields || []).find((f) => f && f.name === name);
+        if (field) break;
+      }
+    }
+    const next = field ? resolveTypeName(types, field.type) : null;
+    if (next) { cur = next; guessing = false; preferred = null; }
+    else { guessing = true; preferred = hintType(types, name); cur = null; }
+  }
+  return guessing ? { union: true, preferred } : { type: cur };
+}
+
+function starlarkCompletions(context) {
+  const { state, pos, explicit } = context;
+  const node = syntaxTree(state).resolveInner(pos, -1);
+  for (let n = node; n; n = n.parent) {
+    if (/Comment|String/.test(n.name)) return null;
+  }
+  const schema = state.field(schemaField, false) || indexSchema(null);
+  const line = state.doc.lineAt(pos);
+  const before = state.sliceDoc(line.from, pos);
+
+  // Member access: `ident(.ident|[...])*.partial`
+  const dotted = /((?:[A-Za-z_]\w*(?:\[[^\[\]]*\])*\.)+)(\w*)$/.exec(before);
+  if (dotted) {
+    const partial = dotted[2];
+    const parts = dotted[1].slice(0, -1).split(/\.(?![^\[]*\])/);
+    const r = resolveChain(schema.types, parts);
+    const options = r.type ? fieldOptions(schema.types.get(r.type)) : unionOptions(schema.types, r.preferred);
+    if (!options.length) return null;
+    return { from: pos - partial.length, options, validFor: /^\w*$/ };
+  }
+  // A dot right after something we cannot resolve (e.g. `foo().`): only on request.
+  if (/\.\w*$/.test(before)) {
+    if (!explicit) return null;
+    const partial = /\w*$/.exec(before)[0];
+    const options = unionOptions(schema.types, null);
+    return options.length ? { from: pos - partial.length, options, validFor: /^\w*$/ } : null;
+  }
+
+  const word = context.matchBefore(/[A-Za-z_]\w*/);
+  if (!word && !explicit) return null;
+  if (word && word.from > line.from && /[\w.]/.test(state.sliceDoc(word.from - 1, word.from))) return null;
+  const options = [];
+  for (const b of schema.builtins) {
+    const info = [b.doc, b.returns ? `Returns: ${b.returns}` : "",
+      b.api_extension ? `Requires API extension: ${b.api_extension}` : ""].filter(Boolean).join("\n\n");
+    options.push({ label: b.name, type: "function", detail: b.signature || "", info: info || undefined,
+      apply: b.name + "(", boost: 2 });
+  }
+  options.push({ label: "request", type: "variable", detail: "InstancePlacement", boost: 3 });
+  options.push({ label: "candidate_members", type: "variable", detail: "list[ClusterMember]", boost: 3 });
+  const have = new Set(options.map((o) => o.label));
+  for (const f of UNIVERSE) if (!have.has(f)) options.push({ label: f, type: "function", detail: "builtin", apply: f + "(" });
+  for (const k of KEYWORDS) options.push({ label: k, type: "keyword", boost: -1 });
+  return { from: word ? word.from : pos, options, validFor: /^\w*$/ };
+}
+
+// ---------------------------------------------------------------- helpers
+
+const readOnlyCompartment = new Compartment();
+
+function readOnlyExt(ro) {
+  ro = !!ro;
+  return [
+    EditorState.readOnly.of(ro),
+    EditorView.editable.of(!ro),
+    // Keep a read-only editor reachable (and scrollable) from the keyboard.
+    ro ? EditorView.contentAttributes.of({ tabindex: "0" }) : [],
+  ];
+}
+
+// 1-based line/column (column in Unicode code points) → document offset, clamped.
+function toOffset(doc, line, column) {
+  const ln = doc.line(Math.min(Math.max(1, Math.floor(Number(line)) || 1), doc.lines));
+  let col = Math.max(1, Math.floor(Number(column)) || 1) - 1;
+  let off = 0;
+  const text = ln.text;
+  while (col > 0 && off < text.length) {
+    off += text.codePointAt(off) > 0xffff ? 2 : 1;
+    col--;
+  }
+  return { line: ln, pos: ln.from + off };
+}
+
+const WORD = /[\p{L}\p{N}_]/u;
+
+function diagnosticRange(doc, d) {
+  if (d.line == null) {
+    const first = doc.line(1);
+    return { from: 0, to: first.to > 0 ? first.to : Math.min(1, doc.length) };
+  }
+  if (d.column == null) {
+    const { line } = toOffset(doc, d.line, 1);
+    const lead = /^\s*/.exec(line.text)[0].length;
+    const text = line.text.trimEnd();
+    if (text.length > lead) return { from: line.from + lead, to: line.from + text.length };
+    return { from: line.from, to: line.to };
+  }
+  const { line, pos } = toOffset(doc, d.line, d.column);
+  if (line.length === 0) return { from: pos, to: pos };
+  if (pos >= line.to) {
+    const last = line.text.codePointAt(line.length - 1);
+    const w = line.length >= 2 && last >= 0xdc00 && last <= 0xdfff ? 2 : 1;
+    return { from: line.to - w, to: line.to };
+  }
+  let end = pos;
+  const text = line.text;
+  while (end - line.from < text.length) {
+    const ch = String.fromCodePoint(text.codePointAt(end - line.from));
+    if (!WORD.test(ch)) break;
+    end += ch.length;
+  }
+  if (end === pos) end = pos + String.fromCodePoint(text.codePointAt(pos - line.from)).length;
+  return { from: pos, to: end };
+}
+
+// ---------------------------------------------------------------- API
+
+export function createEditor(parent, doc, readOnly, nonce, onChange) {
+  while (parent.firstChild) parent.removeChild(parent.firstChild);
+  const extensions = [
+    lineNumbers(),
+    foldGutter(),
+    lintGutter(),
+    highlightActiveLineGutter(),
+    highlightSpecialChars(),
+    history(),
+    drawSelection(),
+    dropCursor(),
+    EditorState.allowMultipleSelections.of(true),
+    indentOnInput(),
+    new LanguageSupport(pythonLanguage),
+    syntaxHighlighting(highlightStyle),
+    bracketMatching(),
+    closeBrackets(),
+    autocompletion({ override: [starlarkCompletions], activateOnTyping: true, icons: true }),
+    highlightActiveLine(),
+    highlightSelectionMatches(),
+    // No indentWithTab: Tab must keep moving focus out of the editor.
+    keymap.of([
+      ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap,
+      ...foldKeymap, ...completionKeymap, ...lintKeymap,
+    ]),
+    schemaField,
+    readOnlyCompartment.of(readOnlyExt(readOnly)),
+    theme,
+  ];
+  if (nonce) extensions.push(EditorView.cspNonce.of(String(nonce)));
+  if (typeof onChange === "function") {
+    extensions.push(EditorView.updateListener.of((u) => {
+      if (u.docChanged) onChange(u.state.doc.toString());
+    }));
+  }
+  return new EditorView({
+    parent,
+    state: EditorState.create({ doc: doc == null ? "" : String(doc), extensions }),
+  });
+}
+
+export function setDoc(view, text) {
+  text = text == null ? "" : String(text);
+  if (text === view.state.doc.toString()) return;
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+}
+
+export function getDoc(view) {
+  return view.state.doc.toString();
+}
+
+export function setReadOnly(view, readOnly) {
+  view.dispatch({ effects: readOnlyCompartment.reconfigure(readOnlyExt(readOnly)) });
+}
+
+export function setDiagnostics(view, json) {
+  let list;
+  try { list = typeof json === "string" ? JSON.parse(json || "[]") : json; } catch (e) { list = []; }
+  if (!Array.isArray(list)) list = [];
+  const doc = view.state.doc;
+  const diagnostics = [];
+  for (const d of list) {
+    if (!d) continue;
+    const { from, to } = diagnosticRange(doc, d);
+    const severity = ["error", "warning", "info", "hint"].includes(d.severity) ? d.severity : "error";
+    const message = (d.code ? `[${d.code}] ` : "") + String(d.message == null ? "" : d.message);
+    diagnostics.push({ from, to, severity, message, source: "berth" });
+  }
+  diagnostics.sort((a, b) => a.from - b.from || a.to - b.to);
+  view.dispatch(lintSetDiagnostics(view.state, diagnostics));
+}
+
+export function setSchema(view, json) {
+  let schema = null;
+  try { schema = typeof json === "string" ? JSON.parse(json) : json; } catch (e) { schema = null; }
+  view.dispatch({ effects: schemaEffect.of(indexSchema(schema)) });
+}
+
+export function goTo(view, line, column) {
+  const { pos } = toOffset(view.state.doc, line, column);
+  view.dispatch({
+    selection: { anchor: pos },
+    effects: EditorView.scrollIntoView(pos, { y: "center" }),
+  });
+  view.focus();
+}
+
+export function destroy(view) {
+  if (view) view.destroy();
+}

@@ -1,0 +1,81 @@
+//! `/api/v1/connections`: connections to Incus clusters (admins configure them; the client key
+//! is accepted, stored and never returned) and capturing a snapshot through one.
+
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_app::types::{ConnectionView, NewConnection};
+use berth_core::access::Action;
+
+use super::access::{Access, ClientAddress, Endpoint};
+use super::extract::{ApiJson, ApiPath};
+use crate::audit::Actor;
+use crate::auth::{Auth, Principal};
+use crate::db::Store;
+use crate::error::AppError;
+use crate::services::connections;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    let manage = Access::Signed(Action::ManageConnections);
+    vec![
+        Endpoint::api(
+            Method::GET,
+            "/api/v1/connections",
+            Access::Signed(Action::Read),
+            list,
+        ),
+        Endpoint::api(Method::POST, "/api/v1/connections", manage, add),
+        Endpoint::api(Method::DELETE, "/api/v1/connections/{name}", manage, delete),
+        Endpoint::api(
+            Method::POST,
+            "/api/v1/connections/{name}/capture",
+            Access::Signed(Action::AddSnapshots),
+            capture,
+        ),
+    ]
+}
+
+async fn list(State(store): State<Store>) -> Result<Json<Vec<ConnectionView>>, AppError> {
+    Ok(Json(connections::list(&store).await?))
+}
+
+async fn add(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<NewConnection>,
+) -> Result<Response, AppError> {
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    let added = connections::add(&auth, &actor, &body).await?;
+    Ok((StatusCode::CREATED, Json(added)).into_response())
+}
+
+async fn delete(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    connections::delete(&auth, &actor, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Captures now; 201 with the stored snapshot (200 when nothing changed since the last
+/// capture: the same content is stored once), 502 with Incus's error.
+async fn capture(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Response, AppError> {
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    let stored = connections::capture_now(&auth, &actor, &name).await?;
+    let status = if stored.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(stored)).into_response())
+}

@@ -1,0 +1,515 @@
+//! What authors keep in Berth, over `/api/v1`: scriptlets with their revisions, snapshots
+//! (upload, export, delete), connections; and the editor's sandbox run (diagnostics, the
+//! upstream and corrected timelines, the difference in words).
+
+mod support;
+
+use axum::http::{header, Method, StatusCode};
+use berth_app::types::Scenario;
+use berth_core::access::Role;
+use berth_server::services::sandbox;
+use serde_json::json;
+use support::TestApp;
+
+const SOURCE: &str =
+    "def instance_placement(request, candidate_members):\n    set_target(candidate_members[0].server_name)\n";
+
+async fn audit_kinds(app: &TestApp) -> Vec<String> {
+    let response = app.send_as(&app.admin, Method::GET, "/api/v1/audit", None).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    response
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn scriptlets_keep_revisions_that_authors_add_and_viewers_read() {
+    let app = TestApp::empty().await;
+    let author = app.user("ann", Role::Author).await;
+    let viewer = app.user("vic", Role::Viewer).await;
+
+    let created = app
+        .send_as(
+            &author,
+            Method::POST,
+            "/api/v1/scriptlets",
+            Some(json!({"name": "spread", "source": SOURCE})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let scriptlet = created.json();
+    let id = scriptlet["id"].as_i64().unwrap();
+    assert_eq!(scriptlet["revision"], 1);
+    assert_eq!(scriptlet["source"], SOURCE);
+    assert_eq!(scriptlet["revisions"][0]["author"], "ann");
+
+    let again = app
+        .send_as(
+            &author,
+            Method::POST,
+            "/api/v1/scriptlets",
+            Some(json!({"name": "spread"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert!(again.json()["error"].as_str().unwrap().contains("spread"));
+
+    let revised = app
+        .send_as(
+            &author,
+            Method::POST,
+            &format!("/api/v1/scriptlets/{id}/revisions"),
+            Some(json!({"source": "# second\n", "message": "shorter"})),
+        )
+        .await;
+    assert_eq!(revised.status, StatusCode::CREATED, "{}", revised.body);
+    assert_eq!(revised.json()["number"], 2);
+    assert_eq!(revised.json()["message"], "shorter");
+
+    // Viewers read, never write.
+    let refused = app
+        .send_as(
+            &viewer,
+            Method::POST,
+            &format!("/api/v1/scriptlets/{id}/revisions"),
+            Some(json!({"source": "# mine"})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let listed = app
+        .send_as(&viewer, Method::GET, "/api/v1/scriptlets", None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.json()[0]["revisions"], 2);
+    let newest = app
+        .send_as(&viewer, Method::GET, &format!("/api/v1/scriptlets/{id}"), None)
+        .await;
+    assert_eq!(newest.json()["source"], "# second\n");
+    assert_eq!(newest.json()["revisions"].as_array().unwrap().len(), 2);
+    let first = app
+        .send_as(
+            &viewer,
+            Method::GET,
+            &format!("/api/v1/scriptlets/{id}/revisions/1"),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        (first.json()["number"].as_i64(), first.json()["source"].as_str()),
+        (Some(1), Some(SOURCE))
+    );
+    let download = app
+        .send_as(
+            &viewer,
+            Method::GET,
+            &format!("/api/v1/scriptlets/{id}/revisions/1?download=true"),
+            None,
+        )
+        .await;
+    assert_eq!(download.body, SOURCE);
+    assert!(download.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap()
+        .contains("spread-r1.star"));
+    let missing = app
+        .send_as(
+            &viewer,
+            Method::GET,
+            &format!("/api/v1/scriptlets/{id}/revisions/9"),
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let malformed = app
+        .send_as(&viewer, Method::GET, "/api/v1/scriptlets/abc", None)
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert!(malformed.json()["error"].is_string(), "{}", malformed.body);
+
+    let kinds = audit_kinds(&app).await;
+    assert!(
+        kinds.contains(&"scriptlet.created".to_owned()) && kinds.contains(&"scriptlet.revised".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn snapshot_uploads_are_checked_whole_and_deleting_is_for_admins() {
+    let app = TestApp::with_demo().await;
+    let author = app.user("ann", Role::Author).await;
+    let upload = |body: String| {
+        let request = app
+            .request(&author, Method::POST, "/api/v1/snapshots")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        app.send(request)
+    };
+
+    let broken = upload("{\"format\": \"berth.snapshot/v1\", \"members\": [".into()).await;
+    assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", broken.body);
+    assert!(
+        broken.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a usable snapshot"),
+        "{}",
+        broken.body
+    );
+    let mut dangling = berth_core::demo::demo_snapshot();
+    dangling.instances[0].location = "hv-nowhere".into();
+    let refused = upload(serde_json::to_string(&dangling).unwrap()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("hv-nowhere"),
+        "the reason names the culprit: {}",
+        refused.body
+    );
+    assert_eq!(
+        app.store.list_snapshots().await.unwrap().len(),
+        1,
+        "nothing stored"
+    );
+
+    let scaled = berth_core::demo::scale::scaled(20, 400, 7).to_json();
+    let stored = upload(scaled.clone()).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    let id = stored.json()["id"].as_i64().unwrap();
+    assert_eq!(
+        (
+            stored.json()["member_count"].as_i64(),
+            stored.json()["new"].as_bool()
+        ),
+        (Some(20), Some(true))
+    );
+    let twice = upload(scaled.clone()).await;
+    assert_eq!(
+        (twice.status, twice.json()["id"].as_i64()),
+        (StatusCode::OK, Some(id))
+    );
+
+    let exported = app
+        .send_as(&author, Method::GET, &format!("/api/v1/snapshots/{id}"), None)
+        .await;
+    assert_eq!(exported.body, scaled, "an export is the stored file");
+    let redacted = app
+        .send_as(
+            &author,
+            Method::GET,
+            &format!("/api/v1/snapshots/{id}?redact=true"),
+            None,
+        )
+        .await;
+    assert!(berth_core::Snapshot::from_json(&redacted.body).is_ok());
+    let listed = app.send_as(&author, Method::GET, "/api/v1/snapshots", None).await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 2);
+
+    let forbidden = app
+        .send_as(&author, Method::DELETE, &format!("/api/v1/snapshots/{id}"), None)
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let deleted = app
+        .send_as(
+            &app.admin,
+            Method::DELETE,
+            &format!("/api/v1/snapshots/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    let gone = app
+        .send_as(&author, Method::GET, &format!("/api/v1/snapshots/{id}"), None)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let kinds = audit_kinds(&app).await;
+    assert!(kinds.contains(&"snapshot.added".to_owned()) && kinds.contains(&"snapshot.deleted".to_owned()));
+}
+
+#[tokio::test]
+async fn a_snapshot_upload_may_be_larger_than_other_bodies() {
+    let app = TestApp::empty().await;
+    let big = berth_core::demo::scale::scaled(100, 5000, 3).to_json();
+    assert!(
+        big.len() > 2 << 20,
+        "bigger than the API's usual limit: {}",
+        big.len()
+    );
+    let request = app
+        .request(&app.admin, Method::POST, "/api/v1/snapshots")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(big))
+        .unwrap();
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.body);
+    assert_eq!(response.json()["instance_count"], 5000);
+}
+
+#[tokio::test]
+async fn connections_are_an_admins_and_never_show_their_key() {
+    let app = TestApp::empty().await;
+    let author = app.user("ann", Role::Author).await;
+    let unix = json!({"name": "lab", "remote": "unix:///var/lib/incus/unix.socket"});
+    let refused = app
+        .send_as(&author, Method::POST, "/api/v1/connections", Some(unix.clone()))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    let added = app
+        .send_as(
+            &app.admin,
+            Method::POST,
+            "/api/v1/connections",
+            Some(unix.clone()),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert_eq!(added.json()["credential"], "unix socket");
+    let again = app
+        .send_as(&app.admin, Method::POST, "/api/v1/connections", Some(unix))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+
+    for (body, says) in [
+        (
+            json!({"name": "x", "remote": "ftp://host"}),
+            "unix:///PATH or https://HOST:PORT",
+        ),
+        (
+            json!({"name": "x", "remote": "https://192.0.2.1:8443"}),
+            "exactly one",
+        ),
+        (
+            json!({"name": "bad name!", "remote": "unix:///s"}),
+            "letters, digits",
+        ),
+        (
+            json!({"name": "x", "remote": "https://192.0.2.1:8443", "server_fingerprint": "ab",
+                   "client_cert": "not pem", "client_key": "not pem"}),
+            "",
+        ),
+    ] {
+        let response = app
+            .send_as(
+                &app.admin,
+                Method::POST,
+                "/api/v1/connections",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            response.body
+        );
+        assert!(
+            response.json()["error"].as_str().unwrap().contains(says),
+            "{}",
+            response.body
+        );
+    }
+
+    let listed = app
+        .send_as(&author, Method::GET, "/api/v1/connections", None)
+        .await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 1);
+    let unreachable = app
+        .send_as(&author, Method::POST, "/api/v1/connections/lab/capture", None)
+        .await;
+    assert_eq!(
+        unreachable.status,
+        StatusCode::BAD_GATEWAY,
+        "{}",
+        unreachable.body
+    );
+    assert!(unreachable.json()["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("capture from lab failed"));
+    let deleted = app
+        .send_as(&app.admin, Method::DELETE, "/api/v1/connections/lab", None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let missing = app
+        .send_as(&author, Method::POST, "/api/v1/connections/lab/capture", None)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn simulate_takes_the_contracts_ops_and_answers_as_simulations() {
+    let app = TestApp::with_demo().await;
+    let op = json!({"kind": "create", "project": "default", "name": "n1"});
+    let contract = app
+        .post_json(
+            "/api/v1/simulate",
+            &json!({"snapshot_id": 1, "source": SOURCE, "mode": "upstream", "ops": [op]}),
+        )
+        .await;
+    assert_eq!(contract.status, StatusCode::OK, "{}", contract.body);
+    let older = app
+        .post_json(
+            "/api/v1/simulations",
+            &json!({"snapshot_id": 1, "source": SOURCE, "operations": [op]}),
+        )
+        .await;
+    assert_eq!(contract.json(), older.json());
+    assert_eq!(contract.json()["calls"][0]["reason"], "new");
+}
+
+fn scenario(kind: &str, fields: &[(&str, &str)]) -> Scenario {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+            .unwrap_or_default()
+    };
+    Scenario {
+        snapshot_id: Some(1),
+        kind: kind.into(),
+        project: field("project"),
+        name: field("name"),
+        target_project: field("target_project"),
+        target: field("target"),
+        member: field("member"),
+        incus_version: field("version"),
+        ops: field("ops"),
+    }
+}
+
+#[tokio::test]
+async fn the_sandbox_shows_upstream_and_corrected_moves_and_their_difference() {
+    let app = TestApp::with_demo().await;
+    let source = berth_app::NEW_SCRIPTLET;
+    let run = sandbox::run(
+        &app.store,
+        &app.state.sandbox,
+        source,
+        &scenario(
+            "move",
+            &[
+                ("project", "default"),
+                ("name", "proxy-01"),
+                ("target_project", "web"),
+                ("version", "6.6.0"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        run.diagnostics.iter().all(|d| d.severity != "error"),
+        "{:?}",
+        run.diagnostics
+    );
+    let upstream = run.upstream.expect("upstream timeline");
+    let calls: Vec<(&str, &str, usize)> = upstream
+        .calls
+        .iter()
+        .map(|c| (c.reason.as_str(), c.project.as_str(), c.candidates.len()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![("relocation", "default", 1), ("new", "web", 1)],
+        "Incus 6.6 calls twice"
+    );
+    let corrected = run
+        .corrected
+        .expect("a cross-project move has a corrected timeline");
+    let decision = &corrected.calls[0];
+    assert_eq!(
+        (decision.reason.as_str(), decision.project.as_str()),
+        ("relocation", "web")
+    );
+    assert!(
+        decision.candidates.len() > 1,
+        "every eligible member: {:?}",
+        decision.candidates
+    );
+    assert!(
+        decision.excluded.iter().any(|e| e.reason.contains("Evacuated")),
+        "{:?}",
+        decision.excluded
+    );
+    assert!(decision
+        .request
+        .iter()
+        .any(|(field, value)| field == "request.project" && value == "\"web\""));
+    let said = run.differences.join(" ");
+    assert!(said.contains("calls this scriptlet twice"), "{said}");
+    assert!(said.contains("relocation with project default and a single candidate (validation only), then new with project web"), "{said}");
+    assert!(said.contains("Berth decides once"), "{said}");
+
+    // A create is one timeline; nothing to correct.
+    let create = sandbox::run(&app.store, &app.state.sandbox, source, &scenario("create", &[]))
+        .await
+        .unwrap();
+    assert_eq!(
+        create.upstream.unwrap().calls[0].request[0],
+        ("request.name".into(), "\"sandbox-new\"".into())
+    );
+    assert!(create.corrected.is_none() && create.differences.is_empty());
+}
+
+#[tokio::test]
+async fn a_broken_scriptlet_shows_where_and_runs_nothing() {
+    let app = TestApp::with_demo().await;
+    let run = sandbox::run(
+        &app.store,
+        &app.state.sandbox,
+        "def instance_placement(request, candidate_members):\n    x = (1,\n",
+        &scenario("create", &[]),
+    )
+    .await
+    .unwrap();
+    let error = run
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == "error")
+        .expect("an error");
+    assert!(error.line.is_some() && error.column.is_some(), "{error:?}");
+    assert!(run.upstream.is_none());
+
+    let unknown = sandbox::run(&app.store, &app.state.sandbox, SOURCE, &scenario("move", &[]))
+        .await
+        .unwrap();
+    assert_eq!(unknown.error.as_deref(), Some("pick the instance to move"));
+    let sequence = sandbox::run(
+        &app.store,
+        &app.state.sandbox,
+        SOURCE,
+        &scenario(
+            "",
+            &[(
+                "ops",
+                r#"[{"kind":"create","project":"default","name":"a"},{"kind":"create","project":"default","name":"b"}]"#,
+            )],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sequence.upstream.unwrap().outcomes.len(),
+        2,
+        "a cumulative sequence"
+    );
+    let bad_ops = sandbox::run(
+        &app.store,
+        &app.state.sandbox,
+        SOURCE,
+        &scenario("", &[("ops", "[{")]),
+    )
+    .await
+    .unwrap();
+    assert!(bad_ops.error.unwrap().starts_with("the operations are not valid"));
+}

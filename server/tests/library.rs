@@ -503,6 +503,26 @@ async fn a_broken_scriptlet_shows_where_and_runs_nothing() {
         2,
         "a cumulative sequence"
     );
+    let rebalance = sandbox::run(
+        &app.store,
+        &app.state.sandbox,
+        SOURCE,
+        &scenario(
+            "rebalance",
+            &[
+                ("project", "default"),
+                ("name", "monitoring-01"),
+                ("version", "7.0.0"),
+            ],
+        ),
+    )
+    .await
+    .unwrap();
+    let calls = rebalance.upstream.expect("7.0 rebalances").calls;
+    assert!(
+        !calls.is_empty() && calls.iter().all(|call| call.reason == "rebalance"),
+        "{calls:?}"
+    );
     let bad_ops = sandbox::run(
         &app.store,
         &app.state.sandbox,

@@ -112,8 +112,11 @@ fn ScriptletTable(list: Vec<ScriptletSummary>) -> impl IntoView {
 fn scenario_of(query: &ParamsMap) -> Scenario {
     let text = |key: &str| query.get(key).unwrap_or_default();
     let (mut project, mut name) = (text("project"), text("name"));
-    // A move names its instance as `project/name` (one field with a picker).
-    if let Some((p, n)) = text("instance").split_once('/') {
+    // A move or a rebalance names its instance as `project/name` (one field with a picker);
+    // a create has its own project and name fields (both are in the form, one row hidden).
+    if matches!(text("kind").as_str(), "move" | "rebalance") {
+        let instance = text("instance");
+        let (p, n) = instance.split_once('/').unwrap_or(("", instance.as_str()));
         project = p.to_owned();
         name = n.to_owned();
     }
@@ -341,7 +344,8 @@ fn Workbench(
                 }}
             </section>
         </div>
-    }    .into_any()
+    }
+    .into_any()
 }
 
 #[component]
@@ -378,6 +382,7 @@ fn SaveBar(id: Option<i64>, source: RwSignal<String>, edited: RwSignal<bool>) ->
         if let Some(Ok(created)) = create.value().get() {
             let mut params = query.get_untracked();
             params.remove("rev");
+            params.remove("from");
             let search = params.to_query_string();
             navigate(
                 &format!("/scriptlets/{}{search}", created.id),
@@ -508,7 +513,8 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
     } else {
         scenario.kind.clone()
     });
-    let instance_value = if scenario.kind == "move" && !scenario.name.is_empty() {
+    let picks_instance = matches!(scenario.kind.as_str(), "move" | "rebalance");
+    let instance_value = if picks_instance && !scenario.name.is_empty() {
         format!("{}/{}", scenario.project, scenario.name)
     } else {
         String::new()
@@ -552,7 +558,7 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
                 </label>
                 <label>"Scenario"
                     <select name="kind" data-test="scenario-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
-                        {["create", "move", "evacuate", "restore"]
+                        {["create", "move", "evacuate", "restore", "rebalance"]
                             .into_iter()
                             .map(|k| view! { <option value=k selected=kind.get_untracked() == k>{k}</option> })
                             .collect_view()}
@@ -564,14 +570,17 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
                     <select name="project" data-test="scenario-project">{options(&setup.projects, &create_project)}</select>
                 </label>
                 <label>"Name"
-                    <input type="text" name="name" value=if scenario.kind == "move" { String::new() } else { scenario.name.clone() } placeholder="sandbox-new"/>
+                    <input type="text" name="name" value=if picks_instance { String::new() } else { scenario.name.clone() } placeholder="sandbox-new"/>
                 </label>
             </div>
-            <div class="form-row" class:hidden=shown(&["move"])>
+            <div class="form-row" class:hidden=shown(&["move", "rebalance"])>
                 <label class="grow">"Instance"
                     <input type="search" name="instance" list="sandbox-instances" value=instance_value
                         placeholder="project/name — type to search" data-test="scenario-instance"/>
                 </label>
+            </div>
+            <p class="muted small" class:hidden=shown(&["rebalance"])>"Automatic rebalancing exists from Incus 7.0 on: pick a 7.x version."</p>
+            <div class="form-row" class:hidden=shown(&["move"])>
                 <label>"Target project"
                     <select name="target_project" data-test="scenario-target-project">
                         <option value="" selected=scenario.target_project.is_empty()>"(same project)"</option>
@@ -617,7 +626,8 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
                 })}
             </div>
         </Form>
-    }    .into_any()
+    }
+    .into_any()
 }
 
 /// `<option>`s for `values`, `chosen` selected.

@@ -8,22 +8,33 @@ use crate::db::{SnapshotRow, Store};
 use crate::error::AppError;
 
 pub async fn cluster_view(store: &Store, snapshot_id: Option<i64>) -> Result<ClusterView, AppError> {
+    let (snapshot, history, index) = chosen_snapshot(store, snapshot_id).await?;
+    Ok(view_of(&snapshot, &history[index], &history))
+}
+
+/// The snapshot asked for (`None`: the newest), parsed, with the history of stored snapshots
+/// and its place in it.
+pub(super) async fn chosen_snapshot(
+    store: &Store,
+    snapshot_id: Option<i64>,
+) -> Result<(Snapshot, Vec<SnapshotRow>, usize), AppError> {
     let history = store.list_snapshots().await?;
-    let row = match snapshot_id {
-        Some(id) => history.iter().find(|row| row.id == id),
-        None => history.first(),
+    let index = match snapshot_id {
+        Some(id) => history.iter().position(|row| row.id == id),
+        None => (!history.is_empty()).then_some(0),
     }
     .ok_or_else(|| match snapshot_id {
         Some(id) => AppError::NotFound(format!("there is no snapshot {id}")),
         None => AppError::NotFound(
-            "no snapshot is stored yet; start berth with --demo to load the demo cluster".into(),
+            "no snapshot is stored yet: upload or capture one, or start berth with --demo".into(),
         ),
     })?;
+    let id = history[index].id;
     let snapshot = store
-        .load_snapshot(row.id)
+        .load_snapshot(id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", row.id)))?;
-    Ok(view_of(&snapshot, row, &history))
+        .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
+    Ok((snapshot, history, index))
 }
 
 pub(super) fn summary_of(row: &SnapshotRow) -> SnapshotSummary {

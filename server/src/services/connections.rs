@@ -20,7 +20,10 @@ fn view_of(record: &ConnectionRecord) -> ConnectionView {
         ("unix socket".to_owned(), "file permissions".to_owned())
     } else {
         let trust = if let Some(fingerprint) = &record.server_fingerprint {
-            format!("fingerprint {}…", &fingerprint[..fingerprint.len().min(16)])
+            format!(
+                "fingerprint {}…",
+                fingerprint.chars().take(16).collect::<String>()
+            )
         } else if record.server_cert.is_some() {
             "server certificate".to_owned()
         } else {
@@ -104,14 +107,17 @@ pub async fn add(auth: &Auth, actor: &Actor, new: &NewConnection) -> Result<Conn
             "give exactly one of the server certificate, its fingerprint or a CA".into(),
         ));
     }
+    // Over the unix socket the file permissions are the credential: certificates given by
+    // mistake are not kept.
+    let https = |field: &Option<String>| text(field).filter(|_| remote.starts_with("https://"));
     let record = ConnectionRecord {
         name: name.to_owned(),
         remote: remote.clone(),
-        client_cert: text(&new.client_cert),
-        client_key: text(&new.client_key),
-        server_cert: text(&new.server_cert),
-        server_ca: text(&new.server_ca),
-        server_fingerprint: text(&new.server_fingerprint),
+        client_cert: https(&new.client_cert),
+        client_key: https(&new.client_key),
+        server_cert: https(&new.server_cert),
+        server_ca: https(&new.server_ca),
+        server_fingerprint: https(&new.server_fingerprint),
         created_by: actor
             .user
             .as_ref()

@@ -9,7 +9,7 @@ use berth_core::engine::{Diagnostic, IncusVersion};
 use berth_core::simulate::{Mode, Operation};
 use serde_json::{json, Value};
 
-use super::cluster::summary_of;
+use super::cluster::{chosen_snapshot, summary_of};
 use crate::db::Store;
 use crate::error::AppError;
 use crate::http::incus_version;
@@ -22,19 +22,8 @@ const VERSIONS: [&str; 6] = ["6.0.2", "6.0.4", "6.6.0", "6.7.0", "6.12.0", "7.0.
 pub const NEW_INSTANCE: &str = "sandbox-new";
 
 pub async fn setup(store: &Store, snapshot_id: Option<i64>) -> Result<SandboxSetup, AppError> {
-    let history = store.list_snapshots().await?;
-    let row = match snapshot_id {
-        Some(id) => history.iter().find(|row| row.id == id),
-        None => history.first(),
-    }
-    .ok_or_else(|| match snapshot_id {
-        Some(id) => AppError::NotFound(format!("there is no snapshot {id}")),
-        None => AppError::NotFound("no snapshot is stored yet: upload or capture one first".into()),
-    })?;
-    let snapshot = store
-        .load_snapshot(row.id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", row.id)))?;
+    let (snapshot, history, index) = chosen_snapshot(store, snapshot_id).await?;
+    let row = &history[index];
     let mut versions: Vec<String> = VERSIONS.iter().map(|v| v.to_string()).collect();
     if !versions.contains(&row.incus_version) {
         versions.insert(0, row.incus_version.clone());
@@ -100,6 +89,16 @@ pub fn operations(scenario: &Scenario) -> Result<Vec<Operation>, String> {
                 "target": scenario.target,
             })
         }
+        "rebalance" => {
+            if scenario.name.is_empty() {
+                return Err("pick the instance to rebalance".into());
+            }
+            json!({
+                "kind": "rebalance",
+                "project": or(&scenario.project, "default"),
+                "name": scenario.name,
+            })
+        }
         kind @ ("evacuate" | "restore") => {
             if scenario.member.is_empty() {
                 return Err(format!("pick the member to {kind}"));
@@ -108,7 +107,7 @@ pub fn operations(scenario: &Scenario) -> Result<Vec<Operation>, String> {
         }
         other => {
             return Err(format!(
-                "unknown scenario {other:?}: create, move, evacuate or restore"
+                "unknown scenario {other:?}: create, move, evacuate, restore or rebalance"
             ))
         }
     };

@@ -99,6 +99,8 @@ test("an author writes a scriptlet: diagnostics, completion, the move's timeline
   try {
     const page = await browser.context.newPage();
     const problems = watchProblems(page);
+    // A wide laptop screen: the editor, and the two timelines side by side.
+    await page.setViewportSize({ width: 1680, height: 1050 });
     await signIn(page, author.username, author.password, "/scriptlets/new");
     await waitForWorkspace(page);
     // A new scriptlet opens on the newest snapshot with a create: a result from the start.

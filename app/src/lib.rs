@@ -1,6 +1,3 @@
-// Leptos views are nested types; the editor page's is deeper than the compiler's default allows.
-#![recursion_limit = "256"]
-
 //! Berth's web UI, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
 //!
 //! - [`App`] and [`shell`]: the router and the HTML document around it.
@@ -11,6 +8,10 @@
 //!   so this crate never names `server`'s types.
 //!
 //! Nothing here touches SQLite, Incus or the file system.
+
+// Leptos views are nested types; without `erase_components` (`.cargo/config.toml`) the editor
+// page's is deeper than the compiler's default allows.
+#![recursion_limit = "256"]
 
 pub mod api;
 #[cfg(feature = "ssr")]

@@ -14,6 +14,7 @@
 //! - [`demo`]: the built-in demo cluster, generated deterministically.
 //! - [`engine`]: the Incus-compatible placement scriptlet engine (validation, evaluation,
 //!   builtins, fidelity lints, completion schema).
+//! - [`plan`]: migration plans: their moves, and the life of a plan and of each move.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod engine;
 pub mod model;
 pub mod placement;
+pub mod plan;
 pub mod redact;
 pub mod simulate;
 pub mod snapshot;

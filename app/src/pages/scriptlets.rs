@@ -234,13 +234,17 @@ fn Workbench(
         spawn_local(async move {
             loop {
                 again.set_value(false);
-                let result = run_sandbox(source.get_untracked(), scenario.get_untracked()).await;
-                match result {
-                    Ok(run) => {
-                        live_error.set(None);
-                        live_run.set(Some(run));
+                let asked = scenario.get_untracked();
+                let result = run_sandbox(source.get_untracked(), asked.clone()).await;
+                // A run for a scenario the page has left since is not shown.
+                if scenario.get_untracked() == asked {
+                    match result {
+                        Ok(run) => {
+                            live_error.set(None);
+                            live_run.set(Some(run));
+                        }
+                        Err(error) => live_error.set(Some(error.to_string())),
                     }
-                    Err(error) => live_error.set(Some(error.to_string())),
                 }
                 runs.update(|n| *n += 1);
                 if !again.get_value() {
@@ -388,6 +392,12 @@ fn SaveBar(id: Option<i64>, source: RwSignal<String>, edited: RwSignal<bool>) ->
                 &format!("/scriptlets/{}{search}", created.id),
                 NavigateOptions::default(),
             );
+        }
+    });
+    // Saved: the text is a revision now.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            edited.set(false);
         }
     });
     let pending = Signal::derive(move || save.pending().get() || create.pending().get());

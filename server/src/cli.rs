@@ -8,6 +8,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::check::CheckArgs;
+use crate::connection_cli::ConnectionCommand;
 use crate::sandbox::worker::WorkerLimits;
 use crate::serve::ServeArgs;
 use crate::simulate_cli::SimulateArgs;
@@ -41,6 +42,11 @@ pub enum Command {
     Snapshot {
         #[command(subcommand)]
         command: SnapshotCommand,
+    },
+    /// Configure the clusters Berth connects to: add, list, remove.
+    Connection {
+        #[command(subcommand)]
+        command: ConnectionCommand,
     },
     /// Move a deployment between databases: `berth store copy --from URL --to URL`.
     Store {
@@ -82,6 +88,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::serve::serve(args))?;
             Ok(0)
+        }
+        Command::Connection { command } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(crate::connection_cli::run(command))
         }
         Command::Store { command } => {
             let runtime = tokio::runtime::Builder::new_current_thread()

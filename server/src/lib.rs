@@ -14,7 +14,8 @@
 //!   [`store_cli`]: `berth store copy`.
 //! - [`incus`]: the Incus REST client (unix socket, HTTPS with a client certificate).
 //! - [`auth`]: accounts, sessions, API tokens; [`audit`]: the audit log's writer;
-//!   [`user_cli`]: `berth user add|list|set-role|passwd`.
+//!   [`user_cli`]: `berth user add|list|set-role|passwd`; [`connection_cli`]: `berth connection
+//!   add|list|remove`.
 //! - [`tls`]: Berth's own HTTPS (`--tls-cert`); [`clock`]: the time, movable in tests.
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping.
@@ -27,6 +28,7 @@ pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod clock;
+pub mod connection_cli;
 pub mod db;
 pub mod error;
 pub mod http;

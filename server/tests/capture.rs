@@ -517,3 +517,105 @@ async fn a_connection_configured_over_the_api_captures_the_test_bed_and_keeps_it
         .collect();
     assert!(stored.iter().all(|id| ids.contains(id)), "{stored:?} in {ids:?}");
 }
+
+#[tokio::test]
+async fn berth_connection_add_configures_a_connection_that_captures() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().display().to_string();
+    let run = |args: &[&str]| {
+        let output = berth(&[args, &["--data-dir", &data]].concat());
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let url = bed.https_url("m3");
+    let (cert, key, server) = (
+        bed.client_certificate().display().to_string(),
+        bed.client_key().display().to_string(),
+        bed.cluster_certificate().display().to_string(),
+    );
+    let https = [
+        "connection",
+        "add",
+        "bed",
+        "--remote",
+        &url,
+        "--client-cert",
+        &cert,
+        "--client-key",
+        &key,
+        "--server-cert",
+        &server,
+    ];
+    let (code, stdout, stderr) = run(&https);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "added bed (client certificate, server certificate)\n");
+    let (code, _, stderr) = run(&https);
+    assert_eq!(
+        (code, stderr.trim()),
+        (Some(1), "berth: a connection named \"bed\" exists already")
+    );
+    let (code, _, stderr) = run(&["connection", "add", "x", "--remote", "https://127.0.0.1:1"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("exactly one of the server certificate"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "connection",
+        "add",
+        "x",
+        "--remote",
+        &url,
+        "--client-cert",
+        "/nonexistent",
+        "--client-key",
+        &key,
+        "--server-cert",
+        &server,
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, stdout, _) = run(&["connection", "list"]);
+    assert_eq!(
+        (code, stdout),
+        (
+            Some(0),
+            format!("bed\t{url}\tclient certificate\tserver certificate\n")
+        )
+    );
+
+    // What the command stored captures the cluster, and its key is in no audit entry.
+    let store = berth_server::db::Store::open(dir.path()).await.unwrap();
+    let auth = berth_server::auth::Auth::new(
+        store.clone(),
+        berth_server::clock::Clock::system(),
+        berth_server::auth::AuthConfig::default(),
+    );
+    let actor = berth_server::audit::Actor::command_line();
+    let stored = berth_server::services::connections::capture_now(&auth, &actor, "bed")
+        .await
+        .unwrap();
+    assert_eq!(stored.snapshot.member_count, 3);
+    let audit = store
+        .audit_entries(&berth_server::db::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|entry| entry.kind == "connection.added"));
+    assert!(audit.iter().all(|entry| !entry.detail.contains("PRIVATE KEY")));
+    store.close().await;
+
+    let (code, stdout, _) = run(&["connection", "remove", "bed"]);
+    assert_eq!((code, stdout), (Some(0), "removed bed\n".to_owned()));
+    let (code, _, stderr) = run(&["connection", "remove", "bed"]);
+    assert_eq!(
+        (code, stderr.trim()),
+        (Some(1), "berth: there is no connection \"bed\"")
+    );
+}

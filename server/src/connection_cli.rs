@@ -24,24 +24,8 @@ pub enum ConnectionCommand {
     /// replica may need it); it is never shown again.
     Add {
         name: String,
-        /// `unix:///var/lib/incus/unix.socket` or `https://HOST:PORT`.
-        #[arg(long)]
-        remote: String,
-        /// TLS client certificate (PEM); HTTPS only.
-        #[arg(long, requires = "client_key")]
-        client_cert: Option<PathBuf>,
-        /// Its private key (PEM).
-        #[arg(long, requires = "client_cert")]
-        client_key: Option<PathBuf>,
-        /// Trust exactly this server certificate (PEM), e.g. the cluster's `cluster.crt`.
-        #[arg(long, conflicts_with_all = ["server_fingerprint", "server_ca"])]
-        server_cert: Option<PathBuf>,
-        /// Trust exactly the server certificate with this SHA-256 fingerprint (hex).
-        #[arg(long, conflicts_with = "server_ca")]
-        server_fingerprint: Option<String>,
-        /// Verify the server against these CA certificates (PEM), names included.
-        #[arg(long)]
-        server_ca: Option<PathBuf>,
+        #[command(flatten)]
+        connection: ConnectionArgs,
         #[command(flatten)]
         data_dir: StoreArgs,
     },
@@ -56,6 +40,45 @@ pub enum ConnectionCommand {
         #[command(flatten)]
         data_dir: StoreArgs,
     },
+}
+
+/// Where a cluster is and how Berth proves itself and trusts it: the flags of `berth connection
+/// add` and `berth snapshot capture`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// `unix:///var/lib/incus/unix.socket` or `https://HOST:PORT`.
+    #[arg(long)]
+    pub remote: String,
+    /// TLS client certificate (PEM) trusted by the cluster; HTTPS only.
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (PEM); never logged or shown.
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Trust exactly this server certificate (PEM), e.g. the cluster's `cluster.crt`.
+    #[arg(long, conflicts_with_all = ["server_fingerprint", "server_ca"])]
+    pub server_cert: Option<PathBuf>,
+    /// Trust exactly the server certificate with this SHA-256 fingerprint (hex).
+    #[arg(long, conflicts_with = "server_ca")]
+    pub server_fingerprint: Option<String>,
+    /// Verify the server against these CA certificates (PEM), names included.
+    #[arg(long)]
+    pub server_ca: Option<PathBuf>,
+}
+
+impl ConnectionArgs {
+    /// The connection named `name`, its files read.
+    pub fn read(&self, name: &str) -> anyhow::Result<NewConnection> {
+        Ok(NewConnection {
+            name: name.to_owned(),
+            remote: self.remote.clone(),
+            client_cert: read(&self.client_cert)?,
+            client_key: read(&self.client_key)?,
+            server_cert: read(&self.server_cert)?,
+            server_ca: read(&self.server_ca)?,
+            server_fingerprint: self.server_fingerprint.clone(),
+        })
+    }
 }
 
 fn read(path: &Option<PathBuf>) -> anyhow::Result<Option<String>> {
@@ -80,25 +103,8 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<u8> {
     let auth = Auth::new(store.clone(), Clock::system(), AuthConfig::default());
     let actor = Actor::command_line();
     let outcome = match command {
-        ConnectionCommand::Add {
-            name,
-            remote,
-            client_cert,
-            client_key,
-            server_cert,
-            server_fingerprint,
-            server_ca,
-            ..
-        } => {
-            let new = NewConnection {
-                name,
-                remote,
-                client_cert: read(&client_cert)?,
-                client_key: read(&client_key)?,
-                server_cert: read(&server_cert)?,
-                server_ca: read(&server_ca)?,
-                server_fingerprint,
-            };
+        ConnectionCommand::Add { name, connection, .. } => {
+            let new = connection.read(&name)?;
             connections::add(&auth, &actor, &new).await.map(|added| {
                 println!("added {} ({}, {})", added.name, added.credential, added.trust);
             })

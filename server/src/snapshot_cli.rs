@@ -2,14 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use berth_core::Snapshot;
 
 use crate::audit::{Actor, Audit};
 use crate::capture::capture;
 use crate::clock::Clock;
+use crate::connection_cli::ConnectionArgs;
 use crate::db::StoreArgs;
-use crate::incus::{fingerprint_of_pem, IncusClient, ServerTrust};
+use crate::incus::IncusClient;
+use crate::services::connections;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SnapshotCommand {
@@ -48,24 +50,8 @@ pub enum SnapshotCommand {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CaptureArgs {
-    /// `unix:///path/to/unix.socket` or `https://HOST:PORT`.
-    #[arg(long)]
-    pub remote: String,
-    /// TLS client certificate (PEM) trusted by the cluster; HTTPS only.
-    #[arg(long)]
-    pub client_cert: Option<PathBuf>,
-    /// Its private key (PEM); read into memory only, never logged or stored.
-    #[arg(long)]
-    pub client_key: Option<PathBuf>,
-    /// Trust exactly this server certificate (PEM), e.g. the cluster's `cluster.crt`.
-    #[arg(long, conflicts_with_all = ["server_fingerprint", "server_ca"])]
-    pub server_cert: Option<PathBuf>,
-    /// Trust exactly the server certificate with this SHA-256 fingerprint (hex).
-    #[arg(long, conflicts_with = "server_ca")]
-    pub server_fingerprint: Option<String>,
-    /// Verify the server against these CA certificates (PEM), names included.
-    #[arg(long)]
-    pub server_ca: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Where to write the snapshot; `-` for standard output.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -94,14 +80,14 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
         SnapshotCommand::Capture(args) => {
             let client = connect(&args)?;
             let captured_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-            let snapshot = capture(&client, &args.remote, captured_at).await?;
+            let snapshot = capture(&client, &args.connection.remote, captured_at).await?;
             write(&snapshot, &args.output)?;
             eprintln!(
                 "captured {} members, {} instances ({} requests failed) from {}",
                 snapshot.members.len(),
                 snapshot.instances.len(),
                 snapshot.capture_errors.len(),
-                args.remote
+                args.connection.remote
             );
         }
         SnapshotCommand::Import { file, data_dir } => {
@@ -181,30 +167,10 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The client for the cluster the flags name (the same checks as a stored connection's).
 fn connect(args: &CaptureArgs) -> anyhow::Result<IncusClient> {
-    if let Some(path) = args.remote.strip_prefix("unix://") {
-        return Ok(IncusClient::unix(Path::new(path))?);
-    }
-    if !args.remote.starts_with("https://") {
-        bail!(
-            "--remote must be unix:///PATH or https://HOST:PORT, not {:?}",
-            args.remote
-        );
-    }
-    let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) else {
-        bail!("HTTPS needs --client-cert and --client-key (a certificate the cluster trusts)");
-    };
-    let trust = if let Some(path) = &args.server_cert {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        ServerTrust::Fingerprint(fingerprint_of_pem(&pem)?)
-    } else if let Some(fingerprint) = &args.server_fingerprint {
-        ServerTrust::Fingerprint(fingerprint.clone())
-    } else if let Some(path) = &args.server_ca {
-        ServerTrust::CaPem(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)
-    } else {
-        bail!("HTTPS needs --server-cert, --server-fingerprint or --server-ca: Incus's certificate is self-signed, so Berth must be told which one to trust");
-    };
-    Ok(IncusClient::https(&args.remote, cert, key, trust)?)
+    let connection = args.connection.read("command line")?;
+    connections::client_of(&connection).map_err(|refused| anyhow::anyhow!("{refused}"))
 }
 
 fn write(snapshot: &Snapshot, output: &Path) -> anyhow::Result<()> {

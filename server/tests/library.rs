@@ -210,6 +210,38 @@ async fn snapshot_uploads_are_checked_whole_and_deleting_is_for_admins() {
         )
         .await;
     assert!(berth_core::Snapshot::from_json(&redacted.body).is_ok());
+    assert_ne!(redacted.body, scaled, "the demo has values to redact");
+    for spelling in ["redact=1", "redact=yes"] {
+        let same = app
+            .send_as(
+                &author,
+                Method::GET,
+                &format!("/api/v1/snapshots/{id}?{spelling}"),
+                None,
+            )
+            .await;
+        assert_eq!(same.body, redacted.body, "{spelling}");
+    }
+    for spelling in ["redact=", "redact=false", "redact=0"] {
+        let plain = app
+            .send_as(
+                &author,
+                Method::GET,
+                &format!("/api/v1/snapshots/{id}?{spelling}"),
+                None,
+            )
+            .await;
+        assert_eq!(plain.body, scaled, "{spelling}");
+    }
+    let unclear = app
+        .send_as(
+            &author,
+            Method::GET,
+            &format!("/api/v1/snapshots/{id}?redact=maybe"),
+            None,
+        )
+        .await;
+    assert_eq!(unclear.status, StatusCode::BAD_REQUEST, "{}", unclear.body);
     let listed = app.send_as(&author, Method::GET, "/api/v1/snapshots", None).await;
     assert_eq!(listed.json().as_array().unwrap().len(), 2);
 

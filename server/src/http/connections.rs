@@ -27,13 +27,17 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         Endpoint::api(Method::POST, "/api/v1/connections", manage, add),
         Endpoint::api(Method::DELETE, "/api/v1/connections/{name}", manage, delete),
-        Endpoint::api(
-            Method::POST,
-            "/api/v1/connections/{name}/capture",
-            Access::Signed(Action::AddSnapshots),
-            capture,
-        ),
     ]
+}
+
+/// Capturing, which may take minutes on a large cluster (the router gives it a longer timeout).
+pub fn capture_endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::api(
+        Method::POST,
+        "/api/v1/connections/{name}/capture",
+        Access::Signed(Action::AddSnapshots),
+        capture,
+    )]
 }
 
 async fn list(State(store): State<Store>) -> Result<Json<Vec<ConnectionView>>, AppError> {

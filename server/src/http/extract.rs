@@ -21,3 +21,16 @@ pub struct ApiQuery<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(Path), rejection(AppError))]
 pub struct ApiPath<T>(pub T);
+
+/// A yes/no query parameter as people write it: absent or empty is no; `true`, `1`, `yes` and
+/// `on` are yes; `false`, `0`, `no` and `off` are no (`?redact=true`, `?redact=1`, `?redact=`).
+pub fn query_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim).unwrap_or_default() {
+        "" | "false" | "0" | "no" | "off" => Ok(false),
+        "true" | "1" | "yes" | "on" => Ok(true),
+        other => Err(serde::de::Error::custom(format!(
+            "{other:?} is not a yes or no: use true or false"
+        ))),
+    }
+}

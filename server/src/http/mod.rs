@@ -73,6 +73,10 @@ pub struct WebConfig {
 /// One slow request must not hold up a graceful shutdown for long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Reading a large cluster (hundreds of members, each asked for its state and resources) may
+/// take longer than a page.
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Every route the router serves with its access rule: `/api/v1`, forms, pages and server
 /// functions. The router is built from the same lists, so this is the whole surface.
 pub fn route_rules(state: &AppState) -> Vec<access::RouteRule> {
@@ -111,7 +115,13 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         .flatten()
         .collect(),
     );
-    let simulations = routes_of(simulations::endpoints());
+    // Routes that may run long (a simulation, a capture): a timeout of their own below.
+    let long_running = routes_of(
+        [simulations::endpoints(), connections::capture_endpoints()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
 
     let pages = generate_route_list(App);
     for page in &pages {
@@ -131,10 +141,9 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     });
     let backend = state.backend.clone();
     let shell_options = state.leptos_options.clone();
-    // A simulation may use its whole budget: its route has a timeout of its own, past the
-    // point where the sandbox gives up on it.
-    let simulation_timeout =
-        REQUEST_TIMEOUT.max(state.sandbox.simulation_hard_limit() + Duration::from_secs(1));
+    // A simulation may use its whole budget (the timeout is past the point where the sandbox
+    // gives up on it), and a capture of a large cluster takes a while.
+    let long_timeout = CAPTURE_TIMEOUT.max(state.sandbox.simulation_hard_limit() + Duration::from_secs(1));
     let router = Router::new()
         .merge(health)
         .merge(api)
@@ -160,14 +169,14 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        // Merged after the layers above, so that they do not apply to it: its own instead.
+        // Merged after the layers above, so that they do not apply to them: their own instead.
         .merge(
-            simulations
+            long_running
                 .layer(axum::middleware::from_fn(body_limit::limit_body))
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
-                    simulation_timeout,
+                    long_timeout,
                 )),
         )
         // After every route is in: the guard wraps each of them and the fallback.

@@ -16,7 +16,7 @@ use berth_core::engine::{CheckReport, Diagnostic, Evaluation, PlacementRequest};
 use serde::{Deserialize, Serialize};
 
 use super::access::{Access, ClientAddress, Endpoint};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{query_flag, ApiJson, ApiPath, ApiQuery};
 use super::incus_version;
 use crate::audit::Actor;
 use crate::auth::{Auth, Principal};
@@ -118,7 +118,7 @@ async fn add_revision(
 #[derive(Debug, Deserialize)]
 pub struct RevisionQuery {
     /// The revision's text as a `.star` file to save, instead of JSON.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query_flag")]
     pub download: bool,
 }
 

@@ -10,7 +10,7 @@ use berth_core::access::Action;
 use serde::Deserialize;
 
 use super::access::{Access, ClientAddress, Endpoint};
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{query_flag, ApiPath, ApiQuery};
 use crate::audit::Actor;
 use crate::auth::{Auth, Principal};
 use crate::db::Store;
@@ -61,7 +61,7 @@ async fn upload(
 
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query_flag")]
     pub redact: bool,
 }
 

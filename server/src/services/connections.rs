@@ -48,11 +48,17 @@ fn text(field: &Option<String>) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-/// The client for a stored connection.
+/// The client for a stored connection (or one about to be).
 pub fn client_for(record: &ConnectionRecord) -> Result<IncusClient, AppError> {
     let refused = |error: crate::incus::IncusError| AppError::BadRequest(error.to_string());
     if let Some(path) = record.remote.strip_prefix("unix://") {
         return IncusClient::unix(std::path::Path::new(path)).map_err(refused);
+    }
+    if !record.remote.starts_with("https://") {
+        return Err(AppError::BadRequest(format!(
+            "the remote is unix:///PATH or https://HOST:PORT, not {:?}",
+            record.remote
+        )));
     }
     let (Some(cert), Some(key)) = (&record.client_cert, &record.client_key) else {
         return Err(AppError::BadRequest(
@@ -67,7 +73,8 @@ pub fn client_for(record: &ConnectionRecord) -> Result<IncusClient, AppError> {
         ServerTrust::CaPem(pem.as_bytes().to_vec())
     } else {
         return Err(AppError::BadRequest(
-            "an HTTPS connection needs a way to trust the server: its certificate, its fingerprint or a CA"
+            "an HTTPS connection needs a way to trust the server: its certificate, its fingerprint \
+             or a CA (Incus's certificate is self-signed, so Berth must be told which one to trust)"
                 .into(),
         ));
     };
@@ -76,6 +83,30 @@ pub fn client_for(record: &ConnectionRecord) -> Result<IncusClient, AppError> {
 
 pub async fn list(store: &Store) -> Result<Vec<ConnectionView>, AppError> {
     Ok(store.list_connections().await?.iter().map(view_of).collect())
+}
+
+/// The record a connection is stored as: its remote without a trailing `/`, empty fields
+/// absent, and over the unix socket no certificates (the file permissions are the credential:
+/// certificates given by mistake are not kept).
+fn record_of(new: &NewConnection, created_by: String, created_at: i64) -> ConnectionRecord {
+    let remote = new.remote.trim().trim_end_matches('/').to_owned();
+    let https = |field: &Option<String>| text(field).filter(|_| remote.starts_with("https://"));
+    ConnectionRecord {
+        name: new.name.trim().to_owned(),
+        client_cert: https(&new.client_cert),
+        client_key: https(&new.client_key),
+        server_cert: https(&new.server_cert),
+        server_ca: https(&new.server_ca),
+        server_fingerprint: https(&new.server_fingerprint),
+        remote,
+        created_by,
+        created_at,
+    }
+}
+
+/// The client for a connection given now and not stored (`berth snapshot capture`).
+pub fn client_of(new: &NewConnection) -> Result<IncusClient, AppError> {
+    client_for(&record_of(new, String::new(), 0))
 }
 
 /// Adds a connection after checking that it is complete and its certificates parse (it is not
@@ -92,12 +123,7 @@ pub async fn add(auth: &Auth, actor: &Actor, new: &NewConnection) -> Result<Conn
             "a connection name is 1 to {MAX_NAME_CHARS} letters, digits, '-', '_' or '.'"
         )));
     }
-    let remote = new.remote.trim().trim_end_matches('/').to_owned();
-    if !(remote.starts_with("unix:///") || remote.starts_with("https://")) {
-        return Err(AppError::BadRequest(format!(
-            "the remote is unix:///PATH or https://HOST:PORT, not {remote:?}"
-        )));
-    }
+    let remote = new.remote.trim().trim_end_matches('/');
     let trusts = [&new.server_cert, &new.server_ca, &new.server_fingerprint]
         .into_iter()
         .filter(|field| text(field).is_some())
@@ -107,23 +133,11 @@ pub async fn add(auth: &Auth, actor: &Actor, new: &NewConnection) -> Result<Conn
             "give exactly one of the server certificate, its fingerprint or a CA".into(),
         ));
     }
-    // Over the unix socket the file permissions are the credential: certificates given by
-    // mistake are not kept.
-    let https = |field: &Option<String>| text(field).filter(|_| remote.starts_with("https://"));
-    let record = ConnectionRecord {
-        name: name.to_owned(),
-        remote: remote.clone(),
-        client_cert: https(&new.client_cert),
-        client_key: https(&new.client_key),
-        server_cert: https(&new.server_cert),
-        server_ca: https(&new.server_ca),
-        server_fingerprint: https(&new.server_fingerprint),
-        created_by: actor
-            .user
-            .as_ref()
-            .map_or("command line".into(), |(_, name)| name.clone()),
-        created_at: auth.clock().now_ms(),
-    };
+    let created_by = actor
+        .user
+        .as_ref()
+        .map_or("command line".into(), |(_, name)| name.clone());
+    let record = record_of(new, created_by, auth.clock().now_ms());
     client_for(&record)?;
     if !auth.store().insert_connection(&record).await? {
         return Err(AppError::Conflict(format!(
@@ -135,7 +149,7 @@ pub async fn add(auth: &Auth, actor: &Actor, new: &NewConnection) -> Result<Conn
             actor,
             AuditKind::ConnectionAdded,
             Some(name),
-            json!({ "remote": remote, "credential": view_of(&record).credential }),
+            json!({ "remote": record.remote, "credential": view_of(&record).credential }),
         )
         .await?;
     Ok(view_of(&record))

@@ -12,7 +12,8 @@ use leptos::prelude::use_context;
 
 use crate::error::BerthError;
 use crate::types::{
-    AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, NewConnection, RevisionView,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, MoveSpec, NewPlan, PlanAction, PlanBuilderSetup,
+    PlanSummary, PlanView, ConnectionView, CreatedToken, DiffView, NewConnection, RevisionView,
     SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
     UserView,
 };
@@ -96,6 +97,30 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_connection(&self, caller: &Caller, name: String) -> Result<(), BerthError>;
     /// Captures the cluster behind a connection now and stores the snapshot.
     async fn capture(&self, caller: &Caller, connection: String) -> Result<SnapshotSummary, BerthError>;
+
+    async fn list_plans(&self) -> Result<Vec<PlanSummary>, BerthError>;
+    async fn plan(&self, id: i64) -> Result<PlanView, BerthError>;
+    /// The audit entries of one plan, oldest first.
+    async fn plan_timeline(&self, id: i64) -> Result<Vec<AuditEntryView>, BerthError>;
+    /// The instances of the newest snapshot of `connection` (default: the first connection).
+    async fn plan_builder(&self, connection: Option<String>) -> Result<PlanBuilderSetup, BerthError>;
+    async fn create_plan(&self, caller: &Caller, new: NewPlan) -> Result<PlanView, BerthError>;
+    /// Replaces the moves; an approved plan goes back to review.
+    async fn edit_plan(&self, caller: &Caller, id: i64, moves: Vec<MoveSpec>) -> Result<PlanView, BerthError>;
+    /// Preview, submit, approve, request changes, execute, cancel; `Reverse` answers the new
+    /// draft.
+    async fn plan_action(&self, caller: &Caller, id: i64, action: PlanAction) -> Result<PlanView, BerthError>;
+    /// A comment on the plan, or on its move `position` (from 1).
+    async fn comment_plan(
+        &self,
+        caller: &Caller,
+        id: i64,
+        position: Option<usize>,
+        body: String,
+    ) -> Result<PlanView, BerthError>;
+    /// Skips a pending move with a reason.
+    async fn skip_move(&self, caller: &Caller, id: i64, position: usize, reason: String)
+        -> Result<PlanView, BerthError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

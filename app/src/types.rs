@@ -376,3 +376,177 @@ pub struct OutcomeView {
     pub project: Option<String>,
     pub error: Option<String>,
 }
+
+/// One move as a plan's author gives it (`berth plan create --moves FILE.json`, the builder,
+/// `POST /api/v1/plans`): `target` is empty (automatic), a member or `@group`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MoveSpec {
+    pub project: String,
+    pub name: String,
+    pub target_project: String,
+    #[serde(default)]
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewPlan {
+    pub name: String,
+    pub connection: String,
+    pub moves: Vec<MoveSpec>,
+    /// Stop at the first failed move (default) or go on with the others.
+    #[serde(default = "yes")]
+    pub stop_on_failure: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub id: i64,
+    pub name: String,
+    pub connection: String,
+    pub author: String,
+    pub state: String,
+    pub moves: usize,
+    pub blocked: usize,
+    pub updated_at: String,
+}
+
+/// A plan as the API, `berth plan status --json` and the Plans pages show it. The first fields
+/// (`id`, `state`, `moves` with `project`, `name`, `target_project`, `target`, `verdict`,
+/// `reasons`, `decision`, `state`, `error`) are a contract for scripts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub id: i64,
+    pub state: String,
+    pub moves: Vec<PlanMoveView>,
+    pub name: String,
+    pub connection: String,
+    pub author: String,
+    pub stop_on_failure: bool,
+    pub required_approvals: u32,
+    /// Who approved since the last edit.
+    pub approvals: Vec<String>,
+    /// The snapshot the preview was made on; `None` before the first preview.
+    pub preview: Option<PreviewStamp>,
+    /// Why the plan was superseded, when it was.
+    pub superseded: Option<String>,
+    /// The plan this one reverses.
+    pub reverse_of: Option<i64>,
+    /// Instances per member before and after the plan, as previewed.
+    pub load: Vec<LoadView>,
+    pub comments: Vec<CommentView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewStamp {
+    pub snapshot_id: i64,
+    pub snapshot_hash: String,
+    pub incus_version: String,
+    pub previewed_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanMoveView {
+    pub project: String,
+    pub name: String,
+    pub target_project: String,
+    pub target: String,
+    /// `ready`, `warning` or `blocked`; `None` before a preview.
+    pub verdict: Option<String>,
+    pub reasons: Vec<String>,
+    /// The member Berth's one placement decision chose.
+    pub decision: Option<String>,
+    /// `pending`, `skipped`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// Incus's error, verbatim, when the move failed.
+    pub error: Option<String>,
+    /// Why the move was skipped.
+    pub skipped: Option<String>,
+    /// Where the instance was when the move was previewed (or executed).
+    pub from_member: Option<String>,
+    pub chosen_by: Option<String>,
+    pub candidates: Vec<String>,
+    pub excluded: Vec<ExcludedView>,
+    pub scriptlet_logs: Vec<String>,
+    /// The scriptlet calls Incus itself still makes.
+    pub incus_calls: Vec<IncusCallView>,
+    pub started_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncusCallView {
+    pub reason: String,
+    pub project: String,
+    pub candidates: Vec<String>,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadView {
+    pub member: String,
+    pub before: usize,
+    pub after: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommentView {
+    pub author: String,
+    /// The move (numbered from 1) the comment is about; `None` for the plan.
+    pub position: Option<usize>,
+    pub body: String,
+    pub at: String,
+}
+
+/// What a user does to a plan (one endpoint each under `/api/v1/plans/{id}/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanAction {
+    Preview,
+    Submit,
+    Approve,
+    RequestChanges,
+    Execute,
+    Cancel,
+    Reverse,
+}
+
+impl PlanAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanAction::Preview => "preview",
+            PlanAction::Submit => "submit",
+            PlanAction::Approve => "approve",
+            PlanAction::RequestChanges => "request_changes",
+            PlanAction::Execute => "execute",
+            PlanAction::Cancel => "cancel",
+            PlanAction::Reverse => "reverse",
+        }
+    }
+}
+
+/// The instances a plan can be built from: the newest snapshot of the chosen connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanBuilderSetup {
+    pub connections: Vec<String>,
+    pub snapshot_id: Option<i64>,
+    pub instances: Vec<BuilderInstance>,
+    pub projects: Vec<String>,
+    pub members: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuilderInstance {
+    pub project: String,
+    pub name: String,
+    pub member: String,
+    pub status: String,
+    /// `user.KEY=VALUE` labels.
+    pub labels: Vec<String>,
+}

@@ -29,10 +29,28 @@ pub enum AuditKind {
     ScriptletRevised,
     ConnectionAdded,
     ConnectionDeleted,
+    // A plan's life (subject `plan:ID`) and its moves' (subject `plan:ID`, the move in the
+    // detail), written by the executor as it goes.
+    PlanCreated,
+    PlanEdited,
+    PlanPreviewed,
+    PlanSubmitted,
+    PlanApproved,
+    PlanChangesRequested,
+    PlanCommented,
+    PlanExecutionStarted,
+    PlanCancelled,
+    PlanSuperseded,
+    PlanFinished,
+    PlanReversed,
+    MoveStarted,
+    MoveSucceeded,
+    MoveFailed,
+    MoveSkipped,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 18] = [
+    pub const ALL: [AuditKind; 34] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -51,6 +69,22 @@ impl AuditKind {
         AuditKind::ScriptletRevised,
         AuditKind::ConnectionAdded,
         AuditKind::ConnectionDeleted,
+        AuditKind::PlanCreated,
+        AuditKind::PlanEdited,
+        AuditKind::PlanPreviewed,
+        AuditKind::PlanSubmitted,
+        AuditKind::PlanApproved,
+        AuditKind::PlanChangesRequested,
+        AuditKind::PlanCommented,
+        AuditKind::PlanExecutionStarted,
+        AuditKind::PlanCancelled,
+        AuditKind::PlanSuperseded,
+        AuditKind::PlanFinished,
+        AuditKind::PlanReversed,
+        AuditKind::MoveStarted,
+        AuditKind::MoveSucceeded,
+        AuditKind::MoveFailed,
+        AuditKind::MoveSkipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +107,22 @@ impl AuditKind {
             AuditKind::ScriptletRevised => "scriptlet.revised",
             AuditKind::ConnectionAdded => "connection.added",
             AuditKind::ConnectionDeleted => "connection.deleted",
+            AuditKind::PlanCreated => "plan.created",
+            AuditKind::PlanEdited => "plan.edited",
+            AuditKind::PlanPreviewed => "plan.previewed",
+            AuditKind::PlanSubmitted => "plan.submitted",
+            AuditKind::PlanApproved => "plan.approved",
+            AuditKind::PlanChangesRequested => "plan.changes_requested",
+            AuditKind::PlanCommented => "plan.commented",
+            AuditKind::PlanExecutionStarted => "plan.execution_started",
+            AuditKind::PlanCancelled => "plan.cancelled",
+            AuditKind::PlanSuperseded => "plan.superseded",
+            AuditKind::PlanFinished => "plan.finished",
+            AuditKind::PlanReversed => "plan.reversed",
+            AuditKind::MoveStarted => "plan.move_started",
+            AuditKind::MoveSucceeded => "plan.move_succeeded",
+            AuditKind::MoveFailed => "plan.move_failed",
+            AuditKind::MoveSkipped => "plan.move_skipped",
         }
     }
 }
@@ -95,6 +145,21 @@ impl Actor {
             address,
             command_line: false,
         }
+    }
+
+    /// A user named on the command line (`berth plan … --as USER`): acting as that user, by
+    /// the authority of access to the data directory.
+    pub fn user_on_command_line(user_id: i64, username: &str) -> Actor {
+        Actor {
+            user: Some((user_id, username.to_owned())),
+            address: None,
+            command_line: true,
+        }
+    }
+
+    /// Berth itself (the plan executor), acting on what a user started.
+    pub fn berth() -> Actor {
+        Actor::default()
     }
 
     pub fn command_line() -> Actor {

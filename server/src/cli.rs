@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::check::CheckArgs;
 use crate::connection_cli::ConnectionCommand;
+use crate::plan_cli::PlanCommand;
 use crate::sandbox::worker::WorkerLimits;
 use crate::serve::ServeArgs;
 use crate::simulate_cli::SimulateArgs;
@@ -47,6 +48,11 @@ pub enum Command {
     Connection {
         #[command(subcommand)]
         command: ConnectionCommand,
+    },
+    /// Migration plans: create, preview, submit, approve, execute, status, reverse, list.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
     },
     /// Move a deployment between databases: `berth store copy --from URL --to URL`.
     Store {
@@ -94,6 +100,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 .enable_all()
                 .build()?;
             runtime.block_on(crate::connection_cli::run(command))
+        }
+        // Several threads: the executor's lease heartbeat runs beside the moves.
+        Command::Plan { command } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::plan_cli::run(command))
         }
         Command::Store { command } => {
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -16,6 +16,8 @@
 //! - [`auth`]: accounts, sessions, API tokens; [`audit`]: the audit log's writer;
 //!   [`user_cli`]: `berth user add|list|set-role|passwd`; [`connection_cli`]: `berth connection
 //!   add|list|remove`.
+//! - [`services::plans`]: migration plans; [`executor`]: carrying them out on the cluster, one
+//!   lease-holding process per plan; [`plan_cli`]: `berth plan …`.
 //! - [`tls`]: Berth's own HTTPS (`--tls-cert`); [`clock`]: the time, movable in tests.
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping.
@@ -31,8 +33,10 @@ pub mod clock;
 pub mod connection_cli;
 pub mod db;
 pub mod error;
+pub mod executor;
 pub mod http;
 pub mod incus;
+pub mod plan_cli;
 pub mod sandbox;
 pub mod serve;
 pub mod services;

@@ -125,10 +125,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build();
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Arc::new(Sandbox::new(args.sandbox.config_with(program, &args.simulation)));
-    let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone(), sandbox.clone()));
+    let services = Services::new(store.clone(), auth.clone(), sandbox.clone());
+    let plans = services.plan_context().clone();
+    // Plans left executing (a restart, a replica that died) are taken up again.
+    let executor_poller = services.executor().spawn_poller();
+    let backend: SharedBackend = Arc::new(services);
     let app = router(AppState {
         leptos_options,
         backend,
+        plans,
         store: store.clone(),
         sandbox,
         auth,
@@ -160,6 +165,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .await?
         }
     }
+    executor_poller.abort();
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())

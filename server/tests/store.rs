@@ -46,6 +46,7 @@ on_both_databases!(
     a_lease_has_one_holder_until_it_expires,
     scriptlets_keep_numbered_revisions,
     connections_and_snapshot_deletion,
+    plans_change_state_only_from_the_state_they_were_read_in,
 );
 
 async fn a_lease_has_one_holder_until_it_expires(database: TestDatabase) {
@@ -655,6 +656,36 @@ async fn populate(store: &Store) {
         .await
         .unwrap()
         .unwrap();
+    let plan = store
+        .insert_plan(
+            &berth_server::db::NewPlanRow {
+                name: "ünïcode plan",
+                connection: "lab",
+                author: "dave",
+                stop_on_failure: false,
+                required_approvals: 1,
+                reverse_of: None,
+                now: 18,
+            },
+            &[berth_server::db::PlanMoveRow {
+                project: "default".into(),
+                name: "c1".into(),
+                target_project: "web".into(),
+                target: "".into(),
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    store
+        .set_plan_state(plan, "draft", "in_review", 19)
+        .await
+        .unwrap();
+    store.add_plan_approval(plan, "erin", 20).await.unwrap();
+    store
+        .add_plan_comment(plan, Some(1), "erin", "✓", 21)
+        .await
+        .unwrap();
     store
         .append_audit(&NewAuditEntry {
             at: 12,
@@ -702,7 +733,11 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "scriptlet_revisions=2",
             "connections=1",
             "audit_log=1",
-            "leases=1"
+            "leases=1",
+            "plans=1",
+            "plan_moves=1",
+            "plan_approvals=1",
+            "plan_comments=1"
         ]
     );
     let target = postgres.open().await;
@@ -742,4 +777,149 @@ async fn postgres_speaks_tls_when_the_url_asks_for_it() {
         assert_eq!(ssl, expected, "sslmode={mode}");
         store.close().await;
     }
+}
+
+async fn plans_change_state_only_from_the_state_they_were_read_in(database: TestDatabase) {
+    use berth_server::db::{NewPlanRow, PlanMoveRow};
+    let store = database.open().await;
+    let planned = |name: &str| PlanMoveRow {
+        project: "default".into(),
+        name: name.into(),
+        target_project: "web".into(),
+        target: "@gA".into(),
+        ..PlanMoveRow::default()
+    };
+    let new = NewPlanRow {
+        name: "spring cleaning",
+        connection: "prod",
+        author: "ann",
+        stop_on_failure: true,
+        required_approvals: 2,
+        reverse_of: None,
+        now: 10,
+    };
+    let id = store
+        .insert_plan(&new, &[planned("a"), planned("b")])
+        .await
+        .unwrap();
+    let second = store.insert_plan(&new, &[planned("c")]).await.unwrap();
+    assert_ne!(id, second);
+    let row = store.plan(id).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.required_approvals, row.stop_on_failure),
+        ("draft", 2, 1)
+    );
+    let moves = store.plan_moves(id).await.unwrap();
+    assert_eq!(
+        moves
+            .iter()
+            .map(|m| (m.position, m.name.as_str(), m.state.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "a", "pending"), (2, "b", "pending")]
+    );
+    // Approvals only count in review, once per person; leaving review for a draft drops them.
+    assert!(!store.add_plan_approval(id, "rita", 11).await.unwrap());
+    assert!(store.set_plan_state(id, "draft", "in_review", 12).await.unwrap());
+    assert!(
+        !store.set_plan_state(id, "draft", "in_review", 12).await.unwrap(),
+        "compare-and-set"
+    );
+    assert!(store.add_plan_approval(id, "rita", 13).await.unwrap());
+    assert!(!store.add_plan_approval(id, "rita", 14).await.unwrap());
+    assert_eq!(store.plan_approvals(id).await.unwrap(), ["rita"]);
+    assert!(store.set_plan_state(id, "in_review", "draft", 15).await.unwrap());
+    assert!(store.plan_approvals(id).await.unwrap().is_empty());
+    // A preview records where each instance was; an edit drops the preview and the moves.
+    assert!(store
+        .set_plan_preview(id, "draft", "{}", 7, &[Some("m1".into()), None], 16)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.plan_moves(id).await.unwrap()[0].from_member.as_deref(),
+        Some("m1")
+    );
+    assert!(!store
+        .replace_plan_moves(id, "approved", "in_review", &[planned("z")], 17)
+        .await
+        .unwrap());
+    assert!(store
+        .replace_plan_moves(id, "draft", "draft", &[planned("z")], 17)
+        .await
+        .unwrap());
+    let row = store.plan(id).await.unwrap().unwrap();
+    assert_eq!((row.preview, row.preview_snapshot), (None, None));
+    assert_eq!(store.plan_moves(id).await.unwrap().len(), 1);
+    // A move goes forward once: the second runner loses.
+    assert!(store
+        .update_plan_move(id, 1, "pending", "running", None, Some("m2"), Some(20), None)
+        .await
+        .unwrap());
+    assert!(!store
+        .update_plan_move(id, 1, "pending", "running", None, Some("m3"), Some(21), None)
+        .await
+        .unwrap());
+    store
+        .set_plan_move_operation(id, 1, "/1.0/operations/x")
+        .await
+        .unwrap();
+    assert!(store
+        .update_plan_move(
+            id,
+            1,
+            "running",
+            "failed",
+            Some("Incus said no"),
+            None,
+            None,
+            Some(25)
+        )
+        .await
+        .unwrap());
+    let moved = &store.plan_moves(id).await.unwrap()[0];
+    assert_eq!(
+        (
+            moved.state.as_str(),
+            moved.decision.as_deref(),
+            moved.detail.as_deref(),
+            moved.operation.as_deref(),
+            moved.started_at,
+            moved.finished_at
+        ),
+        (
+            "failed",
+            Some("m2"),
+            Some("Incus said no"),
+            Some("/1.0/operations/x"),
+            Some(20),
+            Some(25)
+        )
+    );
+    store
+        .add_plan_comment(id, Some(1), "rita", "why m2?", 30)
+        .await
+        .unwrap();
+    store.add_plan_comment(id, None, "ann", "load", 31).await.unwrap();
+    let comments = store.plan_comments(id).await.unwrap();
+    assert_eq!(
+        comments
+            .iter()
+            .map(|c| (c.position, c.author.as_str()))
+            .collect::<Vec<_>>(),
+        [(Some(1), "rita"), (None, "ann")]
+    );
+    assert!(store.set_plan_state(id, "draft", "in_review", 40).await.unwrap());
+    assert!(store
+        .supersede_plan(id, "in_review", "m3 left", 41)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.plan(id).await.unwrap().unwrap().superseded.as_deref(),
+        Some("m3 left")
+    );
+    assert_eq!(store.plans_in_state("superseded").await.unwrap(), [id]);
+    assert_eq!(
+        store.list_plans().await.unwrap()[0].id,
+        id,
+        "most recently changed first"
+    );
 }

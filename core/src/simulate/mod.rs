@@ -50,7 +50,7 @@ pub enum Mode {
     Corrected,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Simulation {
     pub incus_version: String,
     pub profile: BehaviourProfile,
@@ -67,7 +67,7 @@ pub struct Simulation {
     pub stopped: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimulatedCall {
     /// `PROJECT/NAME` of the instance placed.
     pub instance: String,
@@ -87,13 +87,13 @@ pub struct SimulatedCall {
     pub request: PlacementRequest,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExcludedMember {
     pub member: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Outcome {
     Placed {

@@ -86,6 +86,17 @@ impl Store {
         .await?)
     }
 
+    /// Every entry about `subject` (e.g. `plan:7`), oldest first.
+    pub async fn audit_of_subject(&self, subject: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, actor, kind, subject, detail, address FROM audit_log
+             WHERE subject = $1 ORDER BY id",
+        )
+        .bind(subject)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     /// How many entries of `kind` about `subject`, and how many from `address`, after `since`
     /// (the login rate limit counts failures).
     pub async fn count_recent(

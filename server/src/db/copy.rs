@@ -127,6 +127,58 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("expires_at", Integer),
         ],
     ),
+    (
+        "plans",
+        &[
+            ("id", Integer),
+            ("name", Text),
+            ("connection", Text),
+            ("author", Text),
+            ("state", Text),
+            ("stop_on_failure", Integer),
+            ("required_approvals", Integer),
+            ("preview", Text),
+            ("preview_snapshot", Integer),
+            ("previewed_at", Integer),
+            ("superseded", Text),
+            ("reverse_of", Integer),
+            ("created_at", Integer),
+            ("updated_at", Integer),
+        ],
+    ),
+    (
+        "plan_moves",
+        &[
+            ("plan_id", Integer),
+            ("position", Integer),
+            ("project", Text),
+            ("name", Text),
+            ("target_project", Text),
+            ("target", Text),
+            ("from_member", Text),
+            ("state", Text),
+            ("detail", Text),
+            ("decision", Text),
+            ("operation", Text),
+            ("started_at", Integer),
+            ("finished_at", Integer),
+        ],
+    ),
+    (
+        "plan_approvals",
+        &[("plan_id", Integer), ("username", Text), ("approved_at", Integer)],
+    ),
+    (
+        "plan_comments",
+        &[
+            ("id", Integer),
+            ("plan_id", Integer),
+            ("position", Integer),
+            ("author", Text),
+            ("body", Text),
+            ("created_at", Integer),
+        ],
+    ),
 ];
 
 /// One value of a row, typed as its column.

@@ -125,6 +125,9 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/scriptlets/{id}/diff", Access::Signed(Action::Read)),
     ("/snapshots", Access::Signed(Action::Read)),
     ("/settings/connections", Access::Signed(Action::ManageConnections)),
+    ("/plans", Access::Signed(Action::Read)),
+    ("/plans/new", Access::Signed(Action::DraftPlans)),
+    ("/plans/{id}", Access::Signed(Action::Read)),
 ];
 
 /// The server functions (by path) and what each needs. One missing here makes the router
@@ -158,6 +161,22 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
         Access::Signed(Action::ManageConnections),
     ),
     ("/api/capture_snapshot", Access::Signed(Action::AddSnapshots)),
+    ("/api/list_plans", Access::Signed(Action::Read)),
+    ("/api/get_plan", Access::Signed(Action::Read)),
+    ("/api/plan_timeline", Access::Signed(Action::Read)),
+    ("/api/plan_builder", Access::Signed(Action::Read)),
+    ("/api/create_plan", Access::Signed(Action::DraftPlans)),
+    ("/api/edit_plan", Access::Signed(Action::DraftPlans)),
+    ("/api/preview_plan", Access::Signed(Action::DraftPlans)),
+    ("/api/submit_plan", Access::Signed(Action::DraftPlans)),
+    ("/api/approve_plan", Access::Signed(Action::ApprovePlans)),
+    ("/api/request_plan_changes", Access::Signed(Action::ApprovePlans)),
+    ("/api/execute_plan", Access::Signed(Action::ExecutePlans)),
+    ("/api/cancel_plan", Access::Signed(Action::DraftPlans)),
+    ("/api/reverse_plan", Access::Signed(Action::DraftPlans)),
+    // Reviewers comment too: every role from author up may (the ladder).
+    ("/api/comment_plan", Access::Signed(Action::DraftPlans)),
+    ("/api/skip_plan_move", Access::Signed(Action::DraftPlans)),
 ];
 
 /// Every route's rule, by method and path as the router matched it.

@@ -18,6 +18,7 @@ mod client_address;
 mod connections;
 mod extract;
 pub(crate) mod incus_version;
+mod plans;
 mod scriptlets;
 mod session;
 mod simulations;
@@ -26,6 +27,7 @@ mod snapshots;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::services::plans::PlanContext;
 use axum::extract::{FromRef, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::Router;
@@ -57,6 +59,8 @@ pub struct AppState {
     pub sandbox: Arc<Sandbox>,
     /// Accounts, sessions and tokens.
     pub auth: Auth,
+    /// Plans' previews and their executor.
+    pub plans: PlanContext,
     /// Who may send writes and whose forwarded addresses count.
     pub web: Arc<WebConfig>,
 }
@@ -110,6 +114,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             scriptlets::endpoints(),
             snapshots::endpoints(),
             connections::endpoints(),
+            plans::endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -117,11 +122,18 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     );
     // Routes that may run long (a simulation, a capture): a timeout of their own below.
     let long_running = routes_of(
-        [simulations::endpoints(), connections::capture_endpoints()]
-            .into_iter()
-            .flatten()
-            .collect(),
+        [
+            simulations::endpoints(),
+            connections::capture_endpoints(),
+            plans::long_running_endpoints(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     );
+
+    // Event streams last as long as what they follow: no timeout, no compression.
+    let streams = routes_of(plans::stream_endpoints());
 
     let pages = generate_route_list(App);
     for page in &pages {
@@ -179,6 +191,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
                     long_timeout,
                 )),
         )
+        .merge(streams.layer(axum::middleware::from_fn(body_limit::limit_body)))
         // After every route is in: the guard wraps each of them and the fallback.
         .layer(axum::middleware::from_fn_with_state(guard.clone(), access::guard))
         .layer(SetResponseHeaderLayer::if_not_present(

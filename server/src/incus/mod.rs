@@ -43,6 +43,9 @@ struct Envelope<T> {
     error_code: u16,
     #[serde(default)]
     error: String,
+    /// The operation of an `async` answer.
+    #[serde(default)]
+    operation: String,
     metadata: Option<T>,
 }
 
@@ -101,15 +104,52 @@ impl IncusClient {
 
     /// `GET path` and the response's `metadata`, e.g. `get("/1.0/cluster/members?recursion=1")`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, IncusError> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .map_err(|error| IncusError::Unreachable {
-                remote: self.remote.clone(),
-                message: error_chain(&error),
-            })?;
+        let envelope: Envelope<T> = self.send(reqwest::Method::GET, path, None).await?;
+        envelope.metadata.ok_or_else(|| IncusError::Decode {
+            path: path.into(),
+            message: "no metadata".into(),
+        })
+    }
+
+    /// `POST path` with `body` for an asynchronous answer: the operation's path
+    /// (`/1.0/operations/UUID`). A synchronous refusal is an [`IncusError::Api`] with Incus's
+    /// message.
+    pub async fn post_async(&self, path: &str, body: &serde_json::Value) -> Result<String, IncusError> {
+        let envelope: Envelope<serde_json::Value> =
+            self.send(reqwest::Method::POST, path, Some(body)).await?;
+        if envelope.operation.is_empty() {
+            return Err(IncusError::Decode {
+                path: path.into(),
+                message: format!("a {} answer without an operation", envelope.kind),
+            });
+        }
+        Ok(envelope.operation)
+    }
+
+    /// Waits up to `timeout_s` for an operation to end and returns it. Incus answers the wait
+    /// with 200 as soon as it starts: the outcome is the operation's `status` and `err`.
+    pub async fn wait_operation(
+        &self,
+        operation: &str,
+        timeout_s: u64,
+    ) -> Result<OperationStatus, IncusError> {
+        self.get(&format!("{operation}/wait?timeout={timeout_s}")).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Envelope<T>, IncusError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|error| IncusError::Unreachable {
+            remote: self.remote.clone(),
+            message: error_chain(&error),
+        })?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(|error| IncusError::Unreachable {
             remote: self.remote.clone(),
@@ -131,11 +171,18 @@ impl IncusClient {
                 message: envelope.error,
             });
         }
-        envelope.metadata.ok_or_else(|| IncusError::Decode {
-            path: path.into(),
-            message: "no metadata".into(),
-        })
+        Ok(envelope)
     }
+}
+
+/// An operation as `GET /1.0/operations/UUID[/wait]` gives it (the fields Berth reads).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OperationStatus {
+    pub id: String,
+    /// `Running`, `Success`, `Failure`, `Cancelled`.
+    pub status: String,
+    #[serde(default)]
+    pub err: String,
 }
 
 fn client_builder() -> reqwest::ClientBuilder {

@@ -7,6 +7,7 @@
 mod accounts;
 mod cluster;
 pub mod connections;
+pub mod plans;
 pub mod sandbox;
 pub mod scriptlets;
 pub mod snapshots;
@@ -14,9 +15,9 @@ pub mod snapshots;
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
-    AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, NewConnection, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, MoveSpec,
+    NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun,
+    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -24,18 +25,48 @@ use crate::audit::Actor;
 use crate::auth::Auth;
 use crate::db::Store;
 use crate::error::AppError;
+use crate::executor::Executor;
 use crate::sandbox::Sandbox;
 
 pub struct Services {
     store: Store,
     auth: Auth,
     sandbox: Arc<Sandbox>,
+    plans: plans::PlanContext,
 }
 
 impl Services {
     pub fn new(store: Store, auth: Auth, sandbox: Arc<Sandbox>) -> Services {
-        Services { store, auth, sandbox }
+        let plans = plans::PlanContext {
+            executor: Executor::new(auth.clone(), sandbox.clone()),
+            auth: auth.clone(),
+            sandbox: sandbox.clone(),
+        };
+        Services {
+            store,
+            auth,
+            sandbox,
+            plans,
+        }
     }
+
+    /// What runs executing plans in this process.
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.plans.executor
+    }
+
+    pub fn plan_context(&self) -> &plans::PlanContext {
+        &self.plans
+    }
+}
+
+/// Who acts on a plan, with the role the guard established.
+fn acting(caller: &Caller) -> Result<plans::Acting, AppError> {
+    let role = caller
+        .role
+        .parse()
+        .map_err(|_| AppError::Forbidden(format!("unknown role {:?}", caller.role)))?;
+    Ok(plans::Acting::new(actor(caller), &caller.username, role))
 }
 
 /// Who acts, for the audit log.
@@ -182,5 +213,63 @@ impl Backend for Services {
         Ok(connections::capture_now(&self.auth, &actor(caller), &connection)
             .await?
             .snapshot)
+    }
+
+    async fn list_plans(&self) -> Result<Vec<PlanSummary>, BerthError> {
+        Ok(plans::list(&self.store).await?)
+    }
+
+    async fn plan(&self, id: i64) -> Result<PlanView, BerthError> {
+        Ok(plans::view(&self.store, id).await?)
+    }
+
+    async fn plan_timeline(&self, id: i64) -> Result<Vec<AuditEntryView>, BerthError> {
+        Ok(plans::timeline(&self.store, id).await?)
+    }
+
+    async fn plan_builder(&self, connection: Option<String>) -> Result<PlanBuilderSetup, BerthError> {
+        Ok(plans::builder(&self.store, connection).await?)
+    }
+
+    async fn create_plan(&self, caller: &Caller, new: NewPlan) -> Result<PlanView, BerthError> {
+        Ok(plans::create(&self.auth, &acting(caller)?, &new).await?)
+    }
+
+    async fn edit_plan(
+        &self,
+        caller: &Caller,
+        id: i64,
+        moves: Vec<MoveSpec>,
+    ) -> Result<PlanView, BerthError> {
+        Ok(plans::edit(&self.auth, &acting(caller)?, id, &moves).await?)
+    }
+
+    async fn plan_action(
+        &self,
+        caller: &Caller,
+        id: i64,
+        action: PlanAction,
+    ) -> Result<PlanView, BerthError> {
+        Ok(plans::act(&self.plans, &acting(caller)?, id, action).await?)
+    }
+
+    async fn comment_plan(
+        &self,
+        caller: &Caller,
+        id: i64,
+        position: Option<usize>,
+        body: String,
+    ) -> Result<PlanView, BerthError> {
+        Ok(plans::comment(&self.auth, &acting(caller)?, id, position, &body).await?)
+    }
+
+    async fn skip_move(
+        &self,
+        caller: &Caller,
+        id: i64,
+        position: usize,
+        reason: String,
+    ) -> Result<PlanView, BerthError> {
+        Ok(plans::skip_move(&self.auth, &acting(caller)?, id, position, &reason).await?)
     }
 }

@@ -144,10 +144,13 @@ impl TestApp {
         sandbox.memory_bytes = 512 << 20;
         sandbox.limits.max_heap_bytes = 128 << 20;
         let sandbox = Arc::new(Sandbox::new(sandbox));
-        let backend: SharedBackend = Arc::new(Services::new(store.clone(), auth.clone(), sandbox.clone()));
+        let services = Services::new(store.clone(), auth.clone(), sandbox.clone());
+        let plans = services.plan_context().clone();
+        let backend: SharedBackend = Arc::new(services);
         let state = AppState {
             leptos_options,
             backend,
+            plans,
             store: store.clone(),
             sandbox,
             auth: auth.clone(),

@@ -8,6 +8,8 @@
 //! [`Review`]'s. Execution is forward-only: a finished plan is not run again; its reverse is a
 //! new plan ([`Plan::reverse`]).
 
+pub mod preview;
+
 use std::fmt;
 use std::str::FromStr;
 

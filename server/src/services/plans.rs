@@ -1,0 +1,839 @@
+//! Migration plans: building, previewing against a fresh capture, reviewing, approving and
+//! starting the execution (which [`crate::executor`] carries out), for the UI, `/api/v1/plans`
+//! and `berth plan` alike.
+//!
+//! Every operation checks here who may do it (the role, and the author never approving their
+//! own plan), moves the plan through `berth_core::plan`'s one transition table, writes with a
+//! compare-and-set on the state it read (two people, or a person and the executor, cannot both
+//! move a plan on) and records it in the audit log under the subject `plan:ID`.
+
+use std::sync::Arc;
+
+use berth_app::types::{
+    AuditEntryView, BuilderInstance, CommentView, ExcludedView, IncusCallView, LoadView, MoveSpec, NewPlan,
+    PlanAction, PlanBuilderSetup, PlanMoveView, PlanSummary, PlanView, PreviewStamp,
+};
+use berth_core::access::{Action, Role};
+use berth_core::engine::IncusVersion;
+use berth_core::plan::preview::{self, MovePreview, PlanPreview, Verdict};
+use berth_core::plan::{MoveTarget, Plan, PlanEvent, PlanState, PlannedMove, Review};
+use berth_core::simulate::{Mode, Outcome, Simulation};
+use berth_core::Snapshot;
+use serde_json::json;
+
+use super::connections::client_for;
+use super::snapshots;
+use crate::audit::{Actor, AuditKind};
+use crate::auth::Auth;
+use crate::capture::capture;
+use crate::clock::rfc3339;
+use crate::db::{NewPlanRow, PlanMoveRow, PlanRow, Store};
+use crate::error::AppError;
+use crate::executor::Executor;
+use crate::incus::IncusClient;
+use crate::sandbox::{JobSnapshot, Sandbox};
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_COMMENT_CHARS: usize = 4000;
+
+/// Who acts on a plan: a signed-in user, or one named with `--as` on the command line.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub actor: Actor,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Acting {
+    pub fn new(actor: Actor, username: &str, role: Role) -> Acting {
+        Acting {
+            actor,
+            username: username.to_owned(),
+            role,
+        }
+    }
+
+    fn may(&self, action: Action) -> Result<(), AppError> {
+        if self.role.may(action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "{} is {} and may not {}",
+                self.username,
+                self.role,
+                action.as_str().replace('_', " ")
+            )))
+        }
+    }
+}
+
+/// The audit subject of a plan.
+pub fn subject(id: i64) -> String {
+    format!("plan:{id}")
+}
+
+pub(crate) fn state_of(row: &PlanRow) -> Result<PlanState, AppError> {
+    PlanState::ALL
+        .into_iter()
+        .find(|state| state.as_str() == row.state)
+        .ok_or_else(|| AppError::BadRequest(format!("plan {} has an unknown state {:?}", row.id, row.state)))
+}
+
+pub(crate) async fn load(store: &Store, id: i64) -> Result<(PlanRow, Vec<PlanMoveRow>), AppError> {
+    let row = store
+        .plan(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no plan {id}")))?;
+    let moves = store.plan_moves(id).await?;
+    Ok((row, moves))
+}
+
+pub(crate) fn planned_moves(rows: &[PlanMoveRow]) -> Vec<PlannedMove> {
+    rows.iter()
+        .map(|row| PlannedMove {
+            project: row.project.clone(),
+            name: row.name.clone(),
+            target_project: row.target_project.clone(),
+            target: row.target.parse().unwrap_or(MoveTarget::Auto),
+            from_member: row.from_member.clone(),
+        })
+        .collect()
+}
+
+pub(crate) fn preview_of(row: &PlanRow) -> Option<PlanPreview> {
+    row.preview
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+}
+
+/// A plan's moves from what its author gave, checked by the domain's rules.
+fn moves_of(specs: &[MoveSpec]) -> Result<Vec<PlanMoveRow>, AppError> {
+    let mut planned = Vec::with_capacity(specs.len());
+    for (index, spec) in specs.iter().enumerate() {
+        let target: MoveTarget = spec
+            .target
+            .parse()
+            .map_err(|error| AppError::BadRequest(format!("move {}: {error}", index + 1)))?;
+        planned.push(PlannedMove {
+            project: spec.project.trim().to_owned(),
+            name: spec.name.trim().to_owned(),
+            target_project: spec.target_project.trim().to_owned(),
+            target,
+            from_member: None,
+        });
+    }
+    let plan = Plan::new(planned).map_err(|error| AppError::BadRequest(error.to_string()))?;
+    Ok(plan
+        .moves
+        .into_iter()
+        .map(|planned| PlanMoveRow {
+            target: planned.target.to_string(),
+            project: planned.project,
+            name: planned.name,
+            target_project: planned.target_project,
+            from_member: planned.from_member,
+            state: "pending".into(),
+            ..PlanMoveRow::default()
+        })
+        .collect())
+}
+
+pub async fn list(store: &Store) -> Result<Vec<PlanSummary>, AppError> {
+    let mut summaries = Vec::new();
+    for row in store.list_plans().await? {
+        let moves = store.plan_moves(row.id).await?;
+        summaries.push(PlanSummary {
+            id: row.id,
+            name: row.name.clone(),
+            connection: row.connection.clone(),
+            author: row.author.clone(),
+            state: row.state.clone(),
+            moves: moves.len(),
+            blocked: preview_of(&row).map_or(0, |preview| preview.blocked()),
+            updated_at: rfc3339(row.updated_at),
+        });
+    }
+    Ok(summaries)
+}
+
+pub async fn view(store: &Store, id: i64) -> Result<PlanView, AppError> {
+    let (row, moves) = load(store, id).await?;
+    let preview = preview_of(&row);
+    let approvals = store.plan_approvals(id).await?;
+    let comments = store
+        .plan_comments(id)
+        .await?
+        .into_iter()
+        .map(|comment| CommentView {
+            author: comment.author,
+            position: comment.position.map(|p| p as usize),
+            body: comment.body,
+            at: rfc3339(comment.created_at),
+        })
+        .collect();
+    let previewed: Vec<Option<&MovePreview>> = (0..moves.len())
+        .map(|index| preview.as_ref().and_then(|preview| preview.moves.get(index)))
+        .collect();
+    Ok(PlanView {
+        id: row.id,
+        state: row.state.clone(),
+        moves: moves
+            .iter()
+            .zip(previewed)
+            .map(|(row, previewed)| move_view(row, previewed))
+            .collect(),
+        name: row.name.clone(),
+        connection: row.connection.clone(),
+        author: row.author.clone(),
+        stop_on_failure: row.stop_on_failure != 0,
+        required_approvals: row.required_approvals as u32,
+        approvals,
+        preview: match (&preview, row.preview_snapshot, row.previewed_at) {
+            (Some(preview), Some(snapshot_id), Some(at)) => Some(PreviewStamp {
+                snapshot_id,
+                snapshot_hash: preview.snapshot_hash.clone(),
+                incus_version: preview.incus_version.clone(),
+                previewed_at: rfc3339(at),
+            }),
+            _ => None,
+        },
+        superseded: row.superseded.clone(),
+        reverse_of: row.reverse_of,
+        load: preview
+            .as_ref()
+            .map(|preview| {
+                preview
+                    .load
+                    .iter()
+                    .map(|load| LoadView {
+                        member: load.member.clone(),
+                        before: load.before,
+                        after: load.after,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        comments,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+    })
+}
+
+fn move_view(row: &PlanMoveRow, previewed: Option<&MovePreview>) -> PlanMoveView {
+    let decision = previewed.and_then(|p| p.decision.as_ref());
+    let (error, skipped) = match row.state.as_str() {
+        "failed" => (row.detail.clone(), None),
+        "skipped" => (None, row.detail.clone()),
+        _ => (None, None),
+    };
+    PlanMoveView {
+        project: row.project.clone(),
+        name: row.name.clone(),
+        target_project: row.target_project.clone(),
+        target: row.target.clone(),
+        verdict: previewed.map(|p| p.verdict.as_str().to_owned()),
+        reasons: previewed.map(|p| p.reasons.clone()).unwrap_or_default(),
+        decision: row
+            .decision
+            .clone()
+            .or_else(|| decision.map(|d| d.member.clone())),
+        state: row.state.clone(),
+        error,
+        skipped,
+        from_member: row
+            .from_member
+            .clone()
+            .or_else(|| previewed.and_then(|p| p.from_member.clone())),
+        chosen_by: decision.map(|d| d.chosen_by.clone()),
+        candidates: decision.map(|d| d.candidates.clone()).unwrap_or_default(),
+        excluded: decision
+            .map(|d| {
+                d.excluded
+                    .iter()
+                    .map(|e| ExcludedView {
+                        member: e.member.clone(),
+                        reason: e.reason.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        scriptlet_logs: decision.map(|d| d.logs.clone()).unwrap_or_default(),
+        incus_calls: previewed
+            .map(|p| {
+                p.incus_calls
+                    .iter()
+                    .map(|call| IncusCallView {
+                        reason: call.reason.clone(),
+                        project: call.project.clone(),
+                        candidates: call.candidates.clone(),
+                        outcome: call.outcome.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        started_at: row.started_at.map(rfc3339),
+        duration_ms: row
+            .started_at
+            .zip(row.finished_at)
+            .map(|(start, end)| end - start),
+    }
+}
+
+pub async fn timeline(store: &Store, id: i64) -> Result<Vec<AuditEntryView>, AppError> {
+    store
+        .plan(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no plan {id}")))?;
+    Ok(store
+        .audit_of_subject(&subject(id))
+        .await?
+        .into_iter()
+        .map(|entry| AuditEntryView {
+            id: entry.id,
+            at: rfc3339(entry.at),
+            user: entry.actor,
+            kind: entry.kind,
+            subject: entry.subject,
+            detail: entry.detail,
+            address: entry.address,
+        })
+        .collect())
+}
+
+/// The instances of the newest snapshot captured through `connection` (default: the first).
+pub async fn builder(store: &Store, connection: Option<String>) -> Result<PlanBuilderSetup, AppError> {
+    let connections = store.list_connections().await?;
+    let chosen = match connection.filter(|name| !name.is_empty()) {
+        Some(name) => Some(
+            connections
+                .iter()
+                .find(|record| record.name == name)
+                .ok_or_else(|| AppError::NotFound(format!("there is no connection {name:?}")))?,
+        ),
+        None => connections.first(),
+    };
+    let mut setup = PlanBuilderSetup {
+        connections: connections.iter().map(|record| record.name.clone()).collect(),
+        snapshot_id: None,
+        instances: Vec::new(),
+        projects: Vec::new(),
+        members: Vec::new(),
+        groups: Vec::new(),
+    };
+    let Some(chosen) = chosen else {
+        return Ok(setup);
+    };
+    let newest = store
+        .list_snapshots()
+        .await?
+        .into_iter()
+        .find(|row| row.name == chosen.remote);
+    let Some(row) = newest else {
+        return Ok(setup);
+    };
+    let stored = store
+        .stored_snapshot(row.id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", row.id)))?;
+    let snapshot = Snapshot::from_json(&stored.json)
+        .map_err(|error| AppError::BadRequest(format!("snapshot {} does not read: {error}", row.id)))?;
+    setup.snapshot_id = Some(row.id);
+    setup.instances = snapshot
+        .instances
+        .iter()
+        .map(|instance| BuilderInstance {
+            project: instance.project.clone(),
+            name: instance.name.clone(),
+            member: instance.location.clone(),
+            status: instance.status.clone(),
+            labels: instance
+                .labels()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect(),
+        })
+        .collect();
+    setup.projects = snapshot.projects.iter().map(|p| p.name.clone()).collect();
+    setup.members = snapshot.members.iter().map(|m| m.server_name.clone()).collect();
+    setup.groups = snapshot.cluster_groups.iter().map(|g| g.name.clone()).collect();
+    Ok(setup)
+}
+
+/// Creates a draft plan.
+pub async fn create(auth: &Auth, acting: &Acting, new: &NewPlan) -> Result<PlanView, AppError> {
+    create_plan(auth, acting, new, None).await
+}
+
+async fn create_plan(
+    auth: &Auth,
+    acting: &Acting,
+    new: &NewPlan,
+    reverse_of: Option<i64>,
+) -> Result<PlanView, AppError> {
+    acting.may(Action::DraftPlans)?;
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "a plan's name is 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    if auth.store().connection(&new.connection).await?.is_none() {
+        return Err(AppError::NotFound(format!(
+            "there is no connection {:?} (add it with `berth connection add` or on Settings → Connections)",
+            new.connection
+        )));
+    }
+    let moves = moves_of(&new.moves)?;
+    let id = auth
+        .store()
+        .insert_plan(
+            &NewPlanRow {
+                name,
+                connection: &new.connection,
+                author: &acting.username,
+                stop_on_failure: new.stop_on_failure,
+                required_approvals: i64::from(Review::default().required),
+                reverse_of,
+                now: auth.clock().now_ms(),
+            },
+            &moves,
+        )
+        .await?;
+    auth.audit()
+        .record(
+            &acting.actor,
+            AuditKind::PlanCreated,
+            Some(&subject(id)),
+            json!({ "name": name, "connection": new.connection, "moves": moves.len(), "reverse_of": reverse_of }),
+        )
+        .await?;
+    view(auth.store(), id).await
+}
+
+/// Replaces a plan's moves: a draft stays a draft, a plan in review or approved goes (back) to
+/// review without its approvals, a superseded one becomes a draft.
+pub async fn edit(auth: &Auth, acting: &Acting, id: i64, specs: &[MoveSpec]) -> Result<PlanView, AppError> {
+    acting.may(Action::DraftPlans)?;
+    let (row, _) = load(auth.store(), id).await?;
+    let state = state_of(&row)?;
+    let next = state.next(PlanEvent::Edit).map_err(refused)?;
+    let moves = moves_of(specs)?;
+    if !auth
+        .store()
+        .replace_plan_moves(id, state.as_str(), next.as_str(), &moves, auth.clock().now_ms())
+        .await?
+    {
+        return Err(changed_meanwhile(id));
+    }
+    auth.audit()
+        .record(
+            &acting.actor,
+            AuditKind::PlanEdited,
+            Some(&subject(id)),
+            json!({ "moves": moves.len(), "from": state.as_str(), "to": next.as_str() }),
+        )
+        .await?;
+    view(auth.store(), id).await
+}
+
+fn refused(error: impl std::fmt::Display) -> AppError {
+    AppError::Conflict(error.to_string())
+}
+
+fn changed_meanwhile(id: i64) -> AppError {
+    AppError::Conflict(format!("plan {id} changed meanwhile; reload it and try again"))
+}
+
+/// What preview, submission and execution need besides the store.
+#[derive(Clone)]
+pub struct PlanContext {
+    pub auth: Auth,
+    pub sandbox: Arc<Sandbox>,
+    pub executor: Arc<Executor>,
+}
+
+pub async fn act(
+    context: &PlanContext,
+    acting: &Acting,
+    id: i64,
+    action: PlanAction,
+) -> Result<PlanView, AppError> {
+    let auth = &context.auth;
+    let store = auth.store();
+    let now = || auth.clock().now_ms();
+    let record = |kind: AuditKind, detail: serde_json::Value| async move {
+        auth.audit()
+            .record(&acting.actor, kind, Some(&subject(id)), detail)
+            .await
+    };
+    match action {
+        PlanAction::Preview => {
+            acting.may(Action::DraftPlans)?;
+            let (row, _) = load(store, id).await?;
+            if matches!(state_of(&row)?, PlanState::Executing) || state_of(&row)?.is_final() {
+                return Err(refused(format!(
+                    "a plan that is {} is not previewed again",
+                    state_of(&row)?
+                )));
+            }
+            preview_now(context, acting, &row).await?;
+        }
+        PlanAction::Submit => {
+            acting.may(Action::DraftPlans)?;
+            let (row, _) = load(store, id).await?;
+            let state = state_of(&row)?;
+            let next = state.next(PlanEvent::Submit).map_err(refused)?;
+            let preview = preview_now(context, acting, &row).await?;
+            if preview.blocked() == preview.moves.len() {
+                return Err(refused(
+                    "every move of this plan is blocked: there is nothing to review",
+                ));
+            }
+            if !store
+                .set_plan_state(id, state.as_str(), next.as_str(), now())
+                .await?
+            {
+                return Err(changed_meanwhile(id));
+            }
+            record(AuditKind::PlanSubmitted, json!({ "blocked": preview.blocked() })).await?;
+        }
+        PlanAction::Approve => {
+            acting.may(Action::ApprovePlans)?;
+            let (row, _) = load(store, id).await?;
+            let state = state_of(&row)?;
+            let approvals = store.plan_approvals(id).await?;
+            let review = Review {
+                required: row.required_approvals.max(1) as u32,
+            };
+            let event = review
+                .approve(&row.author, &acting.username, &approvals)
+                .map_err(refused)?;
+            let next = state.next(event).map_err(refused)?;
+            if !store.add_plan_approval(id, &acting.username, now()).await? {
+                return Err(changed_meanwhile(id));
+            }
+            if next != state
+                && !store
+                    .set_plan_state(id, state.as_str(), next.as_str(), now())
+                    .await?
+            {
+                return Err(changed_meanwhile(id));
+            }
+            record(
+                AuditKind::PlanApproved,
+                json!({ "approvals": approvals.len() + 1, "required": review.required, "state": next.as_str() }),
+            )
+            .await?;
+        }
+        PlanAction::RequestChanges => {
+            acting.may(Action::ApprovePlans)?;
+            transition(
+                context,
+                acting,
+                id,
+                PlanEvent::RequestChanges,
+                AuditKind::PlanChangesRequested,
+            )
+            .await?;
+        }
+        PlanAction::Execute => {
+            acting.may(Action::ExecutePlans)?;
+            let (row, moves) = load(store, id).await?;
+            let state = state_of(&row)?;
+            let next = state.next(PlanEvent::Execute).map_err(refused)?;
+            // Before anything runs: does the preview still hold?
+            let preview = preview_of(&row).ok_or_else(|| refused("the plan has no preview"))?;
+            let (fresh, _) = fresh_state(auth, &row.connection).await?;
+            let changes = preview::changes_since(&preview, &fresh, &planned_moves(&moves), 0);
+            if !changes.is_empty() {
+                let reason = changes.join("; ");
+                if store.supersede_plan(id, state.as_str(), &reason, now()).await? {
+                    record(AuditKind::PlanSuperseded, json!({ "reason": reason })).await?;
+                }
+                return Err(refused(format!(
+                    "the cluster changed since the preview, so plan {id} is superseded: {reason}. \
+                     Preview it and have it approved again."
+                )));
+            }
+            if !store
+                .set_plan_state(id, state.as_str(), next.as_str(), now())
+                .await?
+            {
+                return Err(changed_meanwhile(id));
+            }
+            record(AuditKind::PlanExecutionStarted, json!({ "moves": moves.len() })).await?;
+            context.executor.start(id);
+        }
+        PlanAction::Cancel => {
+            acting.may(Action::DraftPlans)?;
+            transition(context, acting, id, PlanEvent::Cancel, AuditKind::PlanCancelled).await?;
+        }
+        PlanAction::Reverse => {
+            acting.may(Action::DraftPlans)?;
+            let (row, moves) = load(store, id).await?;
+            let state = state_of(&row)?;
+            if !matches!(
+                state,
+                PlanState::Succeeded | PlanState::Failed | PlanState::Cancelled
+            ) {
+                return Err(refused(format!(
+                    "a plan that is {state} has no reverse yet: it has not finished"
+                )));
+            }
+            let plan = Plan {
+                moves: planned_moves(&moves),
+            };
+            let reverse = plan
+                .reverse(|index| moves[index].state == "succeeded")
+                .map_err(|_| refused("no move of this plan succeeded: there is nothing to reverse"))?;
+            let new = NewPlan {
+                name: format!("Reverse of {}", row.name),
+                connection: row.connection.clone(),
+                moves: reverse
+                    .moves
+                    .iter()
+                    .map(|planned| MoveSpec {
+                        project: planned.project.clone(),
+                        name: planned.name.clone(),
+                        target_project: planned.target_project.clone(),
+                        target: planned.target.to_string(),
+                    })
+                    .collect(),
+                stop_on_failure: row.stop_on_failure != 0,
+            };
+            let created = create_plan(auth, acting, &new, Some(id)).await?;
+            record(AuditKind::PlanReversed, json!({ "reverse": created.id })).await?;
+            return Ok(created);
+        }
+    }
+    view(store, id).await
+}
+
+/// A transition that needs nothing but the table and the role.
+async fn transition(
+    context: &PlanContext,
+    acting: &Acting,
+    id: i64,
+    event: PlanEvent,
+    kind: AuditKind,
+) -> Result<(), AppError> {
+    let auth = &context.auth;
+    let (row, _) = load(auth.store(), id).await?;
+    let state = state_of(&row)?;
+    let next = state.next(event).map_err(refused)?;
+    if !auth
+        .store()
+        .set_plan_state(id, state.as_str(), next.as_str(), auth.clock().now_ms())
+        .await?
+    {
+        return Err(changed_meanwhile(id));
+    }
+    auth.audit()
+        .record(
+            &acting.actor,
+            kind,
+            Some(&subject(id)),
+            json!({ "from": state.as_str(), "to": next.as_str() }),
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn comment(
+    auth: &Auth,
+    acting: &Acting,
+    id: i64,
+    position: Option<usize>,
+    body: &str,
+) -> Result<PlanView, AppError> {
+    acting.may(Action::DraftPlans)?;
+    let (_, moves) = load(auth.store(), id).await?;
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > MAX_COMMENT_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "a comment is 1 to {MAX_COMMENT_CHARS} characters"
+        )));
+    }
+    if let Some(position) = position {
+        if position == 0 || position > moves.len() {
+            return Err(AppError::BadRequest(format!(
+                "the plan has moves 1 to {}, not {position}",
+                moves.len()
+            )));
+        }
+    }
+    auth.store()
+        .add_plan_comment(
+            id,
+            position.map(|p| p as i64),
+            &acting.username,
+            body,
+            auth.clock().now_ms(),
+        )
+        .await?;
+    auth.audit()
+        .record(
+            &acting.actor,
+            AuditKind::PlanCommented,
+            Some(&subject(id)),
+            json!({ "move": position, "characters": body.chars().count() }),
+        )
+        .await?;
+    view(auth.store(), id).await
+}
+
+/// Skips a pending move of a plan that is approved or executing (an operator's decision) or
+/// not yet approved (an author's).
+pub async fn skip_move(
+    auth: &Auth,
+    acting: &Acting,
+    id: i64,
+    position: usize,
+    reason: &str,
+) -> Result<PlanView, AppError> {
+    let (row, moves) = load(auth.store(), id).await?;
+    let state = state_of(&row)?;
+    acting.may(if matches!(state, PlanState::Approved | PlanState::Executing) {
+        Action::ExecutePlans
+    } else {
+        Action::DraftPlans
+    })?;
+    if state.is_final() {
+        return Err(refused(format!("a plan that is {state} cannot skip a move")));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::BadRequest("say why the move is skipped".into()));
+    }
+    let Some(row) = moves.get(position.wrapping_sub(1)) else {
+        return Err(AppError::BadRequest(format!(
+            "the plan has moves 1 to {}, not {position}",
+            moves.len()
+        )));
+    };
+    let skipped = format!("skipped by {}: {reason}", acting.username);
+    if !auth
+        .store()
+        .update_plan_move(
+            id,
+            row.position,
+            "pending",
+            "skipped",
+            Some(&skipped),
+            None,
+            None,
+            None,
+        )
+        .await?
+    {
+        return Err(refused(format!("move {position} is {}, not pending", row.state)));
+    }
+    auth.audit()
+        .record(
+            &acting.actor,
+            AuditKind::MoveSkipped,
+            Some(&subject(id)),
+            json!({ "move": position, "instance": format!("{}/{}", row.project, row.name), "reason": reason }),
+        )
+        .await?;
+    view(auth.store(), id).await
+}
+
+/// Captures the cluster behind `connection` now (not stored).
+pub(crate) async fn fresh_state(auth: &Auth, connection: &str) -> Result<(Snapshot, IncusClient), AppError> {
+    let record = auth
+        .store()
+        .connection(connection)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no connection {connection:?}")))?;
+    let client = client_for(&record)?;
+    let snapshot = capture(&client, &record.remote, rfc3339(auth.clock().now_ms()))
+        .await
+        .map_err(|error| AppError::Upstream(format!("capture from {connection} failed: {error}")))?;
+    Ok((snapshot, client))
+}
+
+/// Previews the plan against a fresh capture, which is stored (the preview names it).
+async fn preview_now(context: &PlanContext, acting: &Acting, row: &PlanRow) -> Result<PlanPreview, AppError> {
+    let auth = &context.auth;
+    let (snapshot, _) = fresh_state(auth, &row.connection).await?;
+    let stored = snapshots::store(auth, &acting.actor, &snapshot).await?;
+    let moves = planned_moves(&auth.store().plan_moves(row.id).await?);
+    let preview = assess(&context.sandbox, &snapshot, &moves).await?;
+    let from_members: Vec<Option<String>> = preview.moves.iter().map(|m| m.from_member.clone()).collect();
+    let text = serde_json::to_string(&preview).expect("a preview serializes");
+    if !auth
+        .store()
+        .set_plan_preview(
+            row.id,
+            &row.state,
+            &text,
+            stored.snapshot.id,
+            &from_members,
+            auth.clock().now_ms(),
+        )
+        .await?
+    {
+        return Err(changed_meanwhile(row.id));
+    }
+    auth.audit()
+        .record(
+            &acting.actor,
+            AuditKind::PlanPreviewed,
+            Some(&subject(row.id)),
+            json!({
+                "snapshot_id": stored.snapshot.id,
+                "snapshot_hash": preview.snapshot_hash,
+                "verdicts": preview.moves.iter().map(|m| m.verdict.as_str()).collect::<Vec<_>>(),
+            }),
+        )
+        .await?;
+    Ok(preview)
+}
+
+/// The preview of `moves` on `snapshot`: the corrected simulation of the cluster's own
+/// scriptlet in a sandbox worker, read by `berth_core::plan::preview`.
+pub(crate) async fn assess(
+    sandbox: &Sandbox,
+    snapshot: &Snapshot,
+    moves: &[PlannedMove],
+) -> Result<PlanPreview, AppError> {
+    let version: IncusVersion = snapshot.incus_version().parse().unwrap_or_default();
+    let operations = preview::operations(moves);
+    let json = snapshot.to_json();
+    let hash = snapshot.content_hash();
+    let source = snapshot.server.placement_scriptlet().unwrap_or("");
+    let simulation = match sandbox
+        .simulate(
+            JobSnapshot::new(&hash, &json),
+            source,
+            version,
+            Mode::Corrected,
+            &operations,
+        )
+        .await?
+    {
+        Ok(value) => serde_json::from_value::<Simulation>(value)
+            .map_err(|error| AppError::BadRequest(format!("unexpected simulation result: {error}")))?,
+        // The cluster's own scriptlet does not compile here: every move is blocked by it.
+        Err(diagnostic) => Simulation {
+            incus_version: version.to_string(),
+            profile: berth_core::simulate::BehaviourProfile::of(version),
+            mode: Mode::Corrected,
+            calls: Vec::new(),
+            outcomes: moves
+                .iter()
+                .map(|planned| Outcome::Failed {
+                    instance: planned.instance(),
+                    error: format!("the cluster's placement scriptlet fails: {}", diagnostic.message),
+                })
+                .collect(),
+            stopped: None,
+        },
+    };
+    Ok(preview::assess(snapshot, moves, &simulation))
+}
+
+/// The verdict of a move, for the executor's words.
+pub(crate) fn blocked_reason(preview: &MovePreview) -> Option<String> {
+    (preview.verdict == Verdict::Blocked).then(|| preview.reasons.join("; "))
+}

@@ -1,0 +1,746 @@
+//! Migration plans on the real Incus test bed, through `berth plan …` as scripts use it: a plan
+//! of every kind of move previewed, approved by a second user (the author's own approval
+//! refused), executed; the cluster ends where the preview said, and the scriptlet on the cluster
+//! is called exactly once per executed move — `relocation`, with the target project — and never
+//! with `new`. Then the faults: `kill -9` of the executing process and a restart, and a member
+//! stopped mid-plan.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::incus_cli::{incus, log_marks, scriptlet_lines_since};
+use support::TestBed;
+
+/// The placement scriptlet and the members are the cluster's: these tests take turns.
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Logs each call on one line; places by `user.want` when it names a candidate, else on the
+/// first candidate by name.
+const LOGGER: &str = r#"
+def instance_placement(request, candidate_members):
+    names = sorted([m.server_name for m in candidate_members])
+    log_info("PLAN reason=", request.reason, " project=", request.project, " name=", request.name, " candidates=", ",".join(names))
+    want = request.config.get("user.want", "")
+    if want in names:
+        set_target(want)
+    elif len(names) > 0:
+        set_target(names[0])
+"#;
+
+struct Bed {
+    bed: &'static TestBed,
+    data: tempfile::TempDir,
+    prefix: String,
+}
+
+impl Bed {
+    /// A fresh Berth data dir with users and a connection to the test bed, the logging
+    /// scriptlet set on the cluster.
+    fn new(tag: &str) -> Option<Bed> {
+        let bed = support::testbed()?;
+        let data = tempfile::tempdir().unwrap();
+        let prefix = format!("{tag}{}", std::process::id() % 100_000);
+        let this = Bed { bed, data, prefix };
+        for (user, role) in [("alice", "reviewer"), ("bob", "reviewer"), ("olga", "operator")] {
+            let output = this.berth_stdin(
+                &["user", "add", user, "--role", role, "--password-stdin"],
+                "a-long-password-1\n",
+            );
+            assert!(output.status.success(), "{}", text(&output.stderr));
+        }
+        let socket = format!("unix://{}", bed.socket("m1").display());
+        let output = this.berth(&["connection", "add", "bed", "--remote", &socket]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let set = Command::new("incus")
+            .env("INCUS_DIR", bed.dir.join("members/m1"))
+            .args([
+                "config",
+                "set",
+                &format!("instances.placement.scriptlet={LOGGER}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(set.status.success(), "{}", text(&set.stderr));
+        Some(this)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+        command.args(args).env("BERTH_DATA_DIR", self.data.path());
+        command
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn berth_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn name(&self, short: &str) -> String {
+        format!("{}-{short}", self.prefix)
+    }
+
+    /// A stopped container `short` in `project` on `member`, with `user.*` keys.
+    fn create(&self, short: &str, project: &str, member: &str, keys: &[(&str, &str)]) {
+        let name = self.name(short);
+        let mut args = vec![
+            "create",
+            "busybox",
+            &name,
+            "--project",
+            project,
+            "--target",
+            member,
+        ];
+        let pairs: Vec<String> = keys.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for pair in &pairs {
+            args.push("-c");
+            args.push(pair);
+        }
+        // proj-a and proj-r use the default project's images.
+        let output = incus(self.bed, &args);
+        assert!(
+            output.status.success(),
+            "incus create {name}: {}",
+            text(&output.stderr)
+        );
+    }
+
+    /// Every project and member `short` is in on the cluster.
+    fn placements(&self, short: &str) -> Vec<(String, String)> {
+        let output = incus(self.bed, &["list", "--all-projects", "--format", "json"]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let list: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let name = self.name(short);
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["name"] == name.as_str())
+            .map(|i| {
+                (
+                    i["project"].as_str().unwrap().to_owned(),
+                    i["location"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn plan_json(&self, id: &str) -> Value {
+        let output = self.berth(&["plan", "status", id, "--json"]);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    fn create_plan(&self, moves: Value, extra: &[&str]) -> String {
+        let file = self.data.path().join(format!("moves-{}.json", rand_suffix()));
+        std::fs::write(&file, moves.to_string()).unwrap();
+        let mut args = vec![
+            "plan",
+            "create",
+            "--connection",
+            "bed",
+            "--name",
+            "test plan",
+            "--moves",
+        ];
+        let path = file.to_str().unwrap().to_owned();
+        args.push(&path);
+        args.extend(["--as", "alice"]);
+        args.extend(extra);
+        let output = self.berth(&args);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout).trim().to_owned()
+    }
+
+    fn approved(&self, id: &str) {
+        for (step, user) in [("submit", "alice"), ("approve", "bob")] {
+            let output = self.berth(&["plan", step, id, "--as", user]);
+            assert!(output.status.success(), "plan {step}: {}", text(&output.stderr));
+        }
+    }
+
+    /// The plan's audit entries, oldest first: (kind, detail, actor).
+    fn audit(&self, id: &str) -> Vec<(String, Value, Option<String>)> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let location = berth_server::db::DatabaseUrl::sqlite_in(self.data.path()).unwrap();
+            let store = berth_server::db::Store::connect(&location).await.unwrap();
+            let entries = store.audit_of_subject(&format!("plan:{id}")).await.unwrap();
+            store.close().await;
+            entries
+                .into_iter()
+                .map(|entry| {
+                    (
+                        entry.kind,
+                        serde_json::from_str(&entry.detail).unwrap(),
+                        entry.actor,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn delete_all(&self) {
+        for project in ["default", "proj-a", "proj-b", "proj-r"] {
+            let output = incus(
+                self.bed,
+                &["list", "--project", project, "--format", "csv", "-c", "n"],
+            );
+            for name in text(&output.stdout)
+                .lines()
+                .filter(|n| n.starts_with(&self.prefix))
+            {
+                incus(self.bed, &["delete", "--force", name, "--project", project]);
+            }
+        }
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        self.delete_all();
+        incus(self.bed, &["config", "unset", "instances.placement.scriptlet"]);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+fn moves_of(bed: &Bed, moves: &[(&str, &str, &str, &str)]) -> Value {
+    Value::Array(
+        moves
+            .iter()
+            .map(|(short, project, target_project, target)| {
+                serde_json::json!({ "project": project, "name": bed.name(short),
+                                    "target_project": target_project, "target": target })
+            })
+            .collect(),
+    )
+}
+
+/// The scriptlet's lines for `name` since `marks`: (reason, project).
+fn calls_for(bed: &Bed, marks: &[(String, u64)], name: &str) -> Vec<(String, String)> {
+    scriptlet_lines_since(bed.bed, marks)
+        .into_iter()
+        .filter_map(|(_, _, message)| {
+            let fields: Vec<(&str, &str)> = message
+                .strip_prefix("PLAN ")?
+                .split(' ')
+                .filter_map(|pair| pair.split_once('='))
+                .collect();
+            let field = |key: &str| fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string());
+            (field("name")? == name).then(|| (field("reason").unwrap(), field("project").unwrap()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_reviewed_plan_moves_every_kind_of_instance_as_previewed_with_one_call_each() {
+    let _turn = TURN.blocking_lock();
+    let Some(bed) = Bed::new("pl") else { return };
+    bed.delete_all();
+    // same member, cross-project; into proj-r (gA only) from m3; project + member; @gB;
+    // into proj-a (features.profiles=false); a name taken in proj-b.
+    bed.create("same", "default", "m1", &[("user.want", "m1")]);
+    bed.create("restricted", "default", "m3", &[("user.want", "m2")]);
+    bed.create("member", "default", "m1", &[]);
+    bed.create("group", "default", "m1", &[]);
+    bed.create("noprofiles", "default", "m2", &[]);
+    bed.create("taken", "default", "m2", &[]);
+    bed.create("taken", "proj-b", "m3", &[]);
+    let id = bed.create_plan(
+        moves_of(
+            &bed,
+            &[
+                ("same", "default", "proj-b", ""),
+                ("restricted", "default", "proj-r", ""),
+                ("member", "default", "proj-b", "m2"),
+                ("group", "default", "proj-b", "@gB"),
+                ("noprofiles", "default", "proj-a", ""),
+                ("taken", "default", "proj-b", ""),
+            ],
+        ),
+        &[],
+    );
+
+    let output = bed.berth(&["plan", "preview", &id, "--json"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let preview: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(preview["state"], "draft");
+    let moves = preview["moves"].as_array().unwrap();
+    let verdicts: Vec<&str> = moves.iter().map(|m| m["verdict"].as_str().unwrap()).collect();
+    assert_eq!(
+        verdicts,
+        ["ready", "warning", "warning", "warning", "blocked", "blocked"],
+        "{preview:#}"
+    );
+    let decisions: Vec<Option<&str>> = moves.iter().map(|m| m["decision"].as_str()).collect();
+    assert_eq!(
+        decisions,
+        [Some("m1"), Some("m2"), Some("m2"), Some("m3"), None, None]
+    );
+    // One decision among every member eligible for the target project.
+    let mut candidates: Vec<&str> = moves[0]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    candidates.sort();
+    assert_eq!(candidates, ["m1", "m2", "m3"]);
+    assert_eq!(moves[1]["excluded"][0]["member"], "m3");
+    assert!(moves[4]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("features.profiles=false"));
+    assert!(moves[5]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("is taken in project proj-b"));
+    for field in ["project", "name", "target_project", "target", "state", "error"] {
+        assert!(moves[0].get(field).is_some(), "{field} is part of the contract");
+    }
+
+    // Review: the author cannot approve their own plan; a second reviewer can.
+    assert!(bed
+        .berth(&["plan", "submit", &id, "--as", "alice"])
+        .status
+        .success());
+    let own = bed.berth(&["plan", "approve", &id, "--as", "alice"]);
+    assert_eq!(own.status.code(), Some(1));
+    assert!(
+        text(&own.stderr).contains("cannot approve"),
+        "{}",
+        text(&own.stderr)
+    );
+    let early = bed.berth(&["plan", "execute", &id, "--as", "olga"]);
+    assert_eq!(
+        early.status.code(),
+        Some(1),
+        "an unapproved plan does not execute"
+    );
+    assert!(bed
+        .berth(&["plan", "approve", &id, "--as", "bob"])
+        .status
+        .success());
+    let not_operator = bed.berth(&["plan", "execute", &id, "--as", "bob"]);
+    assert_eq!(not_operator.status.code(), Some(1));
+
+    let marks = log_marks(bed.bed);
+    let executed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
+    assert!(
+        executed.status.success(),
+        "{}\n{}",
+        text(&executed.stdout),
+        text(&executed.stderr)
+    );
+    let status = bed.plan_json(&id);
+    assert_eq!(status["state"], "succeeded", "{status:#}");
+    let states: Vec<&str> = status["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            "succeeded",
+            "succeeded",
+            "succeeded",
+            "succeeded",
+            "skipped",
+            "skipped"
+        ]
+    );
+
+    // The cluster is where the preview said.
+    for (index, (short, target_project)) in [
+        ("same", "proj-b"),
+        ("restricted", "proj-r"),
+        ("member", "proj-b"),
+        ("group", "proj-b"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let decision = decisions[index].unwrap();
+        assert_eq!(
+            bed.placements(short),
+            [(target_project.to_owned(), decision.to_owned())],
+            "{short}"
+        );
+        // Exactly one scriptlet call per executed move: relocation, the target project.
+        assert_eq!(
+            calls_for(&bed, &marks, &bed.name(short)),
+            [("relocation".to_owned(), target_project.to_owned())],
+            "{short}"
+        );
+    }
+    let mut taken = bed.placements("taken");
+    taken.sort();
+    assert_eq!(
+        taken,
+        [("default".into(), "m2".into()), ("proj-b".into(), "m3".into())]
+    );
+    assert_eq!(
+        bed.placements("noprofiles"),
+        [("default".to_owned(), "m2".to_owned())]
+    );
+    assert!(calls_for(&bed, &marks, &bed.name("noprofiles")).is_empty());
+
+    // The audit log has the whole story.
+    let audit = bed.audit(&id);
+    let by = |kind: &str| -> Vec<Option<String>> {
+        audit
+            .iter()
+            .filter(|(k, _, _)| k == kind)
+            .map(|(_, _, actor)| actor.clone())
+            .collect()
+    };
+    assert_eq!(by("plan.created"), [Some("alice".to_owned())]);
+    assert_eq!(by("plan.submitted"), [Some("alice".to_owned())]);
+    assert_eq!(by("plan.approved"), [Some("bob".to_owned())]);
+    assert_eq!(by("plan.execution_started"), [Some("olga".to_owned())]);
+    assert_eq!(by("plan.finished").len(), 1);
+    assert_eq!(by("plan.move_started").len(), 4);
+    assert_eq!(by("plan.move_succeeded").len(), 4);
+    assert_eq!(by("plan.move_skipped").len(), 2);
+    assert!(audit
+        .iter()
+        .all(|(kind, detail, _)| !kind.starts_with("plan.approved") || detail["via"] == "command line"));
+
+    // The reverse plan brings the moved ones back.
+    let reverse = bed.berth(&["plan", "reverse", &id, "--as", "alice"]);
+    assert!(reverse.status.success(), "{}", text(&reverse.stderr));
+    let reverse_id = text(&reverse.stdout).trim().to_owned();
+    let reversed = bed.plan_json(&reverse_id);
+    assert_eq!(reversed["state"], "draft");
+    let back: Vec<(String, String)> = reversed["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_owned(),
+                m["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        back,
+        [
+            (bed.name("group"), "m1".to_owned()),
+            (bed.name("member"), "m1".to_owned()),
+            (bed.name("restricted"), "m3".to_owned()),
+            (bed.name("same"), "m1".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
+    let _turn = TURN.blocking_lock();
+    let Some(bed) = Bed::new("pk") else { return };
+    bed.delete_all();
+    let shorts = ["k1", "k2", "k3", "k4", "k5"];
+    for (index, short) in shorts.iter().enumerate() {
+        let member = ["m1", "m2", "m3"][index % 3];
+        let other = ["m2", "m3", "m1"][index % 3];
+        bed.create(short, "default", member, &[("user.want", other)]);
+    }
+    let moves: Vec<(&str, &str, &str, &str)> = shorts.iter().map(|s| (*s, "default", "proj-b", "")).collect();
+    let id = bed.create_plan(moves_of(&bed, &moves), &[]);
+    bed.approved(&id);
+    let marks = log_marks(bed.bed);
+    // Killed and reaped below on every path but a failed assertion, which ends the test.
+    #[allow(clippy::zombie_processes)]
+    let mut child = bed
+        .command(&["plan", "execute", &id, "--as", "olga", "--wait"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once a move has finished and others are still to do.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let killed_at = loop {
+        let status = bed.plan_json(&id);
+        let states: Vec<String> = status["moves"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["state"].as_str().unwrap().to_owned())
+            .collect();
+        if states.iter().any(|s| s == "succeeded") && states.iter().any(|s| s == "pending") {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            break states;
+        }
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the plan never got under way: {states:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        bed.plan_json(&id)["state"],
+        "executing",
+        "killed mid-plan: {killed_at:?}"
+    );
+
+    // A restart resumes once the dead process's lease has expired.
+    let resumed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
+    assert!(
+        resumed.status.success(),
+        "{}\n{}",
+        text(&resumed.stdout),
+        text(&resumed.stderr)
+    );
+    let status = bed.plan_json(&id);
+    assert_eq!(status["state"], "succeeded", "{status:#}");
+    for (index, short) in shorts.iter().enumerate() {
+        let decision = status["moves"][index]["decision"].as_str().unwrap().to_owned();
+        assert_eq!(
+            bed.placements(short),
+            [("proj-b".to_owned(), decision)],
+            "{short}"
+        );
+        assert_eq!(
+            calls_for(&bed, &marks, &bed.name(short)),
+            [("relocation".to_owned(), "proj-b".to_owned())],
+            "{short} was issued exactly once"
+        );
+    }
+    let audit = bed.audit(&id);
+    for index in 1..=shorts.len() {
+        let count = |wanted: &str| {
+            audit
+                .iter()
+                .filter(|(kind, detail, _)| kind == wanted && detail["move"] == index)
+                .count()
+        };
+        assert_eq!(
+            (count("plan.move_started"), count("plan.move_succeeded")),
+            (1, 1),
+            "move {index}: {audit:?}"
+        );
+    }
+}
+
+#[test]
+fn a_member_stopped_mid_plan_fails_its_move_with_incus_error_and_the_rest_completes() {
+    let _turn = TURN.blocking_lock();
+    let Some(bed) = Bed::new("pm") else { return };
+    bed.delete_all();
+    bed.create("ok1", "default", "m1", &[("user.want", "m1")]);
+    bed.create("tom3", "default", "m1", &[]);
+    bed.create("ok2", "default", "m2", &[("user.want", "m2")]);
+    let id = bed.create_plan(
+        moves_of(
+            &bed,
+            &[
+                ("ok1", "default", "proj-b", ""),
+                ("tom3", "default", "proj-b", "m3"),
+                ("ok2", "default", "proj-b", ""),
+            ],
+        ),
+        &["--continue-on-failure"],
+    );
+    bed.approved(&id);
+    // m3 dies after the review, before the cluster notices (no heartbeat for 20 s first).
+    let pid = std::fs::read_to_string(bed.bed.dir.join("members/m3/incusd.pid")).unwrap();
+    assert!(Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap()
+        .success());
+    let executed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
+    let back = support::testbed_up();
+    assert_eq!(executed.status.code(), Some(1), "{}", text(&executed.stdout));
+    let status = bed.plan_json(&id);
+    assert_eq!(status["state"], "failed", "{status:#}");
+    let states: Vec<&str> = status["moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["succeeded", "failed", "succeeded"]);
+    let error = status["moves"][1]["error"].as_str().unwrap();
+    assert!(!error.is_empty());
+    // Consistent: the failed move's instance is exactly where it was.
+    assert_eq!(bed.placements("tom3"), [("default".to_owned(), "m1".to_owned())]);
+    assert_eq!(bed.placements("ok1"), [("proj-b".to_owned(), "m1".to_owned())]);
+    assert_eq!(bed.placements("ok2"), [("proj-b".to_owned(), "m2".to_owned())]);
+    assert!(back.success(), "the test bed came back");
+    // Resumable: with m3 back, the failed move runs as a plan of its own.
+    let again = bed.create_plan(moves_of(&bed, &[("tom3", "default", "proj-b", "m3")]), &[]);
+    bed.approved(&again);
+    let executed = bed.berth(&["plan", "execute", &again, "--as", "olga", "--wait"]);
+    assert!(
+        executed.status.success(),
+        "{}\n{}",
+        text(&executed.stdout),
+        text(&executed.stderr)
+    );
+    assert_eq!(bed.placements("tom3"), [("proj-b".to_owned(), "m3".to_owned())]);
+}
+
+/// The same life over `/api/v1/plans` with roles, and its progress as server-sent events.
+#[tokio::test]
+async fn the_api_drives_a_plan_with_roles_and_streams_its_progress() {
+    use axum::http::{Method, StatusCode};
+    use berth_core::access::Role;
+    let _turn = TURN.lock().await;
+    let Some(bed) = support::testbed() else { return };
+    let app = support::TestApp::empty().await;
+    let name = format!("pa{}-one", std::process::id() % 100_000);
+    let created = incus(bed, &["create", "busybox", &name, "--target", "m1"]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let (ann, rita, otto, vic) = (
+        app.user("ann", Role::Author).await,
+        app.user("rita", Role::Reviewer).await,
+        app.user("otto", Role::Operator).await,
+        app.user("vic", Role::Viewer).await,
+    );
+    let connection =
+        serde_json::json!({ "name": "bed", "remote": format!("unix://{}", bed.socket("m1").display()) });
+    let added = app
+        .send_as(&app.admin, Method::POST, "/api/v1/connections", Some(connection))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let new = serde_json::json!({ "name": "api plan", "connection": "bed",
+        "moves": [{ "project": "default", "name": name, "target_project": "proj-b", "target": "" }] });
+    let refused = app
+        .send_as(&vic, Method::POST, "/api/v1/plans", Some(new.clone()))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let bad = serde_json::json!({ "name": "x", "connection": "bed",
+        "moves": [{ "project": "default", "name": name, "target_project": "default" }] });
+    let bad = app.send_as(&ann, Method::POST, "/api/v1/plans", Some(bad)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("already in project default"));
+    let plan = app.send_as(&ann, Method::POST, "/api/v1/plans", Some(new)).await;
+    assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.body);
+    let id = plan.json()["id"].as_i64().unwrap();
+    let at = |action: &str| format!("/api/v1/plans/{id}/{action}");
+
+    let previewed = app.send_as(&ann, Method::POST, &at("preview"), None).await;
+    assert_eq!(previewed.status, StatusCode::OK, "{}", previewed.body);
+    assert_eq!(previewed.json()["moves"][0]["verdict"], "warning");
+    assert!(
+        previewed.json()["preview"]["snapshot_hash"]
+            .as_str()
+            .unwrap()
+            .len()
+            == 64
+    );
+    let early = app.send_as(&otto, Method::POST, &at("execute"), None).await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    assert_eq!(
+        app.send_as(&ann, Method::POST, &at("submit"), None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.send_as(&ann, Method::POST, &at("approve"), None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let comment = serde_json::json!({ "body": "fine by me", "move": 1 });
+    let commented = app
+        .send_as(&rita, Method::POST, &at("comments"), Some(comment))
+        .await;
+    assert_eq!(commented.status, StatusCode::CREATED, "{}", commented.body);
+    assert_eq!(commented.json()["comments"][0]["author"], "rita");
+    let approved = app.send_as(&rita, Method::POST, &at("approve"), None).await;
+    assert_eq!(approved.json()["state"], "approved", "{}", approved.body);
+    assert_eq!(
+        app.send_as(&rita, Method::POST, &at("execute"), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let started = app.send_as(&otto, Method::POST, &at("execute"), None).await;
+    assert_eq!(started.json()["state"], "executing", "{}", started.body);
+
+    // The stream sends the plan whenever it changes and ends with its final state.
+    let events = app.send_as(&vic, Method::GET, &at("events"), None).await;
+    assert_eq!(events.status, StatusCode::OK);
+    assert_eq!(events.headers["content-type"], "text/event-stream");
+    let views: Vec<Value> = events
+        .body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    assert!(!views.is_empty(), "{}", events.body);
+    let last = views.last().unwrap();
+    assert_eq!(last["state"], "succeeded", "{last:#}");
+    assert_eq!(last["moves"][0]["state"], "succeeded");
+    assert!(last["moves"][0]["duration_ms"].as_i64().is_some());
+    assert!(
+        views.windows(2).all(|pair| pair[0] != pair[1]),
+        "only changes are sent"
+    );
+
+    let timeline = app.send_as(&vic, Method::GET, &at("timeline"), None).await;
+    let kinds: Vec<String> = timeline
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["kind"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "plan.created",
+            "plan.previewed",
+            "plan.previewed",
+            "plan.submitted",
+            "plan.commented",
+            "plan.approved",
+            "plan.execution_started",
+            "plan.move_started",
+            "plan.move_succeeded",
+            "plan.finished"
+        ]
+    );
+    let reverse = app.send_as(&ann, Method::POST, &at("reverse"), None).await;
+    assert_eq!(reverse.status, StatusCode::CREATED, "{}", reverse.body);
+    assert_eq!(reverse.json()["moves"][0]["target_project"], "default");
+    assert_eq!(reverse.json()["reverse_of"], id);
+    let unsigned = app
+        .send_as(&support::Client::Anonymous, Method::GET, "/api/v1/plans", None)
+        .await;
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
+    incus(bed, &["delete", "--force", &name, "--project", "proj-b"]);
+}

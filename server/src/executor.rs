@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use berth_core::engine::IncusVersion;
+use berth_core::model::MemberStatus;
 use berth_core::plan::preview::{self, PlanPreview};
 use berth_core::plan::{PlanEvent, PlanState, PlannedMove};
 use berth_core::simulate::BehaviourProfile;
@@ -315,26 +316,30 @@ impl Executor {
         // 3. One decision, on fresh data, as previewed.
         let decided = plans::assess(&self.sandbox, &fresh, std::slice::from_ref(this)).await?;
         let now = &decided.moves[0];
-        if let Some(reason) = plans::blocked_reason(now) {
-            return Err(Stop::Superseded(format!(
-                "move {position} is blocked now: {reason}"
-            )));
-        }
-        let member = now
+        let expected = previewed
             .decision
             .as_ref()
             .map(|d| d.member.clone())
             .unwrap_or_default();
-        let expected = previewed
-            .decision
-            .as_ref()
-            .map(|d| d.member.as_str())
-            .unwrap_or_default();
-        if member != expected {
-            return Err(Stop::Superseded(format!(
-                "move {position}: the placement decision changed from {expected} to {member}"
-            )));
+        let member = now.decision.as_ref().map(|d| d.member.clone());
+        if member.as_deref() != Some(expected.as_str()) {
+            // The approved member went down since: not a change of plan but a failure of the
+            // cluster, which Incus reports itself when asked (and refuses without side effects).
+            let down = fresh
+                .member(&expected)
+                .is_some_and(|m| m.status != MemberStatus::Online);
+            if !down {
+                return Err(Stop::Superseded(match plans::blocked_reason(now) {
+                    Some(reason) => format!("move {position} is blocked now: {reason}"),
+                    None => format!(
+                        "move {position}: the placement decision changed from {expected} to {}",
+                        member.unwrap_or_default()
+                    ),
+                }));
+            }
+            tracing::warn!(plan = id, member = %expected, "the decided member is down; Incus answers the move");
         }
+        let member = expected;
         let current = now.from_member.clone().unwrap_or_default();
         let started = self.now();
         if !store

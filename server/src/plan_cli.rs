@@ -167,6 +167,7 @@ pub async fn run(command: PlanCommand) -> anyhow::Result<u8> {
         executor: Executor::new(auth.clone(), sandbox.clone()),
         auth: auth.clone(),
         sandbox,
+        executes: false,
     };
     let outcome = dispatch(&plans, command).await;
     store.close().await;
@@ -252,7 +253,11 @@ async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), App
             // followed with --wait; otherwise it must be approved.
             if view.state != "executing" || !wait {
                 plans::act(context, &acting, id, PlanAction::Execute).await?;
-                println!("plan {id} is executing");
+                if wait {
+                    println!("plan {id} is executing");
+                } else {
+                    println!("plan {id} is executing: a running `berth serve` on this store carries it out");
+                }
             }
             if wait {
                 let view = run_to_end(context, id).await?;

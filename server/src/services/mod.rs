@@ -41,6 +41,7 @@ impl Services {
             executor: Executor::new(auth.clone(), sandbox.clone()),
             auth: auth.clone(),
             sandbox: sandbox.clone(),
+            executes: true,
         };
         Services {
             store,

@@ -449,6 +449,10 @@ pub struct PlanContext {
     pub auth: Auth,
     pub sandbox: Arc<Sandbox>,
     pub executor: Arc<Executor>,
+    /// Start executing a plan in this process as soon as it is approved for execution (a
+    /// server); `false` for the command line, which runs it only with `--wait` and otherwise
+    /// leaves it to the servers (a short-lived process must not take a plan's lease).
+    pub executes: bool,
 }
 
 pub async fn act(
@@ -561,7 +565,9 @@ pub async fn act(
                 return Err(changed_meanwhile(id));
             }
             record(AuditKind::PlanExecutionStarted, json!({ "moves": moves.len() })).await?;
-            context.executor.start(id);
+            if context.executes {
+                context.executor.start(id);
+            }
         }
         PlanAction::Cancel => {
             acting.may(Action::DraftPlans)?;

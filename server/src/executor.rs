@@ -314,7 +314,7 @@ impl Executor {
             return Err(Stop::Superseded(changes.join("; ")));
         }
         // 3. One decision, on fresh data, as previewed.
-        let decided = plans::assess(&self.sandbox, &fresh, std::slice::from_ref(this)).await?;
+        let decided = plans::assess(&self.sandbox, &fresh, &client, std::slice::from_ref(this)).await?;
         let now = &decided.moves[0];
         let expected = previewed
             .decision

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use berth_app::types::{MoveSpec, NewPlan, PlanAction, PlanView};
+use berth_core::plan::Review;
 use clap::Subcommand;
 
 use crate::audit::Actor;
@@ -102,6 +103,15 @@ pub enum PlanCommand {
     },
 }
 
+/// How many approvals a new plan needs (`berth serve` and `berth plan create` alike).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanApprovals {
+    /// Approvals a new plan needs before it can execute; its author's never counts.
+    #[arg(long, env = "BERTH_PLAN_APPROVALS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub plan_approvals: u32,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct AsUser {
     /// The Berth user acting (recorded in the audit log); their role must allow the step.
@@ -117,6 +127,8 @@ pub struct CommandContext {
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub simulation: SimulationArgs,
+    #[command(flatten)]
+    pub approvals: PlanApprovals,
 }
 
 impl PlanCommand {
@@ -168,6 +180,9 @@ pub async fn run(command: PlanCommand) -> anyhow::Result<u8> {
         auth: auth.clone(),
         sandbox,
         executes: false,
+        review: Review {
+            required: context.approvals.plan_approvals,
+        },
     };
     let outcome = dispatch(&plans, command).await;
     store.close().await;
@@ -209,7 +224,7 @@ async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), App
                 moves,
                 stop_on_failure: !continue_on_failure,
             };
-            let created = plans::create(auth, &acting, &new).await?;
+            let created = plans::create(context, &acting, &new).await?;
             println!("{}", created.id);
         }
         PlanCommand::Preview { id, json, user, .. } => {

@@ -76,6 +76,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub simulation: SimulationArgs,
+
+    #[command(flatten)]
+    pub approvals: crate::plan_cli::PlanApprovals,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -125,7 +128,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build();
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Arc::new(Sandbox::new(args.sandbox.config_with(program, &args.simulation)));
-    let services = Services::new(store.clone(), auth.clone(), sandbox.clone());
+    let services = Services::new(store.clone(), auth.clone(), sandbox.clone())
+        .with_plan_approvals(args.approvals.plan_approvals);
     let plans = services.plan_context().clone();
     // Plans left executing (a restart, a replica that died) are taken up again.
     let executor_poller = services.executor().spawn_poller();

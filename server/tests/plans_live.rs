@@ -521,8 +521,26 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
         bed.create(short, "default", member, &[("user.want", other)]);
     }
     let moves: Vec<(&str, &str, &str, &str)> = shorts.iter().map(|s| (*s, "default", "proj-b", "")).collect();
-    let id = bed.create_plan(moves_of(&bed, &moves), &[]);
-    bed.approved(&id);
+    // This plan needs two approvals.
+    let id = bed.create_plan(moves_of(&bed, &moves), &["--plan-approvals", "2"]);
+    assert!(bed
+        .berth(&["plan", "submit", &id, "--as", "alice"])
+        .status
+        .success());
+    let first = bed.berth(&["plan", "approve", &id, "--as", "bob"]);
+    assert!(
+        text(&first.stdout).contains("in review (1 of 2 approvals)"),
+        "{}",
+        text(&first.stdout)
+    );
+    let again = bed.berth(&["plan", "approve", &id, "--as", "bob"]);
+    assert_eq!(again.status.code(), Some(1), "one approval per person");
+    let second = bed.berth(&["plan", "approve", &id, "--as", "root"]);
+    assert!(
+        text(&second.stdout).contains("approved (2 of 2 approvals)"),
+        "{}",
+        text(&second.stdout)
+    );
     let marks = log_marks(bed.bed);
     // Killed and reaped below on every path but a failed assertion, which ends the test.
     #[allow(clippy::zombie_processes)]

@@ -8,7 +8,7 @@
 //! [`operations`] gives the simulation to run in [`Mode::Corrected`](crate::simulate::Mode), and
 //! [`assess`] reads its result against the snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -240,13 +240,25 @@ pub fn operations(moves: &[PlannedMove]) -> Vec<Operation> {
         .collect()
 }
 
-/// The preview of `moves` on `snapshot`, given the corrected simulation of [`operations`].
-pub fn assess(snapshot: &Snapshot, moves: &[PlannedMove], simulation: &Simulation) -> PlanPreview {
+/// The preview of `moves` on `snapshot`, given the corrected simulation of [`operations`] and
+/// which of the instances (`project/name`) have backups (snapshots do not hold backups; Incus
+/// refuses to move an instance with backups to another member).
+pub fn assess(
+    snapshot: &Snapshot,
+    moves: &[PlannedMove],
+    simulation: &Simulation,
+    with_backups: &BTreeSet<String>,
+) -> PlanPreview {
     let mut state = snapshot.clone();
     let previews = moves
         .iter()
         .map(|planned| {
-            let preview = assess_move(&state, planned, simulation);
+            let preview = assess_move(
+                &state,
+                planned,
+                simulation,
+                with_backups.contains(&planned.instance()),
+            );
             if preview.verdict != Verdict::Blocked {
                 if let Some(decision) = &preview.decision {
                     apply(&mut state, planned, &decision.member);
@@ -280,7 +292,12 @@ fn instance_in<'s>(state: &'s Snapshot, project: &str, name: &str) -> Option<&'s
         .find(|instance| instance.project == project && instance.name == name)
 }
 
-fn assess_move(state: &Snapshot, planned: &PlannedMove, simulation: &Simulation) -> MovePreview {
+fn assess_move(
+    state: &Snapshot,
+    planned: &PlannedMove,
+    simulation: &Simulation,
+    has_backups: bool,
+) -> MovePreview {
     let key = planned.instance();
     let facts = MoveFacts::of(state, planned);
     let instance = instance_in(state, &planned.project, &planned.name);
@@ -308,6 +325,16 @@ fn assess_move(state: &Snapshot, planned: &PlannedMove, simulation: &Simulation)
         }
     }
     let from_member = instance.map(|instance| instance.location.clone());
+    if let (Some(from), Some(decision)) = (&from_member, &decision) {
+        if has_backups && *from != decision.member && blocked.is_empty() {
+            blocked.push(format!(
+                "{} has backups, and Incus refuses to move an instance with backups to another \
+                 member ({from} → {}): \"Instances with backups cannot be moved\"",
+                planned.instance(),
+                decision.member
+            ));
+        }
+    }
     if !blocked.is_empty() {
         return MovePreview {
             verdict: Verdict::Blocked,
@@ -586,6 +613,10 @@ mod tests {
     }
 
     fn preview_of(snapshot: &Snapshot, moves: &[PlannedMove]) -> PlanPreview {
+        preview_with(snapshot, moves, &["default/c1"])
+    }
+
+    fn preview_with(snapshot: &Snapshot, moves: &[PlannedMove], with_backups: &[&str]) -> PlanPreview {
         let version: IncusVersion = snapshot.incus_version().parse().unwrap();
         let scriptlet = snapshot.server.placement_scriptlet().map(|source| {
             compile(source, version, &Limits::default(), &|| false)
@@ -594,7 +625,8 @@ mod tests {
         });
         let simulation =
             Simulator::new(scriptlet.as_ref(), version, Mode::Corrected).run(snapshot, &operations(moves));
-        assess(snapshot, moves, &simulation)
+        let with_backups = with_backups.iter().map(|key| key.to_string()).collect();
+        assess(snapshot, moves, &simulation, &with_backups)
     }
 
     const FIRST_BY_NAME: &str = "def instance_placement(request, candidate_members):\n    \
@@ -687,6 +719,22 @@ mod tests {
         let load: Vec<(usize, usize)> = preview.load.iter().map(|l| (l.before, l.after)).collect();
         // c2 m3→m1, c3 m2→m3, c4 m1→m3.
         assert_eq!(load, [(4, 4), (3, 2), (1, 2)]);
+    }
+
+    #[test]
+    fn backups_block_a_move_that_changes_member_only() {
+        let snapshot = cluster(Some(FIRST_BY_NAME));
+        // c1 stays on m1 (first by name), c2 leaves m3 (proj-r allows gA only).
+        let moves = [planned("c1", "proj-b", ""), planned("c2", "proj-r", "")];
+        let preview = preview_with(&snapshot, &moves, &["default/c1", "default/c2"]);
+        assert_eq!(preview.moves[0].verdict, Verdict::Ready);
+        assert_eq!(preview.moves[1].verdict, Verdict::Blocked);
+        assert!(
+            preview.moves[1].reasons[0].contains("has backups")
+                && preview.moves[1].reasons[0].contains("m3 → m1"),
+            "{:?}",
+            preview.moves[1].reasons
+        );
     }
 
     #[test]

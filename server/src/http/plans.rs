@@ -104,12 +104,12 @@ async fn list(State(store): State<Store>) -> Result<Json<Vec<PlanSummary>>, AppE
 }
 
 async fn create(
-    State(auth): State<Auth>,
+    State(context): State<PlanContext>,
     principal: Principal,
     ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<NewPlan>,
 ) -> Result<Response, AppError> {
-    let created = plans::create(&auth, &acting(&principal, address), &body).await?;
+    let created = plans::create(&context, &acting(&principal, address), &body).await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 

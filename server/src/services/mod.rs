@@ -42,6 +42,7 @@ impl Services {
             auth: auth.clone(),
             sandbox: sandbox.clone(),
             executes: true,
+            review: berth_core::plan::Review::default(),
         };
         Services {
             store,
@@ -49,6 +50,12 @@ impl Services {
             sandbox,
             plans,
         }
+    }
+
+    /// How many approvals new plans need (`--plan-approvals`; default 1).
+    pub fn with_plan_approvals(mut self, required: u32) -> Services {
+        self.plans.review = berth_core::plan::Review { required };
+        self
     }
 
     /// What runs executing plans in this process.
@@ -233,7 +240,7 @@ impl Backend for Services {
     }
 
     async fn create_plan(&self, caller: &Caller, new: NewPlan) -> Result<PlanView, BerthError> {
-        Ok(plans::create(&self.auth, &acting(caller)?, &new).await?)
+        Ok(plans::create(&self.plans, &acting(caller)?, &new).await?)
     }
 
     async fn edit_plan(

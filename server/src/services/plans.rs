@@ -7,6 +7,7 @@
 //! compare-and-set on the state it read (two people, or a person and the executor, cannot both
 //! move a plan on) and records it in the audit log under the subject `plan:ID`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use berth_app::types::{
@@ -359,16 +360,17 @@ pub async fn builder(store: &Store, connection: Option<String>) -> Result<PlanBu
 }
 
 /// Creates a draft plan.
-pub async fn create(auth: &Auth, acting: &Acting, new: &NewPlan) -> Result<PlanView, AppError> {
-    create_plan(auth, acting, new, None).await
+pub async fn create(context: &PlanContext, acting: &Acting, new: &NewPlan) -> Result<PlanView, AppError> {
+    create_plan(context, acting, new, None).await
 }
 
 async fn create_plan(
-    auth: &Auth,
+    context: &PlanContext,
     acting: &Acting,
     new: &NewPlan,
     reverse_of: Option<i64>,
 ) -> Result<PlanView, AppError> {
+    let auth = &context.auth;
     acting.may(Action::DraftPlans)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -391,7 +393,7 @@ async fn create_plan(
                 connection: &new.connection,
                 author: &acting.username,
                 stop_on_failure: new.stop_on_failure,
-                required_approvals: i64::from(Review::default().required),
+                required_approvals: i64::from(context.review.required.max(1)),
                 reverse_of,
                 now: auth.clock().now_ms(),
             },
@@ -453,6 +455,8 @@ pub struct PlanContext {
     /// server); `false` for the command line, which runs it only with `--wait` and otherwise
     /// leaves it to the servers (a short-lived process must not take a plan's lease).
     pub executes: bool,
+    /// Approvals a new plan needs (`--plan-approvals`).
+    pub review: Review,
 }
 
 pub async fn act(
@@ -606,7 +610,7 @@ pub async fn act(
                     .collect(),
                 stop_on_failure: row.stop_on_failure != 0,
             };
-            let created = create_plan(auth, acting, &new, Some(id)).await?;
+            let created = create_plan(context, acting, &new, Some(id)).await?;
             record(AuditKind::PlanReversed, json!({ "reverse": created.id })).await?;
             return Ok(created);
         }
@@ -761,10 +765,10 @@ pub(crate) async fn fresh_state(auth: &Auth, connection: &str) -> Result<(Snapsh
 /// Previews the plan against a fresh capture, which is stored (the preview names it).
 async fn preview_now(context: &PlanContext, acting: &Acting, row: &PlanRow) -> Result<PlanPreview, AppError> {
     let auth = &context.auth;
-    let (snapshot, _) = fresh_state(auth, &row.connection).await?;
+    let (snapshot, client) = fresh_state(auth, &row.connection).await?;
     let stored = snapshots::store(auth, &acting.actor, &snapshot).await?;
     let moves = planned_moves(&auth.store().plan_moves(row.id).await?);
-    let preview = assess(&context.sandbox, &snapshot, &moves).await?;
+    let preview = assess(&context.sandbox, &snapshot, &client, &moves).await?;
     let from_members: Vec<Option<String>> = preview.moves.iter().map(|m| m.from_member.clone()).collect();
     let text = serde_json::to_string(&preview).expect("a preview serializes");
     if !auth
@@ -801,6 +805,7 @@ async fn preview_now(context: &PlanContext, acting: &Acting, row: &PlanRow) -> R
 pub(crate) async fn assess(
     sandbox: &Sandbox,
     snapshot: &Snapshot,
+    client: &IncusClient,
     moves: &[PlannedMove],
 ) -> Result<PlanPreview, AppError> {
     let version: IncusVersion = snapshot.incus_version().parse().unwrap_or_default();
@@ -836,7 +841,31 @@ pub(crate) async fn assess(
             stopped: None,
         },
     };
-    Ok(preview::assess(snapshot, moves, &simulation))
+    Ok(preview::assess(
+        snapshot,
+        moves,
+        &simulation,
+        &with_backups(client, moves).await,
+    ))
+}
+
+/// Which of the moves' instances have backups (`GET /1.0/instances/NAME/backups`): snapshots do
+/// not hold them, and Incus refuses to move such an instance to another member.
+async fn with_backups(client: &IncusClient, moves: &[PlannedMove]) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    for planned in moves {
+        let path = format!(
+            "/1.0/instances/{}/backups?project={}",
+            planned.name, planned.project
+        );
+        // An instance that is not there is the preview's to report.
+        if let Ok(backups) = client.get::<Vec<String>>(&path).await {
+            if !backups.is_empty() {
+                found.insert(planned.instance());
+            }
+        }
+    }
+    found
 }
 
 /// The verdict of a move, for the executor's words.

@@ -211,6 +211,24 @@ impl Executor {
         }
     }
 
+    /// Skips a pending move with the reason (unless it is no longer pending).
+    async fn skip(&self, id: i64, position: i64, instance: &str, reason: &str) -> Result<(), AppError> {
+        let skipped = self
+            .auth
+            .store()
+            .update_plan_move(id, position, "pending", "skipped", Some(reason), None, None, None)
+            .await?;
+        if skipped {
+            self.record(
+                id,
+                AuditKind::MoveSkipped,
+                json!({ "move": position, "instance": instance, "reason": reason }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Every move ended (or the plan stops after a failure): the remaining ones are skipped
     /// and the plan ends.
     async fn finish(&self, id: i64, moves: &[PlanMoveRow], failed: bool) -> Result<RunEnd, AppError> {
@@ -221,26 +239,8 @@ impl Executor {
                     "not run: the plan stops on failure, and move {} failed",
                     stopped_at.position
                 );
-                if store
-                    .update_plan_move(
-                        id,
-                        pending.position,
-                        "pending",
-                        "skipped",
-                        Some(&reason),
-                        None,
-                        None,
-                        None,
-                    )
-                    .await?
-                {
-                    self.record(
-                        id,
-                        AuditKind::MoveSkipped,
-                        json!({ "move": pending.position, "reason": reason }),
-                    )
-                    .await?;
-                }
+                let instance = format!("{}/{}", pending.project, pending.name);
+                self.skip(id, pending.position, &instance, &reason).await?;
             }
         }
         let event = if failed {
@@ -285,26 +285,7 @@ impl Executor {
             .ok_or_else(|| Stop::Superseded(format!("move {position} has no preview")))?;
         if let Some(reason) = plans::blocked_reason(previewed) {
             let reason = format!("blocked in the preview: {reason}");
-            if store
-                .update_plan_move(
-                    id,
-                    position,
-                    "pending",
-                    "skipped",
-                    Some(&reason),
-                    None,
-                    None,
-                    None,
-                )
-                .await?
-            {
-                self.record(
-                    id,
-                    AuditKind::MoveSkipped,
-                    json!({ "move": position, "instance": instance, "reason": reason }),
-                )
-                .await?;
-            }
+            self.skip(id, position, &instance, &reason).await?;
             return Ok(());
         }
         // 1. Fresh state, 2. the preview still holds for what is left of the plan.

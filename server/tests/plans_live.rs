@@ -305,6 +305,39 @@ fn calls_for(bed: &Bed, marks: &[(String, u64)], name: &str) -> Vec<(String, Str
         .collect()
 }
 
+/// Stopped instances spread over the members, each wanting the next member; their moves into
+/// proj-b.
+fn spread<'a>(bed: &Bed, shorts: &[&'a str]) -> Vec<(&'a str, &'static str, &'static str, &'static str)> {
+    for (index, short) in shorts.iter().enumerate() {
+        let member = ["m1", "m2", "m3"][index % 3];
+        let other = ["m2", "m3", "m1"][index % 3];
+        bed.create(short, "default", member, &[("user.want", other)]);
+    }
+    shorts.iter().map(|s| (*s, "default", "proj-b", "")).collect()
+}
+
+/// Every instance is once in proj-b on its decision, and Incus called the scriptlet for it
+/// once (the move was issued once).
+fn moved_once(bed: &Bed, marks: &[(String, u64)], shorts: &[&str], plan: &Value) {
+    for (index, short) in shorts.iter().enumerate() {
+        let decision = plan["moves"][index]["decision"].as_str().unwrap().to_owned();
+        assert_eq!(
+            bed.placements(short),
+            [("proj-b".to_owned(), decision)],
+            "{short}"
+        );
+        assert_eq!(
+            calls_for(bed, marks, &bed.name(short)),
+            [("relocation".to_owned(), "proj-b".to_owned())],
+            "{short} was issued exactly once"
+        );
+    }
+    assert_eq!(
+        bed.move_entries(plan["id"].as_i64().unwrap().to_string().as_str(), shorts.len()),
+        vec![(1, 1); shorts.len()]
+    );
+}
+
 #[test]
 fn a_reviewed_plan_moves_every_kind_of_instance_as_previewed_with_one_call_each() {
     let _turn = TURN.blocking_lock();
@@ -515,12 +548,7 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
     let Some(bed) = Bed::new("pk") else { return };
     bed.delete_all();
     let shorts = ["k1", "k2", "k3", "k4", "k5"];
-    for (index, short) in shorts.iter().enumerate() {
-        let member = ["m1", "m2", "m3"][index % 3];
-        let other = ["m2", "m3", "m1"][index % 3];
-        bed.create(short, "default", member, &[("user.want", other)]);
-    }
-    let moves: Vec<(&str, &str, &str, &str)> = shorts.iter().map(|s| (*s, "default", "proj-b", "")).collect();
+    let moves = spread(&bed, &shorts);
     // This plan needs two approvals.
     let id = bed.create_plan(moves_of(&bed, &moves), &["--plan-approvals", "2"]);
     assert!(bed
@@ -588,20 +616,7 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
     );
     let status = bed.plan_json(&id);
     assert_eq!(status["state"], "succeeded", "{status:#}");
-    for (index, short) in shorts.iter().enumerate() {
-        let decision = status["moves"][index]["decision"].as_str().unwrap().to_owned();
-        assert_eq!(
-            bed.placements(short),
-            [("proj-b".to_owned(), decision)],
-            "{short}"
-        );
-        assert_eq!(
-            calls_for(&bed, &marks, &bed.name(short)),
-            [("relocation".to_owned(), "proj-b".to_owned())],
-            "{short} was issued exactly once"
-        );
-    }
-    assert_eq!(bed.move_entries(&id, shorts.len()), vec![(1, 1); shorts.len()]);
+    moved_once(&bed, &marks, &shorts, &status);
 }
 
 #[test]
@@ -812,12 +827,7 @@ async fn a_replica_killed_mid_plan_is_replaced_by_another() {
     };
     bed.delete_all();
     let shorts = ["f1", "f2", "f3", "f4", "f5", "f6"];
-    for (index, short) in shorts.iter().enumerate() {
-        let member = ["m1", "m2", "m3"][index % 3];
-        let other = ["m2", "m3", "m1"][index % 3];
-        bed.create(short, "default", member, &[("user.want", other)]);
-    }
-    let moves: Vec<(&str, &str, &str, &str)> = shorts.iter().map(|s| (*s, "default", "proj-b", "")).collect();
+    let moves = spread(&bed, &shorts);
     let id = bed.create_plan(moves_of(&bed, &moves), &[]);
     bed.approved(&id);
 
@@ -883,7 +893,7 @@ async fn a_replica_killed_mid_plan_is_replaced_by_another() {
     let last: Value = serde_json::from_str(
         body.lines()
             .filter_map(|l| l.strip_prefix("data: "))
-            .last()
+            .next_back()
             .unwrap(),
     )
     .unwrap();
@@ -895,20 +905,7 @@ async fn a_replica_killed_mid_plan_is_replaced_by_another() {
         "B finished {took:?} after A died"
     );
     eprintln!("replica B finished the plan {took:?} after A was killed");
-    for (index, short) in shorts.iter().enumerate() {
-        let decision = last["moves"][index]["decision"].as_str().unwrap().to_owned();
-        assert_eq!(
-            bed.placements(short),
-            [("proj-b".to_owned(), decision)],
-            "{short}"
-        );
-        assert_eq!(
-            calls_for(&bed, &marks, &bed.name(short)),
-            [("relocation".to_owned(), "proj-b".to_owned())],
-            "{short} was issued exactly once"
-        );
-    }
-    assert_eq!(bed.move_entries(&id, shorts.len()), vec![(1, 1); shorts.len()]);
+    moved_once(&bed, &marks, &shorts, &last);
     let holders: std::collections::BTreeSet<String> = bed
         .audit(&id)
         .iter()

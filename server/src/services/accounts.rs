@@ -8,7 +8,7 @@ use berth_core::access::Role;
 use crate::audit::{Actor, AuditKind};
 use crate::auth::{Auth, Credential, Principal};
 use crate::clock::rfc3339;
-use crate::db::{AuditFilter, Store};
+use crate::db::{AuditEntry, AuditFilter, Store};
 use crate::error::AppError;
 use crate::http::{parse_time, parse_until};
 
@@ -153,22 +153,24 @@ pub async fn audit_log(store: &Store, query: AuditQuery) -> Result<AuditPage, Be
     let more = entries.len() > AUDIT_PAGE as usize;
     entries.truncate(AUDIT_PAGE as usize);
     Ok(AuditPage {
-        entries: entries
-            .into_iter()
-            .map(|entry| AuditEntryView {
-                id: entry.id,
-                at: rfc3339(entry.at),
-                user: entry.actor,
-                kind: entry.kind,
-                subject: entry.subject,
-                detail: entry.detail,
-                address: entry.address,
-            })
-            .collect(),
+        entries: entries.into_iter().map(audit_view).collect(),
         kinds: AuditKind::ALL
             .iter()
             .map(|kind| kind.as_str().to_owned())
             .collect(),
         more,
     })
+}
+
+/// An audit entry as the pages and the API show it.
+pub fn audit_view(entry: AuditEntry) -> AuditEntryView {
+    AuditEntryView {
+        id: entry.id,
+        at: rfc3339(entry.at),
+        user: entry.actor,
+        kind: entry.kind,
+        subject: entry.subject,
+        detail: entry.detail,
+        address: entry.address,
+    }
 }

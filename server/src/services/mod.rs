@@ -4,7 +4,7 @@
 //! and maps the result to the UI's wire types (plain functions: `From` cannot be implemented
 //! between two foreign types). Account operations go through [`Auth`], which audits them.
 
-mod accounts;
+pub(crate) mod accounts;
 mod cluster;
 pub mod connections;
 pub mod plans;

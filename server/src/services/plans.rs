@@ -289,15 +289,7 @@ pub async fn timeline(store: &Store, id: i64) -> Result<Vec<AuditEntryView>, App
         .audit_of_subject(&subject(id))
         .await?
         .into_iter()
-        .map(|entry| AuditEntryView {
-            id: entry.id,
-            at: rfc3339(entry.at),
-            user: entry.actor,
-            kind: entry.kind,
-            subject: entry.subject,
-            detail: entry.detail,
-            address: entry.address,
-        })
+        .map(super::accounts::audit_view)
         .collect())
 }
 

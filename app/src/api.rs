@@ -5,13 +5,14 @@
 //! CSRF token ([`CsrfClient`]); reads are GETs.
 
 use leptos::prelude::*;
-use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::codec::{GetUrl, Json};
 
 use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
-    AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, RevisionView, SandboxRun,
-    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView, Viewer,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, MoveSpec,
+    NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -253,6 +254,135 @@ pub async fn capture_snapshot(connection: String) -> Result<SnapshotSummary, Ber
     crate::backend::answered(async move {
         let caller = crate::backend::signed_in()?;
         crate::backend::backend()?.capture(&caller, connection).await
+    })
+    .await
+}
+
+#[server(input = GetUrl, endpoint = "list_plans")]
+pub async fn list_plans() -> Result<Vec<PlanSummary>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.list_plans().await }).await
+}
+
+#[server(input = GetUrl, endpoint = "get_plan")]
+pub async fn get_plan(id: i64) -> Result<PlanView, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.plan(id).await }).await
+}
+
+/// The audit entries of one plan, oldest first.
+#[server(input = GetUrl, endpoint = "plan_timeline")]
+pub async fn plan_timeline(id: i64) -> Result<Vec<AuditEntryView>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.plan_timeline(id).await }).await
+}
+
+/// The instances a plan can be built from: the newest snapshot of `connection` (`None`: the
+/// first connection).
+#[server(input = GetUrl, endpoint = "plan_builder")]
+pub async fn plan_builder(connection: Option<String>) -> Result<PlanBuilderSetup, BerthError> {
+    crate::backend::answered(async move {
+        let connection = connection.filter(|name| !name.is_empty());
+        crate::backend::backend()?.plan_builder(connection).await
+    })
+    .await
+}
+
+/// Saves a new draft; the answer is the plan (the page opens on it). JSON: the moves are a list
+/// of objects.
+#[server(input = Json, endpoint = "create_plan", client = CsrfClient)]
+pub async fn create_plan(new: NewPlan) -> Result<PlanView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.create_plan(&caller, new).await
+    })
+    .await
+}
+
+/// Replaces a plan's moves; an approved plan goes back to review.
+#[server(input = Json, endpoint = "edit_plan", client = CsrfClient)]
+pub async fn edit_plan(id: i64, moves: Vec<MoveSpec>) -> Result<PlanView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.edit_plan(&caller, id, moves).await
+    })
+    .await
+}
+
+/// One plan action as the signed-in user.
+#[cfg(feature = "ssr")]
+async fn plan_action(id: i64, action: crate::types::PlanAction) -> Result<PlanView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.plan_action(&caller, id, action).await
+    })
+    .await
+}
+
+/// Previews every move on the connection's newest snapshot: verdicts, decisions, load.
+#[server(endpoint = "preview_plan", client = CsrfClient)]
+pub async fn preview_plan(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::Preview).await
+}
+
+#[server(endpoint = "submit_plan", client = CsrfClient)]
+pub async fn submit_plan(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::Submit).await
+}
+
+#[server(endpoint = "approve_plan", client = CsrfClient)]
+pub async fn approve_plan(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::Approve).await
+}
+
+#[server(endpoint = "request_plan_changes", client = CsrfClient)]
+pub async fn request_plan_changes(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::RequestChanges).await
+}
+
+/// Starts executing an approved plan; the moves run on the server (follow them on the plan's
+/// page or its event stream).
+#[server(endpoint = "execute_plan", client = CsrfClient)]
+pub async fn execute_plan(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::Execute).await
+}
+
+#[server(endpoint = "cancel_plan", client = CsrfClient)]
+pub async fn cancel_plan(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::Cancel).await
+}
+
+/// A new draft that moves the instances back; the answer is that draft.
+#[server(endpoint = "reverse_plan", client = CsrfClient)]
+pub async fn reverse_plan(id: i64) -> Result<PlanView, BerthError> {
+    plan_action(id, crate::types::PlanAction::Reverse).await
+}
+
+/// A comment on the plan, or on its move `position` (from 1; empty: the plan). Flat fields, so
+/// a plain form can send it.
+#[server(endpoint = "comment_plan", client = CsrfClient)]
+pub async fn comment_plan(id: i64, body: String, position: Option<String>) -> Result<PlanView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        let position = match position.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+            None => None,
+            Some(text) => Some(
+                text.parse::<usize>()
+                    .map_err(|_| BerthError::BadRequest(format!("{text:?} is not a move number")))?,
+            ),
+        };
+        crate::backend::backend()?
+            .comment_plan(&caller, id, position, body)
+            .await
+    })
+    .await
+}
+
+/// Skips a pending move (numbered from 1) with a reason.
+#[server(endpoint = "skip_plan_move", client = CsrfClient)]
+pub async fn skip_plan_move(id: i64, position: usize, reason: String) -> Result<PlanView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?
+            .skip_move(&caller, id, position, reason)
+            .await
     })
     .await
 }

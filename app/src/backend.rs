@@ -12,10 +12,9 @@ use leptos::prelude::use_context;
 
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, MoveSpec, NewPlan, PlanAction, PlanBuilderSetup,
-    PlanSummary, PlanView, ConnectionView, CreatedToken, DiffView, NewConnection, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, MoveSpec,
+    NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun,
+    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
@@ -106,10 +105,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn plan_builder(&self, connection: Option<String>) -> Result<PlanBuilderSetup, BerthError>;
     async fn create_plan(&self, caller: &Caller, new: NewPlan) -> Result<PlanView, BerthError>;
     /// Replaces the moves; an approved plan goes back to review.
-    async fn edit_plan(&self, caller: &Caller, id: i64, moves: Vec<MoveSpec>) -> Result<PlanView, BerthError>;
+    async fn edit_plan(&self, caller: &Caller, id: i64, moves: Vec<MoveSpec>)
+        -> Result<PlanView, BerthError>;
     /// Preview, submit, approve, request changes, execute, cancel; `Reverse` answers the new
     /// draft.
-    async fn plan_action(&self, caller: &Caller, id: i64, action: PlanAction) -> Result<PlanView, BerthError>;
+    async fn plan_action(&self, caller: &Caller, id: i64, action: PlanAction)
+        -> Result<PlanView, BerthError>;
     /// A comment on the plan, or on its move `position` (from 1).
     async fn comment_plan(
         &self,
@@ -119,8 +120,13 @@ pub trait Backend: Send + Sync + 'static {
         body: String,
     ) -> Result<PlanView, BerthError>;
     /// Skips a pending move with a reason.
-    async fn skip_move(&self, caller: &Caller, id: i64, position: usize, reason: String)
-        -> Result<PlanView, BerthError>;
+    async fn skip_move(
+        &self,
+        caller: &Caller,
+        id: i64,
+        position: usize,
+        reason: String,
+    ) -> Result<PlanView, BerthError>;
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

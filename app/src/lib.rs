@@ -35,6 +35,7 @@ use crate::pages::audit::AuditPage;
 use crate::pages::cluster::ClusterPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
+use crate::pages::plans::{NewPlanPage, PlanPage, PlansPage};
 use crate::pages::scriptlets::{DiffPage, NewScriptletPage, ScriptletPage, ScriptletsPage};
 use crate::pages::settings::{ConnectionsPage, PasswordPage, TokensPage, UsersPage};
 use crate::pages::snapshots::SnapshotsPage;
@@ -98,6 +99,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/scriptlets/new") view=NewScriptletPage ssr=SsrMode::Async/>
                     <Route path=path!("/scriptlets/:id") view=ScriptletPage ssr=SsrMode::Async/>
                     <Route path=path!("/scriptlets/:id/diff") view=DiffPage ssr=SsrMode::Async/>
+                    <Route path=path!("/plans") view=PlansPage ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/new") view=NewPlanPage ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

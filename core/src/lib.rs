@@ -14,12 +14,15 @@
 //! - [`demo`]: the built-in demo cluster, generated deterministically.
 //! - [`engine`]: the Incus-compatible placement scriptlet engine (validation, evaluation,
 //!   builtins, fidelity lints, completion schema).
-//! - [`plan`]: migration plans: their moves, and the life of a plan and of each move.
+//! - [`plan`]: migration plans: their moves, the life of a plan and of each move, and the
+//!   preview (verdicts, the corrected decision, what changed since).
+//! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
 
 pub mod access;
+pub mod cases;
 pub mod demo;
 pub mod engine;
 pub mod model;

@@ -1,12 +1,18 @@
-//! `berth check SCRIPTLET`: what Incus would say when the scriptlet is set, for authors and CI.
-//! The check runs in a sandbox worker, so a hostile scriptlet is refused, not fatal.
+//! `berth check SCRIPTLET`: what Incus would say when the scriptlet is set, for authors and CI;
+//! with `--snapshot S --cases CASES.json`, its golden cases as well (`berth_core::cases`), each
+//! simulated on its own on the snapshot. Everything runs in sandbox workers, so a hostile
+//! scriptlet is refused, not fatal.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use berth_core::cases::{judge, Case};
 use berth_core::engine::{CheckReport, IncusVersion};
+use berth_core::simulate::{Mode, Simulation};
+use berth_core::Snapshot;
+use sha2::{Digest, Sha256};
 
-use crate::sandbox::{Sandbox, SandboxArgs};
+use crate::sandbox::{JobSnapshot, Sandbox, SandboxArgs, SimulationArgs};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
@@ -21,8 +27,20 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The snapshot file the golden cases run on (`berth snapshot capture` or `export`).
+    #[arg(long, requires = "cases")]
+    pub snapshot: Option<PathBuf>,
+
+    /// Golden cases: `[{"name","op":{…as berth simulate…},"expect":{"member"?,"error"?}}]`.
+    /// One line per failing case, then `N passed, N failed`; exit 1 when any fails.
+    #[arg(long, requires = "snapshot")]
+    pub cases: Option<PathBuf>,
+
     #[command(flatten)]
     pub sandbox: SandboxArgs,
+
+    #[command(flatten)]
+    pub simulation: SimulationArgs,
 }
 
 /// Exit code 0: accepted; 1: refused. IO and usage errors are `Err` (exit 2).
@@ -30,7 +48,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
     let source = std::fs::read_to_string(&args.scriptlet)
         .with_context(|| format!("cannot read {}", args.scriptlet.display()))?;
     let program = std::env::current_exe().context("cannot find the berth executable")?;
-    let sandbox = Sandbox::new(args.sandbox.config(program));
+    let sandbox = Sandbox::new(args.sandbox.config_with(program, &args.simulation));
     let report = sandbox.check(&source, args.incus_version).await?;
     let file = args.scriptlet.display().to_string();
     if args.json {
@@ -46,7 +64,62 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
             eprintln!("{}", diagnostic.to_line(&file));
         }
     }
-    Ok(if report.accepted { 0 } else { 1 })
+    if !report.accepted {
+        return Ok(1);
+    }
+    match (&args.snapshot, &args.cases) {
+        (Some(snapshot), Some(cases)) => {
+            run_cases(&sandbox, &source, args.incus_version, snapshot, cases).await
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Runs each case alone on the snapshot; prints the failing ones and the tally.
+async fn run_cases(
+    sandbox: &Sandbox,
+    source: &str,
+    version: IncusVersion,
+    snapshot: &Path,
+    cases: &Path,
+) -> anyhow::Result<u8> {
+    let text =
+        std::fs::read_to_string(snapshot).with_context(|| format!("cannot read {}", snapshot.display()))?;
+    Snapshot::from_json(&text).with_context(|| format!("{} is not a usable snapshot", snapshot.display()))?;
+    let cases: Vec<Case> = serde_json::from_str(
+        &std::fs::read_to_string(cases).with_context(|| format!("cannot read {}", cases.display()))?,
+    )
+    .with_context(|| format!("{} is not a list of cases", cases.display()))?;
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    let (mut passed, mut failed) = (0, 0);
+    for case in &cases {
+        let operations = [case.op.clone()];
+        let verdict = match sandbox
+            .simulate(
+                JobSnapshot::new(&hash, &text),
+                source,
+                version,
+                Mode::Upstream,
+                &operations,
+            )
+            .await?
+        {
+            Ok(value) => match serde_json::from_value::<Simulation>(value) {
+                Ok(simulation) => judge(case, &simulation),
+                Err(error) => Err(format!("unexpected simulation result: {error}")),
+            },
+            Err(diagnostic) => Err(diagnostic.message),
+        };
+        match verdict {
+            Ok(()) => passed += 1,
+            Err(instead) => {
+                failed += 1;
+                println!("FAIL {}: {instead}", case.name);
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { 0 } else { 1 })
 }
 
 #[derive(serde::Serialize)]

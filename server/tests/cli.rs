@@ -251,3 +251,78 @@ fn simulate_gives_each_call_its_time_limit_and_stops_when_the_budget_is_spent() 
         )
     );
 }
+
+/// `berth check --snapshot S --cases CASES.json`: golden cases for CI, one line per failing
+/// case with what happened instead, the tally last, exit 1 on any failure.
+#[test]
+fn golden_cases_pass_or_say_what_happened_instead() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("demo.json");
+    std::fs::write(&snapshot, berth_core::demo::demo_snapshot().to_json()).unwrap();
+    let scriptlet = dir.path().join("want.star");
+    std::fs::write(
+        &scriptlet,
+        "def instance_placement(request, candidate_members):\n    want = request.config.get(\"user.want\", \"\")\n    if want == \"\":\n        fail(\"no member wanted\")\n    set_target(want)\n",
+    )
+    .unwrap();
+    let create = |want: Option<&str>| {
+        let config = want.map_or(
+            serde_json::json!({}),
+            |member| serde_json::json!({ "user.want": member }),
+        );
+        serde_json::json!({"kind": "create", "project": "ci", "name": "r-1", "source": {"type": "none"}, "config": config})
+    };
+    let run = |cases: serde_json::Value| {
+        let file = dir.path().join("cases.json");
+        std::fs::write(&file, cases.to_string()).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("check")
+            .arg(&scriptlet)
+            .arg("--snapshot")
+            .arg(&snapshot)
+            .arg("--cases")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let passing = run(serde_json::json!([
+        {"name": "wanted", "op": create(Some("hv-b02")), "expect": {"member": "hv-b02"}},
+        {"name": "refused", "op": create(None), "expect": {"error": "no member wanted"}},
+    ]));
+    assert_eq!(
+        passing.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&passing.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&passing.stdout), "2 passed, 0 failed\n");
+
+    let failing = run(serde_json::json!([
+        {"name": "wrong member", "op": create(Some("hv-b02")), "expect": {"member": "hv-a01"}},
+        {"name": "should fail", "op": create(Some("hv-b02")), "expect": {"error": "full"}},
+        {"name": "ok", "op": create(Some("hv-b02")), "expect": {"member": "hv-b02"}},
+        {"name": "fails", "op": create(None), "expect": {"member": "hv-b02"}},
+    ]));
+    assert_eq!(failing.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&failing.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(
+        lines[0],
+        "FAIL wrong member: ci/r-1 was placed on hv-b02, not on hv-a01"
+    );
+    assert_eq!(
+        lines[1],
+        "FAIL should fail: ci/r-1 was placed on hv-b02, not refused with an error containing \"full\""
+    );
+    assert!(
+        lines[2].starts_with("FAIL fails: ci/r-1 failed: ") && lines[2].contains("no member wanted"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3], "1 passed, 3 failed");
+
+    // A case file that is not cases is a usage error.
+    let broken = run(serde_json::json!([{"name": "typo", "op": create(None), "expct": {}}]));
+    assert_eq!(broken.status.code(), Some(2));
+}

@@ -9,8 +9,13 @@ use leptos_router::params::ParamsMap;
 
 use crate::error::BerthError;
 
+/// `title`: the notice's headline (a page that could not be shown, unless told otherwise, e.g.
+/// for an action that failed on a page that is shown).
 #[component]
-pub fn ErrorNotice(errors: ArcRwSignal<Errors>) -> impl IntoView {
+pub fn ErrorNotice(
+    errors: ArcRwSignal<Errors>,
+    #[prop(default = "This page could not be shown.")] title: &'static str,
+) -> impl IntoView {
     #[cfg(feature = "ssr")]
     {
         let status = errors
@@ -54,7 +59,7 @@ pub fn ErrorNotice(errors: ArcRwSignal<Errors>) -> impl IntoView {
     };
     view! {
         <div class="notice error" role="alert" data-test="error">
-            <strong>"This page could not be shown."</strong>
+            <strong>{title}</strong>
             <ul>
                 {move || {
                     errors

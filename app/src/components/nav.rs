@@ -1,6 +1,6 @@
-//! The navigation shell around every page: the sections of Berth (the ones not built yet
-//! shown as such rather than hidden, so users see where the product is going) and the user
-//! menu: who is signed in, their settings, and signing out.
+//! The navigation shell around every page: the sections of Berth (the admin ones only for
+//! those whose role may use them) and the user menu: who is signed in, their settings, and
+//! signing out.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -8,9 +8,6 @@ use leptos_router::components::A;
 use crate::csrf::CsrfField;
 use crate::types::Viewer;
 use crate::ViewerResource;
-
-/// Sections that exist in the product plan but not yet in this build.
-const COMING: [(&str, &str); 1] = [("Plans", "Plan, review and execute cross-project moves")];
 
 #[component]
 pub fn NavShell(children: Children) -> impl IntoView {
@@ -70,24 +67,9 @@ fn Sections(viewer: Viewer) -> impl IntoView {
             <li>
                 <A href="/snapshots" attr:class="nav-link" attr:data-test="nav-snapshots">"Snapshots"</A>
             </li>
-            {COMING
-                .iter()
-                .map(|(name, purpose)| {
-                    view! {
-                        <li>
-                            <span
-                                class="nav-link disabled"
-                                aria-disabled="true"
-                                title=format!("Not yet available: {purpose}")
-                                data-test="nav-coming"
-                            >
-                                {*name}
-                                <span class="soon">"soon"</span>
-                            </span>
-                        </li>
-                    }
-                })
-                .collect_view()}
+            <li>
+                <A href="/plans" attr:class="nav-link" attr:data-test="nav-plans">"Plans"</A>
+            </li>
             {admin_links}
         </ul>
         <div class="user-menu" data-test="user-menu">

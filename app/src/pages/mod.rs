@@ -4,6 +4,7 @@ pub mod audit;
 pub mod cluster;
 pub mod login;
 pub mod not_found;
+pub mod plans;
 pub mod scriptlets;
 pub mod settings;
 pub mod snapshots;

@@ -320,7 +320,8 @@ pub async fn builder(store: &Store, connection: Option<String>) -> Result<PlanBu
         .list_snapshots()
         .await?
         .into_iter()
-        .find(|row| row.name == chosen.remote);
+        // A capture is named "SERVER (REMOTE)" (`capture.rs`); its source says the remote.
+        .find(|row| row.source_kind == "capture" && row.name.ends_with(&format!(" ({})", chosen.remote)));
     let Some(row) = newest else {
         return Ok(setup);
     };

@@ -1,0 +1,215 @@
+// Migration plans in the browser: an author builds a plan on the real test bed's snapshot
+// (two stopped containers from `default` to `proj-b`), previews and submits it; a reviewer
+// comments and approves; an operator executes it and watches both moves succeed live. Also:
+// what a viewer may see, the author may not approve, and the finished plan without JavaScript.
+// Takes the README's screenshot of a finished plan (plans.png).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
+import { before, test } from "node:test";
+
+import { addUser, api, BASE_URL, openBrowser, screenshot, signIn, waitForServer, watchProblems } from "./support.mjs";
+
+/** Set by scripts/test.sh: the unix socket of the test bed's first member. */
+const TESTBED_SOCKET = process.env.TESTBED_SOCKET;
+const NO_TESTBED = "TESTBED_SOCKET is not set: the plan is executed on the real Incus test bed (scripts/testbed.sh)";
+const CONNECTION = "testbed";
+
+let viewer;
+
+before(async () => {
+  await waitForServer();
+  viewer = await addUser("vic", "viewer");
+});
+
+/** The `incus` command line against the test bed (its first member's socket). */
+function incus(...args) {
+  return execFileSync("incus", args, {
+    env: { ...process.env, INCUS_DIR: dirname(TESTBED_SOCKET) },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 120_000,
+  });
+}
+
+/** The instance names of a project on the test bed. */
+function instancesIn(project) {
+  return incus("list", "--project", project, "--format", "csv", "-c", "n").split("\n").filter(Boolean);
+}
+
+async function waitForPage(page, test) {
+  await page.locator(`[data-test="${test}"][data-hydrated="true"]`).waitFor({ timeout: 30_000 });
+}
+
+/** Waits until the plan's state badge says `state`. */
+async function waitForState(page, state, timeout = 30_000) {
+  await page.locator(`[data-test="plan-state"][data-state="${state}"]`).waitFor({ timeout });
+}
+
+test("a viewer sees the plans but may not build one", async () => {
+  const browser = await openBrowser({ signedIn: false });
+  try {
+    const page = await browser.context.newPage();
+    const problems = watchProblems(page);
+    await signIn(page, viewer.username, viewer.password, "/plans");
+    await waitForPage(page, "plans-page");
+    assert.equal(await page.locator('[data-test="nav-plans"]').getAttribute("aria-current"), "page");
+    assert.equal(await page.locator('[data-test="new-plan"]').count(), 0);
+    const refused = await page.goto(`${BASE_URL}/plans/new`);
+    assert.equal(refused.status(), 403);
+    const missing = await page.goto(`${BASE_URL}/plans/999999999`);
+    assert.equal(missing.status(), 404);
+    await page.locator('[data-test="error"]').waitFor();
+    assert.deepEqual(problems.filter((p) => !/\b(403|404)\b/.test(p)), []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a plan is built, previewed, reviewed and executed on the test bed, followed live", async (t) => {
+  if (!TESTBED_SOCKET) {
+    t.skip(NO_TESTBED);
+    return;
+  }
+  assert.ok(existsSync(TESTBED_SOCKET), TESTBED_SOCKET);
+  const suffix = Date.now().toString(36);
+  const names = [`e2e-plan-1-${suffix}`, `e2e-plan-2-${suffix}`];
+  const [author, reviewer, operator] = [
+    await addUser("ann", "author"), await addUser("rex", "reviewer"), await addUser("opa", "operator"),
+  ];
+  const browsers = [];
+  try {
+    const added = await api("POST", "/api/v1/connections", { name: CONNECTION, remote: `unix://${TESTBED_SOCKET}` });
+    assert.ok([201, 409].includes(added.status), JSON.stringify(added.body));
+    // Created, not started: stopped containers move without a live migration.
+    for (const name of names) incus("create", "busybox", name, "--project", "default", "--quiet");
+    const captured = await api("POST", `/api/v1/connections/${CONNECTION}/capture`);
+    assert.equal(captured.status, 201, JSON.stringify(captured.body));
+
+    // The author builds the plan from the snapshot just captured.
+    const authorBrowser = await openBrowser({ signedIn: false });
+    browsers.push(authorBrowser);
+    const page = await authorBrowser.context.newPage();
+    const problems = watchProblems(page);
+    await page.setViewportSize({ width: 1440, height: 900 });
+    await signIn(page, author.username, author.password, `/plans/new?connection=${CONNECTION}`);
+    await waitForPage(page, "plan-builder");
+    assert.match(await page.locator('[data-test="builder-snapshot"]').innerText(), new RegExp(`#${captured.body.id}\\b`));
+    await page.locator('[data-test="filter-project"]').selectOption("default");
+    await page.locator('[data-test="filter-name"]').fill(suffix);
+    await page.locator('[data-test="builder-instance"]').nth(1).waitFor();
+    assert.equal(await page.locator('[data-test="builder-instance"]').count(), 2);
+    await page.locator('[data-test="pick-all"]').check();
+    await page.locator('[data-test="target-project"]').selectOption("proj-b");
+    await page.locator('[data-test="add-selected"]').click();
+    await page.locator('[data-test="builder-move"]').nth(1).waitFor();
+    assert.deepEqual(
+      (await page.locator('[data-test="builder-move"]').evaluateAll((rows) => rows.map((row) => row.dataset.instance))).sort(),
+      names.map((name) => `default/${name}`),
+    );
+    await page.locator('[data-test="plan-name"]').fill(`e2e move ${suffix}`);
+    assert.equal(await page.locator('[data-test="stop-on-failure"]').isChecked(), true);
+    await page.locator('[data-test="save-plan"]').click();
+    await page.waitForURL(/\/plans\/\d+$/);
+    const planId = Number(new URL(page.url()).pathname.split("/").pop());
+    await waitForPage(page, "plan-page");
+    await waitForState(page, "draft");
+    assert.equal(await page.locator('[data-test="preview-stamp"]').innerText(), "Not previewed yet.");
+
+    // Preview: every move gets a verdict and a decision on a snapshot taken now.
+    await page.locator('[data-test="preview-plan"]').click();
+    await page.locator('[data-test="preview-stamp"]', { hasText: "Previewed on snapshot #" }).waitFor({ timeout: 60_000 });
+    const verdicts = await page.locator('[data-test="move-row"] [data-test="verdict"]').evaluateAll(
+      (badges) => badges.map((badge) => badge.dataset.verdict));
+    assert.equal(verdicts.length, 2);
+    assert.ok(verdicts.every((verdict) => ["ready", "warning"].includes(verdict)), verdicts.join());
+    await page.locator('[data-test="load-chart"] [data-test="load-row"]').first().waitFor();
+
+    await page.locator('[data-test="submit-plan"]').click();
+    await waitForState(page, "in_review");
+    // The author may not approve their own plan: no button, and the server refuses.
+    assert.equal(await page.locator('[data-test="approve-plan"]').count(), 0);
+    const approveStatus = await page.evaluate(async (id) => {
+      const token = document.querySelector('meta[name="csrf-token"]').content;
+      const response = await fetch("/api/approve_plan", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "x-csrf-token": token },
+        body: `id=${id}`,
+      });
+      return response.status;
+    }, planId);
+    assert.equal(approveStatus, 403);
+    assert.deepEqual(problems.filter((p) => !/\b403\b/.test(p)), []);
+
+    // The reviewer comments on the first move and approves.
+    const reviewerBrowser = await openBrowser({ signedIn: false });
+    browsers.push(reviewerBrowser);
+    const review = await reviewerBrowser.context.newPage();
+    const reviewProblems = watchProblems(review);
+    await signIn(review, reviewer.username, reviewer.password, `/plans/${planId}`);
+    await waitForPage(review, "plan-page");
+    await waitForState(review, "in_review");
+    await review.locator('[data-test="comment-body"]').fill("Both are stopped: fine to move now.");
+    await review.locator('[data-test="comment-position"]').selectOption("1");
+    await review.locator('[data-test="add-comment"]').click();
+    await review.locator('[data-test="comment"]', { hasText: "fine to move now" }).waitFor();
+    assert.equal(await review.locator('[data-test="execute-plan"]').count(), 0);
+    await review.locator('[data-test="approve-plan"]').click();
+    await waitForState(review, "approved");
+    assert.match(await review.locator('[data-test="approvals"]').innerText(), new RegExp(`^1 of 1 \\(${reviewer.username}\\)`));
+    assert.deepEqual(reviewProblems, []);
+
+    // The operator executes it and watches the moves finish without reloading the page.
+    const operatorBrowser = await openBrowser({ signedIn: false });
+    browsers.push(operatorBrowser);
+    const run = await operatorBrowser.context.newPage();
+    const runProblems = watchProblems(run);
+    await run.setViewportSize({ width: 1440, height: 1000 });
+    await signIn(run, operator.username, operator.password, `/plans/${planId}`);
+    await waitForPage(run, "plan-page");
+    await waitForState(run, "approved");
+    await run.evaluate(() => { window.__berthNoReload = true; });
+    await run.locator('[data-test="execute-plan"]').click();
+    await run.waitForFunction(
+      () => document.querySelectorAll('[data-test="move-row"][data-state="succeeded"]').length === 2,
+      null, { timeout: 60_000, polling: 250 });
+    await waitForState(run, "succeeded", 60_000);
+    assert.equal(await run.evaluate(() => window.__berthNoReload), true, "the page was reloaded");
+    const durations = await run.locator('[data-test="move-duration"]').count();
+    assert.equal(durations, 2);
+    assert.equal(await run.locator('[data-test="move-error"]').count(), 0);
+    // A finished plan can be reversed, not executed again.
+    assert.equal(await run.locator('[data-test="execute-plan"]').count(), 0);
+    await run.locator('[data-test="reverse-plan"]').waitFor();
+    const kinds = await run.locator('[data-test="timeline-row"]').evaluateAll((rows) => rows.map((row) => row.dataset.kind));
+    assert.ok(kinds.length >= 4, kinds.join());
+    await screenshot(run, "plans");
+    assert.deepEqual(runProblems, []);
+
+    // Incus agrees.
+    const moved = instancesIn("proj-b");
+    for (const name of names) assert.ok(moved.includes(name), `${name} is in proj-b: ${moved.join()}`);
+
+    // The list shows it finished.
+    await run.goto(`${BASE_URL}/plans`);
+    await waitForPage(run, "plans-page");
+    const row = run.locator(`[data-test="plan-row"][data-plan="${planId}"]`);
+    assert.equal(await row.locator(".badge.state").getAttribute("data-state"), "succeeded");
+
+    // Without JavaScript the finished plan is whole: the moves, their states, the load chart.
+    const plain = await openBrowser({ javaScriptEnabled: false });
+    browsers.push(plain);
+    const still = await plain.context.newPage();
+    await still.goto(`${BASE_URL}/plans/${planId}`);
+    assert.equal(await still.locator('[data-test="move-row"][data-state="succeeded"]').count(), 2);
+    assert.ok(await still.locator('[data-test="load-chart"] svg rect').count() >= 2);
+  } finally {
+    for (const browser of browsers) await browser.close();
+    for (const name of names) {
+      for (const project of ["proj-b", "default"]) {
+        try { incus("delete", "--force", name, "--project", project); } catch { /* not there */ }
+      }
+    }
+  }
+});

@@ -917,6 +917,15 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
         Some("m3 left")
     );
     assert_eq!(store.plans_in_state("superseded").await.unwrap(), [id]);
+    assert!(store
+        .set_plan_state(id, "superseded", "in_review", 42)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.plan(id).await.unwrap().unwrap().superseded,
+        None,
+        "submitted again"
+    );
     assert_eq!(
         store.list_plans().await.unwrap()[0].id,
         id,

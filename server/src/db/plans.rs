@@ -162,7 +162,7 @@ impl Store {
     }
 
     /// Moves a plan from `from` to `to`; `false` when it was not in `from` any more. Leaving
-    /// review for a draft drops the approvals.
+    /// review for a draft drops the approvals; any change clears a superseded plan's reason.
     pub async fn set_plan_state(
         &self,
         plan_id: i64,
@@ -171,13 +171,16 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        let done = sqlx::query("UPDATE plans SET state = $1, updated_at = $2 WHERE id = $3 AND state = $4")
-            .bind(to)
-            .bind(now)
-            .bind(plan_id)
-            .bind(from)
-            .execute(&mut *transaction)
-            .await?;
+        // Leaving `superseded` drops its reason: it no longer describes the plan.
+        let done = sqlx::query(
+            "UPDATE plans SET state = $1, updated_at = $2, superseded = NULL WHERE id = $3 AND state = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(plan_id)
+        .bind(from)
+        .execute(&mut *transaction)
+        .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }

@@ -216,7 +216,8 @@ async fn skip(
     ))
 }
 
-/// The plan as JSON each time it changes (one `data:` per version), until it ends.
+/// The plan as JSON each time it changes (one `data:` per version), until it ends or is
+/// superseded.
 async fn events(
     State(store): State<Store>,
     ApiPath(id): ApiPath<i64>,
@@ -237,7 +238,11 @@ async fn events(
                     }
                 };
                 let text = serde_json::to_string(&view).expect("a plan view serializes");
-                let ended = matches!(view.state.as_str(), "succeeded" | "failed" | "cancelled");
+                // Final, or superseded: no executor works on it any more.
+                let ended = matches!(
+                    view.state.as_str(),
+                    "succeeded" | "failed" | "cancelled" | "superseded"
+                );
                 if last.as_deref() != Some(text.as_str()) {
                     let event = Event::default().event("plan").data(text.clone());
                     return Some((Ok(event), (store, Some(text), ended)));

@@ -623,10 +623,11 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
     let marks = log_marks(bed.bed);
     // Killed and reaped below on every path but a failed assertion, which ends the test.
     #[allow(clippy::zombie_processes)]
+    let stderr = bed.data.path().join("execute.stderr");
     let mut child = bed
         .command(&["plan", "execute", &id, "--as", "olga", "--wait"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
         .spawn()
         .unwrap();
     // Kill it once a move has finished and others are still to do.
@@ -644,10 +645,15 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
             child.wait().unwrap();
             break states;
         }
-        if Instant::now() >= deadline {
-            child.kill().unwrap();
+        let ended = child.try_wait().unwrap();
+        if ended.is_some() || Instant::now() >= deadline {
+            child.kill().ok();
             child.wait().unwrap();
-            panic!("the plan never got under way: {states:?}");
+            panic!(
+                "the plan never got under way ({ended:?}): {states:?}\n{}\n{:#}",
+                std::fs::read_to_string(&stderr).unwrap_or_default(),
+                bed.plan_json(&id)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     };

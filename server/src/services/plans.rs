@@ -36,6 +36,8 @@ use crate::sandbox::{JobSnapshot, Sandbox};
 
 const MAX_NAME_CHARS: usize = 200;
 const MAX_COMMENT_CHARS: usize = 4000;
+/// Reads of the cluster before a preview or a move give up after this many failures.
+const CAPTURE_ATTEMPTS: u32 = 3;
 
 /// Who acts on a plan: a signed-in user, or one named with `--as` on the command line.
 #[derive(Debug, Clone)]
@@ -749,10 +751,24 @@ pub(crate) async fn fresh_state(auth: &Auth, connection: &str) -> Result<(Snapsh
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no connection {connection:?}")))?;
     let client = client_for(&record)?;
-    let snapshot = capture(&client, &record.remote, rfc3339(auth.clock().now_ms()))
-        .await
-        .map_err(|error| AppError::Upstream(format!("capture from {connection} failed: {error}")))?;
-    Ok((snapshot, client))
+    // A cluster that just lost a connection between members answers one capture with an error
+    // and the next one whole: a failed read is tried again before the step is given up.
+    let mut attempt = 1;
+    loop {
+        match capture(&client, &record.remote, rfc3339(auth.clock().now_ms())).await {
+            Ok(snapshot) => return Ok((snapshot, client)),
+            Err(error) if attempt < CAPTURE_ATTEMPTS => {
+                tracing::warn!(connection, attempt, %error, "capture failed; trying again");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(error) => {
+                return Err(AppError::Upstream(format!(
+                    "capture from {connection} failed: {error}"
+                )))
+            }
+        }
+    }
 }
 
 /// Previews the plan against a fresh capture, which is stored (the preview names it).

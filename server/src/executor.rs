@@ -19,7 +19,7 @@ use std::time::Duration;
 use berth_core::engine::IncusVersion;
 use berth_core::model::MemberStatus;
 use berth_core::plan::preview::{self, PlanPreview};
-use berth_core::plan::{PlanEvent, PlanState, PlannedMove};
+use berth_core::plan::{MoveEvent, MoveState, PlanEvent, PlanState, PlannedMove};
 use berth_core::simulate::BehaviourProfile;
 use berth_core::Snapshot;
 use serde_json::json;
@@ -30,7 +30,7 @@ use crate::db::PlanMoveRow;
 use crate::error::AppError;
 use crate::incus::{IncusClient, IncusError, OperationStatus};
 use crate::sandbox::Sandbox;
-use crate::services::plans::{self, subject};
+use crate::services::plans::{self, subject, MoveStamp};
 
 /// How long a lease lasts without renewal: a replica that dies is replaced within this.
 const LEASE_TTL: Duration = Duration::from_secs(15);
@@ -213,11 +213,18 @@ impl Executor {
 
     /// Skips a pending move with the reason (unless it is no longer pending).
     async fn skip(&self, id: i64, position: i64, instance: &str, reason: &str) -> Result<(), AppError> {
-        let skipped = self
-            .auth
-            .store()
-            .update_plan_move(id, position, "pending", "skipped", Some(reason), None, None, None)
-            .await?;
+        let skip = MoveEvent::Skip {
+            reason: reason.to_owned(),
+        };
+        let skipped = plans::advance_move(
+            self.auth.store(),
+            id,
+            position,
+            MoveState::Pending,
+            skip,
+            MoveStamp::default(),
+        )
+        .await?;
         if skipped {
             self.record(
                 id,
@@ -323,19 +330,12 @@ impl Executor {
         let member = expected;
         let current = now.from_member.clone().unwrap_or_default();
         let started = self.now();
-        if !store
-            .update_plan_move(
-                id,
-                position,
-                "pending",
-                "running",
-                None,
-                Some(&member),
-                Some(started),
-                None,
-            )
-            .await?
-        {
+        let stamp = MoveStamp {
+            decision: Some(&member),
+            started_at: Some(started),
+            finished_at: None,
+        };
+        if !plans::advance_move(store, id, position, MoveState::Pending, MoveEvent::Start, stamp).await? {
             return Ok(());
         }
         self.record(
@@ -416,49 +416,24 @@ impl Executor {
         instance: &str,
         result: Result<(), String>,
     ) -> Result<(), Stop> {
-        let store = self.auth.store();
-        let finished = self.now();
-        match result {
-            Ok(()) => {
-                store
-                    .update_plan_move(
-                        id,
-                        position,
-                        "running",
-                        "succeeded",
-                        None,
-                        None,
-                        None,
-                        Some(finished),
-                    )
-                    .await?;
-                self.record(
-                    id,
-                    AuditKind::MoveSucceeded,
-                    json!({ "move": position, "instance": instance }),
-                )
-                .await?;
-            }
-            Err(error) => {
-                store
-                    .update_plan_move(
-                        id,
-                        position,
-                        "running",
-                        "failed",
-                        Some(&error),
-                        None,
-                        None,
-                        Some(finished),
-                    )
-                    .await?;
-                self.record(
-                    id,
-                    AuditKind::MoveFailed,
-                    json!({ "move": position, "instance": instance, "error": error }),
-                )
-                .await?;
-            }
+        let stamp = MoveStamp {
+            finished_at: Some(self.now()),
+            ..MoveStamp::default()
+        };
+        let (event, kind, detail) = match result {
+            Ok(()) => (
+                MoveEvent::Succeed,
+                AuditKind::MoveSucceeded,
+                json!({ "move": position, "instance": instance }),
+            ),
+            Err(error) => (
+                MoveEvent::Fail { error: error.clone() },
+                AuditKind::MoveFailed,
+                json!({ "move": position, "instance": instance, "error": error }),
+            ),
+        };
+        if plans::advance_move(self.auth.store(), id, position, MoveState::Running, event, stamp).await? {
+            self.record(id, kind, detail).await?;
         }
         Ok(())
     }

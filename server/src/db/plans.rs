@@ -194,7 +194,8 @@ impl Store {
         Ok(true)
     }
 
-    /// Marks a plan superseded (from `from`) with the reason.
+    /// Marks a plan superseded (from `from`) with the reason, dropping its approvals, in one
+    /// transaction.
     pub async fn supersede_plan(
         &self,
         plan_id: i64,
@@ -202,6 +203,7 @@ impl Store {
         reason: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
+        let mut transaction = self.pool().begin().await?;
         let done = sqlx::query(
             "UPDATE plans SET state = 'superseded', superseded = $1, updated_at = $2 WHERE id = $3 AND state = $4",
         )
@@ -209,15 +211,17 @@ impl Store {
         .bind(now)
         .bind(plan_id)
         .bind(from)
-        .execute(self.pool())
+        .execute(&mut *transaction)
         .await?;
-        if done.rows_affected() == 1 {
-            sqlx::query("DELETE FROM plan_approvals WHERE plan_id = $1")
-                .bind(plan_id)
-                .execute(self.pool())
-                .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
         }
-        Ok(done.rows_affected() == 1)
+        sqlx::query("DELETE FROM plan_approvals WHERE plan_id = $1")
+            .bind(plan_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(true)
     }
 
     /// Stores a preview and where each move's instance was, while the plan is in `state`.

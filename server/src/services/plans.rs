@@ -17,7 +17,7 @@ use berth_app::types::{
 use berth_core::access::{Action, Role};
 use berth_core::engine::IncusVersion;
 use berth_core::plan::preview::{self, MovePreview, PlanPreview, Verdict};
-use berth_core::plan::{MoveTarget, Plan, PlanEvent, PlanState, PlannedMove, Review};
+use berth_core::plan::{MoveEvent, MoveState, MoveTarget, Plan, PlanEvent, PlanState, PlannedMove, Review};
 use berth_core::simulate::{Mode, Outcome, Simulation};
 use berth_core::Snapshot;
 use serde_json::json;
@@ -715,20 +715,18 @@ pub async fn skip_move(
             moves.len()
         )));
     };
-    let skipped = format!("skipped by {}: {reason}", acting.username);
-    if !auth
-        .store()
-        .update_plan_move(
-            id,
-            row.position,
-            "pending",
-            "skipped",
-            Some(&skipped),
-            None,
-            None,
-            None,
-        )
-        .await?
+    let skipped = MoveEvent::Skip {
+        reason: format!("skipped by {}: {reason}", acting.username),
+    };
+    if !advance_move(
+        auth.store(),
+        id,
+        row.position,
+        MoveState::Pending,
+        skipped,
+        MoveStamp::default(),
+    )
+    .await?
     {
         return Err(refused(format!("move {position} is {}, not pending", row.state)));
     }
@@ -741,6 +739,44 @@ pub async fn skip_move(
         )
         .await?;
     view(auth.store(), id).await
+}
+
+/// What a move's change of state records besides the state.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MoveStamp<'a> {
+    pub decision: Option<&'a str>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// Moves a move on by `berth_core::plan`'s table (`MoveState::next`), compare-and-set on `from`:
+/// `false` when it was no longer in `from` (someone else moved it on).
+pub(crate) async fn advance_move(
+    store: &Store,
+    plan_id: i64,
+    position: i64,
+    from: MoveState,
+    event: MoveEvent,
+    stamp: MoveStamp<'_>,
+) -> Result<bool, AppError> {
+    let to = from.next(event).map_err(refused)?;
+    let detail = match &to {
+        MoveState::Skipped { reason } => Some(reason.as_str()),
+        MoveState::Failed { error } => Some(error.as_str()),
+        _ => None,
+    };
+    Ok(store
+        .update_plan_move(
+            plan_id,
+            position,
+            from.name(),
+            to.name(),
+            detail,
+            stamp.decision,
+            stamp.started_at,
+            stamp.finished_at,
+        )
+        .await?)
 }
 
 /// Captures the cluster behind `connection` now (not stored).

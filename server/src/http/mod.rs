@@ -24,7 +24,7 @@ mod session;
 mod simulations;
 mod snapshots;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::services::plans::PlanContext;
@@ -34,7 +34,7 @@ use axum::Router;
 use berth_app::backend::SharedBackend;
 use berth_app::{shell, App};
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -87,6 +87,15 @@ pub fn route_rules(state: &AppState) -> Vec<access::RouteRule> {
     build(state.clone()).1.table.rules()
 }
 
+/// The pages of the app, found by rendering it once per process. Leptos suppresses every
+/// resource load in the whole process while it does (a global flag): a page rendered at the
+/// same moment (another router being built beside a serving one, as tests do) would wait
+/// forever. Once, before anything is served, it cannot overlap a render.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static PAGES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    PAGES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
     build(state).0
 }
@@ -135,7 +144,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     // Event streams last as long as what they follow: no timeout, no compression.
     let streams = routes_of(plans::stream_endpoints());
 
-    let pages = generate_route_list(App);
+    let pages = page_routes();
     for page in &pages {
         for method in page.methods() {
             table.insert_listed(Surface::Page, page_method(method), page.path());

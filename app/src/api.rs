@@ -10,9 +10,9 @@ use leptos::server_fn::codec::{GetUrl, Json};
 use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, MoveSpec,
-    NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
-    ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView, Viewer,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
+    MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup,
+    Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -163,6 +163,11 @@ pub async fn scriptlet_diff(id: i64, from: i64, to: i64) -> Result<DiffView, Ber
 #[server(input = GetUrl, endpoint = "sandbox_setup")]
 pub async fn get_sandbox_setup(snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.sandbox_setup(snapshot_id).await }).await
+}
+
+#[server(input = GetUrl, endpoint = "impact_setup")]
+pub async fn get_impact_setup() -> Result<ImpactSetup, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.impact_setup().await }).await
 }
 
 /// Runs the scriptlet on the scenario. A POST (the scriptlet may be long), though it changes

@@ -12,9 +12,10 @@ use leptos::prelude::use_context;
 
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, MoveSpec,
-    NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun,
-    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
+    MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
+    UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
@@ -85,6 +86,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError>;
     /// The engine's completion schema for a version, as JSON (handed to the editor as is).
     async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError>;
+
+    /// Snapshots and scriptlets with their revisions, for the Impact page.
+    async fn impact_setup(&self) -> Result<ImpactSetup, BerthError>;
 
     async fn list_snapshots(&self) -> Result<Vec<SnapshotSummary>, BerthError>;
     async fn upload_snapshot(&self, caller: &Caller, text: String) -> Result<SnapshotSummary, BerthError>;

@@ -33,6 +33,7 @@ use crate::components::nav::NavShell;
 use crate::error::BerthError;
 use crate::pages::audit::AuditPage;
 use crate::pages::cluster::ClusterPage;
+use crate::pages::impact::ImpactPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::plans::{NewPlanPage, PlanPage, PlansPage};
@@ -102,6 +103,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/plans") view=PlansPage ssr=SsrMode::Async/>
                     <Route path=path!("/plans/new") view=NewPlanPage ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
+                    <Route path=path!("/impact") view=ImpactPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

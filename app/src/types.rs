@@ -392,7 +392,12 @@ pub struct MoveSpec {
 pub struct NewPlan {
     pub name: String,
     pub connection: String,
+    /// The moves; empty for a rollout.
+    #[serde(default)]
     pub moves: Vec<MoveSpec>,
+    /// Instead of moves: set this scriptlet revision on the connection's cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
     /// Stop at the first failed move (default) or go on with the others.
     #[serde(default = "yes")]
     pub stop_on_failure: bool,
@@ -400,6 +405,29 @@ pub struct NewPlan {
 
 fn yes() -> bool {
     true
+}
+
+/// A plan step "set scriptlet revision R on connection C".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutSpec {
+    pub scriptlet: i64,
+    pub revision: i64,
+}
+
+/// A plan's rollout step as shown: what it sets, its impact replay, how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutView {
+    pub scriptlet: i64,
+    pub scriptlet_name: String,
+    pub revision: i64,
+    /// `pending`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// Incus's error, verbatim.
+    pub error: Option<String>,
+    /// The cluster's scriptlet before, kept as this revision of the same scriptlet.
+    pub previous_revision: Option<i64>,
+    /// The impact replay of the cluster's scriptlet against this revision, from the preview.
+    pub impact: Option<ImpactView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -437,6 +465,9 @@ pub struct PlanView {
     pub reverse_of: Option<i64>,
     /// Instances per member before and after the plan, as previewed.
     pub load: Vec<LoadView>,
+    /// The plan's one step when it rolls out a scriptlet revision instead of moving instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutView>,
     pub comments: Vec<CommentView>,
     pub created_at: String,
     pub updated_at: String,
@@ -539,6 +570,9 @@ pub struct PlanBuilderSetup {
     pub projects: Vec<String>,
     pub members: Vec<String>,
     pub groups: Vec<String>,
+    /// Scriptlets with their revisions, for a rollout plan.
+    #[serde(default)]
+    pub scriptlets: Vec<ScriptletChoice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -549,4 +583,70 @@ pub struct BuilderInstance {
     pub status: String,
     /// `user.KEY=VALUE` labels.
     pub labels: Vec<String>,
+}
+
+/// What the Impact page offers to pick from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpactSetup {
+    /// Newest first.
+    pub snapshots: Vec<SnapshotSummary>,
+    pub scriptlets: Vec<ScriptletChoice>,
+}
+
+/// A scriptlet and its revisions (number, message), newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptletChoice {
+    pub id: i64,
+    pub name: String,
+    pub revisions: Vec<(i64, String)>,
+}
+
+/// An impact replay as `/api/v1/impact` answers it and its event stream ends with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpactView {
+    pub scenario: String,
+    pub scope: String,
+    pub instances: usize,
+    pub changed: Vec<ChangedDecisionView>,
+    pub new_errors: usize,
+    pub vanished_errors: usize,
+    pub load: Vec<MemberLoadView>,
+    #[serde(default)]
+    pub stopped: Vec<String>,
+    /// `N instances, C changed, E new errors`.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangedDecisionView {
+    /// `PROJECT/NAME`.
+    pub instance: String,
+    pub location: String,
+    pub from: DecisionView,
+    pub to: DecisionView,
+}
+
+/// One revision's answer: a member or Incus's error, and the candidates it was offered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub member: Option<String>,
+    pub error: Option<String>,
+    pub candidates: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberLoadView {
+    pub member: String,
+    pub current: usize,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// How far a replay is (`progress` events).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImpactProgress {
+    pub shards_done: usize,
+    pub shards: usize,
+    pub instances_done: usize,
+    pub instances: usize,
 }

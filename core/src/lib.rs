@@ -16,6 +16,7 @@
 //!   builtins, fidelity lints, completion schema).
 //! - [`plan`]: migration plans: their moves, the life of a plan and of each move, and the
 //!   preview (verdicts, the corrected decision, what changed since).
+//! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
@@ -25,6 +26,7 @@ pub mod access;
 pub mod cases;
 pub mod demo;
 pub mod engine;
+pub mod impact;
 pub mod model;
 pub mod placement;
 pub mod plan;

@@ -47,10 +47,13 @@ pub enum AuditKind {
     MoveSucceeded,
     MoveFailed,
     MoveSkipped,
+    RolloutStarted,
+    RolloutSucceeded,
+    RolloutFailed,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 34] = [
+    pub const ALL: [AuditKind; 37] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -85,6 +88,9 @@ impl AuditKind {
         AuditKind::MoveSucceeded,
         AuditKind::MoveFailed,
         AuditKind::MoveSkipped,
+        AuditKind::RolloutStarted,
+        AuditKind::RolloutSucceeded,
+        AuditKind::RolloutFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -123,6 +129,9 @@ impl AuditKind {
             AuditKind::MoveSucceeded => "plan.move_succeeded",
             AuditKind::MoveFailed => "plan.move_failed",
             AuditKind::MoveSkipped => "plan.move_skipped",
+            AuditKind::RolloutStarted => "plan.rollout_started",
+            AuditKind::RolloutSucceeded => "plan.rollout_succeeded",
+            AuditKind::RolloutFailed => "plan.rollout_failed",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The command line. Every option can also come from a `BERTH_*` environment variable.
 //!
-//! Each command's arguments live in its own module (`serve`, `check`, `simulate_cli`,
+//! Each command's arguments live in its own module (`serve`, `check`, `simulate_cli`, `impact_cli`,
 //! `snapshot_cli`, `user_cli`, `sandbox::worker`); option groups several commands share live with what they
 //! configure (`sandbox::SandboxArgs`, `db::StoreArgs`). This module only lists the commands and
 //! dispatches, so it depends on the commands and never the other way round.
@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::check::CheckArgs;
 use crate::connection_cli::ConnectionCommand;
+use crate::impact_cli::ImpactArgs;
 use crate::plan_cli::PlanCommand;
 use crate::sandbox::worker::WorkerLimits;
 use crate::serve::ServeArgs;
@@ -39,6 +40,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Predict the scriptlet calls Incus makes for operations on a snapshot, and their outcome.
     Simulate(SimulateArgs),
+    /// Replay two scriptlet revisions over a snapshot's instances: the decisions that change,
+    /// then `N instances, C changed, E new errors`.
+    Impact(ImpactArgs),
     /// Capture, import, export and list cluster snapshots.
     Snapshot {
         #[command(subcommand)]
@@ -130,6 +134,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 .enable_all()
                 .build()?;
             runtime.block_on(crate::simulate_cli::simulate(args))
+        }
+        // Several threads: shards arrive from the workers while the replay adds them up.
+        Command::Impact(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::impact_cli::impact(args))
         }
         Command::Check(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -69,6 +69,21 @@ pub enum AppError {
     Sandbox(#[from] SandboxError),
 }
 
+impl From<crate::impact::ReplayError> for AppError {
+    fn from(error: crate::impact::ReplayError) -> AppError {
+        match error {
+            crate::impact::ReplayError::Revision {
+                revision,
+                mut diagnostic,
+            } => {
+                diagnostic.message = format!("the {revision} revision: {}", diagnostic.message);
+                AppError::Scriptlet(diagnostic)
+            }
+            crate::impact::ReplayError::Sandbox(error) => AppError::Sandbox(error),
+        }
+    }
+}
+
 const INTERNAL_MESSAGE: &str = "internal error; the details are in the server log";
 
 impl AppError {
@@ -89,7 +104,7 @@ impl AppError {
     }
 
     /// The message for the client; logs internal errors (the one place they are logged).
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             AppError::Unauthenticated(message)
             | AppError::Forbidden(message)

@@ -32,6 +32,8 @@ use crate::incus::{IncusClient, IncusError, OperationStatus};
 use crate::sandbox::Sandbox;
 use crate::services::plans::{self, subject, MoveStamp};
 
+mod rollout;
+
 /// How long a lease lasts without renewal: a replica that dies is replaced within this.
 const LEASE_TTL: Duration = Duration::from_secs(15);
 /// How often `berth serve` looks for executing plans nobody runs (after a restart, or when
@@ -153,11 +155,16 @@ impl Executor {
         outcome
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         self.auth.clock().now_ms()
     }
 
-    async fn record(&self, id: i64, kind: AuditKind, detail: serde_json::Value) -> Result<(), AppError> {
+    pub(crate) async fn record(
+        &self,
+        id: i64,
+        kind: AuditKind,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
         let mut detail = detail;
         detail["executor"] = json!(self.holder);
         self.auth
@@ -176,6 +183,9 @@ impl Executor {
             let (row, moves) = plans::load(store, id).await?;
             if plans::state_of(&row)? != PlanState::Executing {
                 return Ok(RunEnd::Done);
+            }
+            if let Some(rollout) = store.plan_rollout(id).await? {
+                return self.run_rollout(id, &row.connection, &rollout).await;
             }
             let preview = plans::preview_of(&row)
                 .ok_or_else(|| AppError::BadRequest("the plan has no preview".into()))?;
@@ -196,16 +206,7 @@ impl Executor {
             };
             match outcome {
                 Ok(()) => {}
-                Err(Stop::Superseded(reason)) => {
-                    if store
-                        .supersede_plan(id, PlanState::Executing.as_str(), &reason, self.now())
-                        .await?
-                    {
-                        self.record(id, AuditKind::PlanSuperseded, json!({ "reason": reason }))
-                            .await?;
-                    }
-                    return Ok(RunEnd::Done);
-                }
+                Err(Stop::Superseded(reason)) => return self.supersede(id, &reason).await,
                 Err(Stop::Error(error)) => return Err(error),
             }
         }
@@ -236,9 +237,27 @@ impl Executor {
         Ok(())
     }
 
+    /// Supersedes the executing plan with the reason (unless it left `executing` meanwhile).
+    pub(crate) async fn supersede(&self, id: i64, reason: &str) -> Result<RunEnd, AppError> {
+        let store = self.auth.store();
+        if store
+            .supersede_plan(id, PlanState::Executing.as_str(), reason, self.now())
+            .await?
+        {
+            self.record(id, AuditKind::PlanSuperseded, json!({ "reason": reason }))
+                .await?;
+        }
+        Ok(RunEnd::Done)
+    }
+
     /// Every move ended (or the plan stops after a failure): the remaining ones are skipped
     /// and the plan ends.
-    async fn finish(&self, id: i64, moves: &[PlanMoveRow], failed: bool) -> Result<RunEnd, AppError> {
+    pub(crate) async fn finish(
+        &self,
+        id: i64,
+        moves: &[PlanMoveRow],
+        failed: bool,
+    ) -> Result<RunEnd, AppError> {
         let store = self.auth.store();
         if let Some(stopped_at) = moves.iter().find(|m| m.state == "failed") {
             for pending in moves.iter().filter(|m| m.state == "pending") {
@@ -508,7 +527,7 @@ impl Executor {
 }
 
 /// Why the executor stops working on a plan.
-enum Stop {
+pub(crate) enum Stop {
     /// The plan no longer is what was approved.
     Superseded(String),
     Error(AppError),
@@ -533,7 +552,7 @@ impl From<crate::db::StoreError> for Stop {
 }
 
 /// Incus's own words for a refusal; the transport's for anything else.
-fn incus_message(error: IncusError) -> String {
+pub(crate) fn incus_message(error: IncusError) -> String {
     match error {
         IncusError::Api { message, .. } => message,
         other => other.to_string(),

@@ -6,6 +6,8 @@
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
 //! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
+//! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
+//!   impact`.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
 //! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
 //! - [`services`]: the [`berth_app::backend::Backend`] implementation pages call into; maps
@@ -35,6 +37,8 @@ pub mod db;
 pub mod error;
 pub mod executor;
 pub mod http;
+pub mod impact;
+pub mod impact_cli;
 pub mod incus;
 pub mod plan_cli;
 pub mod sandbox;

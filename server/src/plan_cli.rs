@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use berth_app::types::{MoveSpec, NewPlan, PlanAction, PlanView};
+use berth_app::types::{MoveSpec, NewPlan, PlanAction, PlanView, RolloutSpec};
 use berth_core::plan::Review;
 use clap::Subcommand;
 
@@ -32,8 +32,15 @@ pub enum PlanCommand {
         connection: String,
         #[arg(long)]
         name: String,
-        #[arg(long)]
-        moves: PathBuf,
+        /// The moves: `[{"project","name","target_project","target"}]`.
+        #[arg(long, required_unless_present = "scriptlet", conflicts_with = "scriptlet")]
+        moves: Option<PathBuf>,
+        /// Instead of moves: roll out revision `--revision` of this scriptlet (its id) to the
+        /// connection's cluster (`instances.placement.scriptlet`).
+        #[arg(long, requires = "revision")]
+        scriptlet: Option<i64>,
+        #[arg(long, requires = "scriptlet")]
+        revision: Option<i64>,
         /// Go on with the other moves when one fails (default: stop).
         #[arg(long)]
         continue_on_failure: bool,
@@ -197,6 +204,17 @@ pub async fn run(command: PlanCommand) -> anyhow::Result<u8> {
     }
 }
 
+fn read_moves(path: &std::path::Path) -> Result<Vec<MoveSpec>, AppError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| AppError::BadRequest(format!("cannot read {}: {error}", path.display())))?;
+    serde_json::from_str(&text).map_err(|error| {
+        AppError::BadRequest(format!(
+            "{}: not a list of {{\"project\",\"name\",\"target_project\",\"target\"}}: {error}",
+            path.display()
+        ))
+    })
+}
+
 async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), AppError> {
     let auth = &context.auth;
     let store = auth.store();
@@ -205,23 +223,25 @@ async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), App
             connection,
             name,
             moves,
+            scriptlet,
+            revision,
             continue_on_failure,
             user,
             ..
         } => {
-            let text = std::fs::read_to_string(&moves)
-                .map_err(|error| AppError::BadRequest(format!("cannot read {}: {error}", moves.display())))?;
-            let moves: Vec<MoveSpec> = serde_json::from_str(&text).map_err(|error| {
-                AppError::BadRequest(format!(
-                    "{}: not a list of {{\"project\",\"name\",\"target_project\",\"target\"}}: {error}",
-                    moves.display()
-                ))
-            })?;
+            let moves = match moves {
+                Some(moves) => read_moves(&moves)?,
+                None => Vec::new(),
+            };
+            let rollout = scriptlet
+                .zip(revision)
+                .map(|(scriptlet, revision)| RolloutSpec { scriptlet, revision });
             let acting = acting_as(store, &user.username).await?;
             let new = NewPlan {
                 name,
                 connection,
                 moves,
+                rollout,
                 stop_on_failure: !continue_on_failure,
             };
             let created = plans::create(context, &acting, &new).await?;
@@ -333,6 +353,23 @@ fn print_plan(view: &PlanView, json: bool) {
     );
     if let Some(reason) = &view.superseded {
         println!("superseded: {reason}");
+    }
+    if let Some(rollout) = &view.rollout {
+        println!(
+            "  set scriptlet {} revision {} on {}: {}{}",
+            rollout.scriptlet_name,
+            rollout.revision,
+            view.connection,
+            rollout.state,
+            rollout
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        if let Some(impact) = &rollout.impact {
+            println!("  impact: {}", impact.summary);
+        }
     }
     for (index, planned) in view.moves.iter().enumerate() {
         let target = if planned.target.is_empty() {

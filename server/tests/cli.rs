@@ -326,3 +326,118 @@ fn golden_cases_pass_or_say_what_happened_instead() {
     let broken = run(serde_json::json!([{"name": "typo", "op": create(None), "expct": {}}]));
     assert_eq!(broken.status.code(), Some(2));
 }
+
+/// `berth impact`: the changed decisions, one line each, then the summary; `--json` the whole
+/// replay; a revision that does not compile exits 1 with its file, line and column.
+#[test]
+fn impact_lists_the_changed_decisions_and_sums_them_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = berth_core::demo::demo_snapshot();
+    let snapshot_file = dir.path().join("demo.json");
+    std::fs::write(&snapshot_file, snapshot.to_json()).unwrap();
+    let write = |name: &str, source: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, source).unwrap();
+        path
+    };
+    // Before: the first candidate outside `nvme`; after: `user.app=postgres` on `nvme`.
+    let before = write(
+        "before.star",
+        "def instance_placement(request, candidate_members):\n    others = [m.server_name for m in candidate_members if \"nvme\" not in m.groups]\n    if others:\n        set_target(others[0])\n",
+    );
+    let after = write(
+        "after.star",
+        "def instance_placement(request, candidate_members):\n    nvme = [m.server_name for m in candidate_members if \"nvme\" in m.groups]\n    others = [m.server_name for m in candidate_members if \"nvme\" not in m.groups]\n    if request.config.get(\"user.app\", \"\") == \"postgres\" and nvme:\n        set_target(nvme[0])\n    elif others:\n        set_target(others[0])\n",
+    );
+    let impact = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("impact")
+            .arg("--snapshot")
+            .arg(&snapshot_file)
+            .arg("--from")
+            .arg(&before)
+            .arg("--to")
+            .arg(&after)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let postgres: Vec<String> = snapshot
+        .instances
+        .iter()
+        .filter(|i| i.expanded_config.get("user.app").map(String::as_str) == Some("postgres"))
+        .map(|i| format!("{}/{}", i.project, i.name))
+        .collect();
+    assert!(!postgres.is_empty());
+
+    let output = impact(&["--scope", "project=data"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let in_data = snapshot.instances.iter().filter(|i| i.project == "data").count();
+    let changed: Vec<&str> = lines[..lines.len() - 1]
+        .iter()
+        .map(|line| line.split(' ').next().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = postgres.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(changed, expected, "{stdout}");
+    assert!(
+        lines[0].contains(" → ") && lines[0].contains("[candidates: "),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[lines.len() - 1],
+        format!("{in_data} instances, {} changed, 0 new errors", postgres.len())
+    );
+
+    let json = impact(&[
+        "--json",
+        "--scope",
+        "label=app=postgres",
+        "--scenario",
+        "evacuation",
+    ]);
+    assert_eq!(
+        json.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let document: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(document["scenario"], "evacuation");
+    assert_eq!(document["scope"], "label=app=postgres");
+    assert_eq!(document["instances"], postgres.len());
+    assert!(document["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{} instances, ", postgres.len())));
+    assert!(document["load"].as_array().unwrap().len() == snapshot.members.len());
+
+    let broken = write(
+        "broken.star",
+        "def instance_placement(request, candidate_members):\n    set_target(\n",
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["impact", "--snapshot"])
+        .arg(&snapshot_file)
+        .arg("--from")
+        .arg(&before)
+        .arg("--to")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with(&format!("{}:", broken.display())), "{stderr}");
+
+    let usage = impact(&["--scope", "rack=a"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("project=P, member=M, label=K=V"));
+}

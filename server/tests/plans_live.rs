@@ -3,12 +3,17 @@
 //! refused), executed; the cluster ends where the preview said, and the scriptlet on the cluster
 //! is called exactly once per executed move — `relocation`, with the target project — and never
 //! with `new`. Then the faults: `kill -9` of the executing process and a restart, and a member
-//! stopped mid-plan.
+//! stopped mid-plan. And a rollout: a plan that sets a scriptlet revision on the cluster, with
+//! its impact replay in the review, and its reverse that restores the previous text.
 
 mod support;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use berth_server::db::Store;
 
 use serde_json::Value;
 use support::incus_cli::{incus, log_marks, scriptlet_lines_since};
@@ -193,13 +198,15 @@ impl Bed {
         }
     }
 
-    /// The plan's audit entries, oldest first: (kind, detail, actor).
-    fn audit(&self, id: &str) -> Vec<(String, Value, Option<String>)> {
+    /// Runs `work` on this Berth's store (on a thread of its own: some callers are async tests).
+    fn with_store<T: Send>(
+        &self,
+        work: impl FnOnce(Store) -> Pin<Box<dyn Future<Output = T> + Send>> + Send,
+    ) -> T {
         let location = match &self.database {
             Some(url) => berth_server::db::DatabaseUrl::parse(url).unwrap(),
             None => berth_server::db::DatabaseUrl::sqlite_in(self.data.path()).unwrap(),
         };
-        // On a thread of its own: some callers are async tests.
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
@@ -208,24 +215,32 @@ impl Bed {
                         .build()
                         .unwrap();
                     runtime.block_on(async {
-                        let store = berth_server::db::Store::connect(&location).await.unwrap();
-                        let entries = store.audit_of_subject(&format!("plan:{id}")).await.unwrap();
+                        let store = Store::connect(&location).await.unwrap();
+                        let result = work(store.clone()).await;
                         store.close().await;
-                        entries
-                            .into_iter()
-                            .map(|entry| {
-                                (
-                                    entry.kind,
-                                    serde_json::from_str(&entry.detail).unwrap(),
-                                    entry.actor,
-                                )
-                            })
-                            .collect()
+                        result
                     })
                 })
                 .join()
                 .unwrap()
         })
+    }
+
+    /// The plan's audit entries, oldest first: (kind, detail, actor).
+    fn audit(&self, id: &str) -> Vec<(String, Value, Option<String>)> {
+        let subject = format!("plan:{id}");
+        let entries =
+            self.with_store(|store| Box::pin(async move { store.audit_of_subject(&subject).await.unwrap() }));
+        entries
+            .into_iter()
+            .map(|entry| {
+                (
+                    entry.kind,
+                    serde_json::from_str(&entry.detail).unwrap(),
+                    entry.actor,
+                )
+            })
+            .collect()
     }
 
     /// Each move's (started, succeeded) entries in the audit log.
@@ -979,4 +994,130 @@ async fn a_replica_killed_mid_plan_is_replaced_by_another() {
         .collect();
     assert_eq!(holders.len(), 2, "two executors took turns: {holders:?}");
     drop(b);
+}
+
+/// The cluster's placement scriptlet, as `incus config get` prints it.
+fn live_scriptlet(bed: &TestBed) -> String {
+    let output = incus(bed, &["config", "get", "instances.placement.scriptlet"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    // `incus config get` ends the value with a newline of its own.
+    text(&output.stdout)
+        .strip_suffix('\n')
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_rollout_plan_sets_the_revision_and_its_reverse_restores_the_previous_text() {
+    let _turn = TURN.blocking_lock();
+    let Some(bed) = Bed::new("ro") else { return };
+    // Two stopped containers for the impact replay to place: the new revision sends both to m2.
+    bed.create("r1", "default", "m1", &[]);
+    bed.create("r2", "default", "m3", &[]);
+    let revision = LOGGER.replace(
+        "elif len(names) > 0:\n        set_target(names[0])",
+        "elif \"m2\" in names:\n        set_target(\"m2\")",
+    );
+    assert_ne!(revision, LOGGER);
+    let scriptlet = {
+        let revision = revision.clone();
+        bed.with_store(|store| {
+            Box::pin(async move {
+                store
+                    .insert_scriptlet("spread", &revision, "everything on m2", "alice", 0)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            })
+        })
+    };
+    let scriptlet = scriptlet.to_string();
+    let created = bed.berth(&[
+        "plan",
+        "create",
+        "--connection",
+        "bed",
+        "--name",
+        "roll out m2",
+        "--scriptlet",
+        &scriptlet,
+        "--revision",
+        "1",
+        "--as",
+        "alice",
+    ]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let id = text(&created.stdout).trim().to_owned();
+
+    // The review sees the impact replay of the live scriptlet against the revision.
+    let preview = bed.berth(&["plan", "preview", &id, "--json"]);
+    assert!(preview.status.success(), "{}", text(&preview.stderr));
+    let previewed: Value = serde_json::from_slice(&preview.stdout).unwrap();
+    let impact = &previewed["rollout"]["impact"];
+    let changed: Vec<&str> = impact["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["instance"].as_str().unwrap())
+        .collect();
+    for short in ["r1", "r2"] {
+        let instance = format!("default/{}", bed.name(short));
+        let change = impact["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["instance"] == instance.as_str());
+        // r1 and r2 land on m1 by the live scriptlet (first by name) and on m2 by the revision.
+        let change = change.unwrap_or_else(|| panic!("{instance} not among {changed:?}"));
+        assert_eq!(change["to"]["member"], "m2", "{change}");
+        assert_eq!(change["from"]["member"], "m1", "{change}");
+    }
+    assert!(
+        impact["summary"].as_str().unwrap().ends_with(" 0 new errors"),
+        "{impact}"
+    );
+    assert_eq!(previewed["rollout"]["state"], "pending");
+
+    // Reviewed, approved by another user, executed.
+    bed.approved(&id);
+    let execute = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
+    assert!(
+        execute.status.success(),
+        "{}{}",
+        text(&execute.stdout),
+        text(&execute.stderr)
+    );
+    assert_eq!(live_scriptlet(bed.bed), revision);
+    let done = bed.plan_json(&id);
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["rollout"]["state"], "succeeded");
+    assert_eq!(
+        done["rollout"]["previous_revision"], 2,
+        "the cluster's text kept as revision 2"
+    );
+    let kinds: Vec<String> = bed.audit(&id).into_iter().map(|(kind, _, _)| kind).collect();
+    for kind in ["plan.rollout_started", "plan.rollout_succeeded", "plan.finished"] {
+        assert_eq!(
+            kinds.iter().filter(|k| *k == kind).count(),
+            1,
+            "{kind} in {kinds:?}"
+        );
+    }
+
+    // Its reverse is one more plan: reviewed and executed, the previous text is back.
+    let reverse = bed.berth(&["plan", "reverse", &id, "--as", "alice"]);
+    assert!(reverse.status.success(), "{}", text(&reverse.stderr));
+    let reverse_id = text(&reverse.stdout).trim().to_owned();
+    let reversed = bed.plan_json(&reverse_id);
+    assert_eq!(reversed["rollout"]["revision"], 2, "{reversed}");
+    bed.approved(&reverse_id);
+    let execute = bed.berth(&["plan", "execute", &reverse_id, "--as", "olga", "--wait"]);
+    assert!(
+        execute.status.success(),
+        "{}{}",
+        text(&execute.stdout),
+        text(&execute.stderr)
+    );
+    assert_eq!(live_scriptlet(bed.bed), LOGGER);
+    assert_eq!(bed.plan_json(&reverse_id)["state"], "succeeded");
 }

@@ -68,6 +68,9 @@ fn Sections(viewer: Viewer) -> impl IntoView {
                 <A href="/snapshots" attr:class="nav-link" attr:data-test="nav-snapshots">"Snapshots"</A>
             </li>
             <li>
+                <A href="/impact" attr:class="nav-link" attr:data-test="nav-impact">"Impact"</A>
+            </li>
+            <li>
                 <A href="/plans" attr:class="nav-link" attr:data-test="nav-plans">"Plans"</A>
             </li>
             {admin_links}

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cluster;
+pub mod impact;
 pub mod login;
 pub mod not_found;
 pub mod plans;

@@ -12,7 +12,8 @@
 //! Map: [`operation`] (what can be simulated), [`place`] (one scriptlet call and the placement
 //! step every operation shares), [`target`] (`CheckTarget`), [`request`] (requests for
 //! existing instances), [`create`] with [`image`] and [`instance_type`], [`relocate`] (moves),
-//! [`evacuate`] (evacuation and restore), [`rebalance`], [`budget`] (time limits).
+//! [`evacuate`] (evacuation and restore), [`rebalance`], [`recreate`] (an existing
+//! instance placed as new, for impact replays), [`budget`] (time limits).
 
 mod budget;
 mod create;
@@ -23,6 +24,7 @@ mod operation;
 mod place;
 mod profile;
 mod rebalance;
+mod recreate;
 mod relocate;
 mod request;
 mod target;

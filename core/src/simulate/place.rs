@@ -78,6 +78,16 @@ impl<'r> Run<'r> {
         }
     }
 
+    /// For a run driven from outside [`Run::run`] (one placement per instance): the calls it
+    /// expects to make, for the message when its budget stops it.
+    pub fn expect_calls(&mut self, calls: usize) {
+        self.expected_by_current = calls;
+    }
+
+    pub fn finish(self) -> Simulation {
+        self.simulation
+    }
+
     pub fn run(mut self) -> Simulation {
         for (index, operation) in self.operations.iter().enumerate() {
             self.current = index;
@@ -159,7 +169,10 @@ impl<'r> Run<'r> {
         }
         if simulator.deadlines.budget_spent() {
             let made = self.simulation.calls.len();
-            let later: usize = self.operations[self.current + 1..]
+            let later: usize = self
+                .operations
+                .get(self.current + 1..)
+                .unwrap_or_default()
                 .iter()
                 .map(|operation| self.expected_calls(operation))
                 .sum();

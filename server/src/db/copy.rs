@@ -179,6 +179,23 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("created_at", Integer),
         ],
     ),
+    (
+        "plan_rollouts",
+        &[
+            ("plan_id", Integer),
+            ("scriptlet_id", Integer),
+            ("revision", Integer),
+            ("source", Text),
+            ("live_at_preview", Text),
+            ("impact", Text),
+            ("previous", Text),
+            ("previous_revision", Integer),
+            ("state", Text),
+            ("detail", Text),
+            ("started_at", Integer),
+            ("finished_at", Integer),
+        ],
+    ),
 ];
 
 /// One value of a row, typed as its column.

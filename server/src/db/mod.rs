@@ -1,7 +1,7 @@
 //! The store: one interface over SQLite (default: `berth.db` in the data directory) and
 //! PostgreSQL (`--database postgres://…`, several Berth replicas on one database). Snapshots
 //! (`snapshots.rs`), accounts, sessions and API tokens (`accounts.rs`), the audit log
-//! (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`), and copying a whole store from one
+//! (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), and copying a whole store from one
 //! database to another (`copy.rs`).
 //!
 //! One SQL text serves both databases: queries run through sqlx's `Any` driver with numbered
@@ -18,6 +18,7 @@ mod connections;
 pub mod copy;
 mod leases;
 mod plans;
+mod rollouts;
 mod scriptlets;
 mod snapshots;
 
@@ -36,6 +37,7 @@ pub use connections::ConnectionRecord;
 pub use copy::CopyReport;
 pub use leases::LeaseGrant;
 pub use plans::{NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow};
+pub use rollouts::PlanRolloutRow;
 pub use scriptlets::{RevisionRow, ScriptletRow};
 pub use snapshots::SnapshotRow;
 

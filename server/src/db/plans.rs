@@ -68,20 +68,7 @@ impl Store {
     /// Creates a draft plan with its moves (their `plan_id` is ignored), in one transaction.
     pub async fn insert_plan(&self, plan: &NewPlanRow<'_>, moves: &[PlanMoveRow]) -> Result<i64, StoreError> {
         let mut transaction = self.pool().begin().await?;
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO plans (name, connection, author, state, stop_on_failure, required_approvals,
-                                reverse_of, created_at, updated_at)
-             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(plan.name)
-        .bind(plan.connection)
-        .bind(plan.author)
-        .bind(plan.stop_on_failure as i64)
-        .bind(plan.required_approvals)
-        .bind(plan.reverse_of)
-        .bind(plan.now)
-        .fetch_one(&mut *transaction)
-        .await?;
+        let id = insert_plan_row(&mut transaction, plan).await?;
         insert_moves(&mut transaction, id, moves).await?;
         transaction.commit().await?;
         Ok(id)
@@ -368,6 +355,28 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The plan itself, a draft; its id.
+pub(super) async fn insert_plan_row(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    plan: &NewPlanRow<'_>,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO plans (name, connection, author, state, stop_on_failure, required_approvals,
+                            reverse_of, created_at, updated_at)
+         VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $7) RETURNING id",
+    )
+    .bind(plan.name)
+    .bind(plan.connection)
+    .bind(plan.author)
+    .bind(plan.stop_on_failure as i64)
+    .bind(plan.required_approvals)
+    .bind(plan.reverse_of)
+    .bind(plan.now)
+    .fetch_one(&mut **transaction)
+    .await?;
+    Ok(id)
 }
 
 async fn insert_moves(

@@ -128,6 +128,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/plans", Access::Signed(Action::Read)),
     ("/plans/new", Access::Signed(Action::DraftPlans)),
     ("/plans/{id}", Access::Signed(Action::Read)),
+    ("/impact", Access::Signed(Action::Read)),
 ];
 
 /// The server functions (by path) and what each needs. One missing here makes the router
@@ -150,6 +151,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/scriptlet_diff", Access::Signed(Action::Read)),
     ("/api/sandbox_setup", Access::Signed(Action::Read)),
     ("/api/sandbox_run", Access::Signed(Action::RunSandbox)),
+    ("/api/impact_setup", Access::Signed(Action::Read)),
     ("/api/completion_schema", Access::Signed(Action::Read)),
     ("/api/list_snapshots", Access::Signed(Action::Read)),
     ("/api/upload_snapshot", Access::Signed(Action::AddSnapshots)),

@@ -4,7 +4,8 @@
 //! - `access.rs`: the locked door (who is asking, which role may use which route, CSRF, CSP).
 //! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
-//!   `connections.rs`; `extract.rs` answers
+//!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events);
+//!   `extract.rs` answers
 //!   every malformed body in the API's error shape, `body_limit.rs` the oversized ones.
 //!
 //! `router` is separate from `serve` so tests drive it with `tower::ServiceExt::oneshot`,
@@ -17,6 +18,7 @@ mod body_limit;
 mod client_address;
 mod connections;
 mod extract;
+mod impact;
 pub(crate) mod incus_version;
 mod plans;
 mod scriptlets;
@@ -135,6 +137,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             simulations::endpoints(),
             connections::capture_endpoints(),
             plans::long_running_endpoints(),
+            impact::long_running_endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -142,7 +145,12 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     );
 
     // Event streams last as long as what they follow: no timeout, no compression.
-    let streams = routes_of(plans::stream_endpoints());
+    let streams = routes_of(
+        [plans::stream_endpoints(), impact::stream_endpoints()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
 
     let pages = page_routes();
     for page in &pages {

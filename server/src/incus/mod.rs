@@ -126,6 +126,14 @@ impl IncusClient {
         Ok(envelope.operation)
     }
 
+    /// `PATCH path` with `body`, answered synchronously (e.g. `PATCH /1.0` with server config
+    /// keys, which Incus merges into its configuration). A refusal is an [`IncusError::Api`]
+    /// with Incus's message.
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> Result<(), IncusError> {
+        let _: Envelope<serde_json::Value> = self.send(reqwest::Method::PATCH, path, Some(body)).await?;
+        Ok(())
+    }
+
     /// Waits up to `timeout_s` for an operation to end and returns it. Incus answers the wait
     /// with 200 as soon as it starts: the outcome is the operation's `status` and `err`.
     pub async fn wait_operation(

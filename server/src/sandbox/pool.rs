@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 use berth_core::engine::{
     CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
 };
+use berth_core::impact::{Scenario, ShardImpact};
 use berth_core::simulate::{Mode, Operation};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, Semaphore};
 
-use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply, SimulateJob};
+use super::protocol::{EvaluateJob, EvaluateReply, ImpactJob, Job, Reply, RevisionError, SimulateJob};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -204,6 +205,54 @@ impl Sandbox {
             Outcome::Reply(Reply::Simulated(result)) => Ok(result),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(Err(error)),
+        }
+    }
+
+    /// Replays one shard of an impact replay (`berth_core::impact::replay_shard`) under the
+    /// revisions `from` and `to` in a worker, with the simulation budget. A revision that does
+    /// not compile is named in the error; a worker that dies takes the shard's revisions with it
+    /// (`revision` is `from and to` then).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn replay(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        from: &str,
+        to: &str,
+        version: IncusVersion,
+        scenario: Scenario,
+        instances: &[usize],
+    ) -> Result<Result<ShardImpact, RevisionError>, SandboxError> {
+        let job = |with_snapshot: bool| {
+            Job::Impact(Box::new(ImpactJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                from: from.to_owned(),
+                to: to.to_owned(),
+                incus_version: version.to_string(),
+                scenario,
+                instances: instances.to_vec(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: self.config.simulation_budget.as_millis() as u64,
+            }))
+        };
+        let limit = HardLimit {
+            wall: self.simulation_hard_limit(),
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!(
+                    "replay exceeded its budget of {} s",
+                    self.config.simulation_budget.as_secs_f64()
+                ),
+            ),
+        };
+        match self.run(Some(snapshot.hash), limit, job).await? {
+            Outcome::Reply(Reply::Replayed(result)) => Ok(result.map(|shard| *shard).map_err(|error| *error)),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(diagnostic) => Ok(Err(RevisionError {
+                revision: "from and to".into(),
+                diagnostic,
+            })),
         }
     }
 

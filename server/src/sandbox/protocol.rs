@@ -18,6 +18,35 @@ pub enum Job {
     /// Simulate operations against a snapshot (`berth simulate`, `/api/v1/simulations`); the
     /// snapshot travels once per worker, as for `Evaluate`.
     Simulate(Box<SimulateJob>),
+    /// Replay one shard of an impact replay under two revisions; the snapshot travels once per
+    /// worker, as for `Evaluate`.
+    Impact(Box<ImpactJob>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImpactJob {
+    pub snapshot_hash: String,
+    pub snapshot: Option<String>,
+    /// The revision before and the revision after; empty: Incus's default placement.
+    pub from: String,
+    pub to: String,
+    pub incus_version: String,
+    pub scenario: berth_core::impact::Scenario,
+    /// Positions in the snapshot's instance list (`berth_core::impact::shards`).
+    pub instances: Vec<usize>,
+    pub limits: Limits,
+    /// Wall time of each compilation and each placement call.
+    pub time_limit_ms: u64,
+    /// Wall time of the whole shard, checked before each call.
+    pub budget_ms: u64,
+}
+
+/// Why a replay could not start: a revision that does not compile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevisionError {
+    /// `from` or `to`.
+    pub revision: String,
+    pub diagnostic: Diagnostic,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +86,8 @@ pub enum Reply {
     Evaluated(Box<EvaluateReply>),
     /// The simulation as JSON, or why the scriptlet did not compile.
     Simulated(Result<serde_json::Value, Diagnostic>),
+    /// One shard replayed, or the revision that did not compile.
+    Replayed(Result<Box<berth_core::impact::ShardImpact>, Box<RevisionError>>),
     /// The worker does not have the snapshot: send the job again with it.
     NeedSnapshot,
     /// The job itself was malformed (not the scriptlet).

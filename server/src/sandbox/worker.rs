@@ -6,11 +6,14 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use berth_core::engine::{check, compile, IncusVersion, PlacementCall, PreparedCluster};
+use berth_core::engine::{
+    check, compile, Diagnostic, IncusVersion, Limits, PlacementCall, PreparedCluster, Scriptlet,
+};
+use berth_core::impact::replay_shard;
 use berth_core::simulate::{Deadlines, Simulator};
 use berth_core::Snapshot;
 
-use super::protocol::{EvaluateJob, EvaluateReply, Job, Reply, SimulateJob};
+use super::protocol::{EvaluateJob, EvaluateReply, ImpactJob, Job, Reply, RevisionError, SimulateJob};
 
 /// How many prepared snapshots a worker keeps.
 const SNAPSHOT_CACHE: usize = 4;
@@ -75,6 +78,7 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
     std::panic::set_hook(Box::new(|_| {}));
 
     let mut snapshots = PreparedSnapshots::default();
+    let mut scriptlets = CompiledScriptlets::default();
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     for line in stdin.lock().lines() {
@@ -85,8 +89,9 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
                     Job::Check { .. } => false,
                     Job::Evaluate(job) => job.snapshot.is_some(),
                     Job::Simulate(_) => true,
+                    Job::Impact(job) => job.snapshot.is_some(),
                 };
-                (handle(job, &mut snapshots), large)
+                (handle(job, &mut snapshots, &mut scriptlets), large)
             }
             Err(error) => (Reply::Refused(format!("malformed job: {error}")), false),
         };
@@ -101,7 +106,7 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn handle(job: Job, snapshots: &mut PreparedSnapshots) -> Reply {
+fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut CompiledScriptlets) -> Reply {
     match job {
         Job::Check {
             source,
@@ -118,6 +123,50 @@ fn handle(job: Job, snapshots: &mut PreparedSnapshots) -> Reply {
         }
         Job::Evaluate(job) => evaluate(*job, snapshots),
         Job::Simulate(job) => simulate(*job, snapshots),
+        Job::Impact(job) => impact(*job, snapshots, scriptlets),
+    }
+}
+
+/// How many compiled scriptlets a worker keeps: an impact replay sends the same two revisions
+/// with every shard.
+const SCRIPTLET_CACHE: usize = 4;
+
+/// Compiled scriptlets by version and source, least recently used first. `None`: the source
+/// is empty (Incus's default placement).
+#[derive(Default)]
+struct CompiledScriptlets(VecDeque<((IncusVersion, String), Option<Scriptlet>)>);
+
+impl CompiledScriptlets {
+    fn get(
+        &mut self,
+        source: &str,
+        version: IncusVersion,
+        limits: &Limits,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<&Scriptlet>, Diagnostic> {
+        let key = (version, source.to_owned());
+        match self.0.iter().position(|(cached, _)| *cached == key) {
+            Some(position) => {
+                let entry = self.0.remove(position).expect("the position was just found");
+                self.0.push_back(entry);
+            }
+            None => {
+                let scriptlet = compile(source, version, limits, cancelled)?;
+                if self.0.len() >= SCRIPTLET_CACHE {
+                    self.0.pop_front();
+                }
+                self.0.push_back((key, scriptlet));
+            }
+        }
+        Ok(self.0.back().expect("just pushed").1.as_ref())
+    }
+
+    /// A scriptlet [`CompiledScriptlets::get`] compiled before.
+    fn peek(&self, source: &str, version: IncusVersion) -> Option<&Scriptlet> {
+        self.0
+            .iter()
+            .find(|((v, s), _)| *v == version && s == source)
+            .and_then(|(_, scriptlet)| scriptlet.as_ref())
     }
 }
 
@@ -173,6 +222,49 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     Reply::Simulated(Ok(
         serde_json::to_value(&simulation).expect("a simulation serializes")
     ))
+}
+
+fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut CompiledScriptlets) -> Reply {
+    let clock = WallClock {
+        per_call: Duration::from_millis(job.time_limit_ms),
+        budget: Duration::from_millis(job.budget_ms),
+        started: Instant::now(),
+    };
+    let version = match job.incus_version.parse::<IncusVersion>() {
+        Ok(version) => version,
+        Err(error) => return Reply::Refused(error.to_string()),
+    };
+    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(reply) => return reply,
+    };
+    for (revision, source) in [("from", &job.from), ("to", &job.to)] {
+        if let Err(diagnostic) = scriptlets.get(source, version, &job.limits, &*clock.start_call()) {
+            return Reply::Replayed(Err(Box::new(RevisionError {
+                revision: revision.into(),
+                diagnostic,
+            })));
+        }
+    }
+    // Both are in the cache now (it holds more than two).
+    let (from, to) = (
+        scriptlets.peek(&job.from, version),
+        scriptlets.peek(&job.to, version),
+    );
+    let simulator = |scriptlet| {
+        let mut simulator = Simulator::new(scriptlet, version, berth_core::simulate::Mode::Upstream);
+        simulator.limits = job.limits;
+        simulator.with_deadlines(&clock)
+    };
+    let shard = replay_shard(
+        &simulator(from),
+        &simulator(to),
+        &mut prepared.snapshot,
+        &mut prepared.cluster,
+        job.scenario,
+        &job.instances,
+    );
+    Reply::Replayed(Ok(Box::new(shard)))
 }
 
 fn evaluate(job: EvaluateJob, snapshots: &mut PreparedSnapshots) -> Reply {

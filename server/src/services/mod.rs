@@ -7,7 +7,9 @@
 pub(crate) mod accounts;
 mod cluster;
 pub mod connections;
+pub mod impact;
 pub mod plans;
+pub(crate) mod rollouts;
 pub mod sandbox;
 pub mod scriptlets;
 pub mod snapshots;
@@ -15,9 +17,10 @@ pub mod snapshots;
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, MoveSpec,
-    NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun,
-    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
+    MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
+    UserView,
 };
 use std::sync::Arc;
 
@@ -179,6 +182,10 @@ impl Backend for Services {
 
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
         Ok(sandbox::run(&self.store, &self.sandbox, &source, &scenario).await?)
+    }
+
+    async fn impact_setup(&self) -> Result<ImpactSetup, BerthError> {
+        Ok(impact::setup(&self.store).await?)
     }
 
     async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError> {

@@ -23,6 +23,7 @@ use berth_core::Snapshot;
 use serde_json::json;
 
 use super::connections::client_for;
+use super::rollouts;
 use super::snapshots;
 use crate::audit::{Actor, AuditKind};
 use crate::auth::Auth;
@@ -216,6 +217,7 @@ pub async fn view(store: &Store, id: i64) -> Result<PlanView, AppError> {
                     .collect()
             })
             .unwrap_or_default(),
+        rollout: rollouts::view(store, id).await?,
         comments,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
@@ -314,6 +316,7 @@ pub async fn builder(store: &Store, connection: Option<String>) -> Result<PlanBu
         projects: Vec::new(),
         members: Vec::new(),
         groups: Vec::new(),
+        scriptlets: super::impact::scriptlet_choices(store).await?,
     };
     let Some(chosen) = chosen else {
         return Ok(setup);
@@ -379,28 +382,38 @@ async fn create_plan(
             new.connection
         )));
     }
-    let moves = moves_of(&new.moves)?;
-    let id = auth
-        .store()
-        .insert_plan(
-            &NewPlanRow {
-                name,
-                connection: &new.connection,
-                author: &acting.username,
-                stop_on_failure: new.stop_on_failure,
-                required_approvals: i64::from(context.review.required.max(1)),
-                reverse_of,
-                now: auth.clock().now_ms(),
-            },
-            &moves,
-        )
-        .await?;
+    let row = NewPlanRow {
+        name,
+        connection: &new.connection,
+        author: &acting.username,
+        stop_on_failure: new.stop_on_failure,
+        required_approvals: i64::from(context.review.required.max(1)),
+        reverse_of,
+        now: auth.clock().now_ms(),
+    };
+    let (id, detail) = match &new.rollout {
+        Some(_) if !new.moves.is_empty() => {
+            return Err(AppError::BadRequest(
+                "a plan moves instances or rolls out a scriptlet revision, not both".into(),
+            ))
+        }
+        Some(spec) => (
+            rollouts::insert(auth.store(), &row, spec).await?,
+            json!({ "scriptlet": spec.scriptlet, "revision": spec.revision }),
+        ),
+        None => {
+            let moves = moves_of(&new.moves)?;
+            (auth.store().insert_plan(&row, &moves).await?, json!(moves.len()))
+        }
+    };
+    let mut recorded = json!({ "name": name, "connection": new.connection, "reverse_of": reverse_of });
+    recorded[if new.rollout.is_some() { "rollout" } else { "moves" }] = detail;
     auth.audit()
         .record(
             &acting.actor,
             AuditKind::PlanCreated,
             Some(&subject(id)),
-            json!({ "name": name, "connection": new.connection, "moves": moves.len(), "reverse_of": reverse_of }),
+            recorded,
         )
         .await?;
     view(auth.store(), id).await
@@ -413,6 +426,11 @@ pub async fn edit(auth: &Auth, acting: &Acting, id: i64, specs: &[MoveSpec]) -> 
     let (row, _) = load(auth.store(), id).await?;
     let state = state_of(&row)?;
     let next = state.next(PlanEvent::Edit).map_err(refused)?;
+    if auth.store().plan_rollout(id).await?.is_some() {
+        return Err(refused(
+            "a rollout plan has no moves to edit: make a new plan instead",
+        ));
+    }
     let moves = moves_of(specs)?;
     if !auth
         .store()
@@ -486,7 +504,7 @@ pub async fn act(
             let state = state_of(&row)?;
             let next = state.next(PlanEvent::Submit).map_err(refused)?;
             let preview = preview_now(context, acting, &row).await?;
-            if preview.blocked() == preview.moves.len() {
+            if !preview.moves.is_empty() && preview.blocked() == preview.moves.len() {
                 return Err(refused(
                     "every move of this plan is blocked: there is nothing to review",
                 ));
@@ -546,7 +564,10 @@ pub async fn act(
             // Before anything runs: does the preview still hold?
             let preview = preview_of(&row).ok_or_else(|| refused("the plan has no preview"))?;
             let (fresh, _) = fresh_state(auth, &row.connection).await?;
-            let changes = preview::changes_since(&preview, &fresh, &planned_moves(&moves), 0);
+            let mut changes = preview::changes_since(&preview, &fresh, &planned_moves(&moves), 0);
+            if let Some(rollout) = store.plan_rollout(id).await? {
+                changes.extend(rollouts::changes_since(&rollout, &fresh));
+            }
             if !changes.is_empty() {
                 let reason = changes.join("; ");
                 if store.supersede_plan(id, state.as_str(), &reason, now()).await? {
@@ -584,25 +605,20 @@ pub async fn act(
                     "a plan that is {state} has no reverse yet: it has not finished"
                 )));
             }
-            let plan = Plan {
-                moves: planned_moves(&moves),
+            let (moves, rollout) = match store.plan_rollout(id).await? {
+                Some(rollout) => (
+                    Vec::new(),
+                    Some(rollouts::reverse(&rollout).ok_or_else(|| {
+                        refused("the rollout did not succeed: there is nothing to reverse")
+                    })?),
+                ),
+                None => (reversed_moves(&moves)?, None),
             };
-            let reverse = plan
-                .reverse(|index| moves[index].state == "succeeded")
-                .map_err(|_| refused("no move of this plan succeeded: there is nothing to reverse"))?;
             let new = NewPlan {
                 name: format!("Reverse of {}", row.name),
                 connection: row.connection.clone(),
-                moves: reverse
-                    .moves
-                    .iter()
-                    .map(|planned| MoveSpec {
-                        project: planned.project.clone(),
-                        name: planned.name.clone(),
-                        target_project: planned.target_project.clone(),
-                        target: planned.target.to_string(),
-                    })
-                    .collect(),
+                moves,
+                rollout,
                 stop_on_failure: row.stop_on_failure != 0,
             };
             let created = create_plan(context, acting, &new, Some(id)).await?;
@@ -611,6 +627,26 @@ pub async fn act(
         }
     }
     view(store, id).await
+}
+
+/// The moves that send a plan's succeeded moves back, last first.
+fn reversed_moves(moves: &[PlanMoveRow]) -> Result<Vec<MoveSpec>, AppError> {
+    let plan = Plan {
+        moves: planned_moves(moves),
+    };
+    let reverse = plan
+        .reverse(|index| moves[index].state == "succeeded")
+        .map_err(|_| refused("no move of this plan succeeded: there is nothing to reverse"))?;
+    Ok(reverse
+        .moves
+        .iter()
+        .map(|planned| MoveSpec {
+            project: planned.project.clone(),
+            name: planned.name.clone(),
+            target_project: planned.target_project.clone(),
+            target: planned.target.to_string(),
+        })
+        .collect())
 }
 
 /// A transition that needs nothing but the table and the role.
@@ -814,6 +850,9 @@ async fn preview_now(context: &PlanContext, acting: &Acting, row: &PlanRow) -> R
     let stored = snapshots::store(auth, &acting.actor, &snapshot).await?;
     let moves = planned_moves(&auth.store().plan_moves(row.id).await?);
     let preview = assess(&context.sandbox, &snapshot, &client, &moves).await?;
+    if let Some(rollout) = auth.store().plan_rollout(row.id).await? {
+        rollouts::preview(context, &snapshot, &rollout).await?;
+    }
     let from_members: Vec<Option<String>> = preview.moves.iter().map(|m| m.from_member.clone()).collect();
     let text = serde_json::to_string(&preview).expect("a preview serializes");
     if !auth

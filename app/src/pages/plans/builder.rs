@@ -14,7 +14,7 @@ use leptos_router::NavigateOptions;
 use crate::api::{plan_builder, CreatePlan};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
-use crate::types::{BuilderInstance, MoveSpec, NewPlan, PlanBuilderSetup};
+use crate::types::{BuilderInstance, MoveSpec, NewPlan, PlanBuilderSetup, RolloutSpec, ScriptletChoice};
 
 #[component]
 pub fn NewPlanPage() -> impl IntoView {
@@ -77,6 +77,7 @@ fn Builder(setup: PlanBuilderSetup, chosen: Option<String>) -> impl IntoView {
         projects,
         members,
         groups,
+        scriptlets,
     } = setup;
     if connections.is_empty() {
         return view! {
@@ -110,7 +111,8 @@ fn Builder(setup: PlanBuilderSetup, chosen: Option<String>) -> impl IntoView {
         <InstancePicker instances projects=projects.clone() members=members.clone() groups moves/>
         <JsonMoves moves/>
         <MoveList moves/>
-        <SaveBar connection moves/>
+        <SaveBar connection=connection.clone() moves/>
+        <RolloutBar connection scriptlets/>
     }
     .into_any()
 }
@@ -419,6 +421,7 @@ fn SaveBar(connection: String, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView 
     let save = move |_| {
         create.dispatch(CreatePlan {
             new: NewPlan {
+                rollout: None,
                 name: name.get_untracked().trim().to_owned(),
                 connection: connection.get_value(),
                 moves: moves.get_untracked(),
@@ -450,4 +453,99 @@ fn SaveBar(connection: String, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView 
             })}
         </div>
     }
+}
+
+/// Instead of moves: a plan that rolls a saved scriptlet revision out to the connection's
+/// cluster, saved as a draft like any plan.
+#[component]
+fn RolloutBar(connection: String, scriptlets: Vec<ScriptletChoice>) -> impl IntoView {
+    if scriptlets.is_empty() {
+        return ().into_any();
+    }
+    let name = RwSignal::new(String::new());
+    let scriptlet = RwSignal::new(scriptlets[0].id);
+    let revision = RwSignal::new(scriptlets[0].revisions.first().map(|(n, _)| *n).unwrap_or(1));
+    let scriptlets = StoredValue::new(scriptlets);
+    let create = ServerAction::<CreatePlan>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(plan)) = create.value().get() {
+            navigate(&format!("/plans/{}", plan.id), NavigateOptions::default());
+        }
+    });
+    let connection = StoredValue::new(connection);
+    let revisions = move || {
+        let chosen = scriptlet.get();
+        scriptlets.with_value(|all| {
+            all.iter()
+                .find(|s| s.id == chosen)
+                .map(|s| s.revisions.clone())
+                .unwrap_or_default()
+        })
+    };
+    let save = move |_| {
+        create.dispatch(CreatePlan {
+            new: NewPlan {
+                name: name.get_untracked().trim().to_owned(),
+                connection: connection.get_value(),
+                moves: Vec::new(),
+                rollout: Some(RolloutSpec {
+                    scriptlet: scriptlet.get_untracked(),
+                    revision: revision.get_untracked(),
+                }),
+                stop_on_failure: true,
+            },
+        });
+    };
+    view! {
+        <section class="panel" aria-labelledby="rollout-title" data-test="rollout-bar">
+            <h2 id="rollout-title">"Or roll out a scriptlet revision"</h2>
+            <p class="muted small">
+                "A plan whose one step sets the revision as the cluster's placement scriptlet; its preview shows what it would change."
+            </p>
+            <div class="form inline">
+                <label>"Scriptlet"
+                    <select data-test="rollout-scriptlet" on:change=move |ev| {
+                        if let Ok(id) = event_target_value(&ev).parse::<i64>() {
+                            scriptlet.set(id);
+                            let newest = scriptlets.with_value(|all| {
+                                all.iter().find(|s| s.id == id).and_then(|s| s.revisions.first().map(|(n, _)| *n))
+                            });
+                            revision.set(newest.unwrap_or(1));
+                        }
+                    }>
+                        {scriptlets.get_value().into_iter().map(|s| view! {
+                            <option value=s.id.to_string() selected=move || scriptlet.get() == s.id>{s.name.clone()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Revision"
+                    <select data-test="rollout-revision" on:change=move |ev| {
+                        if let Ok(number) = event_target_value(&ev).parse::<i64>() {
+                            revision.set(number);
+                        }
+                    }>
+                        {move || revisions().into_iter().map(|(number, message)| view! {
+                            <option value=number.to_string() selected=move || revision.get() == number>
+                                {format!("{number}: {message}")}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Plan name"
+                    <input type="text" required maxlength="100" placeholder="roll out spread v3" data-test="rollout-name"
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                </label>
+                <button type="button" class="button primary" data-test="save-rollout"
+                    disabled=move || create.pending().get() || name.with(|n| n.trim().is_empty())
+                    on:click=save>
+                    "Save rollout draft"
+                </button>
+            </div>
+            {move || create.value().get().and_then(Result::err).map(|error| view! {
+                <p class="notice error" role="alert" data-test="rollout-save-error">{error.to_string()}</p>
+            })}
+        </section>
+    }
+    .into_any()
 }

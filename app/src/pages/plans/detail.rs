@@ -14,7 +14,6 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
 
-use super::load_chart::LoadChart;
 use super::{is_final, live, state_badge};
 use crate::api::{
     get_plan, plan_timeline, ApprovePlan, CancelPlan, CommentPlan, EditPlan, ExecutePlan, PreviewPlan,
@@ -22,10 +21,13 @@ use crate::api::{
 };
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
+use crate::components::load_chart::LoadChart;
 use crate::csrf::CsrfField;
 use crate::error::BerthError;
 use crate::format;
-use crate::types::{AuditEntryView, MoveSpec, PlanMoveView, PlanView, PreviewStamp, Viewer};
+use crate::types::{
+    AuditEntryView, DecisionView, MoveSpec, PlanMoveView, PlanView, PreviewStamp, RolloutView, Viewer,
+};
 use crate::ViewerResource;
 
 /// Every action a plan's page can take; each one's completion reloads the plan.
@@ -217,11 +219,14 @@ fn PlanDetail(
         superseded,
         reverse_of,
         load,
+        rollout,
         comments,
         created_at,
         updated_at,
         ..
     } = plan;
+    let is_rollout = rollout.is_some();
+    let preview_snapshot = preview.as_ref().map(|p| p.snapshot_id);
     let blocked = moves
         .iter()
         .filter(|m| m.verdict.as_deref() == Some("blocked"))
@@ -289,21 +294,119 @@ fn PlanDetail(
                     .then(|| view! { <ErrorNotice errors title="That did not work."/> })
             }}
         </div>
-        <section class="panel" aria-labelledby="moves-title">
-            <h2 id="moves-title">"Moves"</h2>
-            <MovesTable moves live_plan id actions rights/>
-        </section>
+        {match rollout {
+            Some(rollout) => view! {
+                <RolloutStep rollout connection=connection.clone() preview_snapshot live_plan/>
+            }
+            .into_any(),
+            None => view! {
+                <section class="panel" aria-labelledby="moves-title">
+                    <h2 id="moves-title">"Moves"</h2>
+                    <MovesTable moves live_plan id actions rights/>
+                </section>
+            }
+            .into_any(),
+        }}
         {move || {
-            (rights.draft && matches!(state.get().as_str(), "draft" | "in_review" | "approved" | "superseded"))
+            (!is_rollout && rights.draft && matches!(state.get().as_str(), "draft" | "in_review" | "approved" | "superseded"))
                 .then(|| view! { <EditMoves id specs=specs.clone() edit=actions.edit/> })
         }}
         <section class="panel" aria-labelledby="load-title">
             <h2 id="load-title">"Instances per member"</h2>
-            <LoadChart load/>
+            <LoadChart load subject="the plan" empty="Preview the plan to see the instances per member before and after it."/>
         </section>
         <Comments id comments move_names may_comment=rights.draft comment=actions.comment/>
     }
     .into_any()
+}
+
+/// A rollout plan's one step: the revision it sets, how it went (live while executing), and
+/// the impact replay its review is based on.
+#[component]
+fn RolloutStep(
+    rollout: RolloutView,
+    connection: String,
+    preview_snapshot: Option<i64>,
+    live_plan: RwSignal<PlanView>,
+) -> impl IntoView {
+    let first = rollout;
+    let initial = StoredValue::new(first.clone());
+    let step = move || {
+        live_plan
+            .with(|p| p.rollout.clone())
+            .unwrap_or_else(|| initial.get_value())
+    };
+    let impact_link = preview_snapshot.map(|snapshot| {
+        format!(
+            "/impact?snapshot={snapshot}&scriptlet={}&from=live&to={}",
+            first.scriptlet, first.revision
+        )
+    });
+    let impact = first.impact.clone();
+    view! {
+        <section class="panel" aria-labelledby="rollout-title" data-test="rollout">
+            <h2 id="rollout-title">"Rollout"</h2>
+            <p>
+                "Set "
+                <A href=format!("/scriptlets/{}?rev={}", first.scriptlet, first.revision)>
+                    {format!("{} revision {}", first.scriptlet_name, first.revision)}
+                </A>
+                {format!(" as the placement scriptlet of {connection} (PATCH /1.0, instances.placement.scriptlet).")}
+            </p>
+            <p data-test="rollout-state" data-state=move || step().state>
+                {move || {
+                    let step = step();
+                    let mut text = format!("Step: {}", step.state);
+                    if let Some(previous) = step.previous_revision {
+                        text.push_str(&format!(" · the cluster's scriptlet before is kept as revision {previous}"));
+                    }
+                    text
+                }}
+            </p>
+            {move || step().error.map(|error| view! {
+                <p class="notice error" role="alert" data-test="rollout-error">{error}</p>
+            })}
+            {match impact {
+                Some(impact) => view! {
+                    <h3>"Impact of the change (each instance re-created)"</h3>
+                    <p data-test="rollout-impact"><strong>{impact.summary.clone()}</strong></p>
+                    <table class="table compact">
+                        <thead><tr><th>"Instance"</th><th>"Now"</th><th>"Before"</th><th>"After"</th></tr></thead>
+                        <tbody>
+                            {impact.changed.iter().take(ROLLOUT_ROWS).map(|c| view! {
+                                <tr data-test="rollout-changed">
+                                    <td class="mono">{c.instance.clone()}</td>
+                                    <td class="mono">{c.location.clone()}</td>
+                                    <td class="mono">{decision_text(&c.from)}</td>
+                                    <td class="mono">{decision_text(&c.to)}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    {(impact.changed.len() > ROLLOUT_ROWS).then(|| view! {
+                        <p class="muted small">{format!("The first {ROLLOUT_ROWS} of {}.", impact.changed.len())}</p>
+                    })}
+                    {impact_link.map(|href| view! { <p><a href=href data-test="rollout-impact-link">"Open in Impact"</a></p> })}
+                }
+                .into_any(),
+                None => view! {
+                    <p class="muted">"Preview the plan to see what the revision would change."</p>
+                }
+                .into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Changed decisions shown on a rollout plan; the Impact page has them all.
+const ROLLOUT_ROWS: usize = 50;
+
+fn decision_text(decision: &DecisionView) -> String {
+    match (&decision.member, &decision.error) {
+        (_, Some(error)) => format!("error: {error}"),
+        (Some(member), None) => member.clone(),
+        (None, None) => "—".into(),
+    }
 }
 
 #[component]

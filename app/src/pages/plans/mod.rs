@@ -9,7 +9,6 @@
 mod builder;
 mod detail;
 mod live;
-mod load_chart;
 
 use leptos::prelude::*;
 use leptos_meta::Title;

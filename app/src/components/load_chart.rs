@@ -1,5 +1,5 @@
-//! Instances per member before and after a plan, as previewed: an inline SVG bar chart drawn
-//! on the server (no script; sizes are attributes, colours classes, so the page's CSP has
+//! Instances per member before and after something (a plan as previewed, a scriptlet revision
+//! replayed): an inline SVG bar chart drawn on the server (no script; sizes are attributes, colours classes, so the page's CSP has
 //! nothing to refuse), with the same figures as a table for screen readers and copying.
 
 use leptos::prelude::*;
@@ -19,19 +19,21 @@ fn length(value: usize, max: usize) -> usize {
     (value * (WIDTH - LABEL - FIGURE)).div_ceil(max.max(1))
 }
 
+/// `subject`: what the "after" is after ("the plan"); `empty`: what to say without figures.
 #[component]
-pub fn LoadChart(load: Vec<LoadView>) -> impl IntoView {
+pub fn LoadChart(
+    load: Vec<LoadView>,
+    #[prop(into)] subject: String,
+    #[prop(into)] empty: String,
+) -> impl IntoView {
     if load.is_empty() {
-        return view! {
-            <p class="muted" data-test="no-load">"Preview the plan to see the instances per member before and after it."</p>
-        }
-        .into_any();
+        return view! { <p class="muted" data-test="no-load">{empty}</p> }.into_any();
     }
     let max = load.iter().map(|l| l.before.max(l.after)).max().unwrap_or(0);
     let height = ROW * load.len() + 4;
     let changed = load.iter().filter(|l| l.before != l.after).count();
     let summary = format!(
-        "Instances per member before and after the plan: {changed} of {} members change.",
+        "Instances per member before and after {subject}: {changed} of {} members change.",
         load.len()
     );
     let bars = load

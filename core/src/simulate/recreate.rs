@@ -1,0 +1,81 @@
+//! An existing instance placed as if it were created now with its own config: the `new` call
+//! Incus would make for `POST /1.0/instances` with the instance's type, architecture,
+//! profiles, expanded config and devices, no target (its `@group`, recorded as
+//! `volatile.cluster.group`, kept), on the cluster as it stands. What an impact replay asks of
+//! each instance in its `new` scenario: each placement alone, none changing the cluster, so the
+//! answers are independent of each other and of their order.
+
+use super::place::{first, Call, Run, Step};
+use super::request::{architectures_of, existing_instance_request};
+use super::Simulator;
+use crate::engine::PreparedCluster;
+use crate::model::Project;
+use crate::placement::CandidateQuery;
+use crate::Snapshot;
+
+impl Simulator<'_> {
+    /// One `new` call per instance of `instances` (positions in `snapshot.instances`), each on
+    /// the unchanged cluster: the calls and an outcome per instance, in order. `cluster` must be
+    /// prepared from `snapshot`; neither is changed.
+    pub fn place_as_new(
+        &self,
+        snapshot: &mut Snapshot,
+        cluster: &mut PreparedCluster,
+        instances: &[usize],
+    ) -> super::Simulation {
+        let mut run = Run::new(self, snapshot, cluster, &[]);
+        run.expect_calls(if self.scriptlet.is_some() {
+            instances.len()
+        } else {
+            0
+        });
+        for &index in instances {
+            if run.recreate(index).is_err() {
+                break;
+            }
+        }
+        run.finish()
+    }
+}
+
+impl Run<'_> {
+    fn recreate(&mut self, index: usize) -> Step {
+        let state = self.working.snapshot();
+        let Some(instance) = state.instances.get(index) else {
+            return Ok(());
+        };
+        let key = format!("{}/{}", instance.project, instance.name);
+        let project = state
+            .project(&instance.project)
+            .cloned()
+            .unwrap_or_else(|| Project {
+                name: instance.project.clone(),
+                ..Project::default()
+            });
+        let group = instance.config.get("volatile.cluster.group").cloned();
+        let found = self.candidates(&CandidateQuery {
+            project: Some(&project),
+            group: group.as_deref(),
+            architectures: architectures_of(instance),
+        });
+        let mut request = existing_instance_request(instance, "new");
+        request.ephemeral = instance.ephemeral;
+        request.description = instance.description.clone();
+        let call = Call {
+            instance: key.clone(),
+            // The request reaches the member the snapshot was taken from, as `incus create` on it.
+            runs_on: state.server.environment.server_name.clone(),
+            request,
+            candidates: found.members,
+            excluded: found.excluded,
+            fixed: false,
+            validation_only: false,
+        };
+        let project_name = project.name.clone();
+        match self.place(call, first)? {
+            Ok(member) => self.placed(&key, &member, &project_name),
+            Err(error) => self.fail(&key, error),
+        }
+        Ok(())
+    }
+}

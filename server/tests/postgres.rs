@@ -119,7 +119,7 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
         text(&copy.stdout),
         "users\t1\nsessions\t1\napi_tokens\t1\nsnapshots\t1\nscriptlets\t0\nscriptlet_revisions\t0\n\
          connections\t0\naudit_log\t3\nleases\t0\nplans\t0\nplan_moves\t0\nplan_approvals\t0\n\
-         plan_comments\t0\n"
+         plan_comments\t0\nplan_rollouts\t0\n"
     );
     let again = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
     assert!(!again.status.success(), "a non-empty destination is refused");

@@ -51,16 +51,7 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("{} is not a usable snapshot", args.snapshot.display()))?;
     let from = revision(&args.from, &snapshot)?;
     let to = revision(&args.to, &snapshot)?;
-    let version = match args.incus_version {
-        Some(version) => version,
-        None => snapshot.incus_version().parse().map_err(|_| {
-            anyhow::anyhow!(
-                "{} reports Incus version {:?}, which Berth cannot read; pass --incus-version",
-                args.snapshot.display(),
-                snapshot.incus_version()
-            )
-        })?,
-    };
+    let version = crate::simulate_cli::version_of(args.incus_version, &snapshot, &args.snapshot)?;
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Sandbox::new(args.sandbox.config_with(program, &args.simulation));
     let hash = hex::encode(Sha256::digest(text.as_bytes()));

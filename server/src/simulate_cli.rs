@@ -39,6 +39,25 @@ pub enum ModeArg {
     Corrected,
 }
 
+/// The version given, else the one the snapshot file reports. Never silently the default: a
+/// prediction for the wrong version is worse than none.
+pub(crate) fn version_of(
+    given: Option<IncusVersion>,
+    snapshot: &Snapshot,
+    file: &std::path::Path,
+) -> anyhow::Result<IncusVersion> {
+    match given {
+        Some(version) => Ok(version),
+        None => snapshot.incus_version().parse().map_err(|_| {
+            anyhow::anyhow!(
+                "{} reports Incus version {:?}, which Berth cannot read; pass --incus-version",
+                file.display(),
+                snapshot.incus_version()
+            )
+        }),
+    }
+}
+
 /// Exit 0 with the simulation on stdout; 1 when the scriptlet does not compile.
 pub async fn simulate(args: SimulateArgs) -> anyhow::Result<u8> {
     let text = std::fs::read_to_string(&args.snapshot)
@@ -58,17 +77,7 @@ pub async fn simulate(args: SimulateArgs) -> anyhow::Result<u8> {
             serde_json::from_str::<Operation>(text).with_context(|| format!("not an operation: {text}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let version = match args.incus_version {
-        Some(version) => version,
-        // Never silently the default: a prediction for the wrong version is worse than none.
-        None => snapshot.incus_version().parse().map_err(|_| {
-            anyhow::anyhow!(
-                "{} reports Incus version {:?}, which Berth cannot read; pass --incus-version",
-                args.snapshot.display(),
-                snapshot.incus_version()
-            )
-        })?,
-    };
+    let version = version_of(args.incus_version, &snapshot, &args.snapshot)?;
     let mode = match args.mode {
         ModeArg::Upstream => Mode::Upstream,
         ModeArg::Corrected => Mode::Corrected,

@@ -47,6 +47,7 @@ on_both_databases!(
     scriptlets_keep_numbered_revisions,
     connections_and_snapshot_deletion,
     plans_change_state_only_from_the_state_they_were_read_in,
+    a_rollout_step_moves_forward_once,
 );
 
 async fn a_lease_has_one_holder_until_it_expires(database: TestDatabase) {
@@ -686,6 +687,30 @@ async fn populate(store: &Store) {
         .add_plan_comment(plan, Some(1), "erin", "✓", 21)
         .await
         .unwrap();
+    // A rollout plan, executed: its step carries the previous text and the revision kept.
+    let rollout = store
+        .insert_rollout_plan(
+            &berth_server::db::NewPlanRow {
+                name: "roll out ✓",
+                connection: "lab",
+                author: "dave",
+                stop_on_failure: true,
+                required_approvals: 1,
+                reverse_of: None,
+                now: 22,
+            },
+            scriptlet,
+            2,
+            "# ünïcode ✓",
+        )
+        .await
+        .unwrap();
+    store.set_rollout_preview(rollout, "", "{}").await.unwrap();
+    assert!(store.start_rollout(rollout, "", 3, 23).await.unwrap());
+    assert!(store
+        .finish_rollout(rollout, "succeeded", None, 24)
+        .await
+        .unwrap());
     store
         .append_audit(&NewAuditEntry {
             at: 12,
@@ -734,10 +759,11 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "connections=1",
             "audit_log=1",
             "leases=1",
-            "plans=1",
+            "plans=2",
             "plan_moves=1",
             "plan_approvals=1",
-            "plan_comments=1"
+            "plan_comments=1",
+            "plan_rollouts=1"
         ]
     );
     let target = postgres.open().await;
@@ -931,4 +957,66 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
         id,
         "most recently changed first"
     );
+}
+
+async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
+    use berth_server::db::NewPlanRow;
+    let store = database.open().await;
+    let scriptlet = store
+        .insert_scriptlet("spread", "# one", "first", "ann", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let new = NewPlanRow {
+        name: "roll out",
+        connection: "prod",
+        author: "ann",
+        stop_on_failure: true,
+        required_approvals: 1,
+        reverse_of: None,
+        now: 10,
+    };
+    let id = store
+        .insert_rollout_plan(&new, scriptlet, 1, "# one")
+        .await
+        .unwrap();
+    let row = store.plan(id).await.unwrap().unwrap();
+    assert_eq!(row.state, "draft");
+    assert!(
+        store.plan_moves(id).await.unwrap().is_empty(),
+        "a rollout has no moves"
+    );
+    let step = store.plan_rollout(id).await.unwrap().unwrap();
+    assert_eq!(
+        (step.revision, step.source.as_str(), step.state.as_str()),
+        (1, "# one", "pending")
+    );
+    assert_eq!(step.impact, None);
+    store
+        .set_rollout_preview(id, "# live", "{\"summary\":\"x\"}")
+        .await
+        .unwrap();
+
+    // Finishing needs it running; starting needs it pending: each happens once.
+    assert!(!store.finish_rollout(id, "succeeded", None, 11).await.unwrap());
+    assert!(store.start_rollout(id, "# live", 2, 12).await.unwrap());
+    assert!(
+        !store.start_rollout(id, "# live", 3, 13).await.unwrap(),
+        "a second runner loses"
+    );
+    assert!(store
+        .finish_rollout(id, "failed", Some("Incus said no"), 14)
+        .await
+        .unwrap());
+    assert!(!store.finish_rollout(id, "succeeded", None, 15).await.unwrap());
+    let step = store.plan_rollout(id).await.unwrap().unwrap();
+    assert_eq!(step.state, "failed");
+    assert_eq!(step.detail.as_deref(), Some("Incus said no"));
+    assert_eq!(
+        (step.previous.as_deref(), step.previous_revision),
+        (Some("# live"), Some(2))
+    );
+    assert_eq!(step.live_at_preview.as_deref(), Some("# live"));
+    assert_eq!((step.started_at, step.finished_at), (Some(12), Some(14)));
+    assert_eq!(store.plan_rollout(id + 1).await.unwrap(), None);
 }

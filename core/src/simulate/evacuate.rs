@@ -1,9 +1,8 @@
 //! `incus cluster evacuate M` (migrate mode) and `incus cluster restore M`.
 
 use super::place::{first, Call, Run, Step};
-use super::request::{architectures_of, existing_instance_request, relocation_request};
-use crate::model::{MemberStatus, Project};
-use crate::placement::CandidateQuery;
+use super::request::{existing_instance_request, relocation_request};
+use crate::model::MemberStatus;
 
 impl Run<'_> {
     /// Each instance on the member, in order, gets an `evacuation` call on that member; the
@@ -21,19 +20,7 @@ impl Run<'_> {
             let state = self.working.snapshot();
             let instance = state.instances[index].clone();
             let key = format!("{}/{}", instance.project, instance.name);
-            let project = state
-                .project(&instance.project)
-                .cloned()
-                .unwrap_or_else(|| Project {
-                    name: instance.project.clone(),
-                    ..Project::default()
-                });
-            let group = instance.config.get("volatile.cluster.group").cloned();
-            let found = self.candidates(&CandidateQuery {
-                project: Some(&project),
-                group: group.as_deref(),
-                architectures: architectures_of(&instance),
-            });
+            let found = self.candidates_for_existing(&instance);
             let call = Call {
                 instance: key.clone(),
                 runs_on: member_name.to_owned(),

@@ -142,6 +142,26 @@ impl<'r> Run<'r> {
         })
     }
 
+    /// The candidates Incus offers an instance it places again by itself (evacuation,
+    /// re-create): its project's restrictions, the `@group` it was created with
+    /// (`volatile.cluster.group`) and its architecture.
+    pub fn candidates_for_existing(&self, instance: &crate::model::Instance) -> Candidates {
+        let state = self.working.snapshot();
+        let project = state
+            .project(&instance.project)
+            .cloned()
+            .unwrap_or_else(|| crate::model::Project {
+                name: instance.project.clone(),
+                ..crate::model::Project::default()
+            });
+        let group = instance.config.get("volatile.cluster.group").cloned();
+        self.candidates(&CandidateQuery {
+            project: Some(&project),
+            group: group.as_deref(),
+            architectures: super::request::architectures_of(instance),
+        })
+    }
+
     pub fn fail(&mut self, instance: &str, error: impl Into<String>) {
         self.simulation.outcomes.push(Outcome::Failed {
             instance: instance.to_owned(),

@@ -6,11 +6,9 @@
 //! answers are independent of each other and of their order.
 
 use super::place::{first, Call, Run, Step};
-use super::request::{architectures_of, existing_instance_request};
+use super::request::existing_instance_request;
 use super::Simulator;
 use crate::engine::PreparedCluster;
-use crate::model::Project;
-use crate::placement::CandidateQuery;
 use crate::Snapshot;
 
 impl Simulator<'_> {
@@ -45,19 +43,7 @@ impl Run<'_> {
             return Ok(());
         };
         let key = format!("{}/{}", instance.project, instance.name);
-        let project = state
-            .project(&instance.project)
-            .cloned()
-            .unwrap_or_else(|| Project {
-                name: instance.project.clone(),
-                ..Project::default()
-            });
-        let group = instance.config.get("volatile.cluster.group").cloned();
-        let found = self.candidates(&CandidateQuery {
-            project: Some(&project),
-            group: group.as_deref(),
-            architectures: architectures_of(instance),
-        });
+        let found = self.candidates_for_existing(instance);
         let mut request = existing_instance_request(instance, "new");
         request.ephemeral = instance.ephemeral;
         request.description = instance.description.clone();
@@ -71,7 +57,7 @@ impl Run<'_> {
             fixed: false,
             validation_only: false,
         };
-        let project_name = project.name.clone();
+        let project_name = instance.project.clone();
         match self.place(call, first)? {
             Ok(member) => self.placed(&key, &member, &project_name),
             Err(error) => self.fail(&key, error),

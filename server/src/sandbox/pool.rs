@@ -191,16 +191,7 @@ impl Sandbox {
                 budget_ms: self.config.simulation_budget.as_millis() as u64,
             }))
         };
-        let limit = HardLimit {
-            wall: self.simulation_hard_limit(),
-            error: Diagnostic::error(
-                ErrorKind::Timeout,
-                format!(
-                    "simulation exceeded its budget of {} s",
-                    self.config.simulation_budget.as_secs_f64()
-                ),
-            ),
-        };
+        let limit = self.budget_limit("simulation");
         match self.run(Some(snapshot.hash), limit, job).await? {
             Outcome::Reply(Reply::Simulated(result)) => Ok(result),
             Outcome::Reply(other) => Err(unexpected(other)),
@@ -236,16 +227,7 @@ impl Sandbox {
                 budget_ms: self.config.simulation_budget.as_millis() as u64,
             }))
         };
-        let limit = HardLimit {
-            wall: self.simulation_hard_limit(),
-            error: Diagnostic::error(
-                ErrorKind::Timeout,
-                format!(
-                    "replay exceeded its budget of {} s",
-                    self.config.simulation_budget.as_secs_f64()
-                ),
-            ),
-        };
+        let limit = self.budget_limit("replay");
         match self.run(Some(snapshot.hash), limit, job).await? {
             Outcome::Reply(Reply::Replayed(result)) => Ok(result.map(|shard| *shard).map_err(|error| *error)),
             Outcome::Reply(other) => Err(unexpected(other)),
@@ -261,6 +243,20 @@ impl Sandbox {
     /// `time_limit`); the margin covers reading and preparing the snapshot.
     pub fn simulation_hard_limit(&self) -> Duration {
         self.config.simulation_budget + self.config.time_limit + SIMULATION_MARGIN
+    }
+
+    /// The hard limit of a job under the simulation budget (`what`: how its error names it).
+    fn budget_limit(&self, what: &str) -> HardLimit {
+        HardLimit {
+            wall: self.simulation_hard_limit(),
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!(
+                    "{what} exceeded its budget of {} s",
+                    self.config.simulation_budget.as_secs_f64()
+                ),
+            ),
+        }
     }
 
     /// The hard limit of a job that is one compilation and at most one call.

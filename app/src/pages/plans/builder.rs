@@ -406,17 +406,22 @@ fn move_row(index: usize, spec: MoveSpec, moves: RwSignal<Vec<MoveSpec>>) -> imp
     }
 }
 
-#[component]
-fn SaveBar(connection: String, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let stop_on_failure = RwSignal::new(true);
-    let create = ServerAction::<CreatePlan>::new();
+/// Opens the plan `create` made, once it has.
+fn open_when_created(create: ServerAction<CreatePlan>) {
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(plan)) = create.value().get() {
             navigate(&format!("/plans/{}", plan.id), NavigateOptions::default());
         }
     });
+}
+
+#[component]
+fn SaveBar(connection: String, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let stop_on_failure = RwSignal::new(true);
+    let create = ServerAction::<CreatePlan>::new();
+    open_when_created(create);
     let connection = StoredValue::new(connection);
     let save = move |_| {
         create.dispatch(CreatePlan {
@@ -467,12 +472,7 @@ fn RolloutBar(connection: String, scriptlets: Vec<ScriptletChoice>) -> impl Into
     let revision = RwSignal::new(scriptlets[0].revisions.first().map(|(n, _)| *n).unwrap_or(1));
     let scriptlets = StoredValue::new(scriptlets);
     let create = ServerAction::<CreatePlan>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(plan)) = create.value().get() {
-            navigate(&format!("/plans/{}", plan.id), NavigateOptions::default());
-        }
-    });
+    open_when_created(create);
     let connection = StoredValue::new(connection);
     let revisions = move || {
         let chosen = scriptlet.get();

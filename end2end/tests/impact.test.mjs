@@ -87,6 +87,9 @@ test("an author replays two revisions on the demo and sees the changed decisions
     assert.ok(gain > 0);
     assert.equal(gain, loss);
 
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, "impact");
+
     // Sorting by the member before, then descending.
     await page.locator('[data-test="sort-before"]').click();
     const before = await page.locator('[data-test="changed-from"]').allTextContents();
@@ -103,8 +106,6 @@ test("an author replays two revisions on the demo and sees the changed decisions
     const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
     assert.equal(csv[0], "instance,location,from_member,from_error,to_member,to_error");
     assert.deepEqual(csv.slice(1).map((line) => line.split(",")[0]).sort(), expected);
-
-    await screenshot(page, "impact");
 
     // The URL is the replay: opened again, it replays the same.
     const url = page.url();

@@ -1,3 +1,6 @@
+//! Impact replays on the demo snapshot: exactly the changed instances, no change between identical
+//! revisions, new and vanished errors, scopes, evacuations, and the work split changing nothing.
+
 use std::collections::BTreeSet;
 
 use super::*;

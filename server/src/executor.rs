@@ -561,27 +561,14 @@ pub(crate) fn incus_message(error: IncusError) -> String {
 
 /// Waits until the operation ends; its error, verbatim, when it did not succeed.
 async fn wait(client: &IncusClient, operation: &str) -> Result<(), String> {
-    loop {
-        let status = match client.wait_operation(operation, OPERATION_WAIT_S).await {
-            Ok(status) => status,
-            // A wait that outlasts its timeout is answered with an error ("context deadline
-            // exceeded", HTTP 500), not with the operation still running: ask the operation.
-            Err(wait_error) => client
-                .get::<OperationStatus>(operation)
-                .await
-                .map_err(|_| incus_message(wait_error))?,
-        };
-        match status.status.as_str() {
-            "Running" | "Pending" => continue,
-            "Success" => return Ok(()),
-            other => {
-                return Err(if status.err.is_empty() {
-                    format!("operation {other}")
-                } else {
-                    status.err
-                })
-            }
-        }
+    let status = client
+        .wait_until_done(operation, OPERATION_WAIT_S)
+        .await
+        .map_err(incus_message)?;
+    match status.status.as_str() {
+        "Success" => Ok(()),
+        other if status.err.is_empty() => Err(format!("operation {other}")),
+        _ => Err(status.err),
     }
 }
 

@@ -88,3 +88,42 @@ async fn an_untrusted_client_certificate_gets_a_clear_error() {
     let error = client.get::<Vec<ClusterMember>>(MEMBERS).await.unwrap_err();
     assert!(matches!(error, IncusError::Untrusted { .. }), "{error:?}");
 }
+
+/// Incus answers a wait that outlasts its timeout with an error, the operation still running;
+/// `wait_until_done` reads the operation then and waits on to its end.
+#[tokio::test]
+async fn an_operation_longer_than_one_wait_is_waited_on_to_its_end() {
+    let Some(bed) = support::testbed() else { return };
+    let name = format!("wait-{}", std::process::id());
+    let launched = support::incus_cli::incus(bed, &["launch", "busybox", &name, "--target", "m1"]);
+    assert!(
+        launched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&launched.stderr)
+    );
+    let client = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let sleep = |seconds: &str| {
+        serde_json::json!({
+            "command": ["sleep", seconds],
+            "wait-for-websocket": false,
+            "interactive": false,
+            "record-output": false,
+        })
+    };
+    let exec = format!("/1.0/instances/{name}/exec");
+
+    let first = client.post_async(&exec, &sleep("4")).await.unwrap();
+    let error = client.wait_operation(&first, 1).await.unwrap_err();
+    assert!(error.to_string().contains("context deadline exceeded"), "{error}");
+
+    let second = client.post_async(&exec, &sleep("3")).await.unwrap();
+    let started = std::time::Instant::now();
+    let done = client.wait_until_done(&second, 1).await.unwrap();
+    assert_eq!(done.status, "Success", "{done:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "it waited for the end"
+    );
+
+    support::incus_cli::incus(bed, &["delete", "--force", &name]);
+}

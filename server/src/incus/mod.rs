@@ -144,6 +144,25 @@ impl IncusClient {
         self.get(&format!("{operation}/wait?timeout={timeout_s}")).await
     }
 
+    /// Waits until the operation ends, in waits of `each_s` seconds, and returns it (`Success`,
+    /// `Failure` or `Cancelled`, with its `err`). Incus answers a wait that outlasts its timeout
+    /// with an error ("context deadline exceeded", HTTP 500) rather than with the operation
+    /// still running: the operation is then read, and waited on again while it runs.
+    pub async fn wait_until_done(&self, operation: &str, each_s: u64) -> Result<OperationStatus, IncusError> {
+        loop {
+            let status = match self.wait_operation(operation, each_s).await {
+                Ok(status) => status,
+                Err(wait_error) => match self.get::<OperationStatus>(operation).await {
+                    Ok(status) => status,
+                    Err(_) => return Err(wait_error),
+                },
+            };
+            if !matches!(status.status.as_str(), "Running" | "Pending") {
+                return Ok(status);
+            }
+        }
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,

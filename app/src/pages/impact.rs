@@ -175,7 +175,7 @@ fn ReplayPanel() -> impl IntoView {
         })
     });
     let state = RwSignal::new(ReplayState::Idle);
-    let cancel = replay::follow(link, state);
+    let cancel = follow_replay(link, state);
     view! {
         <section class="card" data-test="replay">
             {move || match state.get() {
@@ -233,7 +233,8 @@ impl Column {
     }
 }
 
-fn outcome(decision: &DecisionView) -> String {
+/// A decision in a table cell: the member, or `error: …`.
+pub(crate) fn outcome(decision: &DecisionView) -> String {
     match (&decision.member, &decision.error) {
         (_, Some(error)) => format!("error: {error}"),
         (Some(member), None) => member.clone(),
@@ -382,23 +383,17 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-/// Running the replay from the browser; nothing on the server.
-mod replay {
-    use leptos::prelude::*;
-
-    use super::ReplayState;
-
-    /// Starts a replay whenever `link` names one; the callback cancels the running one.
-    pub fn follow(link: Memo<Option<String>>, state: RwSignal<ReplayState>) -> Callback<()> {
-        #[cfg(feature = "hydrate")]
-        {
-            super::browser::follow(link, state)
-        }
-        #[cfg(not(feature = "hydrate"))]
-        {
-            let _ = (link, state);
-            Callback::new(|_| {})
-        }
+/// Starts a replay whenever `link` names one (in the browser; nothing on the server); the
+/// callback cancels the running one.
+fn follow_replay(link: Memo<Option<String>>, state: RwSignal<ReplayState>) -> Callback<()> {
+    #[cfg(feature = "hydrate")]
+    {
+        browser::follow(link, state)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (link, state);
+        Callback::new(|_| {})
     }
 }
 

@@ -25,9 +25,10 @@ use crate::model::Instance;
 use crate::simulate::{Operation, Outcome, Simulation, Simulator};
 use crate::Snapshot;
 
-/// The placement call replayed for each instance.
+/// The placement call replayed for each instance. Written `new` or `evacuation`; empty means
+/// the default, `new` (a form or a query may send the field empty).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "String")]
 pub enum Scenario {
     /// A re-create with its config: reason `new`.
     #[default]
@@ -55,8 +56,8 @@ impl FromStr for Scenario {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Scenario, String> {
-        match text {
-            "new" => Ok(Scenario::New),
+        match text.trim() {
+            "" | "new" => Ok(Scenario::New),
             "evacuation" => Ok(Scenario::Evacuation),
             other => Err(format!("unknown scenario {other:?}: new or evacuation")),
         }
@@ -102,6 +103,20 @@ impl fmt::Display for Scope {
             Scope::Member(member) => write!(f, "member={member}"),
             Scope::Label { key, value } => write!(f, "label={key}={value}"),
         }
+    }
+}
+
+impl TryFrom<String> for Scenario {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Scenario, String> {
+        text.parse()
+    }
+}
+
+impl From<Scenario> for String {
+    fn from(scenario: Scenario) -> String {
+        scenario.as_str().to_owned()
     }
 }
 

@@ -241,6 +241,15 @@ fn scopes_and_scenarios_read_and_print_alike() {
         assert!(error.contains("project=P, member=M, label=K=V"), "{error}");
     }
     assert_eq!("evacuation".parse::<Scenario>(), Ok(Scenario::Evacuation));
+    assert_eq!(
+        serde_json::from_str::<Scenario>("\"\"").unwrap(),
+        Scenario::New,
+        "empty is the default"
+    );
+    assert_eq!(
+        serde_json::to_string(&Scenario::Evacuation).unwrap(),
+        "\"evacuation\""
+    );
     assert!("move".parse::<Scenario>().is_err());
     assert_eq!(
         serde_json::to_string(&Scope::Member("m1".into())).unwrap(),

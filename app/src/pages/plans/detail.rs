@@ -25,9 +25,8 @@ use crate::components::load_chart::LoadChart;
 use crate::csrf::CsrfField;
 use crate::error::BerthError;
 use crate::format;
-use crate::types::{
-    AuditEntryView, DecisionView, MoveSpec, PlanMoveView, PlanView, PreviewStamp, RolloutView, Viewer,
-};
+use crate::pages::impact::outcome;
+use crate::types::{AuditEntryView, MoveSpec, PlanMoveView, PlanView, PreviewStamp, RolloutView, Viewer};
 use crate::ViewerResource;
 
 /// Every action a plan's page can take; each one's completion reloads the plan.
@@ -377,8 +376,8 @@ fn RolloutStep(
                                 <tr data-test="rollout-changed">
                                     <td class="mono">{c.instance.clone()}</td>
                                     <td class="mono">{c.location.clone()}</td>
-                                    <td class="mono">{decision_text(&c.from)}</td>
-                                    <td class="mono">{decision_text(&c.to)}</td>
+                                    <td class="mono">{outcome(&c.from)}</td>
+                                    <td class="mono">{outcome(&c.to)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -400,14 +399,6 @@ fn RolloutStep(
 
 /// Changed decisions shown on a rollout plan; the Impact page has them all.
 const ROLLOUT_ROWS: usize = 50;
-
-fn decision_text(decision: &DecisionView) -> String {
-    match (&decision.member, &decision.error) {
-        (_, Some(error)) => format!("error: {error}"),
-        (Some(member), None) => member.clone(),
-        (None, None) => "—".into(),
-    }
-}
 
 #[component]
 fn PreviewLine(preview: Option<PreviewStamp>) -> impl IntoView {

@@ -6,7 +6,9 @@
 //!
 //! - `replay_10000_x2_new`: the whole replay, scenario `new`, workers already holding the
 //!   snapshot prepared and the revisions compiled (as after a first replay of the snapshot).
-//!   Goal (issue 12): < 1 s on 2 cores.
+//!   Goal (issue 12): < 1 s on 2 cores. The reference scriptlet scans its project's instances
+//!   on every call (`app_spread`); compiled for replays, that helper runs once per project and
+//!   application per worker (`berth_core::engine::memo`).
 //! - `replay_10000_x2_new_cold`: the same on fresh workers: starting them, sending and preparing
 //!   the snapshot, compiling, then the replay.
 

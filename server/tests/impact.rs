@@ -174,3 +174,62 @@ async fn the_page_stream_reports_progress_then_the_replay_of_saved_revisions() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND, "{}", missing.body);
     assert!(missing.body.contains("has no revision 7"));
 }
+
+/// The sandbox's workers compile scriptlets for replays: decisions only, pure helpers
+/// memoized per cluster state (`engine::memo`). Their replay must decide exactly as the
+/// scriptlet compiled for authors does, in process, in both scenarios (an evacuation changes
+/// the cluster between calls, so its helpers are recomputed).
+#[tokio::test]
+async fn a_sandbox_replay_decides_as_the_authors_scriptlet_does_in_process() {
+    use berth_core::engine::{compile, IncusVersion, Limits};
+    use berth_core::impact::{replay_shard, shards, Impact, Scenario, Scope};
+    use berth_core::simulate::{Mode, Simulator};
+    use berth_server::impact::Replay;
+    use berth_server::sandbox::{JobSnapshot, Sandbox, SandboxConfig};
+
+    let snapshot = berth_core::demo::scale::scaled(12, 400, 7);
+    let from = include_str!("../../core/benches/fixtures/spread_by_free_memory.star");
+    let to = from.replace("* 8 * GIB", "* 1 * GIB");
+    let version = IncusVersion::DEFAULT;
+    let compiled = |source: &str| {
+        compile(source, version, &Limits::default(), &|| false)
+            .expect("compiles")
+            .expect("not empty")
+    };
+    let (from_scriptlet, to_scriptlet) = (compiled(from), compiled(&to));
+    let sandbox = Sandbox::new(SandboxConfig::new(env!("CARGO_BIN_EXE_berth").into()));
+    let (json, hash) = (snapshot.to_json(), snapshot.content_hash());
+
+    for scenario in [Scenario::New, Scenario::Evacuation] {
+        let mut expected = Impact::new(&snapshot, scenario, Scope::All);
+        let (mut working, mut cluster) = (
+            snapshot.clone(),
+            berth_core::engine::PreparedCluster::new(&snapshot),
+        );
+        for shard in shards(&snapshot, &Scope::All, scenario, 50) {
+            expected.add(replay_shard(
+                &Simulator::new(Some(&from_scriptlet), version, Mode::Upstream),
+                &Simulator::new(Some(&to_scriptlet), version, Mode::Upstream),
+                &mut working,
+                &mut cluster,
+                scenario,
+                &shard,
+            ));
+        }
+        let replay = Replay {
+            snapshot: &snapshot,
+            job_snapshot: JobSnapshot::new(&hash, &json),
+            version,
+            from,
+            to: &to,
+            scenario,
+            scope: Scope::All,
+        };
+        let replayed = replay.run(&sandbox, |_| {}).await.expect("the replay runs");
+        assert!(
+            !expected.changed.is_empty(),
+            "{scenario:?}: the revisions differ somewhere"
+        );
+        assert_eq!(replayed, expected, "{scenario:?}");
+    }
+}

@@ -408,10 +408,12 @@ mod browser {
     use super::ReplayState;
     use crate::types::{ImpactProgress, ImpactView};
 
+    type EventHandler = Closure<dyn FnMut(MessageEvent)>;
+
     /// An open stream and its handlers (kept alive while it is open).
     struct Stream {
         source: EventSource,
-        handlers: Vec<(&'static str, Closure<dyn FnMut(MessageEvent)>)>,
+        handlers: Vec<(&'static str, EventHandler)>,
         _on_error: Closure<dyn FnMut(web_sys::Event)>,
     }
 
@@ -442,13 +444,13 @@ mod browser {
         };
         state.set(ReplayState::Running(ImpactProgress::default()));
         let handler = |on: fn(&str, RwSignal<ReplayState>, Slot)| {
-            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            EventHandler::new(move |event: MessageEvent| {
                 if let Some(text) = event.data().as_string() {
                     on(&text, state, slot);
                 }
             })
         };
-        let handlers: Vec<(&'static str, Closure<dyn FnMut(MessageEvent)>)> = vec![
+        let handlers: Vec<(&'static str, EventHandler)> = vec![
             ("progress", handler(on_progress)),
             ("result", handler(on_result)),
             ("failed", handler(on_failed)),

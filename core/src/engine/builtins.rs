@@ -2,6 +2,7 @@
 //! `None` handling and errors, and a trace of every call for the author.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use starlark::any::ProvidesStaticType;
@@ -18,6 +19,7 @@ use super::go_value::{GoValue, IncusObject};
 use super::marshal;
 use super::request::PlacementRequest;
 use super::version::IncusVersion;
+use super::Recording;
 use crate::units::parse_bytes;
 
 /// One line a scriptlet logged. `print` output is kept too (level `print`), although Incus
@@ -72,7 +74,8 @@ pub struct BuiltinCall {
 pub(crate) struct PlacementScope<'a> {
     pub cluster: &'a PreparedCluster,
     pub request: &'a PlacementRequest,
-    pub candidates: &'a [String],
+    /// The call's candidate members, by name.
+    pub candidates: HashSet<&'a str>,
     pub local_member: &'a str,
 }
 
@@ -85,6 +88,7 @@ pub(crate) struct Context<'a> {
     pub logs: RefCell<Vec<LogLine>>,
     pub trace: RefCell<Vec<BuiltinCall>>,
     pub target: RefCell<Option<String>>,
+    pub recording: Recording,
 }
 
 impl<'a> Context<'a> {
@@ -95,25 +99,36 @@ impl<'a> Context<'a> {
             logs: RefCell::default(),
             trace: RefCell::default(),
             target: RefCell::default(),
+            recording: Recording::Everything,
         }
     }
 
-    fn record(&self, builtin: &str, arguments: String, result: String) {
-        self.trace.borrow_mut().push(BuiltinCall {
-            builtin: builtin.to_owned(),
-            arguments,
-            result,
-        });
+    /// Traces a builtin call; `describe` gives its arguments and result, formatted only when
+    /// the evaluation keeps them.
+    fn record(&self, builtin: &str, describe: impl FnOnce() -> (String, String)) {
+        if self.recording.keeps_details() {
+            let (arguments, result) = describe();
+            self.trace.borrow_mut().push(BuiltinCall {
+                builtin: builtin.to_owned(),
+                arguments,
+                result,
+            });
+        }
     }
 
-    fn log(&self, level: LogLevel, message: String) {
-        self.logs.borrow_mut().push(LogLine { level, message });
+    fn log(&self, level: LogLevel, message: impl FnOnce() -> String) {
+        if self.recording.keeps_details() {
+            self.logs.borrow_mut().push(LogLine {
+                level,
+                message: message(),
+            });
+        }
     }
 }
 
 impl starlark::PrintHandler for Context<'_> {
     fn println(&self, text: &str) -> starlark::Result<()> {
-        self.log(LogLevel::Print, text.to_owned());
+        self.log(LogLevel::Print, || text.to_owned());
         Ok(())
     }
 }
@@ -190,7 +205,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         let (context, _) = scope(eval, "log_info")?;
-        context.log(LogLevel::Info, join_log_arguments(&args.items));
+        context.log(LogLevel::Info, || join_log_arguments(&args.items));
         Ok(NoneType)
     }
 
@@ -199,7 +214,7 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         let (context, _) = scope(eval, "log_warn")?;
-        context.log(LogLevel::Warn, join_log_arguments(&args.items));
+        context.log(LogLevel::Warn, || join_log_arguments(&args.items));
         Ok(NoneType)
     }
 
@@ -208,13 +223,13 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         let (context, _) = scope(eval, "log_error")?;
-        context.log(LogLevel::Error, join_log_arguments(&args.items));
+        context.log(LogLevel::Error, || join_log_arguments(&args.items));
         Ok(NoneType)
     }
 
     fn set_target<'v>(member_name: &str, eval: &mut Evaluator<'v, '_, '_>) -> anyhow::Result<NoneType> {
         let (context, scope) = scope(eval, "set_target")?;
-        let is_candidate = scope.candidates.iter().any(|candidate| candidate == member_name);
+        let is_candidate = scope.candidates.contains(member_name);
         let mut target = context.target.borrow_mut();
         let result = if is_candidate {
             *target = Some(member_name.to_owned());
@@ -224,16 +239,14 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
             // so a bad name after a good one is silently ignored.
             "ignored: a target was already set".to_owned()
         } else if context.version.set_target_raises() {
-            context.record(
-                "set_target",
-                format!("{member_name:?}"),
-                "error: not a candidate".into(),
-            );
+            context.record("set_target", || {
+                (format!("{member_name:?}"), "error: not a candidate".into())
+            });
             return Err(anyhow::anyhow!("Invalid member name: {member_name}"));
         } else {
             "ignored: not a candidate (Incus uses its built-in placement)".to_owned()
         };
-        context.record("set_target", format!("{member_name:?}"), result);
+        context.record("set_target", || (format!("{member_name:?}"), result));
         Ok(NoneType)
     }
 
@@ -280,11 +293,12 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
             .and_then(|root| root.get("size"))
             .and_then(|size| parse_bytes(size))
             .unwrap_or(0);
-        context.record(
-            "get_instance_resources",
-            String::new(),
-            format!("cpu_cores={cpu_cores} memory_size={memory_size} root_disk_size={root_disk_size}"),
-        );
+        context.record("get_instance_resources", || {
+            (
+                String::new(),
+                format!("cpu_cores={cpu_cores} memory_size={memory_size} root_disk_size={root_disk_size}"),
+            )
+        });
         Ok(marshal::instance_resources(cpu_cores, memory_size, root_disk_size).to_starlark(eval.heap()))
     }
 
@@ -297,11 +311,12 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         let (project, location) = (project.into_option(), location.into_option());
         let found = scope.cluster.instances_of(project, location);
         let arguments = [optional("project", project), optional("location", location)];
-        context.record(
-            "get_instances",
-            arguments.into_iter().flatten().collect::<Vec<_>>().join(", "),
-            format!("{} instances", found.len()),
-        );
+        context.record("get_instances", || {
+            (
+                arguments.into_iter().flatten().collect::<Vec<_>>().join(", "),
+                format!("{} instances", found.len()),
+            )
+        });
         let heap = eval.heap();
         Ok(heap.alloc(starlark::values::list::AllocList(
             found.into_iter().map(|value| value.to_starlark(heap)),
@@ -334,7 +349,9 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         if pending {
             arguments.push("pending=True".into());
         }
-        context.record("get_instances_count", arguments.join(", "), count.to_string());
+        context.record("get_instances_count", || {
+            (arguments.join(", "), count.to_string())
+        });
         Ok(count as i64)
     }
 
@@ -349,11 +366,12 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
             .iter()
             .map(|member| member.model.server_name.clone())
             .collect();
-        context.record(
-            "get_cluster_members",
-            optional("group", group).unwrap_or_default(),
-            format!("[{}]", repr_list(&names)),
-        );
+        context.record("get_cluster_members", || {
+            (
+                optional("group", group).unwrap_or_default(),
+                format!("[{}]", repr_list(&names)),
+            )
+        });
         let heap = eval.heap();
         Ok(heap.alloc(starlark::values::list::AllocList(
             members.into_iter().map(|member| member.value.to_starlark(heap)),
@@ -364,11 +382,11 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         let (context, scope) = scope(eval, "get_project")?;
         match scope.cluster.projects.get(name) {
             Some(project) => {
-                context.record("get_project", format!("{name:?}"), "project".into());
+                context.record("get_project", || (format!("{name:?}"), "project".into()));
                 Ok(project.to_starlark(eval.heap()))
             }
             None => {
-                context.record("get_project", format!("{name:?}"), "error: not found".into());
+                context.record("get_project", || (format!("{name:?}"), "error: not found".into()));
                 Err(anyhow::anyhow!("Failed to get project: Project not found"))
             }
         }
@@ -391,9 +409,11 @@ fn member_lookup<'v>(
     pick: impl Fn(&super::cluster::PreparedMember) -> Option<&GoValue>,
 ) -> anyhow::Result<Value<'v>> {
     let (context, scope) = scope(eval, builtin)?;
-    let allowed = member_name == scope.local_member || scope.candidates.iter().any(|c| c == member_name);
+    let allowed = member_name == scope.local_member || scope.candidates.contains(member_name);
     if !allowed {
-        context.record(builtin, format!("{member_name:?}"), "Invalid member name".into());
+        context.record(builtin, || {
+            (format!("{member_name:?}"), "Invalid member name".into())
+        });
         if context.version.member_lookup_raises() {
             return Err(anyhow::anyhow!("Invalid member name: {member_name}"));
         }
@@ -402,15 +422,13 @@ fn member_lookup<'v>(
     }
     match scope.cluster.member(member_name).and_then(&pick) {
         Some(value) => {
-            context.record(builtin, format!("{member_name:?}"), "ok".into());
+            context.record(builtin, || (format!("{member_name:?}"), "ok".into()));
             Ok(value.to_starlark(eval.heap()))
         }
         None => {
-            context.record(
-                builtin,
-                format!("{member_name:?}"),
-                "error: member did not answer".into(),
-            );
+            context.record(builtin, || {
+                (format!("{member_name:?}"), "error: member did not answer".into())
+            });
             Err(anyhow::anyhow!("Failed to query member {member_name}: the snapshot has no data for it (it did not answer during capture)"))
         }
     }

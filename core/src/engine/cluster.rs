@@ -1,7 +1,8 @@
 //! A snapshot prepared for scriptlets: every object the builtins hand out, marshalled once,
 //! so an evaluation only clones shared pointers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use starlark::values::{FrozenHeap, FrozenHeapRef};
 
@@ -14,6 +15,8 @@ use crate::Snapshot;
 #[derive(Clone)]
 pub struct PreparedCluster {
     pub(crate) members: Vec<PreparedMember>,
+    /// Member names to their index: every builtin that names a member looks it up.
+    member_index: HashMap<String, usize>,
     /// `get_instances` results, in snapshot order.
     instances: Vec<GoValue>,
     /// Indexes into `instances`: scriptlets filter by project and member on every call.
@@ -31,6 +34,16 @@ pub struct PreparedCluster {
     frozen_heaps: Vec<FrozenHeapRef>,
     /// What [`PreparedCluster::rollback`] restores: the values the updates replaced.
     undo: Vec<Undo>,
+    /// This state's identity: new for every prepared cluster and every update, and restored
+    /// by a rollback (the state is then the same again). Memoized scriptlet functions keep
+    /// their results per generation.
+    generation: u64,
+}
+
+/// A generation no cluster state has had.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 #[derive(Clone)]
@@ -50,6 +63,7 @@ enum Undo {
 /// A point [`PreparedCluster::rollback`] returns to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
+    generation: u64,
     instances: usize,
     heaps: usize,
     undo: usize,
@@ -67,7 +81,7 @@ impl PreparedCluster {
     pub fn new(snapshot: &Snapshot) -> PreparedCluster {
         let heap = FrozenHeap::new();
         let frozen = |value: GoValue| GoValue::Frozen(value.freeze(&heap));
-        let members = snapshot
+        let members: Vec<PreparedMember> = snapshot
             .members
             .iter()
             .map(|member| PreparedMember {
@@ -122,6 +136,11 @@ impl PreparedCluster {
             })
             .collect();
         PreparedCluster {
+            member_index: members
+                .iter()
+                .enumerate()
+                .map(|(index, member)| (member.model.server_name.clone(), index))
+                .collect(),
             members,
             instances,
             by_project,
@@ -132,6 +151,7 @@ impl PreparedCluster {
             instance_keys,
             frozen_heaps: vec![heap.into_ref()],
             undo: Vec::new(),
+            generation: next_generation(),
         }
     }
 
@@ -146,6 +166,7 @@ impl PreparedCluster {
             index <= self.instances.len(),
             "instance index {index} out of range"
         );
+        self.generation = next_generation();
         let heap = FrozenHeap::new();
         let value = GoValue::Frozen(marshal::instance(instance).freeze(&heap));
         self.frozen_heaps.push(heap.into_ref());
@@ -162,11 +183,8 @@ impl PreparedCluster {
 
     /// A member's status changed (an evacuation or a restore).
     pub fn set_member_status(&mut self, name: &str, status: MemberStatus) {
-        if let Some(index) = self
-            .members
-            .iter()
-            .position(|member| member.model.server_name == name)
-        {
+        if let Some(&index) = self.member_index.get(name) {
+            self.generation = next_generation();
             let member = &mut self.members[index];
             let model = member.model.clone();
             member.model.status = status;
@@ -178,6 +196,7 @@ impl PreparedCluster {
     /// Where [`PreparedCluster::rollback`] can come back to.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
+            generation: self.generation,
             instances: self.instances.len(),
             heaps: self.frozen_heaps.len(),
             undo: self.undo.len(),
@@ -205,6 +224,12 @@ impl PreparedCluster {
         }
         self.instances.truncate(checkpoint.instances);
         self.frozen_heaps.truncate(checkpoint.heaps);
+        self.generation = checkpoint.generation;
+    }
+
+    /// The identity of this state (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Puts `value` at `index` under `key`; the previous value and key.
@@ -233,9 +258,7 @@ impl PreparedCluster {
     }
 
     pub(crate) fn member(&self, name: &str) -> Option<&PreparedMember> {
-        self.members
-            .iter()
-            .find(|member| member.model.server_name == name)
+        self.member_index.get(name).map(|&index| &self.members[index])
     }
 
     /// Instances of a project and/or on a member (`None`: any), in snapshot order.

@@ -20,6 +20,7 @@ mod dialect;
 mod go_value;
 mod lints;
 mod marshal;
+mod memo;
 mod recursion;
 mod request;
 pub mod schema;
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
 use starlark::eval::Evaluator;
 use starlark::values::list::AllocList;
-use starlark::values::OwnedFrozenValue;
+use starlark::values::{OwnedFrozenValue, ValueLike};
 
 pub use builtin_names::BUILTIN_NAMES;
 pub use builtins::{BuiltinCall, LogLevel, LogLine};
@@ -120,9 +121,25 @@ pub struct PlacementCall<'a> {
     pub local_member: &'a str,
 }
 
+/// What an evaluation keeps besides its decision (the target or the error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// Logs and the builtin trace, for an author reading one call.
+    Everything,
+    /// Nothing more, for replays of thousands of calls (see [`compile_for_replay`]).
+    DecisionOnly,
+}
+
+impl Recording {
+    pub fn keeps_details(self) -> bool {
+        self == Recording::Everything
+    }
+}
+
 /// A validated scriptlet, ready to evaluate any number of times from any thread.
 pub struct Scriptlet {
     version: IncusVersion,
+    recording: Recording,
     /// Functions that may recurse, watched at run time (see `recursion`).
     recursive: BTreeSet<String>,
     entry: OwnedFrozenValue,
@@ -150,7 +167,7 @@ pub fn check(
             warnings: Vec::new(),
         };
     }
-    let (result, warnings) = guard_compile(source, version, limits, cancelled);
+    let (result, warnings) = guard_compile(source, version, limits, cancelled, Recording::Everything);
     let errors: Vec<Diagnostic> = result.err().into_iter().collect();
     CheckReport {
         incus_version: version.to_string(),
@@ -172,11 +189,28 @@ pub fn compile(
     if source.is_empty() {
         return Ok(None);
     }
-    let (result, warnings) = guard_compile(source, version, limits, cancelled);
+    let (result, warnings) = guard_compile(source, version, limits, cancelled, Recording::Everything);
     result.map(|mut scriptlet| {
         scriptlet.warnings = warnings;
         Some(scriptlet)
     })
+}
+
+/// As [`compile`], for a replay: many calls on one cluster state where only decisions count.
+/// Its evaluations keep no logs and no trace, and its pure functions are memoized per cluster
+/// state (see `memo`), so a helper that scans the cluster runs once per distinct arguments
+/// instead of once per call. Decisions are those [`compile`]'s scriptlet makes.
+pub fn compile_for_replay(
+    source: &str,
+    version: IncusVersion,
+    limits: &Limits,
+    cancelled: &dyn Fn() -> bool,
+) -> Result<Option<Scriptlet>, Diagnostic> {
+    if source.is_empty() {
+        return Ok(None);
+    }
+    let (result, _warnings) = guard_compile(source, version, limits, cancelled, Recording::DecisionOnly);
+    result.map(Some)
 }
 
 /// [`compile_parsed`] with the fidelity warnings of a scriptlet that parses, refused or not,
@@ -187,6 +221,7 @@ fn guard_compile(
     version: IncusVersion,
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
+    recording: Recording,
 ) -> (Result<Scriptlet, Diagnostic>, Vec<Diagnostic>) {
     let lexed = dialect::lexical::scan(source);
     let needed = stack::bytes_for(lexed.nesting);
@@ -195,7 +230,7 @@ fn guard_compile(
         let result = catch_unwind(AssertUnwindSafe(|| {
             let parsed = dialect::parse_scanned(source, lexed)?;
             warnings = lints::fidelity_warnings(&parsed);
-            compile_parsed(parsed, version, limits, cancelled)
+            compile_parsed(parsed, version, limits, cancelled, recording)
         }))
         .unwrap_or_else(|panic| Err(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))));
         (result, warnings)
@@ -204,12 +239,15 @@ fn guard_compile(
 }
 
 /// The dialect's checks on the parsed scriptlet, then its top level run as Incus runs it
-/// when the scriptlet is set, then the entry point's checks.
+/// when the scriptlet is set, then the entry point's checks. For a replay, the pure functions
+/// are replaced by memoizing wrappers before the module is frozen, so that every function
+/// calling them calls the wrapper.
 fn compile_parsed(
     parsed: Parsed,
     version: IncusVersion,
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
+    recording: Recording,
 ) -> Result<Scriptlet, Diagnostic> {
     let globals = globals(version);
     dialect::names::check_names(&parsed, &globals, version)?;
@@ -217,7 +255,12 @@ fn compile_parsed(
     dialect::globals::check_top_level_builtins(&parsed)?;
     let recursive = recursion::recursive_functions(&parsed.ast);
     let declared_parameters = entry_point::declared_parameters(&parsed);
+    let purity = match recording {
+        Recording::DecisionOnly => Some(memo::purity::Purity::of(&parsed.ast, ENTRY_POINT, &recursive)),
+        Recording::Everything => None,
+    };
     let Parsed { ast, source, map, .. } = parsed;
+    let mut memoized = std::collections::BTreeSet::new();
 
     let context = Context::new(version, None);
     let module = Module::with_temp_heap(|module| -> Result<FrozenModule, Diagnostic> {
@@ -230,6 +273,16 @@ fn compile_parsed(
             eval.eval_module(ast, &globals)
                 .map_err(|error| map.translate(diagnose(&error, ErrorKind::Validation), source))?;
         }
+        if let Some(purity) = &purity {
+            let is_plain = |name: &str| module.get(name).is_some_and(memo::is_plain_data);
+            memoized = purity.confirm(&is_plain);
+            for name in &memoized {
+                if let Some(function) = module.get(name) {
+                    module.set(&memo::unwrapped_name(name), function);
+                    module.set(name, module.heap().alloc(memo::Memoized::new(name)));
+                }
+            }
+        }
         module
             .freeze()
             .map_err(|error| Diagnostic::error(ErrorKind::Internal, format!("{error:?}")))
@@ -240,8 +293,10 @@ fn compile_parsed(
         .map_err(|error| Diagnostic::error(ErrorKind::Internal, error.to_string()))?
         .ok_or_else(entry_point::missing)?;
     entry_point::check(&entry, declared_parameters)?;
+    bind_memoized(&module, &memoized);
     Ok(Scriptlet {
         version,
+        recording,
         recursive,
         entry,
         _module: module,
@@ -249,6 +304,22 @@ fn compile_parsed(
         map,
         warnings: Vec::new(),
     })
+}
+
+/// Points each memoizing wrapper of the frozen `module` at the function it stands for. Both
+/// live on the module's heap, so the function lives as long as its wrapper.
+fn bind_memoized(module: &FrozenModule, names: &std::collections::BTreeSet<String>) {
+    for name in names {
+        let (Ok(wrapper), Ok(function)) = (module.get(name), module.get(&memo::unwrapped_name(name))) else {
+            continue;
+        };
+        if let Some(wrapper) = wrapper.value().downcast_ref::<memo::Memoized>() {
+            function.map(|function| {
+                wrapper.bind(function);
+                function
+            });
+        }
+    }
 }
 
 impl Scriptlet {
@@ -279,10 +350,11 @@ impl Scriptlet {
         let scope = PlacementScope {
             cluster,
             request: call.request,
-            candidates: call.candidates,
+            candidates: call.candidates.iter().map(String::as_str).collect(),
             local_member: call.local_member,
         };
-        let context = Context::new(self.version, Some(scope));
+        let mut context = Context::new(self.version, Some(scope));
+        context.recording = self.recording;
         let (result, steps, heap_peak_bytes) = Module::with_temp_heap(|module| {
             let heap = module.heap();
             // Builtins hand out values of the prepared cluster's frozen heaps: keep them alive.

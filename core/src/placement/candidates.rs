@@ -103,7 +103,8 @@ fn personalities(architecture: &str) -> &'static [&'static str] {
     }
 }
 
-fn exclusion(member: &ClusterMember, query: &CandidateQuery) -> Option<Exclusion> {
+/// `project_groups`: the query's project's `restricted.cluster.groups`, read once per query.
+fn exclusion(member: &ClusterMember, query: &CandidateQuery, project_groups: &[String]) -> Option<Exclusion> {
     if !member.status.takes_instances() {
         return Some(Exclusion::Status {
             status: member.status.clone(),
@@ -124,11 +125,10 @@ fn exclusion(member: &ClusterMember, query: &CandidateQuery) -> Option<Exclusion
         }
     }
     if let Some(project) = query.project {
-        let groups = project.restrictions().cluster_groups;
-        if !groups.is_empty() && !groups.iter().any(|group| member.in_group(group)) {
+        if !project_groups.is_empty() && !project_groups.iter().any(|group| member.in_group(group)) {
             return Some(Exclusion::NotInProjectGroups {
                 project: project.name.clone(),
-                groups,
+                groups: project_groups.to_vec(),
             });
         }
     }
@@ -171,8 +171,12 @@ pub fn candidates_by_load(
     let load = |member: &str| instances_on(member) + pending.get(member).copied().unwrap_or(0);
     let mut members = Vec::new();
     let mut excluded = Vec::new();
+    let project_groups = query
+        .project
+        .map(|project| project.restrictions().cluster_groups)
+        .unwrap_or_default();
     for member in &snapshot.members {
-        match exclusion(member, query) {
+        match exclusion(member, query, &project_groups) {
             Some(reason) => excluded.push((member.server_name.clone(), reason)),
             None => members.push(member.server_name.clone()),
         }

@@ -5,10 +5,13 @@
 //! each instance in its `new` scenario: each placement alone, none changing the cluster, so the
 //! answers are independent of each other and of their order.
 
+use std::collections::HashMap;
+
 use super::place::{first, Call, Run, Step};
 use super::request::existing_instance_request;
 use super::Simulator;
 use crate::engine::PreparedCluster;
+use crate::placement::Candidates;
 use crate::Snapshot;
 
 impl Simulator<'_> {
@@ -27,8 +30,11 @@ impl Simulator<'_> {
         } else {
             0
         });
+        // The cluster does not change between these calls: instances that share a project,
+        // `@group` and architecture share their candidates.
+        let mut candidates = HashMap::new();
         for &index in instances {
-            if run.recreate(index).is_err() {
+            if run.recreate(index, &mut candidates).is_err() {
                 break;
             }
         }
@@ -36,14 +42,29 @@ impl Simulator<'_> {
     }
 }
 
+/// What an existing instance's candidates depend on besides the cluster.
+type CandidateKey = (String, Option<String>, String);
+
 impl Run<'_> {
-    fn recreate(&mut self, index: usize) -> Step {
+    fn recreate(&mut self, index: usize, known: &mut HashMap<CandidateKey, Candidates>) -> Step {
         let state = self.working.snapshot();
         let Some(instance) = state.instances.get(index) else {
             return Ok(());
         };
         let key = format!("{}/{}", instance.project, instance.name);
-        let found = self.candidates_for_existing(instance);
+        let candidate_key = (
+            instance.project.clone(),
+            instance.config.get("volatile.cluster.group").cloned(),
+            instance.architecture.clone(),
+        );
+        let found = match known.get(&candidate_key) {
+            Some(found) => found.clone(),
+            None => {
+                let found = self.candidates_for_existing(instance);
+                known.insert(candidate_key, found.clone());
+                found
+            }
+        };
         let mut request = existing_instance_request(instance, "new");
         request.ephemeral = instance.ephemeral;
         request.description = instance.description.clone();

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use berth_core::engine::{
-    check, compile, Diagnostic, IncusVersion, Limits, PlacementCall, PreparedCluster, Scriptlet,
+    check, compile, compile_for_replay, Diagnostic, IncusVersion, Limits, PlacementCall, PreparedCluster,
+    Scriptlet,
 };
 use berth_core::impact::replay_shard;
 use berth_core::simulate::{Deadlines, Simulator};
@@ -131,8 +132,8 @@ fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut Compiled
 /// with every shard.
 const SCRIPTLET_CACHE: usize = 4;
 
-/// Compiled scriptlets by version and source, least recently used first. `None`: the source
-/// is empty (Incus's default placement).
+/// Scriptlets compiled for replays (decisions only, pure functions memoized) by version and
+/// source, least recently used first. `None`: the source is empty (Incus's default placement).
 #[derive(Default)]
 struct CompiledScriptlets(VecDeque<((IncusVersion, String), Option<Scriptlet>)>);
 
@@ -151,7 +152,7 @@ impl CompiledScriptlets {
                 self.0.push_back(entry);
             }
             None => {
-                let scriptlet = compile(source, version, limits, cancelled)?;
+                let scriptlet = compile_for_replay(source, version, limits, cancelled)?;
                 if self.0.len() >= SCRIPTLET_CACHE {
                     self.0.pop_front();
                 }

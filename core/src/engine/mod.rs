@@ -185,15 +185,7 @@ pub fn compile(
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<Scriptlet>, Diagnostic> {
-    // Only the exact empty string unsets the key; a newline is a scriptlet without a function.
-    if source.is_empty() {
-        return Ok(None);
-    }
-    let (result, warnings) = guard_compile(source, version, limits, cancelled, Recording::Everything);
-    result.map(|mut scriptlet| {
-        scriptlet.warnings = warnings;
-        Some(scriptlet)
-    })
+    compile_recording(source, version, limits, cancelled, Recording::Everything)
 }
 
 /// As [`compile`], for a replay: many calls on one cluster state where only decisions count.
@@ -206,11 +198,25 @@ pub fn compile_for_replay(
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<Scriptlet>, Diagnostic> {
+    compile_recording(source, version, limits, cancelled, Recording::DecisionOnly)
+}
+
+fn compile_recording(
+    source: &str,
+    version: IncusVersion,
+    limits: &Limits,
+    cancelled: &dyn Fn() -> bool,
+    recording: Recording,
+) -> Result<Option<Scriptlet>, Diagnostic> {
+    // Only the exact empty string unsets the key; a newline is a scriptlet without a function.
     if source.is_empty() {
         return Ok(None);
     }
-    let (result, _warnings) = guard_compile(source, version, limits, cancelled, Recording::DecisionOnly);
-    result.map(Some)
+    let (result, warnings) = guard_compile(source, version, limits, cancelled, recording);
+    result.map(|mut scriptlet| {
+        scriptlet.warnings = warnings;
+        Some(scriptlet)
+    })
 }
 
 /// [`compile_parsed`] with the fidelity warnings of a scriptlet that parses, refused or not,

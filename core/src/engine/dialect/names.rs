@@ -74,7 +74,8 @@ fn collect_bindings(stmt: &AstStmt, bound: &mut BTreeSet<String>) {
     stmt.visit_stmt(|child| collect_bindings(child, bound));
 }
 
-fn bind_targets(target: &AstAssignTarget, bound: &mut BTreeSet<String>) {
+/// The names an assignment target binds.
+pub(crate) fn bind_targets(target: &AstAssignTarget, bound: &mut BTreeSet<String>) {
     match &target.node {
         AssignTargetP::Identifier(ident) => {
             bound.insert(ident.node.ident.clone());

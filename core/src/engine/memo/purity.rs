@@ -18,47 +18,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use starlark::syntax::ast::{AssignTargetP, AstAssignTarget, AstExpr, AstStmt, ClauseP, ExprP, StmtP};
+use starlark::syntax::ast::{AstExpr, AstStmt, ClauseP, ExprP, StmtP};
 use starlark::syntax::AstModule;
 
+use super::super::builtin_names::{BUILTIN_NAMES, GO_UNIVERSE};
+use super::super::dialect::names::bind_targets;
 use super::super::syntax_walk::{each_expr, top_level_statements};
-
-/// Universe functions without effects (`print` logs; nothing else in go.starlark.net's
-/// universe does more than compute).
-const PURE_UNIVERSE: [&str; 32] = [
-    "None",
-    "True",
-    "False",
-    "abs",
-    "all",
-    "any",
-    "bool",
-    "bytes",
-    "chr",
-    "dict",
-    "dir",
-    "enumerate",
-    "fail",
-    "float",
-    "getattr",
-    "hasattr",
-    "hash",
-    "int",
-    "len",
-    "list",
-    "max",
-    "min",
-    "ord",
-    "range",
-    "repr",
-    "reversed",
-    "set",
-    "sorted",
-    "str",
-    "tuple",
-    "type",
-    "zip",
-];
 
 /// Placement builtins whose answer depends on the cluster alone. The others read the request
 /// (`get_instance_resources`), the call's candidates (`get_cluster_member_resources` and
@@ -140,7 +105,7 @@ impl Purity {
                     // it, as the global of that name: whatever it names must qualify too.
                     let global = functions.contains(read)
                         || data.contains(read)
-                        || PURE_UNIVERSE.contains(&read.as_str())
+                        || is_pure_universe(read)
                         || CLUSTER_READS.contains(&read.as_str());
                     if !global {
                         pure &= own.contains(read);
@@ -191,10 +156,14 @@ impl Purity {
     }
 }
 
+/// Universe functions without effects: all but `print` (it logs); the rest only compute.
+fn is_pure_universe(name: &str) -> bool {
+    GO_UNIVERSE.contains(&name) && name != "print"
+}
+
 /// Names no pure function may bind or read: the effects and the builtins that read the call.
 fn is_effect(name: &str) -> bool {
-    super::super::builtin_names::BUILTIN_NAMES.contains(&name) && !CLUSTER_READS.contains(&name)
-        || name == "print"
+    BUILTIN_NAMES.contains(&name) && !CLUSTER_READS.contains(&name) || name == "print"
 }
 
 /// Functions whose name appears only as the callee of a call (or in their own `def`).
@@ -268,14 +237,4 @@ fn collect_bindings(stmt: &AstStmt, bound: &mut BTreeSet<String>) {
 /// sub-expressions.
 fn each_expr_of_stmt<'a>(stmt: &'a AstStmt, f: &mut dyn FnMut(&'a AstExpr)) {
     stmt.visit_expr(|expr| each_subexpr(expr, f));
-}
-
-fn bind_targets(target: &AstAssignTarget, bound: &mut BTreeSet<String>) {
-    match &target.node {
-        AssignTargetP::Identifier(ident) => {
-            bound.insert(ident.node.ident.clone());
-        }
-        AssignTargetP::Tuple(targets) => targets.iter().for_each(|t| bind_targets(t, bound)),
-        AssignTargetP::Index(_) | AssignTargetP::Dot(..) => {}
-    }
 }

@@ -10,7 +10,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use allocative::Allocative;
-use starlark::collections::{Hashed, StarlarkHashValue};
 use starlark::values::dict::AllocDict;
 use starlark::values::list::AllocList;
 use starlark::values::{
@@ -41,11 +40,7 @@ pub enum GoValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoObject {
     pub type_name: String,
-    fields: Vec<(String, GoValue)>,
-    /// Each field name's Starlark hash: a scriptlet's `x.name` comes with its hash computed
-    /// when the scriptlet was compiled, so a lookup compares names only where hashes agree
-    /// (a replay reads fields millions of times).
-    hashes: Vec<StarlarkHashValue>,
+    pub fields: Vec<(String, GoValue)>,
 }
 
 impl GoObject {
@@ -53,43 +48,19 @@ impl GoObject {
         GoObject {
             type_name: type_name.to_owned(),
             fields: Vec::new(),
-            hashes: Vec::new(),
         }
     }
 
-    pub fn with_fields(type_name: &str, fields: impl IntoIterator<Item = (String, GoValue)>) -> GoObject {
-        fields
-            .into_iter()
-            .fold(GoObject::new(type_name), |object, (name, value)| {
-                object.push(name, value)
-            })
-    }
-
-    pub fn field(self, name: &str, value: impl Into<GoValue>) -> GoObject {
-        self.push(name.to_owned(), value.into())
-    }
-
-    fn push(mut self, name: String, value: GoValue) -> GoObject {
-        self.hashes.push(Hashed::new(name.as_str()).hash());
-        self.fields.push((name, value));
+    pub fn field(mut self, name: &str, value: impl Into<GoValue>) -> GoObject {
+        self.fields.push((name.to_owned(), value.into()));
         self
     }
 
-    pub fn fields(&self) -> &[(String, GoValue)] {
-        &self.fields
-    }
-
     pub fn get(&self, name: &str) -> Option<&GoValue> {
-        self.get_hashed(Hashed::new(name))
-    }
-
-    fn get_hashed(&self, name: Hashed<&str>) -> Option<&GoValue> {
-        let hash = name.hash();
-        self.hashes
+        self.fields
             .iter()
-            .zip(&self.fields)
-            .find(|(field_hash, (field, _))| **field_hash == hash && field == name.key())
-            .map(|(_, (_, value))| value)
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value)
     }
 
     pub fn into_value(self) -> GoValue {
@@ -151,13 +122,14 @@ impl GoValue {
                     .iter()
                     .map(|(key, value)| (heap.alloc(key.as_str()), value.freeze(heap))),
             )),
-            GoValue::Object(object) => heap.alloc(IncusObject(Arc::new(GoObject::with_fields(
-                &object.type_name,
-                object
+            GoValue::Object(object) => heap.alloc(IncusObject(Arc::new(GoObject {
+                type_name: object.type_name.clone(),
+                fields: object
                     .fields
                     .iter()
-                    .map(|(name, value)| (name.clone(), GoValue::Frozen(value.freeze(heap)))),
-            )))),
+                    .map(|(name, value)| (name.clone(), GoValue::Frozen(value.freeze(heap))))
+                    .collect(),
+            }))),
             GoValue::Frozen(value) => *value,
         }
     }
@@ -235,12 +207,13 @@ pub fn from_json(
                 }
             };
             match type_of(path) {
-                Some(type_name) => GoValue::Object(Arc::new(GoObject::with_fields(
-                    type_name,
-                    entries
+                Some(type_name) => GoValue::Object(Arc::new(GoObject {
+                    type_name: type_name.to_owned(),
+                    fields: entries
                         .iter()
-                        .map(|(key, value)| (key.clone(), from_json(value, &child(key), type_of))),
-                ))),
+                        .map(|(key, value)| (key.clone(), from_json(value, &child(key), type_of)))
+                        .collect(),
+                })),
                 None => {
                     let mut pairs: Vec<(String, GoValue)> = entries
                         .iter()
@@ -280,10 +253,6 @@ impl<'v> StarlarkValue<'v> for IncusObject {
 
     fn get_attr(&self, attribute: &str, heap: Heap<'v>) -> Option<Value<'v>> {
         self.0.get(attribute).map(|value| value.to_starlark(heap))
-    }
-
-    fn get_attr_hashed(&self, attribute: Hashed<&str>, heap: Heap<'v>) -> Option<Value<'v>> {
-        self.0.get_hashed(attribute).map(|value| value.to_starlark(heap))
     }
 
     fn has_attr(&self, attribute: &str, _heap: Heap<'v>) -> bool {

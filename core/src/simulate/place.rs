@@ -54,6 +54,16 @@ pub(super) struct Run<'r> {
     expected_by_current: usize,
 }
 
+/// What [`Run::candidates_for_existing`] reads of an instance: on an unchanged cluster,
+/// instances with the same key have the same candidates.
+pub fn existing_candidates_key(instance: &crate::model::Instance) -> (String, Option<String>, String) {
+    (
+        instance.project.clone(),
+        instance.config.get("volatile.cluster.group").cloned(),
+        instance.architecture.clone(),
+    )
+}
+
 impl<'r> Run<'r> {
     pub fn new(
         simulator: &'r Simulator<'r>,
@@ -144,17 +154,18 @@ impl<'r> Run<'r> {
 
     /// The candidates Incus offers an instance it places again by itself (evacuation,
     /// re-create): its project's restrictions, the `@group` it was created with
-    /// (`volatile.cluster.group`) and its architecture.
+    /// (`volatile.cluster.group`) and its architecture, as [`existing_candidates_key`] names them.
     pub fn candidates_for_existing(&self, instance: &crate::model::Instance) -> Candidates {
-        let state = self.working.snapshot();
-        let project = state
-            .project(&instance.project)
+        let (project_name, group, _architecture) = existing_candidates_key(instance);
+        let project = self
+            .working
+            .snapshot()
+            .project(&project_name)
             .cloned()
             .unwrap_or_else(|| crate::model::Project {
-                name: instance.project.clone(),
+                name: project_name,
                 ..crate::model::Project::default()
             });
-        let group = instance.config.get("volatile.cluster.group").cloned();
         self.candidates(&CandidateQuery {
             project: Some(&project),
             group: group.as_deref(),

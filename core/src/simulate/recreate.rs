@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::place::{first, Call, Run, Step};
+use super::place::{existing_candidates_key, first, Call, Run, Step};
 use super::request::existing_instance_request;
 use super::Simulator;
 use crate::engine::PreparedCluster;
@@ -42,29 +42,21 @@ impl Simulator<'_> {
     }
 }
 
-/// What an existing instance's candidates depend on besides the cluster.
-type CandidateKey = (String, Option<String>, String);
-
 impl Run<'_> {
-    fn recreate(&mut self, index: usize, known: &mut HashMap<CandidateKey, Candidates>) -> Step {
+    fn recreate(
+        &mut self,
+        index: usize,
+        known: &mut HashMap<(String, Option<String>, String), Candidates>,
+    ) -> Step {
         let state = self.working.snapshot();
         let Some(instance) = state.instances.get(index) else {
             return Ok(());
         };
         let key = format!("{}/{}", instance.project, instance.name);
-        let candidate_key = (
-            instance.project.clone(),
-            instance.config.get("volatile.cluster.group").cloned(),
-            instance.architecture.clone(),
-        );
-        let found = match known.get(&candidate_key) {
-            Some(found) => found.clone(),
-            None => {
-                let found = self.candidates_for_existing(instance);
-                known.insert(candidate_key, found.clone());
-                found
-            }
-        };
+        let found = known
+            .entry(existing_candidates_key(instance))
+            .or_insert_with(|| self.candidates_for_existing(instance))
+            .clone();
         let mut request = existing_instance_request(instance, "new");
         request.ephemeral = instance.ephemeral;
         request.description = instance.description.clone();

@@ -69,9 +69,15 @@ password=$(sed -n 's/^Sign in as admin with the password \([^ ]*\) .*/\1/p' "$wo
 echo "$password" >"$work/e2e.secrets"
 # BERTH_BIN makes the scaled snapshot the latency is measured on; TESTBED_SOCKET is the test
 # bed's first member, captured through the Snapshots page.
-(cd end2end && BASE_URL="$url" ADMIN_PASSWORD="$password" SECRETS_FILE="$work/e2e.secrets" \
+if ! (cd end2end && BASE_URL="$url" ADMIN_PASSWORD="$password" SECRETS_FILE="$work/e2e.secrets" \
   SCREENSHOTS="$PWD/../docs/screenshots" BERTH_BIN="$PWD/../target/debug/berth" \
-  TESTBED_SOCKET="${BERTH_TESTBED_DIR:-/tmp/berth-testbed}/members/m1/unix.socket" npm test)
+  TESTBED_SOCKET="${BERTH_TESTBED_DIR:-/tmp/berth-testbed}/members/m1/unix.socket" npm test); then
+  # The server's warnings and errors say why a browser test waited in vain (logs hold no secrets:
+  # step 4 checks that on every run).
+  echo "== the server's warnings and errors during the end-to-end tests" >&2
+  grep -E ' (WARN|ERROR) ' "$work/server.log" | tail -50 >&2 || true
+  exit 1
+fi
 
 step "no secrets in the logs"
 kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true

@@ -171,10 +171,18 @@ test("a plan is built, previewed, reviewed and executed on the test bed, followe
     await waitForState(run, "approved");
     await run.evaluate(() => { window.__berthNoReload = true; });
     await run.locator('[data-test="execute-plan"]').click();
-    await run.waitForFunction(
-      () => document.querySelectorAll('[data-test="move-row"][data-state="succeeded"]').length === 2,
-      null, { timeout: 60_000, polling: 250 });
-    await waitForState(run, "succeeded", 60_000);
+    try {
+      await run.waitForFunction(
+        () => document.querySelectorAll('[data-test="move-row"][data-state="succeeded"]').length === 2,
+        null, { timeout: 60_000, polling: 250 });
+      await waitForState(run, "succeeded", 60_000);
+    } catch (error) {
+      // What the server says of the plan tells a slow move from a failed or superseded one.
+      const status = await api("GET", `/api/v1/plans/${planId}`);
+      const timeline = await api("GET", `/api/v1/plans/${planId}/timeline`);
+      throw new Error(`${error.message}\nthe plan now: ${JSON.stringify(status.body)}`
+        + `\nits timeline: ${JSON.stringify(timeline.body)}`);
+    }
     assert.equal(await run.evaluate(() => window.__berthNoReload), true, "the page was reloaded");
     const durations = await run.locator('[data-test="move-duration"]').count();
     assert.equal(durations, 2);

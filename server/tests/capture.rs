@@ -623,3 +623,53 @@ async fn berth_connection_add_configures_a_connection_that_captures() {
         (Some(1), "berth: there is no connection \"bed\"")
     );
 }
+
+/// Incus 6.0.4 accepts connections on its unix socket one at a time, reading a new one's first
+/// bytes before it accepts the next: a connection that a client opens and leaves unused keeps
+/// every later connection to that socket waiting. Berth's HTTP client did just that when its
+/// requests ran side by side (an idle connection served a request whose own new connection then
+/// sat unused in the pool until it expired, 90 s later), so a capture could wait on itself, and
+/// hold up everyone else's, for 90 s: about one round in five of six captures made at once did.
+/// Rounds of captures side by side must each end at once; the bound only keeps a regression
+/// from hanging the suite.
+#[tokio::test]
+async fn captures_side_by_side_never_wait_on_an_unused_connection() {
+    let Some(bed) = support::testbed() else { return };
+    let _up = MEMBERS_UP.read().await;
+    let remote = format!("unix://{}", bed.socket("m1").display());
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..24 {
+        let mut captures: Vec<std::process::Child> = (0..6)
+            .map(|index| {
+                Command::new(env!("CARGO_BIN_EXE_berth"))
+                    .args(["snapshot", "capture", "--remote", &remote, "-o"])
+                    .arg(dir.path().join(format!("{index}.json")))
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut stalled = false;
+        for capture in &mut captures {
+            loop {
+                if let Some(status) = capture.try_wait().unwrap() {
+                    assert!(status.success(), "round {round}: a capture failed");
+                    break;
+                }
+                if Instant::now() > deadline {
+                    stalled = true;
+                    let _ = capture.kill();
+                    let _ = capture.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        assert!(
+            !stalled,
+            "round {round}: captures waited 20 s on the Incus socket"
+        );
+    }
+}

@@ -8,6 +8,7 @@
 mod tls;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -33,6 +34,11 @@ pub enum IncusError {
     #[error("unexpected answer from Incus to {path}: {message}")]
     Decode { path: String, message: String },
 }
+
+/// How long Berth waits for one answer of Incus (an operation wait: this beyond the wait's own
+/// timeout). Incus answers reads in milliseconds; a member that stops answering becomes an
+/// error that names the request instead of a page or a plan that waits forever.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The envelope every Incus response comes in.
 #[derive(Debug, Deserialize)]
@@ -61,6 +67,14 @@ impl IncusClient {
     pub fn unix(socket: &Path) -> Result<IncusClient, IncusError> {
         let http = client_builder()
             .unix_socket(socket)
+            // No idle connections: Incus (6.0.4) accepts on its unix socket one connection at a
+            // time and reads a new one's first bytes before accepting the next. A pooled
+            // connection opened for a request that another connection served sends nothing until
+            // the pool drops it (90 s later), and every client of that socket, `incus` included,
+            // waits that long (seen on the test bed: captures made side by side hung 90 s and
+            // 180 s, with requests queued unaccepted on the socket). A connection per request
+            // is cheap on a local socket.
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|error| IncusError::Tls(error.to_string()))?;
         Ok(IncusClient {
@@ -104,7 +118,9 @@ impl IncusClient {
 
     /// `GET path` and the response's `metadata`, e.g. `get("/1.0/cluster/members?recursion=1")`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, IncusError> {
-        let envelope: Envelope<T> = self.send(reqwest::Method::GET, path, None).await?;
+        let envelope: Envelope<T> = self
+            .send(reqwest::Method::GET, path, None, ANSWER_TIMEOUT)
+            .await?;
         envelope.metadata.ok_or_else(|| IncusError::Decode {
             path: path.into(),
             message: "no metadata".into(),
@@ -115,8 +131,9 @@ impl IncusClient {
     /// (`/1.0/operations/UUID`). A synchronous refusal is an [`IncusError::Api`] with Incus's
     /// message.
     pub async fn post_async(&self, path: &str, body: &serde_json::Value) -> Result<String, IncusError> {
-        let envelope: Envelope<serde_json::Value> =
-            self.send(reqwest::Method::POST, path, Some(body)).await?;
+        let envelope: Envelope<serde_json::Value> = self
+            .send(reqwest::Method::POST, path, Some(body), ANSWER_TIMEOUT)
+            .await?;
         if envelope.operation.is_empty() {
             return Err(IncusError::Decode {
                 path: path.into(),
@@ -130,7 +147,9 @@ impl IncusClient {
     /// keys, which Incus merges into its configuration). A refusal is an [`IncusError::Api`]
     /// with Incus's message.
     pub async fn patch(&self, path: &str, body: &serde_json::Value) -> Result<(), IncusError> {
-        let _: Envelope<serde_json::Value> = self.send(reqwest::Method::PATCH, path, Some(body)).await?;
+        let _: Envelope<serde_json::Value> = self
+            .send(reqwest::Method::PATCH, path, Some(body), ANSWER_TIMEOUT)
+            .await?;
         Ok(())
     }
 
@@ -141,7 +160,14 @@ impl IncusClient {
         operation: &str,
         timeout_s: u64,
     ) -> Result<OperationStatus, IncusError> {
-        self.get(&format!("{operation}/wait?timeout={timeout_s}")).await
+        let path = format!("{operation}/wait?timeout={timeout_s}");
+        let patience = ANSWER_TIMEOUT + Duration::from_secs(timeout_s);
+        let envelope: Envelope<OperationStatus> =
+            self.send(reqwest::Method::GET, &path, None, patience).await?;
+        envelope.metadata.ok_or_else(|| IncusError::Decode {
+            path,
+            message: "no metadata".into(),
+        })
     }
 
     /// Waits until the operation ends, in waits of `each_s` seconds, and returns it (`Success`,
@@ -168,20 +194,28 @@ impl IncusClient {
         method: reqwest::Method,
         path: &str,
         body: Option<&serde_json::Value>,
+        timeout: Duration,
     ) -> Result<Envelope<T>, IncusError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .timeout(timeout);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|error| IncusError::Unreachable {
+        let started = std::time::Instant::now();
+        let unreachable = |error: reqwest::Error| IncusError::Unreachable {
             remote: self.remote.clone(),
-            message: error_chain(&error),
-        })?;
+            message: if error.is_timeout() {
+                format!("no answer to {method} {path} within {} s", timeout.as_secs())
+            } else {
+                error_chain(&error)
+            },
+        };
+        let response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
-        let bytes = response.bytes().await.map_err(|error| IncusError::Unreachable {
-            remote: self.remote.clone(),
-            message: error_chain(&error),
-        })?;
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        tracing::debug!(%method, path, status, elapsed_ms = started.elapsed().as_millis() as u64, "Incus answered");
         let envelope: Envelope<T> = serde_json::from_slice(&bytes).map_err(|error| IncusError::Decode {
             path: path.into(),
             message: format!("HTTP {status}: {error}"),

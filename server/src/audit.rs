@@ -39,6 +39,8 @@ pub enum AuditKind {
     PlanChangesRequested,
     PlanCommented,
     PlanExecutionStarted,
+    /// The executor stopped on an error before the plan's end (it resumes).
+    PlanExecutionInterrupted,
     PlanCancelled,
     PlanSuperseded,
     PlanFinished,
@@ -53,7 +55,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 37] = [
+    pub const ALL: [AuditKind; 38] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -80,6 +82,7 @@ impl AuditKind {
         AuditKind::PlanChangesRequested,
         AuditKind::PlanCommented,
         AuditKind::PlanExecutionStarted,
+        AuditKind::PlanExecutionInterrupted,
         AuditKind::PlanCancelled,
         AuditKind::PlanSuperseded,
         AuditKind::PlanFinished,
@@ -121,6 +124,7 @@ impl AuditKind {
             AuditKind::PlanChangesRequested => "plan.changes_requested",
             AuditKind::PlanCommented => "plan.commented",
             AuditKind::PlanExecutionStarted => "plan.execution_started",
+            AuditKind::PlanExecutionInterrupted => "plan.execution_interrupted",
             AuditKind::PlanCancelled => "plan.cancelled",
             AuditKind::PlanSuperseded => "plan.superseded",
             AuditKind::PlanFinished => "plan.finished",

@@ -11,7 +11,7 @@
 //! and never issues a move twice. Nothing is ever deleted: a half-done move (the instance in
 //! both projects) is reported for a human.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,6 +60,24 @@ pub struct Executor {
     holder: String,
     /// Plans this process runs now.
     running: Mutex<HashSet<i64>>,
+    interruptions: Interruptions,
+}
+
+/// The error each plan's last run in this process stopped on, as recorded in its history.
+#[derive(Default)]
+struct Interruptions(Mutex<HashMap<i64, String>>);
+
+impl Interruptions {
+    /// The error to record for a run of plan `id` that ended with `error` (`None`: it did not
+    /// stop on one): only one that differs from the last recorded.
+    fn news(&self, id: i64, error: Option<String>) -> Option<String> {
+        let mut last = self.0.lock().expect("not poisoned");
+        let Some(error) = error else {
+            last.remove(&id);
+            return None;
+        };
+        (last.insert(id, error.clone()).as_ref() != Some(&error)).then_some(error)
+    }
 }
 
 impl Executor {
@@ -71,6 +89,7 @@ impl Executor {
             sandbox,
             holder: format!("{}-{}", std::process::id(), hex::encode(nonce)),
             running: Mutex::new(HashSet::new()),
+            interruptions: Interruptions::default(),
         })
     }
 
@@ -111,7 +130,22 @@ impl Executor {
         }
         let outcome = self.run_leased(id).await;
         self.running.lock().expect("not poisoned").remove(&id);
+        self.note_interruption(id, &outcome).await;
         outcome
+    }
+
+    /// A run that stopped on an error (the cluster or the store out of reach) leaves its plan
+    /// executing, its moves as they were, for the next pass (the poller, a restart) to resume:
+    /// the plan's history says why it waits, once per distinct error rather than every pass.
+    async fn note_interruption(&self, id: i64, outcome: &Result<RunEnd, AppError>) {
+        let error = outcome.as_ref().err().map(ToString::to_string);
+        let Some(error) = self.interruptions.news(id, error) else {
+            return;
+        };
+        let detail = json!({ "error": error, "retry": "the plan resumes where it stopped" });
+        if let Err(failure) = self.record(id, AuditKind::PlanExecutionInterrupted, detail).await {
+            tracing::warn!(plan = id, %failure, "cannot record why the plan's execution stopped");
+        }
     }
 
     async fn run_leased(&self, id: i64) -> Result<RunEnd, AppError> {
@@ -639,4 +673,22 @@ async fn running_operation_for(client: &IncusClient, planned: &PlannedMove) -> O
         let id = operation.get("id")?.as_str()?;
         ours.then(|| format!("/1.0/operations/{id}"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Interruptions;
+
+    #[test]
+    fn an_interruption_is_news_once_until_the_error_changes_or_a_run_ends_well() {
+        let seen = Interruptions::default();
+        let away = || Some("cannot reach Incus".to_owned());
+        assert_eq!(seen.news(1, away()), away());
+        assert_eq!(seen.news(1, away()), None, "the same error again");
+        assert_eq!(seen.news(2, away()), away(), "another plan");
+        let other = Some("the store is away".to_owned());
+        assert_eq!(seen.news(1, other.clone()), other);
+        assert_eq!(seen.news(1, None), None, "a run that ends well");
+        assert_eq!(seen.news(1, away()), away(), "after a good run, news again");
+    }
 }

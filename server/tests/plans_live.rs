@@ -2,8 +2,8 @@
 //! of every kind of move previewed, approved by a second user (the author's own approval
 //! refused), executed; the cluster ends where the preview said, and the scriptlet on the cluster
 //! is called exactly once per executed move — `relocation`, with the target project — and never
-//! with `new`. Then the faults: `kill -9` of the executing process and a restart, and a member
-//! stopped mid-plan. And a rollout: a plan that sets a scriptlet revision on the cluster, with
+//! with `new`. Then the faults: `kill -9` of the executing process and a restart, a member
+//! stopped mid-plan, and the whole cluster out of reach when the executor starts. And a rollout: a plan that sets a scriptlet revision on the cluster, with
 //! its impact replay in the review, and its reverse that restores the previous text.
 
 mod support;
@@ -171,13 +171,17 @@ impl Bed {
     }
 
     fn create_plan(&self, moves: Value, extra: &[&str]) -> String {
+        self.create_plan_on("bed", moves, extra)
+    }
+
+    fn create_plan_on(&self, connection: &str, moves: Value, extra: &[&str]) -> String {
         let file = self.data.path().join(format!("moves-{}.json", rand_suffix()));
         std::fs::write(&file, moves.to_string()).unwrap();
         let mut args = vec![
             "plan",
             "create",
             "--connection",
-            "bed",
+            connection,
             "--name",
             "test plan",
             "--moves",
@@ -689,6 +693,60 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
     let status = bed.plan_json(&id);
     assert_eq!(status["state"], "succeeded", "{status:#}");
     moved_once(&bed, &marks, &shorts, &status);
+}
+
+/// A plan whose cluster is out of reach when its executor starts stays executing with its moves
+/// untouched, and its history says why; once the cluster answers again it resumes and ends.
+#[test]
+fn a_plan_whose_cluster_is_out_of_reach_says_why_and_resumes() {
+    let _turn = TURN.blocking_lock();
+    let Some(bed) = Bed::new("pu") else { return };
+    bed.delete_all();
+    // A connection through a link to the socket: without the link, the cluster is out of reach.
+    let link = bed.data.path().join("incus.socket");
+    std::os::unix::fs::symlink(bed.bed.socket("m1"), &link).unwrap();
+    let remote = format!("unix://{}", link.display());
+    let added = bed.berth(&["connection", "add", "link", "--remote", &remote]);
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    bed.create("u1", "default", "m1", &[("user.want", "m1")]);
+    let id = bed.create_plan_on("link", moves_of(&bed, &[("u1", "default", "proj-b", "")]), &[]);
+    bed.approved(&id);
+    let started = bed.berth(&["plan", "execute", &id, "--as", "olga"]);
+    assert!(started.status.success(), "{}", text(&started.stderr));
+
+    std::fs::remove_file(&link).unwrap();
+    let interrupted = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
+    assert_eq!(interrupted.status.code(), Some(1));
+    let said = text(&interrupted.stderr);
+    assert!(
+        said.contains(&format!("cannot reach Incus at {remote}")),
+        "{said}"
+    );
+    let status = bed.plan_json(&id);
+    assert_eq!(status["state"], "executing", "{status:#}");
+    assert_eq!(status["moves"][0]["state"], "pending", "{status:#}");
+    let why: Vec<Value> = bed
+        .audit(&id)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "plan.execution_interrupted")
+        .map(|(_, detail, _)| detail)
+        .collect();
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(
+        why[0]["error"].as_str().unwrap().contains("cannot reach Incus"),
+        "{why:?}"
+    );
+    assert_eq!(bed.placements("u1"), [("default".to_owned(), "m1".to_owned())]);
+
+    std::os::unix::fs::symlink(bed.bed.socket("m1"), &link).unwrap();
+    let resumed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
+    assert!(
+        resumed.status.success(),
+        "{}\n{}",
+        text(&resumed.stdout),
+        text(&resumed.stderr)
+    );
+    assert_eq!(bed.placements("u1"), [("proj-b".to_owned(), "m1".to_owned())]);
 }
 
 #[test]

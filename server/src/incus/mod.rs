@@ -67,13 +67,14 @@ impl IncusClient {
     pub fn unix(socket: &Path) -> Result<IncusClient, IncusError> {
         let http = client_builder()
             .unix_socket(socket)
-            // No idle connections: Incus (6.0.4) accepts on its unix socket one connection at a
-            // time and reads a new one's first bytes before accepting the next. A pooled
-            // connection opened for a request that another connection served sends nothing until
-            // the pool drops it (90 s later), and every client of that socket, `incus` included,
-            // waits that long (seen on the test bed: captures made side by side hung 90 s and
-            // 180 s, with requests queued unaccepted on the socket). A connection per request
-            // is cheap on a local socket.
+            // No idle connections: Incus (6.0.4) accepts on its unix socket one connection at
+            // a time and reads a new one's first bytes before accepting the next (looking for
+            // `STARTTLS`: `StarttlsListener.Accept`, internal/server/endpoints/listeners/
+            // starttls.go). A pooled connection opened for a request that another connection
+            // served sends nothing until the pool drops it, 90 s later, and every client of
+            // that socket, `incus` included, waits that long (seen on the test bed: captures
+            // made side by side hung 90 s and 180 s, their requests queued unaccepted on the
+            // socket). A connection per request is cheap on a local socket.
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|error| IncusError::Tls(error.to_string()))?;

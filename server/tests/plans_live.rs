@@ -195,6 +195,17 @@ impl Bed {
         text(&output.stdout).trim().to_owned()
     }
 
+    /// Executes plan `id` (or resumes it) as olga, to its end; it must succeed.
+    fn executed(&self, id: &str) {
+        let output = self.berth(&["plan", "execute", id, "--as", "olga", "--wait"]);
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+    }
+
     fn approved(&self, id: &str) {
         for (step, user) in [("submit", "alice"), ("approve", "bob")] {
             let output = self.berth(&["plan", step, id, "--as", user]);
@@ -500,13 +511,7 @@ fn a_reviewed_plan_moves_every_kind_of_instance_as_previewed_with_one_call_each(
     assert_eq!(not_operator.status.code(), Some(1));
 
     let marks = log_marks(bed.bed);
-    let executed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
-    assert!(
-        executed.status.success(),
-        "{}\n{}",
-        text(&executed.stdout),
-        text(&executed.stderr)
-    );
+    bed.executed(&id);
     let status = bed.plan_json(&id);
     assert_eq!(status["state"], "succeeded", "{status:#}");
     let states: Vec<&str> = status["moves"]
@@ -683,13 +688,7 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
     );
 
     // A restart resumes once the dead process's lease has expired.
-    let resumed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
-    assert!(
-        resumed.status.success(),
-        "{}\n{}",
-        text(&resumed.stdout),
-        text(&resumed.stderr)
-    );
+    bed.executed(&id);
     let status = bed.plan_json(&id);
     assert_eq!(status["state"], "succeeded", "{status:#}");
     moved_once(&bed, &marks, &shorts, &status);
@@ -739,13 +738,7 @@ fn a_plan_whose_cluster_is_out_of_reach_says_why_and_resumes() {
     assert_eq!(bed.placements("u1"), [("default".to_owned(), "m1".to_owned())]);
 
     std::os::unix::fs::symlink(bed.bed.socket("m1"), &link).unwrap();
-    let resumed = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
-    assert!(
-        resumed.status.success(),
-        "{}\n{}",
-        text(&resumed.stdout),
-        text(&resumed.stderr)
-    );
+    bed.executed(&id);
     assert_eq!(bed.placements("u1"), [("proj-b".to_owned(), "m1".to_owned())]);
 }
 
@@ -801,13 +794,7 @@ fn a_member_stopped_mid_plan_fails_its_move_with_incus_error_and_the_rest_comple
     // Resumable: with m3 back, the failed move runs as a plan of its own.
     let again = bed.create_plan(moves_of(&bed, &[("tom3", "default", "proj-b", "m3")]), &[]);
     bed.approved(&again);
-    let executed = bed.berth(&["plan", "execute", &again, "--as", "olga", "--wait"]);
-    assert!(
-        executed.status.success(),
-        "{}\n{}",
-        text(&executed.stdout),
-        text(&executed.stderr)
-    );
+    bed.executed(&again);
     assert_eq!(bed.placements("tom3"), [("proj-b".to_owned(), "m3".to_owned())]);
 }
 
@@ -1138,13 +1125,7 @@ fn a_rollout_plan_sets_the_revision_and_its_reverse_restores_the_previous_text()
 
     // Reviewed, approved by another user, executed.
     bed.approved(&id);
-    let execute = bed.berth(&["plan", "execute", &id, "--as", "olga", "--wait"]);
-    assert!(
-        execute.status.success(),
-        "{}{}",
-        text(&execute.stdout),
-        text(&execute.stderr)
-    );
+    bed.executed(&id);
     assert_eq!(live_scriptlet(bed.bed), revision);
     let done = bed.plan_json(&id);
     assert_eq!(done["state"], "succeeded", "{done}");
@@ -1169,13 +1150,7 @@ fn a_rollout_plan_sets_the_revision_and_its_reverse_restores_the_previous_text()
     let reversed = bed.plan_json(&reverse_id);
     assert_eq!(reversed["rollout"]["revision"], 2, "{reversed}");
     bed.approved(&reverse_id);
-    let execute = bed.berth(&["plan", "execute", &reverse_id, "--as", "olga", "--wait"]);
-    assert!(
-        execute.status.success(),
-        "{}{}",
-        text(&execute.stdout),
-        text(&execute.stderr)
-    );
+    bed.executed(&reverse_id);
     assert_eq!(live_scriptlet(bed.bed), LOGGER);
     assert_eq!(bed.plan_json(&reverse_id)["state"], "succeeded");
 }

@@ -119,9 +119,11 @@ impl IncusClient {
 
     /// `GET path` and the response's `metadata`, e.g. `get("/1.0/cluster/members?recursion=1")`.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, IncusError> {
-        let envelope: Envelope<T> = self
-            .send(reqwest::Method::GET, path, None, ANSWER_TIMEOUT)
-            .await?;
+        self.get_within(path, ANSWER_TIMEOUT).await
+    }
+
+    async fn get_within<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> Result<T, IncusError> {
+        let envelope: Envelope<T> = self.send(reqwest::Method::GET, path, None, timeout).await?;
         envelope.metadata.ok_or_else(|| IncusError::Decode {
             path: path.into(),
             message: "no metadata".into(),
@@ -161,14 +163,9 @@ impl IncusClient {
         operation: &str,
         timeout_s: u64,
     ) -> Result<OperationStatus, IncusError> {
-        let path = format!("{operation}/wait?timeout={timeout_s}");
         let patience = ANSWER_TIMEOUT + Duration::from_secs(timeout_s);
-        let envelope: Envelope<OperationStatus> =
-            self.send(reqwest::Method::GET, &path, None, patience).await?;
-        envelope.metadata.ok_or_else(|| IncusError::Decode {
-            path,
-            message: "no metadata".into(),
-        })
+        self.get_within(&format!("{operation}/wait?timeout={timeout_s}"), patience)
+            .await
     }
 
     /// Waits until the operation ends, in waits of `each_s` seconds, and returns it (`Success`,

@@ -461,6 +461,10 @@ pub struct PlanView {
     pub preview: Option<PreviewStamp>,
     /// Why the plan was superseded, when it was.
     pub superseded: Option<String>,
+    /// While it executes: the error its executor last stopped on, when nothing happened since
+    /// (the cluster out of reach); the plan resumes where it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// The plan this one reverses.
     pub reverse_of: Option<i64>,
     /// Instances per member before and after the plan, as previewed.

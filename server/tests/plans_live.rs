@@ -724,6 +724,12 @@ fn a_plan_whose_cluster_is_out_of_reach_says_why_and_resumes() {
     let status = bed.plan_json(&id);
     assert_eq!(status["state"], "executing", "{status:#}");
     assert_eq!(status["moves"][0]["state"], "pending", "{status:#}");
+    // What the plan page shows while the plan waits.
+    let waiting = status["interrupted"].as_str().unwrap_or_default();
+    assert!(
+        waiting.contains(&format!("cannot reach Incus at {remote}")),
+        "{status:#}"
+    );
     let why: Vec<Value> = bed
         .audit(&id)
         .into_iter()
@@ -740,6 +746,9 @@ fn a_plan_whose_cluster_is_out_of_reach_says_why_and_resumes() {
     std::os::unix::fs::symlink(bed.bed.socket("m1"), &link).unwrap();
     bed.executed(&id);
     assert_eq!(bed.placements("u1"), [("proj-b".to_owned(), "m1".to_owned())]);
+    let status = bed.plan_json(&id);
+    assert_eq!(status["state"], "succeeded", "{status:#}");
+    assert!(status.get("interrupted").is_none(), "{status:#}");
 }
 
 #[test]

@@ -97,6 +97,17 @@ impl Store {
         .await?)
     }
 
+    /// The newest entry about `subject`.
+    pub async fn latest_audit_of_subject(&self, subject: &str) -> Result<Option<AuditEntry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, at, actor, kind, subject, detail, address FROM audit_log
+             WHERE subject = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(subject)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// How many entries of `kind` about `subject`, and how many from `address`, after `since`
     /// (the login rate limit counts failures).
     pub async fn count_recent(

@@ -202,6 +202,7 @@ pub async fn view(store: &Store, id: i64) -> Result<PlanView, AppError> {
             _ => None,
         },
         superseded: row.superseded.clone(),
+        interrupted: interruption(store, &row).await?,
         reverse_of: row.reverse_of,
         load: preview
             .as_ref()
@@ -295,6 +296,18 @@ pub async fn timeline(store: &Store, id: i64) -> Result<Vec<AuditEntryView>, App
         .into_iter()
         .map(super::accounts::audit_view)
         .collect())
+}
+
+/// The error an executing plan's executor last stopped on, when its history has nothing newer.
+async fn interruption(store: &Store, row: &PlanRow) -> Result<Option<String>, AppError> {
+    if row.state != PlanState::Executing.as_str() {
+        return Ok(None);
+    }
+    let latest = store.latest_audit_of_subject(&subject(row.id)).await?;
+    Ok(latest
+        .filter(|entry| entry.kind == AuditKind::PlanExecutionInterrupted.as_str())
+        .and_then(|entry| serde_json::from_str::<serde_json::Value>(&entry.detail).ok())
+        .and_then(|detail| detail["error"].as_str().map(str::to_owned)))
 }
 
 /// The instances of the newest snapshot captured through `connection` (default: the first).

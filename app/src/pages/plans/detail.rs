@@ -278,6 +278,12 @@ fn PlanDetail(
                 <strong>"Superseded: "</strong>{reason}" Preview it again, then submit it for review."
             </p>
         })}
+        {move || live_plan.with(|plan| plan.interrupted.clone()).map(|error| view! {
+            <p class="notice warn" role="status" data-test="plan-interrupted">
+                <strong>"Waiting: "</strong>{error}
+                " Berth tries again every few seconds and resumes where it stopped."
+            </p>
+        })}
         {reverse_of.map(|original| view! {
             <p class="muted" data-test="reverse-of">
                 "This plan reverses " <A href=format!("/plans/{original}")>{format!("plan #{original}")}</A>"."

@@ -280,8 +280,8 @@ fn PlanDetail(
         })}
         {move || live_plan.with(|plan| plan.interrupted.clone()).map(|error| view! {
             <p class="notice warn" role="status" data-test="plan-interrupted">
-                <strong>"Waiting: "</strong>{error}
-                " Berth tries again every few seconds and resumes where it stopped."
+                <strong>"Waiting: "</strong>{error}<br/>
+                <span class="small">"Berth tries again every few seconds and resumes where it stopped."</span>
             </p>
         })}
         {reverse_of.map(|original| view! {

@@ -54,9 +54,11 @@ pub(super) struct Run<'r> {
     expected_by_current: usize,
 }
 
-/// What [`Run::candidates_for_existing`] reads of an instance: on an unchanged cluster,
-/// instances with the same key have the same candidates.
-pub fn existing_candidates_key(instance: &crate::model::Instance) -> (String, Option<String>, String) {
+/// What [`Run::candidates_for_existing`] reads of an instance (project, `@group`,
+/// architecture): on an unchanged cluster, instances with the same key have the same candidates.
+pub(super) type ExistingCandidatesKey = (String, Option<String>, String);
+
+pub(super) fn existing_candidates_key(instance: &crate::model::Instance) -> ExistingCandidatesKey {
     (
         instance.project.clone(),
         instance.config.get("volatile.cluster.group").cloned(),

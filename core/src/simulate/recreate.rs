@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::place::{existing_candidates_key, first, Call, Run, Step};
+use super::place::{existing_candidates_key, first, Call, ExistingCandidatesKey, Run, Step};
 use super::request::existing_instance_request;
 use super::Simulator;
 use crate::engine::PreparedCluster;
@@ -43,11 +43,7 @@ impl Simulator<'_> {
 }
 
 impl Run<'_> {
-    fn recreate(
-        &mut self,
-        index: usize,
-        known: &mut HashMap<(String, Option<String>, String), Candidates>,
-    ) -> Step {
+    fn recreate(&mut self, index: usize, known: &mut HashMap<ExistingCandidatesKey, Candidates>) -> Step {
         let state = self.working.snapshot();
         let Some(instance) = state.instances.get(index) else {
             return Ok(());

@@ -1,5 +1,7 @@
 //! Writing the audit log: who did what, when, from where. Every write Berth performs on behalf
-//! of someone is recorded here, through `Audit::record`, in the same request that does it.
+//! of someone is recorded: [`Audit::entry`] makes the entry, and the store method that makes
+//! the change appends it in the same transaction (`db/audit.rs`). [`Audit::record`] appends an
+//! entry on its own, for events that change nothing else (a refused sign-in, an export).
 
 use serde_json::Value;
 
@@ -194,27 +196,34 @@ impl Audit {
         Audit { store, clock }
     }
 
-    /// Appends one entry. `detail` must be a JSON object without secrets.
+    /// The entry for `actor`'s `kind` on `subject` now, for the store method that makes the
+    /// change to append in its transaction. `detail` must be a JSON object without secrets.
+    pub fn entry(&self, actor: &Actor, kind: AuditKind, subject: Option<&str>, mut detail: Value) -> NewAuditEntry {
+        if actor.command_line {
+            detail["via"] = Value::from("command line");
+        }
+        NewAuditEntry {
+            at: self.clock.now_ms(),
+            actor_id: actor.user.as_ref().map(|(id, _)| *id),
+            actor: actor.user.as_ref().map(|(_, name)| name.clone()),
+            kind: kind.as_str().to_owned(),
+            subject: subject.map(str::to_owned),
+            detail,
+            address: actor.address.clone(),
+        }
+    }
+
+    /// Appends one entry that records no other change (a refused sign-in, an export): an
+    /// entry for a change goes through the store method that makes it ([`Audit::entry`]).
     pub async fn record(
         &self,
         actor: &Actor,
         kind: AuditKind,
         subject: Option<&str>,
-        mut detail: Value,
+        detail: Value,
     ) -> Result<(), StoreError> {
-        if actor.command_line {
-            detail["via"] = Value::from("command line");
-        }
         self.store
-            .append_audit(&NewAuditEntry {
-                at: self.clock.now_ms(),
-                actor_id: actor.user.as_ref().map(|(id, _)| *id),
-                actor: actor.user.as_ref().map(|(_, name)| name.as_str()),
-                kind: kind.as_str(),
-                subject,
-                detail,
-                address: actor.address.as_deref(),
-            })
+            .append_audit(&self.entry(actor, kind, subject, detail))
             .await?;
         Ok(())
     }

@@ -384,11 +384,11 @@ async fn the_audit_log_filters_counts_and_refuses_changes(database: TestDatabase
             .append_audit(&NewAuditEntry {
                 at,
                 actor_id: actor.map(|user| user.id),
-                actor: actor.map(|user| user.username.as_str()),
-                kind,
-                subject: Some(subject),
+                actor: actor.map(|user| user.username.clone()),
+                kind: kind.into(),
+                subject: Some(subject.into()),
                 detail: serde_json::json!({"at": at}),
-                address,
+                address: address.map(Into::into),
             })
             .await
             .unwrap();
@@ -715,9 +715,9 @@ async fn populate(store: &Store) {
         .append_audit(&NewAuditEntry {
             at: 12,
             actor_id: Some(user.id),
-            actor: Some("dave"),
-            kind: "login",
-            subject: Some("dave"),
+            actor: Some("dave".into()),
+            kind: "login".into(),
+            subject: Some("dave".into()),
             detail: serde_json::json!({"ünïcode": "✓"}),
             address: None,
         })

@@ -1,18 +1,24 @@
 //! The audit log: append-only (the schema's triggers refuse updates and deletions), written
-//! by the services for every action worth answering "who did this?", read by admins.
+//! for every action worth answering "who did this?", read by admins.
+//!
+//! An entry that records a change is written in the transaction of that change: the store's
+//! write methods take the entry ([`NewAuditEntry`]) and append it with [`append_in`] before
+//! they commit, so a change is never without its entry, and an entry never tells of a change
+//! that was rolled back (a compare-and-set that lost writes neither). [`Store::append_audit`]
+//! is for events that change nothing else (a refused sign-in, an export).
 
 use super::{Store, StoreError};
 
 /// One entry to append. `detail` is a JSON object and never holds a secret.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewAuditEntry<'a> {
+pub struct NewAuditEntry {
     pub at: i64,
     pub actor_id: Option<i64>,
-    pub actor: Option<&'a str>,
-    pub kind: &'a str,
-    pub subject: Option<&'a str>,
+    pub actor: Option<String>,
+    pub kind: String,
+    pub subject: Option<String>,
     pub detail: serde_json::Value,
-    pub address: Option<&'a str>,
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -40,21 +46,10 @@ pub struct AuditFilter {
 }
 
 impl Store {
-    pub async fn append_audit(&self, entry: &NewAuditEntry<'_>) -> Result<i64, StoreError> {
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO audit_log (at, actor_id, actor, kind, subject, detail, address)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(entry.at)
-        .bind(entry.actor_id)
-        .bind(entry.actor)
-        .bind(entry.kind)
-        .bind(entry.subject)
-        .bind(entry.detail.to_string())
-        .bind(entry.address)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(id)
+    /// Appends an entry that records no other change of the store.
+    pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError> {
+        let mut connection = self.pool().acquire().await?;
+        append_in(&mut *connection, entry).await
     }
 
     /// Entries matching the filter, newest first.
@@ -140,4 +135,25 @@ impl Store {
         };
         Ok((by_subject, by_address))
     }
+}
+
+/// Appends `entry` on `connection`: inside the transaction of the change it records.
+pub(super) async fn append_in(
+    connection: &mut sqlx::AnyConnection,
+    entry: &NewAuditEntry,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO audit_log (at, actor_id, actor, kind, subject, detail, address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(entry.at)
+    .bind(entry.actor_id)
+    .bind(&entry.actor)
+    .bind(&entry.kind)
+    .bind(&entry.subject)
+    .bind(entry.detail.to_string())
+    .bind(&entry.address)
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(id)
 }

@@ -276,16 +276,25 @@ pub async fn get_plan(id: i64) -> Result<PlanView, BerthError> {
 /// The audit entries of one plan, oldest first.
 #[server(input = GetUrl, endpoint = "plan_timeline")]
 pub async fn plan_timeline(id: i64) -> Result<Vec<AuditEntryView>, BerthError> {
-    crate::backend::answered(async move { crate::backend::backend()?.plan_timeline(id).await }).await
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?.plan_timeline(&caller, id).await
+    })
+    .await
 }
 
-/// The instances a plan can be built from: the newest snapshot of `connection` (`None`: the
-/// first connection).
+/// The instances a plan can be built from: stored snapshot `snapshot`, else the newest capture
+/// of `connection` (`None`: the first connection), else the newest snapshot.
 #[server(input = GetUrl, endpoint = "plan_builder")]
-pub async fn plan_builder(connection: Option<String>) -> Result<PlanBuilderSetup, BerthError> {
+pub async fn plan_builder(
+    connection: Option<String>,
+    snapshot: Option<i64>,
+) -> Result<PlanBuilderSetup, BerthError> {
     crate::backend::answered(async move {
         let connection = connection.filter(|name| !name.is_empty());
-        crate::backend::backend()?.plan_builder(connection).await
+        crate::backend::backend()?
+            .plan_builder(connection, snapshot)
+            .await
     })
     .await
 }
@@ -332,9 +341,16 @@ pub async fn submit_plan(id: i64) -> Result<PlanView, BerthError> {
     plan_action(id, crate::types::PlanAction::Submit).await
 }
 
+/// Approves the version of the plan the page showed (a plan changed since is refused).
 #[server(endpoint = "approve_plan", client = CsrfClient)]
-pub async fn approve_plan(id: i64) -> Result<PlanView, BerthError> {
-    plan_action(id, crate::types::PlanAction::Approve).await
+pub async fn approve_plan(id: i64, version: i64) -> Result<PlanView, BerthError> {
+    plan_action(
+        id,
+        crate::types::PlanAction::Approve {
+            version: Some(version),
+        },
+    )
+    .await
 }
 
 #[server(endpoint = "request_plan_changes", client = CsrfClient)]

@@ -103,10 +103,15 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn list_plans(&self) -> Result<Vec<PlanSummary>, BerthError>;
     async fn plan(&self, id: i64) -> Result<PlanView, BerthError>;
-    /// The audit entries of one plan, oldest first.
-    async fn plan_timeline(&self, id: i64) -> Result<Vec<AuditEntryView>, BerthError>;
-    /// The instances of the newest snapshot of `connection` (default: the first connection).
-    async fn plan_builder(&self, connection: Option<String>) -> Result<PlanBuilderSetup, BerthError>;
+    /// The audit entries of one plan, oldest first (client addresses only for admins).
+    async fn plan_timeline(&self, caller: &Caller, id: i64) -> Result<Vec<AuditEntryView>, BerthError>;
+    /// The instances of stored snapshot `snapshot`, else of the newest capture of
+    /// `connection` (default: the first connection), else of the newest snapshot.
+    async fn plan_builder(
+        &self,
+        connection: Option<String>,
+        snapshot: Option<i64>,
+    ) -> Result<PlanBuilderSetup, BerthError>;
     async fn create_plan(&self, caller: &Caller, new: NewPlan) -> Result<PlanView, BerthError>;
     /// Replaces the moves; an approved plan goes back to review.
     async fn edit_plan(&self, caller: &Caller, id: i64, moves: Vec<MoveSpec>)

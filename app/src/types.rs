@@ -391,7 +391,14 @@ pub struct MoveSpec {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewPlan {
     pub name: String,
+    /// The connection the plan executes on (and, without `snapshot_id`, is previewed against
+    /// fresh captures of); may be empty for a plan drafted on a snapshot alone.
+    #[serde(default)]
     pub connection: String,
+    /// A stored snapshot to draft, preview and review the plan on (the demo included);
+    /// executing it still needs a connection, whose fresh capture must agree with the review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
     /// The moves; empty for a rollout.
     #[serde(default)]
     pub moves: Vec<MoveSpec>,
@@ -449,13 +456,24 @@ pub struct PlanSummary {
 pub struct PlanView {
     pub id: i64,
     pub state: String,
+    /// Changes with every edit, new preview and supersede; an approval is for one version
+    /// (`POST /api/v1/plans/{id}/approve` with `{"version": V}`).
+    pub version: i64,
     pub moves: Vec<PlanMoveView>,
     pub name: String,
+    /// The connection it executes on; empty for a plan drafted on a snapshot alone.
     pub connection: String,
+    /// The stored snapshot it is previewed on, when not fresh captures of its connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
     pub author: String,
+    /// Every account that created the plan or changed what it will run: none of them may
+    /// approve it.
+    #[serde(default)]
+    pub contributors: Vec<String>,
     pub stop_on_failure: bool,
     pub required_approvals: u32,
-    /// Who approved since the last edit.
+    /// Who approved this version.
     pub approvals: Vec<String>,
     /// The snapshot the preview was made on; `None` before the first preview.
     pub preview: Option<PreviewStamp>,
@@ -544,7 +562,10 @@ pub struct CommentView {
 pub enum PlanAction {
     Preview,
     Submit,
-    Approve,
+    /// The version the approver saw (`None`: refused, an approval is for one version).
+    Approve {
+        version: Option<i64>,
+    },
     RequestChanges,
     Execute,
     Cancel,
@@ -556,7 +577,7 @@ impl PlanAction {
         match self {
             PlanAction::Preview => "preview",
             PlanAction::Submit => "submit",
-            PlanAction::Approve => "approve",
+            PlanAction::Approve { .. } => "approve",
             PlanAction::RequestChanges => "request_changes",
             PlanAction::Execute => "execute",
             PlanAction::Cancel => "cancel",
@@ -565,10 +586,18 @@ impl PlanAction {
     }
 }
 
-/// The instances a plan can be built from: the newest snapshot of the chosen connection.
+/// The instances a plan can be built from: a stored snapshot (the chosen one, else the newest
+/// capture of the chosen connection, else the newest).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanBuilderSetup {
     pub connections: Vec<String>,
+    /// The connection chosen (the plan executes on it), if any.
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// Every stored snapshot, newest first.
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotSummary>,
+    /// The snapshot the instances are read from.
     pub snapshot_id: Option<i64>,
     pub instances: Vec<BuilderInstance>,
     pub projects: Vec<String>,

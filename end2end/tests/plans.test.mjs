@@ -67,6 +67,70 @@ test("a viewer sees the plans but may not build one", async () => {
   }
 });
 
+test("on the demo snapshot a plan is drafted, previewed and approved by another user, not executed", async () => {
+  const [author, reviewer, operator] = [
+    await addUser("dan", "author"), await addUser("dee", "reviewer"), await addUser("dom", "operator"),
+  ];
+  const snapshots = await api("GET", "/api/v1/snapshots");
+  const demo = snapshots.body.find((snapshot) => snapshot.source === "demo");
+  assert.ok(demo, JSON.stringify(snapshots.body));
+  const browsers = [];
+  try {
+    const authorBrowser = await openBrowser({ signedIn: false });
+    browsers.push(authorBrowser);
+    const page = await authorBrowser.context.newPage();
+    const problems = watchProblems(page);
+    await signIn(page, author.username, author.password, `/plans/new?snapshot=${demo.id}`);
+    await waitForPage(page, "plan-builder");
+    await page.locator('[data-test="review-only"]').waitFor();
+    assert.match(await page.locator('[data-test="builder-snapshot"]').innerText(), new RegExp(`#${demo.id}\\b`));
+    await page.locator('[data-test="filter-project"]').selectOption("legacy");
+    const stopped = page.locator('[data-test="builder-instance"][data-status="Stopped"]').first();
+    const instance = await stopped.getAttribute("data-instance");
+    await stopped.locator('[data-test="pick-instance"]').check();
+    await page.locator('[data-test="target-project"]').selectOption("default");
+    await page.locator('[data-test="add-selected"]').click();
+    await page.locator(`[data-test="builder-move"][data-instance="${instance}"]`).waitFor();
+    await page.locator('[data-test="plan-name"]').fill(`demo review ${Date.now().toString(36)}`);
+    await page.locator('[data-test="save-plan"]').click();
+    await page.waitForURL(/\/plans\/\d+$/);
+    const planId = Number(new URL(page.url()).pathname.split("/").pop());
+    await waitForPage(page, "plan-page");
+    await page.locator('[data-test="preview-plan"]').click();
+    await page.locator('[data-test="preview-stamp"]', { hasText: `Previewed on snapshot #${demo.id}` }).waitFor();
+    await page.locator('[data-test="submit-plan"]').click();
+    await waitForState(page, "in_review");
+    assert.equal(await page.locator('[data-test="approve-plan"]').count(), 0, "the author does not approve");
+    const version = await page.locator('[data-test="plan-version"]').innerText();
+    assert.deepEqual(problems, []);
+
+    const reviewerBrowser = await openBrowser({ signedIn: false });
+    browsers.push(reviewerBrowser);
+    const review = await reviewerBrowser.context.newPage();
+    const reviewProblems = watchProblems(review);
+    await signIn(review, reviewer.username, reviewer.password, `/plans/${planId}`);
+    await waitForPage(review, "plan-page");
+    await waitForState(review, "in_review");
+    assert.equal(await review.locator('[data-test="approve-plan"]').innerText(), `Approve version ${version}`);
+    await review.locator('[data-test="approve-plan"]').click();
+    await waitForState(review, "approved");
+    assert.deepEqual(reviewProblems, []);
+
+    // Reviewed on a snapshot without a connection: nobody can execute it.
+    const operatorBrowser = await openBrowser({ signedIn: false });
+    browsers.push(operatorBrowser);
+    const run = await operatorBrowser.context.newPage();
+    await signIn(run, operator.username, operator.password, `/plans/${planId}`);
+    await waitForPage(run, "plan-page");
+    await waitForState(run, "approved");
+    assert.equal(await run.locator('[data-test="execute-plan"]').count(), 0);
+    const refused = await api("POST", `/api/v1/plans/${planId}/execute`);
+    assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  } finally {
+    for (const browser of browsers) await browser.close();
+  }
+});
+
 test("a plan is built, previewed, reviewed and executed on the test bed, followed live", async (t) => {
   if (!TESTBED_SOCKET) {
     t.skip(NO_TESTBED);
@@ -130,15 +194,16 @@ test("a plan is built, previewed, reviewed and executed on the test bed, followe
     await waitForState(page, "in_review");
     // The author may not approve their own plan: no button, and the server refuses.
     assert.equal(await page.locator('[data-test="approve-plan"]').count(), 0);
-    const approveStatus = await page.evaluate(async (id) => {
+    const version = Number(await page.locator('[data-test="plan-version"]').innerText());
+    const approveStatus = await page.evaluate(async ([id, version]) => {
       const token = document.querySelector('meta[name="csrf-token"]').content;
       const response = await fetch("/api/approve_plan", {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded", "x-csrf-token": token },
-        body: `id=${id}`,
+        body: `id=${id}&version=${version}`,
       });
       return response.status;
-    }, planId);
+    }, [planId, version]);
     assert.equal(approveStatus, 403);
     assert.deepEqual(problems.filter((p) => !/\b403\b/.test(p)), []);
 

@@ -13,7 +13,7 @@ use berth_core::snapshot::{CaptureError, SnapshotSource};
 use berth_core::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
 use futures::stream::{self, StreamExt};
 
-use crate::incus::{IncusClient, IncusError};
+use crate::incus::{api_path, IncusClient, IncusError};
 
 /// Per-member requests in flight at once.
 const PARALLEL_MEMBER_REQUESTS: usize = 8;
@@ -68,8 +68,8 @@ pub async fn capture(
     let names: Vec<String> = members.iter().map(|member| member.server_name.clone()).collect();
     let mut replies = stream::iter(names)
         .map(|name| async move {
-            let state_path = format!("/1.0/cluster/members/{name}/state");
-            let resources_path = format!("/1.0/resources?target={name}");
+            let state_path = api_path(&["cluster", "members", &name, "state"], &[]);
+            let resources_path = api_path(&["resources"], &[("target", &name)]);
             let (state, resources) = tokio::join!(
                 client.get::<ClusterMemberState>(&state_path),
                 client.get::<Resources>(&resources_path),
@@ -140,7 +140,7 @@ async fn refuse_restricted_certificate(
         return Ok(());
     };
     match client
-        .get::<TrustEntry>(&format!("/1.0/certificates/{fingerprint}"))
+        .get::<TrustEntry>(&api_path(&["certificates", fingerprint], &[]))
         .await
     {
         Ok(entry) if entry.restricted => Err(CaptureFailed::RestrictedCertificate(entry.projects)),

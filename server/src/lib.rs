@@ -18,11 +18,14 @@
 //! - [`auth`]: accounts, sessions, API tokens; [`audit`]: the audit log's writer;
 //!   [`user_cli`]: `berth user add|list|set-role|passwd`; [`connection_cli`]: `berth connection
 //!   add|list|remove`.
-//! - [`services::plans`]: migration plans; [`executor`]: carrying them out on the cluster, one
-//!   lease-holding process per plan; [`plan_cli`]: `berth plan …`.
+//! - [`plans`]: a plan's own operations (load, state changes, fresh state, assessment,
+//!   staleness), below both [`services::plans`] (the review and the views) and [`executor`]
+//!   (carrying plans out on the cluster, one lease-holding process per plan); [`plan_cli`]:
+//!   `berth plan …`.
 //! - [`tls`]: Berth's own HTTPS (`--tls-cert`); [`clock`]: the time, movable in tests.
 //! - [`site`]: finding the built web assets.
-//! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping.
+//! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping;
+//!   [`params`]: times and Incus versions as requests name them.
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
 
@@ -40,7 +43,9 @@ pub mod http;
 pub mod impact;
 pub mod impact_cli;
 pub mod incus;
+pub mod params;
 pub mod plan_cli;
+pub mod plans;
 pub mod sandbox;
 pub mod serve;
 pub mod services;

@@ -28,8 +28,14 @@ pub enum PlanCommand {
     /// Create a draft plan from a JSON file `[{"project","name","target_project","target"}]`
     /// (`target`: empty for automatic, a member, or `@group`); prints the plan's id.
     Create {
+        /// The connection it executes on (and, without `--snapshot`, is previewed against
+        /// fresh captures of).
+        #[arg(long, required_unless_present = "snapshot")]
+        connection: Option<String>,
+        /// A stored snapshot (its id) to draft, preview and review the plan on; executing it
+        /// still needs `--connection`.
         #[arg(long)]
-        connection: String,
+        snapshot: Option<i64>,
         #[arg(long)]
         name: String,
         /// The moves: `[{"project","name","target_project","target"}]`.
@@ -68,9 +74,12 @@ pub enum PlanCommand {
         #[command(flatten)]
         context: CommandContext,
     },
-    /// Approve a plan in review (never one's own).
+    /// Approve a version of a plan in review (never one you contributed to).
     Approve {
         id: i64,
+        /// The version reviewed (`berth plan status ID`): a plan changed since is refused.
+        #[arg(long)]
+        version: i64,
         #[command(flatten)]
         user: AsUser,
         #[command(flatten)]
@@ -221,6 +230,7 @@ async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), App
     match command {
         PlanCommand::Create {
             connection,
+            snapshot,
             name,
             moves,
             scriptlet,
@@ -239,7 +249,8 @@ async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), App
             let acting = acting_as(store, &user.username).await?;
             let new = NewPlan {
                 name,
-                connection,
+                connection: connection.unwrap_or_default(),
+                snapshot_id: snapshot,
                 moves,
                 rollout,
                 stop_on_failure: !continue_on_failure,
@@ -266,12 +277,16 @@ async fn dispatch(context: &PlanContext, command: PlanCommand) -> Result<(), App
             .await?;
             println!("plan {id} is {}", view.state.replace('_', " "));
         }
-        PlanCommand::Approve { id, user, .. } => {
+        PlanCommand::Approve {
+            id, version, user, ..
+        } => {
             let view = plans::act(
                 context,
                 &acting_as(store, &user.username).await?,
                 id,
-                PlanAction::Approve,
+                PlanAction::Approve {
+                    version: Some(version),
+                },
             )
             .await?;
             println!(
@@ -346,10 +361,11 @@ fn print_plan(view: &PlanView, json: bool) {
         return;
     }
     println!(
-        "plan {} \"{}\": {}",
+        "plan {} \"{}\": {} (version {})",
         view.id,
         view.name,
-        view.state.replace('_', " ")
+        view.state.replace('_', " "),
+        view.version
     );
     if let Some(reason) = &view.superseded {
         println!("superseded: {reason}");

@@ -170,6 +170,12 @@ impl Bed {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
+    /// `berth plan approve ID --version V --as USER`, of the version the plan has now.
+    fn approve(&self, id: &str, user: &str) -> std::process::Output {
+        let version = self.plan_json(id)["version"].to_string();
+        self.berth(&["plan", "approve", id, "--version", &version, "--as", user])
+    }
+
     fn create_plan(&self, moves: Value, extra: &[&str]) -> String {
         self.create_plan_on("bed", moves, extra)
     }
@@ -207,10 +213,18 @@ impl Bed {
     }
 
     fn approved(&self, id: &str) {
-        for (step, user) in [("submit", "alice"), ("approve", "bob")] {
-            let output = self.berth(&["plan", step, id, "--as", user]);
-            assert!(output.status.success(), "plan {step}: {}", text(&output.stderr));
-        }
+        let submitted = self.berth(&["plan", "submit", id, "--as", "alice"]);
+        assert!(
+            submitted.status.success(),
+            "plan submit: {}",
+            text(&submitted.stderr)
+        );
+        let approved = self.approve(id, "bob");
+        assert!(
+            approved.status.success(),
+            "plan approve: {}",
+            text(&approved.stderr)
+        );
     }
 
     /// Runs `work` on this Berth's store (on a thread of its own: some callers are async tests).
@@ -490,7 +504,7 @@ fn a_reviewed_plan_moves_every_kind_of_instance_as_previewed_with_one_call_each(
         .berth(&["plan", "submit", &id, "--as", "alice"])
         .status
         .success());
-    let own = bed.berth(&["plan", "approve", &id, "--as", "alice"]);
+    let own = bed.approve(&id, "alice");
     assert_eq!(own.status.code(), Some(1));
     assert!(
         text(&own.stderr).contains("cannot approve"),
@@ -503,10 +517,7 @@ fn a_reviewed_plan_moves_every_kind_of_instance_as_previewed_with_one_call_each(
         Some(1),
         "an unapproved plan does not execute"
     );
-    assert!(bed
-        .berth(&["plan", "approve", &id, "--as", "bob"])
-        .status
-        .success());
+    assert!(bed.approve(&id, "bob").status.success());
     let not_operator = bed.berth(&["plan", "execute", &id, "--as", "bob"]);
     assert_eq!(not_operator.status.code(), Some(1));
 
@@ -630,15 +641,15 @@ fn a_plan_killed_mid_execution_resumes_and_issues_no_move_twice() {
         .berth(&["plan", "submit", &id, "--as", "alice"])
         .status
         .success());
-    let first = bed.berth(&["plan", "approve", &id, "--as", "bob"]);
+    let first = bed.approve(&id, "bob");
     assert!(
         text(&first.stdout).contains("in review (1 of 2 approvals)"),
         "{}",
         text(&first.stdout)
     );
-    let again = bed.berth(&["plan", "approve", &id, "--as", "bob"]);
+    let again = bed.approve(&id, "bob");
     assert_eq!(again.status.code(), Some(1), "one approval per person");
-    let second = bed.berth(&["plan", "approve", &id, "--as", "root"]);
+    let second = bed.approve(&id, "root");
     assert!(
         text(&second.stdout).contains("approved (2 of 2 approvals)"),
         "{}",
@@ -749,6 +760,116 @@ fn a_plan_whose_cluster_is_out_of_reach_says_why_and_resumes() {
     let status = bed.plan_json(&id);
     assert_eq!(status["state"], "succeeded", "{status:#}");
     assert!(status.get("interrupted").is_none(), "{status:#}");
+}
+
+/// Review bound to what was reviewed, on the real cluster. A plan drafted and reviewed on a
+/// stored capture executes when a fresh capture agrees with it. An approved plan whose cluster
+/// changed is not previewed again in place: executing supersedes it (the `Stale` event), its
+/// approval is void with its version, and it runs only after a new preview and a new approval.
+#[test]
+fn a_plan_reviewed_on_a_capture_runs_only_while_the_cluster_agrees_with_the_review() {
+    let _turn = TURN.blocking_lock();
+    let Some(bed) = Bed::new("pr") else { return };
+    bed.delete_all();
+    bed.create("r1", "default", "m1", &[("user.want", "m2")]);
+    bed.create("r2", "default", "m2", &[("user.want", "m3")]);
+    let capture = bed.data.path().join("capture.json");
+    let remote = format!("unix://{}", bed.bed.socket("m1").display());
+    let captured = bed.berth(&[
+        "snapshot",
+        "capture",
+        "--remote",
+        &remote,
+        "-o",
+        capture.to_str().unwrap(),
+    ]);
+    assert!(captured.status.success(), "{}", text(&captured.stderr));
+    let imported = bed.berth(&["snapshot", "import", capture.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let snapshot = text(&imported.stdout).trim().to_owned();
+
+    // Reviewed on the capture, executed on the cluster: the fresh capture agrees.
+    let id = bed.create_plan(
+        moves_of(&bed, &[("r1", "default", "proj-b", "")]),
+        &["--snapshot", &snapshot],
+    );
+    let previewed = bed.berth(&["plan", "preview", &id, "--json"]);
+    assert!(previewed.status.success(), "{}", text(&previewed.stderr));
+    let preview: Value = serde_json::from_slice(&previewed.stdout).unwrap();
+    assert_eq!(
+        preview["preview"]["snapshot_id"].to_string(),
+        snapshot,
+        "{preview:#}"
+    );
+    assert_eq!(preview["moves"][0]["decision"], "m2", "{preview:#}");
+    bed.approved(&id);
+    bed.executed(&id);
+    assert_eq!(bed.placements("r1"), [("proj-b".to_owned(), "m2".to_owned())]);
+
+    // Approved, then the cluster changes under the plan: r2's name is taken in proj-b.
+    let id = bed.create_plan(moves_of(&bed, &[("r2", "default", "proj-b", "")]), &[]);
+    bed.approved(&id);
+    let approved = bed.plan_json(&id);
+    assert_eq!(approved["approvals"], serde_json::json!(["bob"]));
+    let version = approved["version"].as_i64().unwrap();
+    bed.create("r2", "proj-b", "m1", &[]);
+    let again = bed.berth(&["plan", "preview", &id, "--as", "alice"]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "an approved plan is not previewed in place"
+    );
+    assert!(
+        text(&again.stderr).contains("cannot be previewed again"),
+        "{}",
+        text(&again.stderr)
+    );
+    let refused = bed.berth(&["plan", "execute", &id, "--as", "olga"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("superseded"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let superseded = bed.plan_json(&id);
+    assert_eq!(superseded["state"], "superseded", "{superseded:#}");
+    assert_eq!(superseded["approvals"], serde_json::json!([]));
+    assert_eq!(superseded["version"].as_i64(), Some(version + 1));
+    let mut both = bed.placements("r2");
+    both.sort();
+    assert_eq!(
+        both,
+        [
+            ("default".to_owned(), "m2".to_owned()),
+            ("proj-b".to_owned(), "m1".to_owned())
+        ],
+        "nothing ran"
+    );
+    // The old approval does not carry over: a new preview, a new review.
+    let stale = bed.berth(&[
+        "plan",
+        "approve",
+        &id,
+        "--version",
+        &version.to_string(),
+        "--as",
+        "bob",
+    ]);
+    assert_eq!(stale.status.code(), Some(1));
+    incus(
+        bed.bed,
+        &["delete", "--force", &bed.name("r2"), "--project", "proj-b"],
+    );
+    bed.approved(&id);
+    bed.executed(&id);
+    assert_eq!(bed.placements("r2"), [("proj-b".to_owned(), "m3".to_owned())]);
+    let kinds: Vec<String> = bed.audit(&id).into_iter().map(|(kind, _, _)| kind).collect();
+    assert_eq!(
+        kinds.iter().filter(|kind| *kind == "plan.approved").count(),
+        2,
+        "approved twice, once per version: {kinds:?}"
+    );
+    assert!(kinds.contains(&"plan.superseded".to_owned()), "{kinds:?}");
 }
 
 #[test]
@@ -865,8 +986,13 @@ async fn the_api_drives_a_plan_with_roles_and_streams_its_progress() {
         app.send_as(&ann, Method::POST, &at("submit"), None).await.status,
         StatusCode::OK
     );
+    let plan_path = format!("/api/v1/plans/{id}");
+    let version = app.send_as(&ann, Method::GET, &plan_path, None).await.json()["version"].clone();
+    let this_version = serde_json::json!({ "version": version });
     assert_eq!(
-        app.send_as(&ann, Method::POST, &at("approve"), None).await.status,
+        app.send_as(&ann, Method::POST, &at("approve"), Some(this_version.clone()))
+            .await
+            .status,
         StatusCode::FORBIDDEN
     );
     let comment = serde_json::json!({ "body": "fine by me", "move": 1 });
@@ -875,7 +1001,9 @@ async fn the_api_drives_a_plan_with_roles_and_streams_its_progress() {
         .await;
     assert_eq!(commented.status, StatusCode::CREATED, "{}", commented.body);
     assert_eq!(commented.json()["comments"][0]["author"], "rita");
-    let approved = app.send_as(&rita, Method::POST, &at("approve"), None).await;
+    let approved = app
+        .send_as(&rita, Method::POST, &at("approve"), Some(this_version))
+        .await;
     assert_eq!(approved.json()["state"], "approved", "{}", approved.body);
     assert_eq!(
         app.send_as(&rita, Method::POST, &at("execute"), None)

@@ -8,10 +8,23 @@ mod support;
 use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;
 use berth_server::db::{
-    known_schema_version, AuditFilter, ConnectionRecord, NewAuditEntry, Store, StoreError, UserChange,
-    DATABASE_FILE,
+    known_schema_version, ApprovalLost, AuditFilter, ConnectionRecord, MoveChange, NewAuditEntry, PlanWrite,
+    PreviewWrite, RolloutStart, StateChange, Store, StoreError, UserChange, DATABASE_FILE,
 };
 use support::database::{Backend, TestDatabase};
+
+/// An audit entry of `kind` about `subject`, as the services make them.
+fn entry(kind: &str, subject: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: 1,
+        actor_id: None,
+        actor: Some("test".into()),
+        kind: kind.into(),
+        subject: Some(subject.into()),
+        detail: serde_json::json!({}),
+        address: None,
+    }
+}
 
 /// Runs each named test (an `async fn(TestDatabase)`) once on SQLite and once on PostgreSQL.
 macro_rules! on_both_databases {
@@ -49,6 +62,23 @@ on_both_databases!(
     plans_change_state_only_from_the_state_they_were_read_in,
     a_rollout_step_moves_forward_once,
 );
+
+/// The race of approvals and edits on a multi-threaded runtime: the two writes run at once.
+mod an_approval_never_lands_on_moves_it_did_not_see {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::an_approval_never_lands_on_moves_it_did_not_see(TestDatabase::fresh(Backend::Sqlite).await)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::an_approval_never_lands_on_moves_it_did_not_see(TestDatabase::fresh(Backend::Postgres).await)
+            .await;
+    }
+}
 
 async fn a_lease_has_one_holder_until_it_expires(database: TestDatabase) {
     // Two replicas: two stores on one database.
@@ -662,6 +692,7 @@ async fn populate(store: &Store) {
             &berth_server::db::NewPlanRow {
                 name: "ünïcode plan",
                 connection: "lab",
+                snapshot_id: Some(1),
                 author: "dave",
                 stop_on_failure: false,
                 required_approvals: 1,
@@ -675,16 +706,35 @@ async fn populate(store: &Store) {
                 target: "".into(),
                 ..Default::default()
             }],
+            &[("dave", "created")],
+            |id| vec![entry("plan.created", &format!("plan:{id}"))],
         )
         .await
         .unwrap();
+    let submitted = PlanWrite {
+        plan_id: plan,
+        now: 19,
+        state: Some(StateChange {
+            from: "draft",
+            to: "in_review",
+            ..StateChange::default()
+        }),
+        ..PlanWrite::default()
+    };
     store
-        .set_plan_state(plan, "draft", "in_review", 19)
+        .write_plan(&submitted, &entry("plan.submitted", "plan:1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let approved = store
+        .approve_plan((plan, 1, "in_review"), "erin", 20, |_| {
+            Ok::<_, ()>(("in_review".to_owned(), entry("plan.approved", "plan:1")))
+        })
         .await
         .unwrap();
-    store.add_plan_approval(plan, "erin", 20).await.unwrap();
+    assert!(approved.is_ok());
     store
-        .add_plan_comment(plan, Some(1), "erin", "✓", 21)
+        .add_plan_comment(plan, Some(1), "erin", "✓", 21, &entry("plan.commented", "plan:1"))
         .await
         .unwrap();
     // A rollout plan, executed: its step carries the previous text and the revision kept.
@@ -693,22 +743,49 @@ async fn populate(store: &Store) {
             &berth_server::db::NewPlanRow {
                 name: "roll out ✓",
                 connection: "lab",
+                snapshot_id: None,
                 author: "dave",
                 stop_on_failure: true,
                 required_approvals: 1,
                 reverse_of: None,
                 now: 22,
             },
-            scriptlet,
-            2,
-            "# ünïcode ✓",
+            (scriptlet, 2, "# ünïcode ✓"),
+            &[("dave", "created"), ("dave", "wrote_revision")],
+            |id| vec![entry("plan.created", &format!("plan:{id}"))],
         )
         .await
         .unwrap();
-    store.set_rollout_preview(rollout, "", "{}").await.unwrap();
-    assert!(store.start_rollout(rollout, "", 3, 23).await.unwrap());
+    let executing = PlanWrite {
+        plan_id: rollout,
+        now: 22,
+        state: Some(StateChange {
+            from: "draft",
+            to: "executing",
+            ..StateChange::default()
+        }),
+        ..PlanWrite::default()
+    };
+    store
+        .write_plan(&executing, &entry("plan.execution_started", "plan:2"))
+        .await
+        .unwrap()
+        .unwrap();
+    let started = store
+        .start_rollout(rollout, "", ("kept", "berth"), 23, |_| {
+            entry("plan.rollout_started", "plan:2")
+        })
+        .await
+        .unwrap();
+    assert!(matches!(started, RolloutStart::Started { .. }));
     assert!(store
-        .finish_rollout(rollout, "succeeded", None, 24)
+        .finish_rollout(
+            rollout,
+            "succeeded",
+            None,
+            24,
+            &entry("plan.rollout_succeeded", "plan:2")
+        )
         .await
         .unwrap());
     store
@@ -755,13 +832,14 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "api_tokens=2",
             "snapshots=1",
             "scriptlets=1",
-            "scriptlet_revisions=2",
+            "scriptlet_revisions=3",
             "connections=1",
-            "audit_log=1",
+            "audit_log=9",
             "leases=1",
             "plans=2",
             "plan_moves=1",
             "plan_approvals=1",
+            "plan_contributors=3",
             "plan_comments=1",
             "plan_rollouts=1"
         ]
@@ -818,22 +896,37 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
     let new = NewPlanRow {
         name: "spring cleaning",
         connection: "prod",
+        snapshot_id: None,
         author: "ann",
         stop_on_failure: true,
         required_approvals: 2,
         reverse_of: None,
         now: 10,
     };
+    let created = |id: i64| vec![entry("plan.created", &format!("plan:{id}"))];
     let id = store
-        .insert_plan(&new, &[planned("a"), planned("b")])
+        .insert_plan(
+            &new,
+            &[planned("a"), planned("b")],
+            &[("ann", "created")],
+            created,
+        )
         .await
         .unwrap();
-    let second = store.insert_plan(&new, &[planned("c")]).await.unwrap();
+    let second = store
+        .insert_plan(&new, &[planned("c")], &[("ann", "created")], created)
+        .await
+        .unwrap();
     assert_ne!(id, second);
     let row = store.plan(id).await.unwrap().unwrap();
     assert_eq!(
-        (row.state.as_str(), row.required_approvals, row.stop_on_failure),
-        ("draft", 2, 1)
+        (
+            row.state.as_str(),
+            row.required_approvals,
+            row.stop_on_failure,
+            row.version
+        ),
+        ("draft", 2, 1, 1)
     );
     let moves = store.plan_moves(id).await.unwrap();
     assert_eq!(
@@ -843,64 +936,209 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
             .collect::<Vec<_>>(),
         [(1, "a", "pending"), (2, "b", "pending")]
     );
-    // Approvals only count in review, once per person; leaving review for a draft drops them.
-    assert!(!store.add_plan_approval(id, "rita", 11).await.unwrap());
-    assert!(store.set_plan_state(id, "draft", "in_review", 12).await.unwrap());
-    assert!(
-        !store.set_plan_state(id, "draft", "in_review", 12).await.unwrap(),
+    let audited = |kind: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_of_subject(&format!("plan:{id}"))
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.kind == kind)
+                .count()
+        }
+    };
+    assert_eq!(audited("plan.created").await, 1, "created with its entry");
+    let state = |from: &'static str, to: &'static str| PlanWrite {
+        plan_id: id,
+        now: 12,
+        state: Some(StateChange {
+            from,
+            to,
+            ..StateChange::default()
+        }),
+        ..PlanWrite::default()
+    };
+    // Approvals only count in review, for the version reviewed, once per person.
+    let approve = |who: &'static str, version: i64, to: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .approve_plan((id, version, "in_review"), who, 13, |facts| {
+                    if facts.approvals.iter().any(|a| a == who) {
+                        return Err("twice");
+                    }
+                    Ok((to.to_owned(), entry("plan.approved", "plan:x")))
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert!(matches!(
+        approve("rita", 1, "in_review").await,
+        Err(ApprovalLost::Stale { version: 1, .. })
+    ));
+    assert_eq!(
+        store
+            .write_plan(&state("draft", "in_review"), &entry("plan.submitted", "x"))
+            .await
+            .unwrap(),
+        Some(1),
+        "a state change alone keeps the version"
+    );
+    assert_eq!(
+        store
+            .write_plan(&state("draft", "in_review"), &entry("plan.submitted", "x"))
+            .await
+            .unwrap(),
+        None,
         "compare-and-set"
     );
-    assert!(store.add_plan_approval(id, "rita", 13).await.unwrap());
-    assert!(!store.add_plan_approval(id, "rita", 14).await.unwrap());
+    assert!(matches!(
+        approve("rita", 2, "in_review").await,
+        Err(ApprovalLost::Stale { version: 1, .. })
+    ));
+    let facts = approve("rita", 1, "in_review").await.unwrap();
+    assert_eq!(facts.contributors, ["ann"]);
+    assert_eq!(facts.approvals, ["rita"]);
+    assert!(matches!(
+        approve("rita", 1, "in_review").await,
+        Err(ApprovalLost::Refused("twice"))
+    ));
     assert_eq!(store.plan_approvals(id).await.unwrap(), ["rita"]);
-    assert!(store.set_plan_state(id, "in_review", "draft", 15).await.unwrap());
+    // A new preview is a new version: the approval of the old one no longer counts.
+    let from_members = [Some("m1".to_owned()), None];
+    let previewed = PlanWrite {
+        preview: Some(PreviewWrite {
+            preview: "{}",
+            snapshot_id: 7,
+            from_members: &from_members,
+            rollout: None,
+        }),
+        ..state("in_review", "in_review")
+    };
+    assert_eq!(
+        store
+            .write_plan(&previewed, &entry("plan.previewed", "x"))
+            .await
+            .unwrap(),
+        Some(2)
+    );
     assert!(store.plan_approvals(id).await.unwrap().is_empty());
-    // A preview records where each instance was; an edit drops the preview and the moves.
-    assert!(store
-        .set_plan_preview(id, "draft", "{}", 7, &[Some("m1".into()), None], 16)
-        .await
-        .unwrap());
     assert_eq!(
         store.plan_moves(id).await.unwrap()[0].from_member.as_deref(),
         Some("m1")
     );
-    assert!(!store
-        .replace_plan_moves(id, "approved", "in_review", &[planned("z")], 17)
-        .await
-        .unwrap());
-    assert!(store
-        .replace_plan_moves(id, "draft", "draft", &[planned("z")], 17)
-        .await
-        .unwrap());
+    // An edit replaces the moves, drops the preview, adds its author to the contributors.
+    let replaced = [planned("z")];
+    let edit = |from: &'static str, version: Option<i64>| PlanWrite {
+        plan_id: id,
+        now: 17,
+        state: Some(StateChange {
+            from,
+            to: "in_review",
+            version,
+            new_version: true,
+            superseded: None,
+        }),
+        moves: Some(&replaced),
+        contributor: Some(("eve", "edited")),
+        ..PlanWrite::default()
+    };
+    assert_eq!(
+        store
+            .write_plan(
+                &edit("approved", None),
+                &entry("plan.edited", &format!("plan:{id}"))
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .write_plan(
+                &edit("in_review", Some(1)),
+                &entry("plan.edited", &format!("plan:{id}"))
+            )
+            .await
+            .unwrap(),
+        None,
+        "an edit of a version the plan no longer has"
+    );
+    assert_eq!(
+        store
+            .write_plan(
+                &edit("in_review", Some(2)),
+                &entry("plan.edited", &format!("plan:{id}"))
+            )
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    assert_eq!(audited("plan.edited").await, 1, "lost writes leave no entry");
     let row = store.plan(id).await.unwrap().unwrap();
-    assert_eq!((row.preview, row.preview_snapshot), (None, None));
+    assert_eq!((row.preview, row.preview_snapshot, row.version), (None, None, 3));
     assert_eq!(store.plan_moves(id).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .plan_contributors(id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| (c.username.as_str(), c.contribution.as_str()))
+            .collect::<Vec<_>>(),
+        [("ann", "created"), ("eve", "edited")]
+    );
+    assert_eq!(
+        approve("rita", 3, "in_review").await.unwrap().contributors,
+        ["ann", "eve"]
+    );
+    assert_eq!(
+        approve("sam", 3, "approved").await.unwrap().approvals,
+        ["rita", "sam"]
+    );
+    assert_eq!(store.plan(id).await.unwrap().unwrap().state, "approved");
     // A move goes forward once: the second runner loses.
+    let step = |from: &'static str, to: &'static str, decision: Option<&'static str>| PlanWrite {
+        plan_id: id,
+        now: 20,
+        step: Some(MoveChange {
+            position: 1,
+            from,
+            to,
+            decision,
+            started_at: decision.map(|_| 20),
+            detail: (to == "failed").then_some("Incus said no"),
+            finished_at: (to == "failed").then_some(25),
+        }),
+        ..PlanWrite::default()
+    };
     assert!(store
-        .update_plan_move(id, 1, "pending", "running", None, Some("m2"), Some(20), None)
+        .write_plan(
+            &step("pending", "running", Some("m2")),
+            &entry("plan.move_started", "x")
+        )
         .await
-        .unwrap());
-    assert!(!store
-        .update_plan_move(id, 1, "pending", "running", None, Some("m3"), Some(21), None)
+        .unwrap()
+        .is_some());
+    assert!(store
+        .write_plan(
+            &step("pending", "running", Some("m3")),
+            &entry("plan.move_started", "x")
+        )
         .await
-        .unwrap());
+        .unwrap()
+        .is_none());
     store
         .set_plan_move_operation(id, 1, "/1.0/operations/x")
         .await
         .unwrap();
     assert!(store
-        .update_plan_move(
-            id,
-            1,
-            "running",
-            "failed",
-            Some("Incus said no"),
-            None,
-            None,
-            Some(25)
-        )
+        .write_plan(&step("running", "failed", None), &entry("plan.move_failed", "x"))
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let moved = &store.plan_moves(id).await.unwrap()[0];
     assert_eq!(
         (
@@ -920,11 +1158,19 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
             Some(25)
         )
     );
+    assert_eq!(
+        store.plan(id).await.unwrap().unwrap().version,
+        3,
+        "moves run the version approved"
+    );
     store
-        .add_plan_comment(id, Some(1), "rita", "why m2?", 30)
+        .add_plan_comment(id, Some(1), "rita", "why m2?", 30, &entry("plan.commented", "x"))
         .await
         .unwrap();
-    store.add_plan_comment(id, None, "ann", "load", 31).await.unwrap();
+    store
+        .add_plan_comment(id, None, "ann", "load", 31, &entry("plan.commented", "x"))
+        .await
+        .unwrap();
     let comments = store.plan_comments(id).await.unwrap();
     assert_eq!(
         comments
@@ -933,20 +1179,34 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
             .collect::<Vec<_>>(),
         [(Some(1), "rita"), (None, "ann")]
     );
-    assert!(store.set_plan_state(id, "draft", "in_review", 40).await.unwrap());
-    assert!(store
-        .supersede_plan(id, "in_review", "m3 left", 41)
-        .await
-        .unwrap());
+    let superseded = PlanWrite {
+        plan_id: id,
+        now: 41,
+        state: Some(StateChange {
+            from: "approved",
+            to: "superseded",
+            version: None,
+            new_version: true,
+            superseded: Some("m3 left"),
+        }),
+        ..PlanWrite::default()
+    };
     assert_eq!(
-        store.plan(id).await.unwrap().unwrap().superseded.as_deref(),
-        Some("m3 left")
+        store
+            .write_plan(&superseded, &entry("plan.superseded", "x"))
+            .await
+            .unwrap(),
+        Some(4)
     );
+    let row = store.plan(id).await.unwrap().unwrap();
+    assert_eq!(row.superseded.as_deref(), Some("m3 left"));
+    assert!(store.plan_approvals(id).await.unwrap().is_empty());
     assert_eq!(store.plans_in_state("superseded").await.unwrap(), [id]);
     assert!(store
-        .set_plan_state(id, "superseded", "in_review", 42)
+        .write_plan(&state("superseded", "in_review"), &entry("plan.submitted", "x"))
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     assert_eq!(
         store.plan(id).await.unwrap().unwrap().superseded,
         None,
@@ -957,6 +1217,131 @@ async fn plans_change_state_only_from_the_state_they_were_read_in(database: Test
         id,
         "most recently changed first"
     );
+}
+
+/// Approvals racing with edits, round after round on real concurrent connections: an approval
+/// either lands on the version whose moves it saw (and the edit then loses its compare-and-set
+/// on the state it read), or it is refused as stale; never an approved plan whose moves were
+/// replaced after the approval.
+async fn an_approval_never_lands_on_moves_it_did_not_see(database: TestDatabase) {
+    use berth_server::db::{NewPlanRow, PlanMoveRow};
+    let store = database.open().await;
+    let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+    for round in 0..40 {
+        let reviewed = format!("reviewed-{round}");
+        let rewritten = format!("rewritten-{round}");
+        let new = NewPlanRow {
+            name: "race",
+            connection: "prod",
+            snapshot_id: None,
+            author: "ann",
+            stop_on_failure: true,
+            required_approvals: 1,
+            reverse_of: None,
+            now: round,
+        };
+        let moves = [PlanMoveRow {
+            project: "default".into(),
+            name: reviewed.clone(),
+            target_project: "web".into(),
+            ..PlanMoveRow::default()
+        }];
+        let id = store
+            .insert_plan(&new, &moves, &[("ann", "created")], |id| {
+                vec![entry("plan.created", &format!("plan:{id}"))]
+            })
+            .await
+            .unwrap();
+        let submit = PlanWrite {
+            plan_id: id,
+            now: round,
+            state: Some(StateChange {
+                from: "draft",
+                to: "in_review",
+                ..StateChange::default()
+            }),
+            ..PlanWrite::default()
+        };
+        let version = store
+            .write_plan(&submit, &entry("plan.submitted", "x"))
+            .await
+            .unwrap()
+            .unwrap();
+        let approver = store.clone();
+        let approval = tokio::spawn(async move {
+            approver
+                .approve_plan((id, version, "in_review"), "rita", round, |_| {
+                    Ok::<_, ()>(("approved".to_owned(), entry("plan.approved", "x")))
+                })
+                .await
+                .unwrap()
+                .is_ok()
+        });
+        let editor = store.clone();
+        let edit = tokio::spawn(async move {
+            let moves = [PlanMoveRow {
+                project: "default".into(),
+                name: rewritten,
+                target_project: "web".into(),
+                ..PlanMoveRow::default()
+            }];
+            let edit = PlanWrite {
+                plan_id: id,
+                now: round,
+                state: Some(StateChange {
+                    from: "in_review",
+                    to: "in_review",
+                    version: None,
+                    new_version: true,
+                    superseded: None,
+                }),
+                moves: Some(&moves),
+                contributor: Some(("eve", "edited")),
+                ..PlanWrite::default()
+            };
+            editor
+                .write_plan(&edit, &entry("plan.edited", "x"))
+                .await
+                .unwrap()
+                .is_some()
+        });
+        let (approved, edited) = (approval.await.unwrap(), edit.await.unwrap());
+        let row = store.plan(id).await.unwrap().unwrap();
+        let names: Vec<String> = store
+            .plan_moves(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        let approvals = store.plan_approvals(id).await.unwrap();
+        match (approved, edited) {
+            (true, false) => {
+                assert_eq!(row.state, "approved", "round {round}");
+                assert_eq!(
+                    names,
+                    std::slice::from_ref(&reviewed),
+                    "round {round}: approved moves are the ones reviewed"
+                );
+                assert_eq!(approvals, ["rita"], "round {round}");
+                outcomes
+                    .entry("approval first")
+                    .and_modify(|n| *n += 1)
+                    .or_insert(1);
+            }
+            (false, true) => {
+                assert_eq!(row.state, "in_review", "round {round}");
+                assert_eq!(row.version, version + 1, "round {round}");
+                assert!(
+                    approvals.is_empty(),
+                    "round {round}: no approval on the new version"
+                );
+                outcomes.entry("edit first").and_modify(|n| *n += 1).or_insert(1);
+            }
+            other => panic!("round {round}: approval and edit both {other:?}"),
+        }
+    }
+    assert_eq!(outcomes.values().sum::<usize>(), 40, "{outcomes:?}");
 }
 
 async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
@@ -970,6 +1355,7 @@ async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
     let new = NewPlanRow {
         name: "roll out",
         connection: "prod",
+        snapshot_id: None,
         author: "ann",
         stop_on_failure: true,
         required_approvals: 1,
@@ -977,7 +1363,9 @@ async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
         now: 10,
     };
     let id = store
-        .insert_rollout_plan(&new, scriptlet, 1, "# one")
+        .insert_rollout_plan(&new, (scriptlet, 1, "# one"), &[("ann", "created")], |id| {
+            vec![entry("plan.created", &format!("plan:{id}"))]
+        })
         .await
         .unwrap();
     let row = store.plan(id).await.unwrap().unwrap();
@@ -992,23 +1380,78 @@ async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
         (1, "# one", "pending")
     );
     assert_eq!(step.impact, None);
+    let previewed = PlanWrite {
+        plan_id: id,
+        now: 11,
+        preview: Some(PreviewWrite {
+            preview: "{}",
+            snapshot_id: 1,
+            from_members: &[],
+            rollout: Some(("# live", "{\"summary\":\"x\"}")),
+        }),
+        ..PlanWrite::default()
+    };
     store
-        .set_rollout_preview(id, "# live", "{\"summary\":\"x\"}")
+        .write_plan(&previewed, &entry("plan.previewed", "x"))
         .await
+        .unwrap()
         .unwrap();
+    let start = |now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .start_rollout(id, "# live", ("kept", "berth"), now, |_| {
+                    entry("plan.rollout_started", "x")
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        start(12).await,
+        RolloutStart::Lost,
+        "only while the plan executes"
+    );
+    let executing = PlanWrite {
+        plan_id: id,
+        now: 12,
+        state: Some(StateChange {
+            from: "draft",
+            to: "executing",
+            ..StateChange::default()
+        }),
+        ..PlanWrite::default()
+    };
+    store
+        .write_plan(&executing, &entry("plan.execution_started", "x"))
+        .await
+        .unwrap()
+        .unwrap();
+    let finish = |to: &'static str, detail: Option<&'static str>, now: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .finish_rollout(id, to, detail, now, &entry("plan.rollout_finished", "x"))
+                .await
+                .unwrap()
+        }
+    };
 
     // Finishing needs it running; starting needs it pending: each happens once.
-    assert!(!store.finish_rollout(id, "succeeded", None, 11).await.unwrap());
-    assert!(store.start_rollout(id, "# live", 2, 12).await.unwrap());
-    assert!(
-        !store.start_rollout(id, "# live", 3, 13).await.unwrap(),
-        "a second runner loses"
+    assert!(!finish("succeeded", None, 11).await);
+    assert_eq!(
+        start(12).await,
+        RolloutStart::Started { previous_revision: 2 },
+        "the cluster's scriptlet kept as the next revision"
     );
-    assert!(store
-        .finish_rollout(id, "failed", Some("Incus said no"), 14)
-        .await
-        .unwrap());
-    assert!(!store.finish_rollout(id, "succeeded", None, 15).await.unwrap());
+    assert_eq!(start(13).await, RolloutStart::Lost, "a second runner loses");
+    assert_eq!(
+        store.revisions(scriptlet).await.unwrap().len(),
+        2,
+        "the loser kept no revision"
+    );
+    assert!(finish("failed", Some("Incus said no"), 14).await);
+    assert!(!finish("succeeded", None, 15).await);
     let step = store.plan_rollout(id).await.unwrap().unwrap();
     assert_eq!(step.state, "failed");
     assert_eq!(step.detail.as_deref(), Some("Incus said no"));

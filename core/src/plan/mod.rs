@@ -3,10 +3,10 @@
 //! (pending → running → succeeded | failed, or skipped).
 //!
 //! Every change of state goes through [`PlanState::next`] or [`MoveState::next`]: the one place
-//! that says which event is allowed in which state. Who may cause an event (roles, the author
-//! never approving their own plan) is the server's to check; how many approvals a plan needs is
-//! [`Review`]'s. Execution is forward-only: a finished plan is not run again; its reverse is a
-//! new plan ([`Plan::reverse`]).
+//! that says which event is allowed in which state. Which role may cause an event is the
+//! server's to check; whose approval counts (never a contributor's: whoever created the plan or
+//! changed what it will run) and how many a plan needs is [`Review`]'s. Execution is
+//! forward-only: a finished plan is not run again; its reverse is a new plan ([`Plan::reverse`]).
 
 pub mod preview;
 
@@ -108,6 +108,10 @@ pub enum PlanError {
         instance: String,
         project: String,
     },
+    #[error("move {index}: {name:?} is not an Incus instance name (1 to 63 letters, digits and hyphens, starting with a letter, not ending with a hyphen)")]
+    BadInstanceName { index: usize, name: String },
+    #[error("move {index}: {name:?} is not an Incus project name (no '/', spaces or control characters, not '.' or '..')")]
+    BadProjectName { index: usize, name: String },
     #[error("moves {first} and {second} both move {instance}")]
     Twice {
         first: usize,
@@ -132,6 +136,20 @@ impl Plan {
             ] {
                 if value.trim().is_empty() {
                     return Err(PlanError::MissingField { index, field });
+                }
+            }
+            if !is_instance_name(&planned.name) {
+                return Err(PlanError::BadInstanceName {
+                    index,
+                    name: planned.name.clone(),
+                });
+            }
+            for project in [&planned.project, &planned.target_project] {
+                if !is_project_name(project) {
+                    return Err(PlanError::BadProjectName {
+                        index,
+                        name: project.clone(),
+                    });
                 }
             }
             if planned.project == planned.target_project {
@@ -179,6 +197,26 @@ impl Plan {
     }
 }
 
+/// Incus's rule for instance names (`internal/instance/instance_utils.go`, `ValidName`): 1 to
+/// 63 ASCII letters, digits and hyphens, starting with a letter, not ending with a hyphen.
+pub fn is_instance_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !name.ends_with('-')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// Incus's rule for project names (`internal/server/project/project.go`, `ValidName`): not
+/// `.` or `..`, and no `/`, whitespace or control characters.
+pub fn is_project_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c.is_whitespace() || c.is_control())
+}
+
 impl PlannedMove {
     /// `project/name`.
     pub fn instance(&self) -> String {
@@ -207,6 +245,8 @@ pub enum PlanState {
 pub enum PlanEvent {
     /// Its moves or settings changed.
     Edit,
+    /// A new preview replaces the last one (a new version of the plan to review).
+    Preview,
     /// Sent to review (with a fresh preview).
     Submit,
     /// An approval; `enough` when the approvals now reach what the plan needs.
@@ -229,8 +269,9 @@ pub enum PlanEvent {
 
 impl PlanEvent {
     /// Every event (both values of the flags), for exhaustive tests and documentation.
-    pub const ALL: [PlanEvent; 11] = [
+    pub const ALL: [PlanEvent; 12] = [
         PlanEvent::Edit,
+        PlanEvent::Preview,
         PlanEvent::Submit,
         PlanEvent::Approve { enough: false },
         PlanEvent::Approve { enough: true },
@@ -246,6 +287,7 @@ impl PlanEvent {
     pub fn name(self) -> &'static str {
         match self {
             PlanEvent::Edit => "edit",
+            PlanEvent::Preview => "be previewed again",
             PlanEvent::Submit => "submit",
             PlanEvent::Approve { .. } => "approve",
             PlanEvent::RequestChanges => "request changes",
@@ -304,22 +346,25 @@ impl PlanState {
         use PlanEvent as E;
         use PlanState as S;
         let next = match (self, event) {
-            // Drafts are edited freely and sent to review.
-            (S::Draft, E::Edit) => S::Draft,
+            // Drafts are edited and previewed freely and sent to review.
+            (S::Draft, E::Edit | E::Preview) => S::Draft,
             (S::Draft | S::Superseded, E::Submit) => S::InReview,
-            // In review, an edit keeps it there (its approvals are dropped by the caller);
-            // approvals count until there are enough.
-            (S::InReview, E::Edit) => S::InReview,
+            // In review, an edit or a new preview keeps it there as a new version, which the
+            // approvals so far were not given to; approvals count until there are enough.
+            (S::InReview, E::Edit | E::Preview) => S::InReview,
             (S::InReview, E::Approve { enough: false }) => S::InReview,
             (S::InReview, E::Approve { enough: true }) => S::Approved,
             (S::InReview | S::Approved, E::RequestChanges) => S::Draft,
-            // Any edit after approval sends it back to review.
+            // Any edit after approval sends it back to review. An approved plan is not
+            // previewed again in place: a cluster that changed since supersedes it (`Stale`),
+            // and the new preview is reviewed anew.
             (S::Approved, E::Edit) => S::InReview,
             (S::Approved, E::Execute) => S::Executing,
             (S::Executing, E::Finish { failed: false }) => S::Succeeded,
             (S::Executing, E::Finish { failed: true } | E::Abort) => S::Failed,
             // A superseded plan is edited as a draft, or previewed and submitted again.
             (S::Superseded, E::Edit) => S::Draft,
+            (S::Superseded, E::Preview) => S::Superseded,
             (S::Draft | S::InReview | S::Approved | S::Executing | S::Superseded, E::Cancel) => S::Cancelled,
             (S::InReview | S::Approved | S::Executing, E::Stale) => S::Superseded,
             (state, event) => return Err(WrongState { state, event }),
@@ -349,23 +394,25 @@ impl Default for Review {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApprovalRefused {
-    #[error("{0} wrote this plan and cannot approve it")]
-    OwnPlan(String),
-    #[error("{0} has approved this plan already")]
+    /// Four eyes: whoever created the plan or changed what it will run reviews nobody's work
+    /// but another's.
+    #[error("{0} contributed to this plan (created it or changed what it will run) and cannot approve it")]
+    Contributor(String),
+    #[error("{0} has approved this version of the plan already")]
     Already(String),
 }
 
 impl Review {
-    /// The event `approver`'s approval is, given the plan's author and the approvals so far
-    /// (since the last edit).
+    /// The event `approver`'s approval is, given the plan's contributors (every account that
+    /// created it or changed what it will run) and the approvals of this version so far.
     pub fn approve(
         &self,
-        author: &str,
+        contributors: &[String],
         approver: &str,
         approved_by: &[String],
     ) -> Result<PlanEvent, ApprovalRefused> {
-        if approver == author {
-            return Err(ApprovalRefused::OwnPlan(approver.to_owned()));
+        if contributors.iter().any(|contributor| contributor == approver) {
+            return Err(ApprovalRefused::Contributor(approver.to_owned()));
         }
         if approved_by.iter().any(|earlier| earlier == approver) {
             return Err(ApprovalRefused::Already(approver.to_owned()));
@@ -471,9 +518,11 @@ mod tests {
             let table: &[(PlanState, &str, bool, PlanState)] = &[
                 // (from, event, flag, to); the flag is `enough` or `failed` where it matters.
                 (Draft, "edit", false, Draft),
+                (Draft, "be previewed again", false, Draft),
                 (Draft, "submit", false, InReview),
                 (Draft, "cancel", false, Cancelled),
                 (InReview, "edit", false, InReview),
+                (InReview, "be previewed again", false, InReview),
                 (InReview, "approve", false, InReview),
                 (InReview, "approve", true, Approved),
                 (InReview, "request changes", false, Draft),
@@ -490,6 +539,7 @@ mod tests {
                 (Executing, "cancel", false, Cancelled),
                 (Executing, "supersede", false, Superseded),
                 (Superseded, "edit", false, Draft),
+                (Superseded, "be previewed again", false, Superseded),
                 (Superseded, "submit", false, InReview),
                 (Superseded, "cancel", false, Cancelled),
             ];
@@ -523,7 +573,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed, 22, "every row of the table is reachable");
+        assert_eq!(allowed, 25, "every row of the table is reachable");
         for state in PlanState::ALL.into_iter().filter(|state| state.is_final()) {
             assert!(
                 PlanEvent::ALL.iter().all(|event| state.next(*event).is_err()),
@@ -593,27 +643,50 @@ mod tests {
     }
 
     #[test]
-    fn approvals_count_and_the_author_never_approves() {
+    fn approvals_count_and_no_contributor_approves() {
         let review = Review { required: 2 };
+        let contributors = ["ann".to_owned(), "eve".to_owned()];
         assert_eq!(
-            review.approve("ann", "ann", &[]),
-            Err(ApprovalRefused::OwnPlan("ann".into()))
+            review.approve(&contributors, "ann", &[]),
+            Err(ApprovalRefused::Contributor("ann".into()))
+        );
+        // Eve only edited the moves after Ann created the plan: her work too needs other eyes.
+        assert_eq!(
+            review.approve(&contributors, "eve", &[]),
+            Err(ApprovalRefused::Contributor("eve".into()))
         );
         assert_eq!(
-            review.approve("ann", "bob", &[]),
+            review.approve(&contributors, "bob", &[]),
             Ok(PlanEvent::Approve { enough: false })
         );
         assert_eq!(
-            review.approve("ann", "bob", &["bob".into()]),
+            review.approve(&contributors, "bob", &["bob".into()]),
             Err(ApprovalRefused::Already("bob".into()))
         );
         assert_eq!(
-            review.approve("ann", "cid", &["bob".into()]),
+            review.approve(&contributors, "cid", &["bob".into()]),
             Ok(PlanEvent::Approve { enough: true })
         );
         assert_eq!(
-            Review::default().approve("ann", "bob", &[]),
+            Review::default().approve(&contributors, "bob", &[]),
             Ok(PlanEvent::Approve { enough: true })
+        );
+    }
+
+    #[test]
+    fn an_approved_plan_is_not_previewed_again_in_place() {
+        let refused = PlanState::Approved.next(PlanEvent::Preview).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "a plan that is approved cannot be previewed again"
+        );
+        assert_eq!(
+            PlanState::Approved.next(PlanEvent::Stale),
+            Ok(PlanState::Superseded)
+        );
+        assert_eq!(
+            PlanState::Superseded.next(PlanEvent::Submit),
+            Ok(PlanState::InReview)
         );
     }
 
@@ -668,6 +741,43 @@ mod tests {
                 instance: "a/x".into()
             })
         );
+    }
+
+    #[test]
+    fn names_are_incus_names_so_they_cannot_reach_another_resource() {
+        for bad in [
+            "../../certificates",
+            "x?project=b",
+            "web 1",
+            "-x",
+            "x-",
+            "1x",
+            "",
+            "é",
+        ] {
+            let refused = Plan::new(vec![planned("a", bad, "b")]);
+            assert!(
+                matches!(
+                    refused,
+                    Err(PlanError::BadInstanceName { .. } | PlanError::MissingField { .. })
+                ),
+                "{bad:?}: {refused:?}"
+            );
+        }
+        for bad in ["a/b", "..", "p q", "p\n"] {
+            let refused = Plan::new(vec![planned(bad, "x", "b")]);
+            assert!(
+                matches!(refused, Err(PlanError::BadProjectName { .. })),
+                "{bad:?}: {refused:?}"
+            );
+            let refused = Plan::new(vec![planned("a", "x", bad)]);
+            assert!(
+                matches!(refused, Err(PlanError::BadProjectName { .. })),
+                "{bad:?}: {refused:?}"
+            );
+        }
+        assert!(Plan::new(vec![planned("proj-b", "web-01", "default")]).is_ok());
+        assert!(is_instance_name(&"a".repeat(63)) && !is_instance_name(&"a".repeat(64)));
     }
 
     #[test]

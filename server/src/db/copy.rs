@@ -144,6 +144,8 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("reverse_of", Integer),
             ("created_at", Integer),
             ("updated_at", Integer),
+            ("version", Integer),
+            ("snapshot_id", Integer),
         ],
     ),
     (
@@ -166,7 +168,21 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
     ),
     (
         "plan_approvals",
-        &[("plan_id", Integer), ("username", Text), ("approved_at", Integer)],
+        &[
+            ("plan_id", Integer),
+            ("username", Text),
+            ("approved_at", Integer),
+            ("version", Integer),
+        ],
+    ),
+    (
+        "plan_contributors",
+        &[
+            ("plan_id", Integer),
+            ("username", Text),
+            ("contribution", Text),
+            ("at", Integer),
+        ],
     ),
     (
         "plan_comments",

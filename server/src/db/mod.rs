@@ -36,8 +36,11 @@ pub use cache::StoredSnapshot;
 pub use connections::ConnectionRecord;
 pub use copy::CopyReport;
 pub use leases::LeaseGrant;
-pub use plans::{NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow};
-pub use rollouts::PlanRolloutRow;
+pub use plans::{
+    ApprovalLost, ContributorRow, MoveChange, NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow, PlanWrite,
+    PreviewWrite, ReviewFacts, StateChange,
+};
+pub use rollouts::{PlanRolloutRow, RolloutStart};
 pub use scriptlets::{RevisionRow, ScriptletRow};
 pub use snapshots::SnapshotRow;
 

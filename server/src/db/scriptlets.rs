@@ -101,22 +101,9 @@ impl Store {
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
         for _attempt in 0..5 {
-            let inserted: Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(
-                "INSERT INTO scriptlet_revisions (scriptlet_id, number, source, message, author, created_at)
-                 SELECT id, (SELECT COALESCE(MAX(number), 0) + 1 FROM scriptlet_revisions WHERE scriptlet_id = $1),
-                        $2, $3, $4, $5
-                 FROM scriptlets WHERE id = $1
-                 RETURNING number",
-            )
-            .bind(scriptlet_id)
-            .bind(source)
-            .bind(message)
-            .bind(author)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await;
-            match inserted {
-                Ok(number) => return Ok(number.map(|(number,)| number)),
+            let mut connection = self.pool().acquire().await?;
+            match insert_revision_in(&mut connection, scriptlet_id, source, message, author, now).await {
+                Ok(number) => return Ok(number),
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -147,4 +134,32 @@ impl Store {
         .fetch_optional(self.pool())
         .await?)
     }
+}
+
+/// Inserts the next revision of a scriptlet on `connection` (inside the caller's transaction
+/// where there is one); its number, or `None` without such a scriptlet. Two saves at once can
+/// pick the same number: the loser gets a unique violation.
+pub(super) async fn insert_revision_in(
+    connection: &mut sqlx::AnyConnection,
+    scriptlet_id: i64,
+    source: &str,
+    message: &str,
+    author: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let number: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO scriptlet_revisions (scriptlet_id, number, source, message, author, created_at)
+         SELECT id, (SELECT COALESCE(MAX(number), 0) + 1 FROM scriptlet_revisions WHERE scriptlet_id = $1),
+                $2, $3, $4, $5
+         FROM scriptlets WHERE id = $1
+         RETURNING number",
+    )
+    .bind(scriptlet_id)
+    .bind(source)
+    .bind(message)
+    .bind(author)
+    .bind(now)
+    .fetch_optional(&mut *connection)
+    .await?;
+    Ok(number.map(|(number,)| number))
 }

@@ -1,21 +1,22 @@
 //! The executor's rollout step: setting a scriptlet revision on the cluster. Fresh state first
 //! (the cluster's scriptlet must still be the one the review saw), the cluster's scriptlet kept
-//! as a revision of the same scriptlet and committed with the step as running, then
-//! `PATCH /1.0` with `instances.placement.scriptlet`, and the result read back. Incus validates
-//! the scriptlet when it is set: its refusal is recorded verbatim.
+//! as a revision of the same scriptlet and committed with the step as running (one
+//! transaction), then `PATCH /1.0` with `instances.placement.scriptlet`, and the result read
+//! back. Incus validates the scriptlet when it is set: its refusal is recorded verbatim.
 //!
 //! After a crash a running step is settled from the cluster: set already, or set again (setting
 //! a config key twice does no harm, and nothing else was done in between).
 
+use berth_core::plan::{MoveEvent, MoveState};
 use serde_json::json;
 
-use super::{incus_message, Executor, RunEnd};
+use super::moves::incus_message;
+use super::{Executor, RunEnd};
 use crate::audit::AuditKind;
-use crate::db::PlanRolloutRow;
+use crate::db::{PlanRolloutRow, RolloutStart};
 use crate::error::AppError;
 use crate::incus::IncusClient;
-use crate::services::plans;
-use crate::services::rollouts::{changes_since, live_scriptlet};
+use crate::plans::{fresh_state, live_scriptlet, rollout_changes_since};
 
 /// The server config key of the placement scriptlet.
 const SCRIPTLET_KEY: &str = "instances.placement.scriptlet";
@@ -27,36 +28,36 @@ impl Executor {
         connection: &str,
         rollout: &PlanRolloutRow,
     ) -> Result<RunEnd, AppError> {
-        let store = self.auth.store();
-        let (fresh, client) = plans::fresh_state(&self.auth, connection).await?;
+        let (fresh, client) = fresh_state(&self.auth, connection).await?;
         let failed = match rollout.state.as_str() {
             "pending" => {
-                if let Some(reason) = changes_since(rollout, &fresh) {
+                if let Some(reason) = rollout_changes_since(rollout, &fresh) {
                     return self.supersede(id, &reason).await;
                 }
                 let previous = live_scriptlet(&fresh);
-                let kept = store
-                    .insert_revision(
-                        rollout.scriptlet_id,
-                        &previous,
-                        &format!("the cluster's scriptlet on {connection} before plan {id}"),
-                        "berth",
-                        self.now(),
+                let kept_as = (
+                    format!("the cluster's scriptlet on {connection} before plan {id}"),
+                    "berth",
+                );
+                let entry = |kept: i64| {
+                    self.entry(
+                        id,
+                        AuditKind::RolloutStarted,
+                        json!({ "scriptlet": rollout.scriptlet_id, "revision": rollout.revision, "previous_revision": kept }),
                     )
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::NotFound(format!("there is no scriptlet {}", rollout.scriptlet_id))
-                    })?;
-                if !store.start_rollout(id, &previous, kept, self.now()).await? {
-                    // Someone else moved the step on: read it again.
+                };
+                MoveState::Pending
+                    .next(MoveEvent::Start)
+                    .expect("a pending step starts");
+                let start = self
+                    .auth
+                    .store()
+                    .start_rollout(id, &previous, (&kept_as.0, kept_as.1), self.now(), entry)
+                    .await?;
+                if start == RolloutStart::Lost {
+                    // Someone else moved the step or the plan on: read it again.
                     return Ok(RunEnd::HeldElsewhere);
                 }
-                self.record(
-                    id,
-                    AuditKind::RolloutStarted,
-                    json!({ "scriptlet": rollout.scriptlet_id, "revision": rollout.revision, "previous_revision": kept }),
-                )
-                .await?;
                 !self.set_scriptlet(id, &client, rollout).await?
             }
             "running" => {
@@ -104,28 +105,30 @@ impl Executor {
         rollout: &PlanRolloutRow,
         result: Result<(), String>,
     ) -> Result<bool, AppError> {
-        let (state, error) = match &result {
-            Ok(()) => ("succeeded", None),
-            Err(error) => ("failed", Some(error.as_str())),
+        // The step's life is a move's: running → succeeded | failed, by the same table.
+        let event = match &result {
+            Ok(()) => MoveEvent::Succeed,
+            Err(error) => MoveEvent::Fail { error: error.clone() },
         };
-        if self
-            .auth
+        let state = MoveState::Running
+            .next(event)
+            .expect("a running step succeeds or fails")
+            .name();
+        let error = result.as_ref().err().map(String::as_str);
+        let (kind, detail) = match error {
+            None => (
+                AuditKind::RolloutSucceeded,
+                json!({ "revision": rollout.revision }),
+            ),
+            Some(error) => (
+                AuditKind::RolloutFailed,
+                json!({ "revision": rollout.revision, "error": error }),
+            ),
+        };
+        self.auth
             .store()
-            .finish_rollout(id, state, error, self.now())
-            .await?
-        {
-            let (kind, detail) = match error {
-                None => (
-                    AuditKind::RolloutSucceeded,
-                    json!({ "revision": rollout.revision }),
-                ),
-                Some(error) => (
-                    AuditKind::RolloutFailed,
-                    json!({ "revision": rollout.revision, "error": error }),
-                ),
-            };
-            self.record(id, kind, detail).await?;
-        }
+            .finish_rollout(id, state, error, self.now(), &self.entry(id, kind, detail))
+            .await?;
         Ok(result.is_err())
     }
 }

@@ -19,7 +19,6 @@ mod client_address;
 mod connections;
 mod extract;
 mod impact;
-pub(crate) mod incus_version;
 mod plans;
 mod scriptlets;
 mod session;
@@ -47,8 +46,6 @@ use crate::auth::Auth;
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::Sandbox;
-
-pub use self::audit::{parse_time, parse_until};
 
 /// Everything a request may need. Handlers ask for parts through `FromRef`.
 #[derive(Clone, FromRef)]

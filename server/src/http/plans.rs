@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -17,7 +18,7 @@ use serde::Deserialize;
 use super::access::{Access, ClientAddress, Endpoint};
 use super::extract::{ApiJson, ApiPath};
 use crate::audit::Actor;
-use crate::auth::{Auth, Principal};
+use crate::auth::Principal;
 use crate::db::Store;
 use crate::error::AppError;
 use crate::services::plans::{self, Acting, PlanContext};
@@ -118,22 +119,23 @@ async fn show(State(store): State<Store>, ApiPath(id): ApiPath<i64>) -> Result<J
 }
 
 async fn edit(
-    State(auth): State<Auth>,
+    State(context): State<PlanContext>,
     principal: Principal,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<i64>,
     ApiJson(moves): ApiJson<Vec<MoveSpec>>,
 ) -> Result<Json<PlanView>, AppError> {
     Ok(Json(
-        plans::edit(&auth, &acting(&principal, address), id, &moves).await?,
+        plans::edit(&context, &acting(&principal, address), id, &moves).await?,
     ))
 }
 
 async fn timeline(
     State(store): State<Store>,
+    principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<Vec<AuditEntryView>>, AppError> {
-    Ok(Json(plans::timeline(&store, id).await?))
+    Ok(Json(plans::timeline(&store, id, principal.role).await?))
 }
 
 async fn act(
@@ -163,10 +165,40 @@ macro_rules! action_handler {
 
 action_handler!(preview, PlanAction::Preview);
 action_handler!(submit, PlanAction::Submit);
-action_handler!(approve_plan, PlanAction::Approve);
 action_handler!(request_changes, PlanAction::RequestChanges);
 action_handler!(execute, PlanAction::Execute);
 action_handler!(cancel, PlanAction::Cancel);
+
+/// `{"version": V}`: the version of the plan the approver reviewed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Approval {
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// An approval names the version reviewed; a body without one (or none at all) is answered by
+/// the review with 409, as a version the plan no longer has is.
+async fn approve_plan(
+    State(context): State<PlanContext>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiPath(id): ApiPath<i64>,
+    body: Bytes,
+) -> Result<Json<PlanView>, AppError> {
+    let approval: Approval = if body.iter().all(u8::is_ascii_whitespace) {
+        Approval::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| match error.classify() {
+            serde_json::error::Category::Data => AppError::Unprocessable(error.to_string()),
+            _ => AppError::BadRequest(format!("the body is not JSON: {error}")),
+        })?
+    };
+    let action = PlanAction::Approve {
+        version: approval.version,
+    };
+    act(&context, &principal, address, id, action).await
+}
 
 async fn reverse(
     State(context): State<PlanContext>,
@@ -188,13 +220,20 @@ struct NewComment {
 }
 
 async fn comment(
-    State(auth): State<Auth>,
+    State(context): State<PlanContext>,
     principal: Principal,
     ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<NewComment>,
 ) -> Result<Response, AppError> {
-    let view = plans::comment(&auth, &acting(&principal, address), id, body.position, &body.body).await?;
+    let view = plans::comment(
+        &context,
+        &acting(&principal, address),
+        id,
+        body.position,
+        &body.body,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
@@ -205,14 +244,14 @@ struct Skip {
 }
 
 async fn skip(
-    State(auth): State<Auth>,
+    State(context): State<PlanContext>,
     principal: Principal,
     ClientAddress(address): ClientAddress,
     ApiPath((id, position)): ApiPath<(i64, usize)>,
     ApiJson(body): ApiJson<Skip>,
 ) -> Result<Json<PlanView>, AppError> {
     Ok(Json(
-        plans::skip_move(&auth, &acting(&principal, address), id, position, &body.reason).await?,
+        plans::skip_move(&context, &acting(&principal, address), id, position, &body.reason).await?,
     ))
 }
 

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{Access, ClientAddress, Endpoint};
 use super::extract::{query_flag, ApiJson, ApiPath, ApiQuery};
-use super::incus_version;
 use crate::audit::Actor;
 use crate::auth::{Auth, Principal};
 use crate::db::Store;
 use crate::error::AppError;
+use crate::params::incus_version;
 use crate::sandbox::protocol::EvaluateReply;
 use crate::sandbox::{JobSnapshot, Sandbox};
 use crate::services::scriptlets;

@@ -13,9 +13,9 @@ use serde::Deserialize;
 
 use super::access::{Access, Endpoint};
 use super::extract::ApiJson;
-use super::incus_version;
 use crate::db::Store;
 use crate::error::AppError;
+use crate::params::incus_version;
 use crate::sandbox::{JobSnapshot, Sandbox};
 
 pub fn endpoints() -> Vec<Endpoint> {

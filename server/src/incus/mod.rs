@@ -5,6 +5,7 @@
 //! address used, so HTTPS trust is either a pinned SHA-256 fingerprint of that certificate
 //! or a CA file (see [`tls`]). The client key never leaves this process and is never logged.
 
+mod paths;
 mod tls;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use paths::{api_path, instance_path};
 pub use tls::{fingerprint_of_pem, ServerTrust};
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use crate::auth::{Auth, Credential, Principal};
 use crate::clock::rfc3339;
 use crate::db::{AuditEntry, AuditFilter, Store};
 use crate::error::AppError;
-use crate::http::{parse_time, parse_until};
+use crate::params::{parse_time, parse_until};
 
 /// Entries per audit page.
 const AUDIT_PAGE: u32 = 100;

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::cluster::summary_of;
 use crate::db::{Store, StoredSnapshot};
 use crate::error::AppError;
-use crate::http::incus_version;
 use crate::impact::Replay;
+use crate::params::incus_version;
 use crate::sandbox::JobSnapshot;
 
 /// One side of a replay.

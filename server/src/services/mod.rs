@@ -189,7 +189,7 @@ impl Backend for Services {
     }
 
     async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError> {
-        let version = crate::http::incus_version::given_or_default(Some(&incus_version))?;
+        let version = crate::params::incus_version::given_or_default(Some(&incus_version))?;
         let schema = berth_core::engine::schema::schema(version);
         serde_json::to_string(&schema).map_err(|error| AppError::BadRequest(error.to_string()).into())
     }
@@ -238,12 +238,16 @@ impl Backend for Services {
         Ok(plans::view(&self.store, id).await?)
     }
 
-    async fn plan_timeline(&self, id: i64) -> Result<Vec<AuditEntryView>, BerthError> {
-        Ok(plans::timeline(&self.store, id).await?)
+    async fn plan_timeline(&self, caller: &Caller, id: i64) -> Result<Vec<AuditEntryView>, BerthError> {
+        Ok(plans::timeline(&self.store, id, acting(caller)?.role).await?)
     }
 
-    async fn plan_builder(&self, connection: Option<String>) -> Result<PlanBuilderSetup, BerthError> {
-        Ok(plans::builder(&self.store, connection).await?)
+    async fn plan_builder(
+        &self,
+        connection: Option<String>,
+        snapshot: Option<i64>,
+    ) -> Result<PlanBuilderSetup, BerthError> {
+        Ok(plans::builder(&self.store, connection, snapshot).await?)
     }
 
     async fn create_plan(&self, caller: &Caller, new: NewPlan) -> Result<PlanView, BerthError> {
@@ -256,7 +260,7 @@ impl Backend for Services {
         id: i64,
         moves: Vec<MoveSpec>,
     ) -> Result<PlanView, BerthError> {
-        Ok(plans::edit(&self.auth, &acting(caller)?, id, &moves).await?)
+        Ok(plans::edit(&self.plans, &acting(caller)?, id, &moves).await?)
     }
 
     async fn plan_action(
@@ -275,7 +279,7 @@ impl Backend for Services {
         position: Option<usize>,
         body: String,
     ) -> Result<PlanView, BerthError> {
-        Ok(plans::comment(&self.auth, &acting(caller)?, id, position, &body).await?)
+        Ok(plans::comment(&self.plans, &acting(caller)?, id, position, &body).await?)
     }
 
     async fn skip_move(
@@ -285,6 +289,6 @@ impl Backend for Services {
         position: usize,
         reason: String,
     ) -> Result<PlanView, BerthError> {
-        Ok(plans::skip_move(&self.auth, &acting(caller)?, id, position, &reason).await?)
+        Ok(plans::skip_move(&self.plans, &acting(caller)?, id, position, &reason).await?)
     }
 }

@@ -4,8 +4,9 @@
 //! revision (scenario `new`, every instance); its execution keeps the cluster's scriptlet as it
 //! was as a revision of the same scriptlet, so the reverse plan restores it.
 //!
-//! `plans.rs` keeps the plan's life (states, review, audit); this module adds what is particular
-//! to the step: creating it, its preview and staleness, its view and its reverse.
+//! `plans/` keeps the plan's life (states, review, audit) and the step's staleness
+//! (`crate::plans::rollout_changes_since`); this module adds what is particular to the step:
+//! the revision it sets, its preview, its view and its reverse.
 
 use berth_app::types::{ImpactView, RolloutSpec, RolloutView};
 use berth_core::engine::IncusVersion;
@@ -13,19 +14,15 @@ use berth_core::impact::{Scenario, Scope};
 use berth_core::Snapshot;
 
 use super::impact::ImpactAnswer;
-use super::plans::PlanContext;
-use crate::db::{NewPlanRow, PlanRolloutRow, Store};
+use crate::db::{PlanRolloutRow, RevisionRow, Store};
 use crate::error::AppError;
 use crate::impact::Replay;
-use crate::sandbox::JobSnapshot;
+use crate::plans::live_scriptlet;
+use crate::sandbox::{JobSnapshot, Sandbox};
 
-/// Creates the plan's row with its rollout step; its id.
-pub(super) async fn insert(
-    store: &Store,
-    plan: &NewPlanRow<'_>,
-    spec: &RolloutSpec,
-) -> Result<i64, AppError> {
-    let revision = store
+/// The revision a new rollout plan sets.
+pub(super) async fn revision(store: &Store, spec: &RolloutSpec) -> Result<RevisionRow, AppError> {
+    store
         .revision(spec.scriptlet, spec.revision)
         .await?
         .ok_or_else(|| {
@@ -33,29 +30,17 @@ pub(super) async fn insert(
                 "scriptlet {} has no revision {}",
                 spec.scriptlet, spec.revision
             ))
-        })?;
-    Ok(store
-        .insert_rollout_plan(plan, spec.scriptlet, spec.revision, &revision.source)
-        .await?)
+        })
 }
 
-/// The cluster's scriptlet in a snapshot (empty: none, Incus's default placement).
-pub(crate) fn live_scriptlet(snapshot: &Snapshot) -> String {
-    snapshot
-        .server
-        .placement_scriptlet()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Attaches to the review what the rollout would change: the impact replay of the cluster's
-/// scriptlet against the revision on the fresh `snapshot`, and that scriptlet itself (another
-/// one at execution supersedes the plan).
+/// What the review sees of the rollout on the preview's `snapshot`: the cluster's scriptlet
+/// (another one at execution supersedes the plan) and the impact replay of it against the
+/// revision, as JSON; stored with the plan's preview.
 pub(super) async fn preview(
-    context: &PlanContext,
+    sandbox: &Sandbox,
     snapshot: &Snapshot,
     rollout: &PlanRolloutRow,
-) -> Result<(), AppError> {
+) -> Result<(String, String), AppError> {
     let live = live_scriptlet(snapshot);
     let json = snapshot.to_json();
     let hash = snapshot.content_hash();
@@ -68,31 +53,17 @@ pub(super) async fn preview(
         scenario: Scenario::New,
         scope: Scope::All,
     };
-    let impact = replay.run(&context.sandbox, |_| {}).await?;
+    let impact = replay.run(sandbox, |_| {}).await?;
     let impact = serde_json::to_string(&ImpactAnswer::of(&impact)).expect("a replay serializes");
-    context
-        .auth
-        .store()
-        .set_rollout_preview(rollout.plan_id, &live, &impact)
-        .await?;
-    Ok(())
-}
-
-/// Why a rollout's preview no longer holds on `fresh`: the cluster's scriptlet changed since.
-pub(crate) fn changes_since(rollout: &PlanRolloutRow, fresh: &Snapshot) -> Option<String> {
-    let live = live_scriptlet(fresh);
-    match &rollout.live_at_preview {
-        Some(previewed) if *previewed != live => Some(
-            "the cluster's placement scriptlet changed since the preview (instances.placement.scriptlet)"
-                .into(),
-        ),
-        _ => None,
-    }
+    Ok((live, impact))
 }
 
 /// The step as shown.
-pub(super) async fn view(store: &Store, plan_id: i64) -> Result<Option<RolloutView>, AppError> {
-    let Some(row) = store.plan_rollout(plan_id).await? else {
+pub(super) async fn view(
+    store: &Store,
+    rollout: Option<PlanRolloutRow>,
+) -> Result<Option<RolloutView>, AppError> {
+    let Some(row) = rollout else {
         return Ok(None);
     };
     let scriptlet_name = store

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::cluster::{chosen_snapshot, summary_of};
 use crate::db::Store;
 use crate::error::AppError;
-use crate::http::incus_version;
+use crate::params::incus_version;
 use crate::sandbox::{JobSnapshot, Sandbox};
 
 /// Versions offered besides the snapshot's: one of each behaviour profile (P0–P4).

@@ -1,7 +1,12 @@
-//! `/plans/new`: a plan built from the instances of a connection's newest snapshot. The
-//! connection is in the URL (`?connection=NAME`); the filters (project, member, label, name)
+//! `/plans/new`: a plan built from the instances of a stored snapshot. The URL says which
+//! (`?snapshot=ID`: any stored snapshot, the demo included; without it, the newest capture of
+//! `?connection=NAME`, or of the first connection); the filters (project, member, label, name)
 //! narrow the list, ticked instances are added as moves with a target project and target (auto,
 //! a member or `@group`), or a JSON list is pasted. "Save draft" stores it and opens the plan.
+//!
+//! A plan on a chosen snapshot is previewed and reviewed on that snapshot; one on a connection's
+//! newest capture is previewed on fresh captures of the connection. Either executes only on a
+//! connection, whose fresh capture must agree with what was reviewed.
 
 use std::collections::BTreeSet;
 
@@ -14,13 +19,19 @@ use leptos_router::NavigateOptions;
 use crate::api::{plan_builder, CreatePlan};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
-use crate::types::{BuilderInstance, MoveSpec, NewPlan, PlanBuilderSetup, RolloutSpec, ScriptletChoice};
+use crate::types::{
+    BuilderInstance, MoveSpec, NewPlan, PlanBuilderSetup, RolloutSpec, ScriptletChoice, SnapshotSummary,
+};
 
 #[component]
 pub fn NewPlanPage() -> impl IntoView {
     let query = use_query_map();
     let connection = Memo::new(move |_| query.read().get("connection").filter(|name| !name.is_empty()));
-    let setup = Resource::new(move || connection.get(), plan_builder);
+    let snapshot = Memo::new(move |_| query.read().get("snapshot").and_then(|id| id.parse::<i64>().ok()));
+    let setup = Resource::new(
+        move || (connection.get(), snapshot.get()),
+        |(connection, snapshot)| plan_builder(connection, snapshot),
+    );
     let hydrated = hydration_flag();
     view! {
         <Title text="New plan"/>
@@ -30,14 +41,14 @@ pub fn NewPlanPage() -> impl IntoView {
                 <A href="/plans">"All plans"</A>
             </header>
             <p class="muted">
-                "Pick instances from the newest snapshot of a connection and where each should go. "
+                "Pick instances from a snapshot and where each should go. "
                 "The draft is previewed, reviewed and executed from its own page."
             </p>
             <Transition fallback=|| view! { <p class="loading">"Loading the instances…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
                     {move || Suspend::new(async move {
-                        let chosen = connection.get_untracked();
-                        setup.await.map(|setup| view! { <Builder setup chosen/> })
+                        let chosen_snapshot = snapshot.get_untracked();
+                        setup.await.map(|setup| view! { <Builder setup chosen_snapshot/> })
                     })}
                 </ErrorBoundary>
             </Transition>
@@ -68,10 +79,21 @@ fn add_moves(moves: RwSignal<Vec<MoveSpec>>, added: Vec<MoveSpec>) {
     });
 }
 
+/// Where a new plan is reviewed and executed.
+#[derive(Debug, Clone, PartialEq)]
+struct Basis {
+    /// The connection it executes on; `None`: review only.
+    connection: Option<String>,
+    /// The snapshot it is previewed on; `None`: fresh captures of the connection.
+    snapshot_id: Option<i64>,
+}
+
 #[component]
-fn Builder(setup: PlanBuilderSetup, chosen: Option<String>) -> impl IntoView {
+fn Builder(setup: PlanBuilderSetup, chosen_snapshot: Option<i64>) -> impl IntoView {
     let PlanBuilderSetup {
         connections,
+        connection,
+        snapshots,
         snapshot_id,
         instances,
         projects,
@@ -79,65 +101,103 @@ fn Builder(setup: PlanBuilderSetup, chosen: Option<String>) -> impl IntoView {
         groups,
         scriptlets,
     } = setup;
-    if connections.is_empty() {
-        return view! {
-            <p class="notice warn" data-test="no-connections">
-                "No connection to a cluster is configured. An admin adds one under "
-                <A href="/settings/connections">"Settings → Connections"</A>"."
-            </p>
-        }
-        .into_any();
-    }
-    let connection = chosen
-        .filter(|name| connections.contains(name))
-        .unwrap_or_else(|| connections[0].clone());
-    let picker = view! { <ConnectionPicker connections connection=connection.clone() snapshot_id/> };
-    if snapshot_id.is_none() {
+    let picker = view! {
+        <SourcePicker connections snapshots connection=connection.clone() chosen_snapshot snapshot_id/>
+    };
+    let Some(snapshot_id) = snapshot_id else {
+        let notice = match &connection {
+            Some(name) => format!("There is no snapshot of {name} yet. Capture one on the "),
+            None => "There is no snapshot yet. Capture or upload one on the ".to_owned(),
+        };
         return view! {
             {picker}
             <p class="notice warn" data-test="no-snapshot">
-                {format!("There is no snapshot of {connection} yet. Capture one on the ")}
+                {notice}
                 <A href="/snapshots">"Snapshots"</A>
                 " page, then come back: a plan is built and previewed on a snapshot."
             </p>
         }
         .into_any();
-    }
-
+    };
+    // Reviewed on the snapshot when one was chosen, or when there is no connection to capture.
+    let basis = Basis {
+        snapshot_id: (chosen_snapshot.is_some() || connection.is_none()).then_some(snapshot_id),
+        connection,
+    };
+    let review_only = basis.connection.is_none().then(|| {
+        view! {
+            <p class="notice info" role="status" data-test="review-only">
+                "This plan has no connection: it can be previewed, reviewed and approved on the snapshot, "
+                "not executed. An admin adds connections under "
+                <A href="/settings/connections">"Settings → Connections"</A>"."
+            </p>
+        }
+    });
     let moves = RwSignal::new(Vec::<MoveSpec>::new());
     let instances = StoredValue::new(instances);
     view! {
         {picker}
+        {review_only}
         <InstancePicker instances projects=projects.clone() members=members.clone() groups moves/>
         <JsonMoves moves/>
         <MoveList moves/>
-        <SaveBar connection=connection.clone() moves/>
-        <RolloutBar connection scriptlets/>
+        <SaveBar basis=basis.clone() moves/>
+        <RolloutBar basis scriptlets/>
     }
     .into_any()
 }
 
-/// The connection, as a GET form: a new choice reloads the instances (`?connection=`), with or
-/// without JavaScript.
+/// Where the instances come from and where the plan executes, as a GET form: a new choice
+/// reloads the instances (`?snapshot=`, `?connection=`), with or without JavaScript.
 #[component]
-fn ConnectionPicker(connections: Vec<String>, connection: String, snapshot_id: Option<i64>) -> impl IntoView {
+fn SourcePicker(
+    connections: Vec<String>,
+    snapshots: Vec<SnapshotSummary>,
+    connection: Option<String>,
+    chosen_snapshot: Option<i64>,
+    snapshot_id: Option<i64>,
+) -> impl IntoView {
     let navigate = use_navigate();
-    let on_change = move |ev: leptos::ev::Event| {
-        let name = event_target_value(&ev);
+    let snapshot_choice = RwSignal::new(chosen_snapshot.map(|id| id.to_string()).unwrap_or_default());
+    let connection_choice = RwSignal::new(connection.clone().unwrap_or_default());
+    let reload = move || {
         let mut query = leptos_router::params::ParamsMap::new();
-        query.insert("connection", name);
+        query.insert("snapshot", snapshot_choice.get_untracked());
+        query.insert("connection", connection_choice.get_untracked());
         navigate(
             &format!("/plans/new{}", query.to_query_string()),
             NavigateOptions::default(),
         );
     };
+    let reload = StoredValue::new(reload);
     view! {
-        <Form method="GET" action="" attr:class="form inline" attr:data-test="connection-form">
-            <label>"Connection"
-                <select name="connection" data-test="builder-connection" on:change=on_change>
+        <Form method="GET" action="" attr:class="form inline" attr:data-test="source-form">
+            <label>"Instances from"
+                <select name="snapshot" data-test="builder-snapshot-choice" on:change=move |ev| {
+                    snapshot_choice.set(event_target_value(&ev));
+                    reload.with_value(|reload| reload());
+                }>
+                    <option value="" selected=chosen_snapshot.is_none()>"the connection's newest capture (previewed on fresh captures)"</option>
+                    {snapshots
+                        .iter()
+                        .map(|snapshot| {
+                            let label = format!("#{} {} ({})", snapshot.id, snapshot.name, snapshot.captured_at);
+                            view! { <option value=snapshot.id.to_string() selected=chosen_snapshot == Some(snapshot.id)>{label}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>"Executes on"
+                <select name="connection" data-test="builder-connection" on:change=move |ev| {
+                    connection_choice.set(event_target_value(&ev));
+                    reload.with_value(|reload| reload());
+                }>
+                    {chosen_snapshot.is_some().then(|| view! {
+                        <option value="" selected=connection.is_none()>"no connection (review only)"</option>
+                    })}
                     {connections
                         .iter()
-                        .map(|name| view! { <option value=name.clone() selected=*name == connection>{name.clone()}</option> })
+                        .map(|name| view! { <option value=name.clone() selected=connection.as_deref() == Some(name.as_str())>{name.clone()}</option> })
                         .collect_view()}
                 </select>
             </label>
@@ -288,8 +348,9 @@ fn instance_row(instance: BuilderInstance, picked: RwSignal<BTreeSet<String>>) -
     let id = key(&instance.project, &instance.name);
     let (checked_id, toggle_id) = (id.clone(), id.clone());
     let label = format!("Move {id}");
+    let status = instance.status.clone();
     view! {
-        <tr data-test="builder-instance" data-instance=id>
+        <tr data-test="builder-instance" data-instance=id data-status=status>
             <td>
                 <input type="checkbox" aria-label=label data-test="pick-instance"
                     prop:checked=move || picked.with(|p| p.contains(&checked_id))
@@ -417,18 +478,23 @@ fn open_when_created(create: ServerAction<CreatePlan>) {
 }
 
 #[component]
-fn SaveBar(connection: String, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView {
+fn SaveBar(basis: Basis, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView {
     let name = RwSignal::new(String::new());
     let stop_on_failure = RwSignal::new(true);
     let create = ServerAction::<CreatePlan>::new();
     open_when_created(create);
-    let connection = StoredValue::new(connection);
+    let basis = StoredValue::new(basis);
     let save = move |_| {
+        let Basis {
+            connection,
+            snapshot_id,
+        } = basis.get_value();
         create.dispatch(CreatePlan {
             new: NewPlan {
                 rollout: None,
                 name: name.get_untracked().trim().to_owned(),
-                connection: connection.get_value(),
+                connection: connection.unwrap_or_default(),
+                snapshot_id,
                 moves: moves.get_untracked(),
                 stop_on_failure: stop_on_failure.get_untracked(),
             },
@@ -463,7 +529,7 @@ fn SaveBar(connection: String, moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView 
 /// Instead of moves: a plan that rolls a saved scriptlet revision out to the connection's
 /// cluster, saved as a draft like any plan.
 #[component]
-fn RolloutBar(connection: String, scriptlets: Vec<ScriptletChoice>) -> impl IntoView {
+fn RolloutBar(basis: Basis, scriptlets: Vec<ScriptletChoice>) -> impl IntoView {
     if scriptlets.is_empty() {
         return ().into_any();
     }
@@ -473,7 +539,7 @@ fn RolloutBar(connection: String, scriptlets: Vec<ScriptletChoice>) -> impl Into
     let scriptlets = StoredValue::new(scriptlets);
     let create = ServerAction::<CreatePlan>::new();
     open_when_created(create);
-    let connection = StoredValue::new(connection);
+    let basis = StoredValue::new(basis);
     let revisions = move || {
         let chosen = scriptlet.get();
         scriptlets.with_value(|all| {
@@ -484,10 +550,15 @@ fn RolloutBar(connection: String, scriptlets: Vec<ScriptletChoice>) -> impl Into
         })
     };
     let save = move |_| {
+        let Basis {
+            connection,
+            snapshot_id,
+        } = basis.get_value();
         create.dispatch(CreatePlan {
             new: NewPlan {
                 name: name.get_untracked().trim().to_owned(),
-                connection: connection.get_value(),
+                connection: connection.unwrap_or_default(),
+                snapshot_id,
                 moves: Vec::new(),
                 rollout: Some(RolloutSpec {
                     scriptlet: scriptlet.get_untracked(),

@@ -175,14 +175,16 @@ pub fn PlanPage() -> impl IntoView {
     }
 }
 
-/// What the viewer may do, by role (`Viewer::may`) and authorship.
+/// What the viewer may do, by role (`Viewer::may`) and contribution.
 #[derive(Clone, Copy)]
 struct Rights {
     draft: bool,
     approve: bool,
     execute: bool,
-    /// The viewer wrote this plan (and so may not approve it).
-    author: bool,
+    /// The viewer created this plan or changed what it will run (and so may not approve it).
+    contributor: bool,
+    /// The plan has a connection to execute on.
+    executable: bool,
 }
 
 #[component]
@@ -198,19 +200,25 @@ fn PlanDetail(
         draft: may("draft_plans"),
         approve: may("approve_plans"),
         execute: may("execute_plans"),
-        author: viewer.as_ref().is_some_and(|v| v.username == plan.author),
+        contributor: viewer
+            .as_ref()
+            .is_some_and(|v| plan.contributors.contains(&v.username)),
+        executable: !plan.connection.is_empty(),
     };
     let id = plan.id;
     // The plan as it is now: replaced by every event while it executes.
     let live_plan = RwSignal::new(plan.clone());
     live::follow(live_plan);
     let state = Memo::new(move |_| live_plan.with(|p| p.state.clone()));
+    let version = Memo::new(move |_| live_plan.with(|p| p.version));
 
     let PlanView {
         moves,
         name,
         connection,
+        snapshot_id,
         author,
+        contributors,
         stop_on_failure,
         required_approvals,
         approvals,
@@ -258,7 +266,8 @@ fn PlanDetail(
             <div>
                 <h1 data-test="plan-name">{name.clone()}</h1>
                 <p class="subtitle">
-                    {format!("Plan #{id} by {author} on connection {connection} · created {} · updated {}",
+                    {format!("Plan #{id} by {author} {} · created {} · updated {}",
+                        basis_text(&connection, snapshot_id),
                         format::timestamp(&created_at), format::timestamp(&updated_at))}
                 </p>
             </div>
@@ -269,7 +278,9 @@ fn PlanDetail(
         <dl class="stats plan-facts">
             <div><dt>"Moves"</dt><dd>{moves.len()}</dd></div>
             <div><dt>"Blocked"</dt><dd class:crit=any_blocked data-test="blocked-count">{blocked}</dd></div>
+            <div><dt>"Version"</dt><dd data-test="plan-version">{move || version.get()}</dd></div>
             <div><dt>"Approvals"</dt><dd data-test="approvals">{approval_text}</dd></div>
+            <div><dt>"Contributors"</dt><dd data-test="contributors">{contributors.join(", ")}</dd></div>
             <div><dt>"On a failed move"</dt><dd>{if stop_on_failure { "stop" } else { "go on" }}</dd></div>
         </dl>
         <PreviewLine preview/>
@@ -290,7 +301,7 @@ fn PlanDetail(
             </p>
         })}
         <div class="plan-actions form inline" data-test="plan-actions">
-            {move || action_buttons(&state.get(), id, actions, rights)}
+            {move || action_buttons(&state.get(), id, version.get(), actions, rights)}
         </div>
         <div class="action-errors" data-test="action-errors">
             {move || {
@@ -440,11 +451,28 @@ macro_rules! action_button {
     }};
 }
 
-/// The actions the plan's state and the viewer's role allow.
-fn action_buttons(state: &str, id: i64, actions: Actions, rights: Rights) -> impl IntoView + use<> {
+/// Where a plan is reviewed and executed, in words.
+fn basis_text(connection: &str, snapshot_id: Option<i64>) -> String {
+    match (connection, snapshot_id) {
+        ("", Some(snapshot)) => format!("on snapshot #{snapshot} (review only: no connection)"),
+        (connection, Some(snapshot)) => format!("on snapshot #{snapshot}, executing on {connection}"),
+        (connection, None) => format!("on connection {connection}"),
+    }
+}
+
+/// The actions the plan's state and the viewer's role allow. An approval names `version`, the
+/// version of the plan the page shows.
+fn action_buttons(
+    state: &str,
+    id: i64,
+    version: i64,
+    actions: Actions,
+    rights: Rights,
+) -> impl IntoView + use<> {
     let final_state = is_final(state);
     let mut buttons: Vec<AnyView> = Vec::new();
-    if rights.draft && !final_state && state != "executing" {
+    // An approved plan is not previewed again in place: executing checks the cluster.
+    if rights.draft && matches!(state, "draft" | "in_review" | "superseded") {
         buttons.push(action_button!(
             actions.preview,
             id,
@@ -462,14 +490,22 @@ fn action_buttons(state: &str, id: i64, actions: Actions, rights: Rights) -> imp
             "button primary"
         ));
     }
-    if rights.approve && state == "in_review" && !rights.author {
-        buttons.push(action_button!(
-            actions.approve,
-            id,
-            "Approve",
-            "approve-plan",
-            "button primary"
-        ));
+    if rights.approve && state == "in_review" && !rights.contributor {
+        let approve = actions.approve;
+        buttons.push(
+            view! {
+                <ActionForm action=approve>
+                    <CsrfField/>
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="version" value=version/>
+                    <button type="submit" class="button primary" data-test="approve-plan"
+                        disabled=move || approve.pending().get()>
+                        {format!("Approve version {version}")}
+                    </button>
+                </ActionForm>
+            }
+            .into_any(),
+        );
     }
     if rights.approve && matches!(state, "in_review" | "approved") {
         buttons.push(action_button!(
@@ -480,7 +516,7 @@ fn action_buttons(state: &str, id: i64, actions: Actions, rights: Rights) -> imp
             "button"
         ));
     }
-    if rights.execute && state == "approved" {
+    if rights.execute && rights.executable && state == "approved" {
         buttons.push(action_button!(
             actions.execute,
             id,
@@ -498,7 +534,12 @@ fn action_buttons(state: &str, id: i64, actions: Actions, rights: Rights) -> imp
             "button"
         ));
     }
-    if rights.draft && !final_state {
+    let may_cancel = if state == "executing" {
+        rights.execute
+    } else {
+        rights.draft && (rights.contributor || rights.approve)
+    };
+    if may_cancel && !final_state {
         let cancel = actions.cancel;
         buttons.push(
             view! {

@@ -23,6 +23,7 @@
 //! - [`tls`]: Berth's own HTTPS (`--tls-cert`); [`clock`]: the time, movable in tests.
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping.
+//! - [`cpu`]: CPU-heavy work a request triggers, run off the async runtime a few at a time.
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
 
@@ -33,6 +34,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod connection_cli;
+pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod executor;

@@ -39,7 +39,7 @@ pub use leases::LeaseGrant;
 pub use plans::{NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow};
 pub use rollouts::PlanRolloutRow;
 pub use scriptlets::{RevisionRow, ScriptletRow};
-pub use snapshots::SnapshotRow;
+pub use snapshots::{SnapshotBody, SnapshotRow};
 
 use cache::SnapshotCache;
 

@@ -11,7 +11,7 @@ use crate::check::CheckArgs;
 use crate::connection_cli::ConnectionCommand;
 use crate::impact_cli::ImpactArgs;
 use crate::plan_cli::PlanCommand;
-use crate::sandbox::worker::WorkerLimits;
+use crate::sandbox::worker::WorkerArgs;
 use crate::serve::ServeArgs;
 use crate::simulate_cli::SimulateArgs;
 use crate::snapshot_cli::SnapshotCommand;
@@ -70,7 +70,7 @@ pub enum Command {
     },
     /// Run scriptlets for a Berth server (started by it; reads jobs on stdin).
     #[command(hide = true)]
-    Worker(WorkerLimits),
+    Worker(WorkerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,8 +149,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             runtime.block_on(crate::check::check(args))
         }
         // No async runtime in a worker: one thread, and its memory is the scriptlet's.
-        Command::Worker(limits) => {
-            crate::sandbox::worker::run(limits)?;
+        Command::Worker(args) => {
+            crate::sandbox::worker::run(args)?;
             Ok(0)
         }
     }

@@ -26,6 +26,7 @@
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping;
 //!   [`params`]: times and Incus versions as requests name them.
+//! - [`cpu`]: CPU-heavy work a request triggers, run off the async runtime a few at a time.
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
 
@@ -36,6 +37,7 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod connection_cli;
+pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod executor;

@@ -6,7 +6,6 @@
 //! superseded plan), 2 usage or an unreadable file.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,7 +19,7 @@ use crate::clock::Clock;
 use crate::db::{Store, StoreArgs};
 use crate::error::AppError;
 use crate::executor::{Executor, RunEnd};
-use crate::sandbox::{Sandbox, SandboxArgs, SimulationArgs};
+use crate::sandbox::{PlanSandboxArgs, SandboxArgs, SandboxPools, SimulationArgs};
 use crate::services::plans::{self, Acting, PlanContext};
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +141,8 @@ pub struct CommandContext {
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
+    pub plan_sandbox: PlanSandboxArgs,
+    #[command(flatten)]
     pub simulation: SimulationArgs,
     #[command(flatten)]
     pub approvals: PlanApprovals,
@@ -188,9 +189,12 @@ pub async fn run(command: PlanCommand) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot open the store in {}", context.data_dir.describe()))?;
     let auth = Auth::new(store.clone(), Clock::system(), AuthConfig::default());
     let program = std::env::current_exe().context("cannot find the berth executable")?;
-    let sandbox = Arc::new(Sandbox::new(
+    // Plan commands preview and execute: the plans' workers, as a server has them.
+    let sandbox = SandboxPools::new(
         context.sandbox.config_with(program, &context.simulation),
-    ));
+        context.plan_sandbox.plan_workers,
+    )
+    .plans;
     let plans = PlanContext {
         executor: Executor::new(auth.clone(), sandbox.clone()),
         auth: auth.clone(),

@@ -17,7 +17,7 @@ use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::db::{Store, StoreArgs};
 use crate::http::{router, AppState, WebConfig};
-use crate::sandbox::{Sandbox, SandboxArgs, SimulationArgs};
+use crate::sandbox::{PlanSandboxArgs, SandboxArgs, SandboxPools, SimulationArgs};
 use crate::services::Services;
 use crate::site::locate_site_root;
 use crate::tls::{PeerAddress, TlsListener};
@@ -75,6 +75,9 @@ pub struct ServeArgs {
     pub sandbox: SandboxArgs,
 
     #[command(flatten)]
+    pub plan_sandbox: PlanSandboxArgs,
+
+    #[command(flatten)]
     pub simulation: SimulationArgs,
 
     #[command(flatten)]
@@ -127,9 +130,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .site_addr(address)
         .build();
     let program = std::env::current_exe().context("cannot find the berth executable")?;
-    let sandbox = Arc::new(Sandbox::new(args.sandbox.config_with(program, &args.simulation)));
-    let services = Services::new(store.clone(), auth.clone(), sandbox.clone())
-        .with_plan_approvals(args.approvals.plan_approvals);
+    let pools = SandboxPools::new(
+        args.sandbox.config_with(program, &args.simulation),
+        args.plan_sandbox.plan_workers,
+    );
+    // A worker now: the log says at start how scriptlets are confined, and a kernel that
+    // cannot confine them under `--sandbox-confinement required` stops Berth here.
+    let confinement = pools
+        .start()
+        .await
+        .context("cannot start the scriptlet sandbox")?;
+    tracing::info!(confinement = %confinement.summary(), "scriptlet workers started");
+    let services =
+        Services::new(store.clone(), auth.clone(), &pools).with_plan_approvals(args.approvals.plan_approvals);
     let plans = services.plan_context().clone();
     // Plans left executing (a restart, a replica that died) are taken up again.
     let executor_poller = services.executor().spawn_poller();
@@ -139,7 +152,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         backend,
         plans,
         store: store.clone(),
-        sandbox,
+        sandbox: pools.authors.clone(),
         auth,
         web: Arc::new(web_config(&args)?),
     });

@@ -1205,8 +1205,17 @@ fn a_rollout_plan_sets_the_revision_and_its_reverse_restores_the_previous_text()
         let revision = revision.clone();
         bed.with_store(|store| {
             Box::pin(async move {
+                let entry = berth_server::db::NewAuditEntry {
+                    at: 0,
+                    actor_id: None,
+                    actor: Some("alice".into()),
+                    kind: "scriptlet.created".into(),
+                    subject: Some("spread".into()),
+                    detail: serde_json::json!({}),
+                    address: None,
+                };
                 store
-                    .insert_scriptlet("spread", &revision, "everything on m2", "alice", 0)
+                    .insert_scriptlet("spread", &revision, "everything on m2", "alice", 0, entry)
                     .await
                     .unwrap()
                     .unwrap()

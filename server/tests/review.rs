@@ -332,12 +332,8 @@ async fn an_approval_names_the_version_the_plan_has_now() {
 async fn two_approvals_count_for_one_version_only() {
     let team = Team::new().await;
     // A plan that needs two approvals: one given, then a preview makes a new version.
-    let services = berth_server::services::Services::new(
-        team.app.store.clone(),
-        team.app.auth.clone(),
-        team.app.state.sandbox.clone(),
-    )
-    .with_plan_approvals(2);
+    let mut context = team.app.state.plans.clone();
+    context.review = berth_core::plan::Review { required: 2 };
     let acting = berth_server::services::plans::Acting::new(
         berth_server::audit::Actor::command_line(),
         "ann",
@@ -350,7 +346,7 @@ async fn two_approvals_count_for_one_version_only() {
         stop_on_failure: true,
         ..Default::default()
     };
-    let id = berth_server::services::plans::create(services.plan_context(), &acting, &new)
+    let id = berth_server::services::plans::create(&context, &acting, &new)
         .await
         .unwrap()
         .id;

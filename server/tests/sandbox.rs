@@ -336,3 +336,68 @@ async fn spin_for(target: std::time::Duration) -> u64 {
     let micros = reply["elapsed_us"].as_u64().unwrap().max(1);
     probe * target.as_micros() as u64 / micros
 }
+
+/// Plans have workers of their own: with every worker of the authors' pool busy on a slow
+/// simulation (ten calls, each spinning until its time limit) and as many again queued, a plan
+/// preview's simulation (what `services::plans::assess` and the executor run) completes before
+/// any of them. On one shared pool it would wait for a whole slow simulation at least.
+#[tokio::test]
+async fn authors_filling_their_workers_do_not_delay_a_plan_preview() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use berth_core::simulate::{Mode, Operation};
+    use berth_server::sandbox::JobSnapshot;
+
+    let app = TestApp::with_demo().await;
+    let authors = &app.state.sandbox;
+    let plans = &app.state.plans.sandbox;
+    assert!(!std::sync::Arc::ptr_eq(authors, plans));
+
+    let finished_runs = AtomicUsize::new(0);
+    let slow = body("x = max(range(2000000000), key=lambda v: -v)");
+    let operations: Vec<Value> = (1..=10)
+        .map(|n| json!({"kind": "create", "project": "web", "name": format!("slow-{n}")}))
+        .collect();
+    let request = json!({"snapshot_id": 1, "source": slow, "operations": operations});
+    let runs = futures::future::join_all((0..2 * authors.config().workers).map(|_| async {
+        app.post_json("/api/v1/simulations", &request).await;
+        finished_runs.fetch_add(1, Ordering::SeqCst);
+    }));
+    let preview = async {
+        // Once the authors' runs hold every worker of theirs.
+        for _ in 0..3000 {
+            if authors.available_workers() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(authors.available_workers(), 0, "the runs never filled the pool");
+        let demo = berth_core::demo::demo_snapshot();
+        let (json, hash) = (demo.to_json(), demo.content_hash());
+        let operation: Operation =
+            serde_json::from_value(json!({"kind": "create", "project": "web", "name": "api-99"})).unwrap();
+        let simulation = plans
+            .simulate(
+                JobSnapshot::new(&hash, &json),
+                "",
+                IncusVersion::DEFAULT,
+                Mode::Corrected,
+                &[operation],
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            simulation["outcomes"].as_array().unwrap().len(),
+            1,
+            "{simulation}"
+        );
+        finished_runs.load(Ordering::SeqCst)
+    };
+    // The runs still under way when the preview is done are dropped (their workers killed).
+    let finished_before_preview = tokio::select! {
+        finished = preview => finished,
+        _ = runs => panic!("every run finished before the preview"),
+    };
+    assert_eq!(finished_before_preview, 0, "the preview waited for a run");
+}

@@ -492,6 +492,19 @@ async fn the_copy_table_list_names_every_column_of_the_schema(database: TestData
     }
 }
 
+/// The audit entry an author's scriptlet write hands the store.
+fn scriptlet_entry(kind: &str, author: &str, at: i64) -> NewAuditEntry {
+    NewAuditEntry {
+        at,
+        actor_id: None,
+        actor: Some(author.into()),
+        kind: kind.into(),
+        subject: Some("spread".into()),
+        detail: serde_json::json!({}),
+        address: None,
+    }
+}
+
 async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
     let store = database.open().await;
     let id = store
@@ -501,13 +514,21 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
             "first",
             "ann",
             100,
+            scriptlet_entry("scriptlet.created", "ann", 100),
         )
         .await
         .unwrap()
         .expect("a new name is accepted");
     assert_eq!(
         store
-            .insert_scriptlet("spread", "", "again", "bob", 101)
+            .insert_scriptlet(
+                "spread",
+                "",
+                "again",
+                "bob",
+                101,
+                scriptlet_entry("scriptlet.created", "bob", 101),
+            )
             .await
             .unwrap(),
         None,
@@ -515,7 +536,14 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
     );
     assert_eq!(
         store
-            .insert_revision(id, "# two", "second", "bob", 200)
+            .save_revision(
+                id,
+                "# two",
+                "second",
+                "bob",
+                200,
+                scriptlet_entry("scriptlet.revised", "bob", 200),
+            )
             .await
             .unwrap(),
         Some(2)
@@ -529,10 +557,52 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
     );
     assert_eq!(
         store
-            .insert_revision(id + 100, "# x", "", "ann", 300)
+            .save_revision(
+                id + 100,
+                "# x",
+                "",
+                "ann",
+                300,
+                scriptlet_entry("scriptlet.revised", "ann", 300),
+            )
             .await
             .unwrap(),
         None
+    );
+    // Each write that happened has its entry, with what the store numbered; the refused name,
+    // the missing scriptlet and the executor's unaudited revision have none.
+    let entries = store
+        .audit_entries(&AuditFilter {
+            kind: Some("scriptlet".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    let written: Vec<(&str, Option<&str>, serde_json::Value)> = entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.kind.as_str(),
+                entry.actor.as_deref(),
+                serde_json::from_str(&entry.detail).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        written,
+        vec![
+            (
+                "scriptlet.revised",
+                Some("bob"),
+                serde_json::json!({"revision": 2})
+            ),
+            (
+                "scriptlet.created",
+                Some("ann"),
+                serde_json::json!({"scriptlet_id": id})
+            ),
+        ]
     );
 
     let row = store.scriptlet(id).await.unwrap().unwrap();
@@ -561,7 +631,14 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
     assert!(store.revision(id, 4).await.unwrap().is_none());
 
     let other = store
-        .insert_scriptlet("pin", "", "", "bob", 400)
+        .insert_scriptlet(
+            "pin",
+            "",
+            "",
+            "bob",
+            400,
+            scriptlet_entry("scriptlet.created", "bob", 400),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -660,6 +737,7 @@ async fn populate(store: &Store) {
             "first",
             "dave",
             15,
+            scriptlet_entry("scriptlet.created", "dave", 15),
         )
         .await
         .unwrap()
@@ -834,7 +912,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "scriptlets=1",
             "scriptlet_revisions=3",
             "connections=1",
-            "audit_log=9",
+            "audit_log=10", // one appended, one written with the scriptlet, eight with the plans
             "leases=1",
             "plans=2",
             "plan_moves=1",
@@ -1348,7 +1426,14 @@ async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
     use berth_server::db::NewPlanRow;
     let store = database.open().await;
     let scriptlet = store
-        .insert_scriptlet("spread", "# one", "first", "ann", 1)
+        .insert_scriptlet(
+            "spread",
+            "# one",
+            "first",
+            "ann",
+            1,
+            scriptlet_entry("scriptlet.created", "ann", 1),
+        )
         .await
         .unwrap()
         .unwrap();

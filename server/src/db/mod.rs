@@ -42,7 +42,7 @@ pub use plans::{
 };
 pub use rollouts::{PlanRolloutRow, RolloutStart};
 pub use scriptlets::{RevisionRow, ScriptletRow};
-pub use snapshots::SnapshotRow;
+pub use snapshots::{SnapshotBody, SnapshotRow};
 
 use cache::SnapshotCache;
 

@@ -1,7 +1,9 @@
 //! Scriptlets and their revisions. A revision is written once and never changed; a scriptlet's
-//! text is its newest revision.
+//! text is its newest revision. An author's new scriptlet or revision is written with its
+//! audit entry, in one transaction.
 
-use super::{Store, StoreError};
+use super::audit::append_in;
+use super::{NewAuditEntry, Store, StoreError};
 
 /// A scriptlet with its newest revision's summary.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -33,8 +35,9 @@ const SCRIPTLET_COLUMNS: &str = "s.id, s.name, s.created_by, s.created_at,
      AND r.number = (SELECT MAX(number) FROM scriptlet_revisions WHERE scriptlet_id = s.id)";
 
 impl Store {
-    /// Creates a scriptlet with its first revision, in one transaction. `Ok(None)`: the name
-    /// is taken.
+    /// Creates a scriptlet with its first revision and its audit entry (given the new
+    /// `scriptlet_id` in its detail), in one transaction. `Ok(None)`: the name is taken, and
+    /// nothing is written.
     pub async fn insert_scriptlet(
         &self,
         name: &str,
@@ -42,6 +45,7 @@ impl Store {
         message: &str,
         author: &str,
         now: i64,
+        mut audit: NewAuditEntry,
     ) -> Result<Option<i64>, StoreError> {
         let mut transaction = self.pool().begin().await?;
         let id: Option<(i64,)> = sqlx::query_as(
@@ -67,6 +71,8 @@ impl Store {
         .bind(now)
         .execute(&mut *transaction)
         .await?;
+        audit.detail["scriptlet_id"] = id.into();
+        append_in(&mut transaction, &audit).await?;
         transaction.commit().await?;
         Ok(Some(id))
     }
@@ -91,7 +97,8 @@ impl Store {
 
     /// Adds the next revision; its number, or `None` when there is no such scriptlet. Two
     /// authors saving at once cannot both get the same number: the primary key refuses the
-    /// second, which is retried with the next number.
+    /// second, which is retried with the next number. Without an audit entry: for the
+    /// executor, whose rollout step records the revision it keeps.
     pub async fn insert_revision(
         &self,
         scriptlet_id: i64,
@@ -100,13 +107,51 @@ impl Store {
         author: &str,
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
+        self.add_revision(scriptlet_id, source, message, author, now, None)
+            .await
+    }
+
+    /// [`Store::insert_revision`] with the author's audit entry (given the new `revision`'s
+    /// number in its detail), written in the same transaction.
+    pub async fn save_revision(
+        &self,
+        scriptlet_id: i64,
+        source: &str,
+        message: &str,
+        author: &str,
+        now: i64,
+        audit: NewAuditEntry,
+    ) -> Result<Option<i64>, StoreError> {
+        self.add_revision(scriptlet_id, source, message, author, now, Some(audit))
+            .await
+    }
+
+    async fn add_revision(
+        &self,
+        scriptlet_id: i64,
+        source: &str,
+        message: &str,
+        author: &str,
+        now: i64,
+        mut audit: Option<NewAuditEntry>,
+    ) -> Result<Option<i64>, StoreError> {
         for _attempt in 0..5 {
-            let mut connection = self.pool().acquire().await?;
-            match insert_revision_in(&mut connection, scriptlet_id, source, message, author, now).await {
-                Ok(number) => return Ok(number),
+            let mut transaction = self.pool().begin().await?;
+            let inserted =
+                insert_revision_in(&mut transaction, scriptlet_id, source, message, author, now).await;
+            let number = match inserted {
+                Ok(Some(number)) => number,
+                Ok(None) => return Ok(None),
+                // The transaction is rolled back when dropped; the next attempt starts anew.
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
                 Err(error) => return Err(error.into()),
+            };
+            if let Some(audit) = audit.as_mut() {
+                audit.detail["revision"] = number.into();
+                append_in(&mut transaction, audit).await?;
             }
+            transaction.commit().await?;
+            return Ok(Some(number));
         }
         Err(StoreError::Corrupt(format!(
             "could not number a new revision of scriptlet {scriptlet_id}: too many concurrent saves"

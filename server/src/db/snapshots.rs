@@ -1,10 +1,32 @@
 //! Stored snapshots: insert (deduplicated by content hash), list, load, delete.
+//!
+//! A large cluster's snapshot is tens of MiB of JSON: parsing a stored body happens off the
+//! async runtime ([`crate::cpu`]), and so can writing one ([`SnapshotBody`], made by the caller
+//! there before [`Store::insert_snapshot_body`]).
 
 use std::sync::Arc;
 
 use berth_core::Snapshot;
+use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, StoredSnapshot};
+
+/// A snapshot's canonical JSON and its content hash, as stored: CPU-heavy to make for a large
+/// cluster, so made apart from the insert.
+#[derive(Debug, Clone)]
+pub struct SnapshotBody {
+    pub json: String,
+    /// [`Snapshot::content_hash`], from the same JSON.
+    pub hash: String,
+}
+
+impl SnapshotBody {
+    pub fn of(snapshot: &Snapshot) -> SnapshotBody {
+        let json = snapshot.to_json();
+        let hash = hex::encode(Sha256::digest(json.as_bytes()));
+        SnapshotBody { json, hash }
+    }
+}
 
 /// A snapshot's summary columns, without its body.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -23,8 +45,17 @@ impl Store {
     /// Stores a snapshot unless one with the same content is stored already.
     /// Returns its id and whether it was new.
     pub async fn insert_snapshot(&self, snapshot: &Snapshot) -> Result<(i64, bool), StoreError> {
-        let body = snapshot.to_json();
-        let hash = snapshot.content_hash();
+        self.insert_snapshot_body(snapshot, &SnapshotBody::of(snapshot))
+            .await
+    }
+
+    /// [`Store::insert_snapshot`] with the body made already (`SnapshotBody::of(snapshot)`).
+    pub async fn insert_snapshot_body(
+        &self,
+        snapshot: &Snapshot,
+        body: &SnapshotBody,
+    ) -> Result<(i64, bool), StoreError> {
+        let (hash, body) = (&body.hash, &body.json);
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO snapshots
                  (content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count, body)
@@ -32,21 +63,21 @@ impl Store {
              ON CONFLICT (content_hash) DO NOTHING
              RETURNING id",
         )
-        .bind(&hash)
+        .bind(hash)
         .bind(&snapshot.source.name)
         .bind(&snapshot.source.kind)
         .bind(&snapshot.captured_at)
         .bind(snapshot.incus_version())
         .bind(snapshot.members.len() as i64)
         .bind(snapshot.instances.len() as i64)
-        .bind(&body)
+        .bind(body)
         .fetch_optional(self.pool())
         .await?;
         if let Some((id,)) = inserted {
             return Ok((id, true));
         }
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM snapshots WHERE content_hash = $1")
-            .bind(&hash)
+            .bind(hash)
             .fetch_one(self.pool())
             .await?;
         Ok((id, false))
@@ -77,9 +108,8 @@ impl Store {
             return Ok(None);
         };
         // Reading a large cluster takes a while: not on a thread that serves requests.
-        let stored = tokio::task::spawn_blocking(move || StoredSnapshot::read(id, content_hash, body))
+        let stored = crate::cpu::run(move || StoredSnapshot::read(id, content_hash, body))
             .await
-            .expect("reading a snapshot does not panic")
             .map_err(|error| StoreError::CorruptSnapshot {
                 id,
                 message: error.to_string(),
@@ -95,13 +125,14 @@ impl Store {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        body.map(|(body,)| {
-            Snapshot::from_json(&body).map_err(|error| StoreError::CorruptSnapshot {
-                id,
-                message: error.to_string(),
-            })
+        let Some((body,)) = body else {
+            return Ok(None);
+        };
+        let snapshot = crate::cpu::run(move || Snapshot::from_json(&body)).await;
+        snapshot.map(Some).map_err(|error| StoreError::CorruptSnapshot {
+            id,
+            message: error.to_string(),
         })
-        .transpose()
     }
 
     /// Deletes a stored snapshot; `false` when there is none with this id.

@@ -8,18 +8,29 @@
 //! the wall-time limit, reads how a worker died ("exceeded its memory limit", "… time limit"),
 //! and starts a fresh one. The server only ever sees a reply or a clear error.
 //!
+//! Limits bound what a scriptlet costs; they do not bound what a bug in the engine would let
+//! it reach. So a worker starts with an empty environment and confines itself before its first
+//! job (seccomp and Landlock, [`confinement`]): no file, no socket, no process.
+//!
 //! - [`protocol`]: the jobs and replies, one JSON document per line over stdin/stdout.
-//! - [`worker`]: the `berth worker` loop.
+//! - [`worker`]: the `berth worker` loop; `probe`: its answer to the confinement tests' probe.
+//! - [`confinement`]: what a worker takes away from itself, and its report.
 //! - [`pool`]: the server side: a bounded pool of workers, restarted on crash.
-//! - `options`: the command-line options that configure it.
+//! - [`pools`]: the server's two pools, the authors' and the plans'.
+//! - `options`: the command-line options that configure them.
 
+pub mod confinement;
 mod options;
 pub mod pool;
+pub mod pools;
+mod probe;
 pub mod protocol;
 pub mod worker;
 
-pub use options::{SandboxArgs, SimulationArgs};
+pub use confinement::{Confinement, ConfinementReport};
+pub use options::{PlanSandboxArgs, SandboxArgs, SimulationArgs};
 pub use pool::{JobSnapshot, Sandbox, SandboxConfig};
+pub use pools::SandboxPools;
 
 /// Hands memory freed after a large job (a snapshot's JSON, a simulation's working copy of the
 /// cluster) back to the system once more than [`KEEP_FREE`] is free. The allocator keeps freed

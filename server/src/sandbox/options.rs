@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::SandboxConfig;
+use super::{Confinement, SandboxConfig};
 
 /// Bounds on scriptlets, which Incus itself does not have.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,6 +24,22 @@ pub struct SandboxArgs {
     /// Scriptlet worker processes that may run at once.
     #[arg(long, env = "BERTH_SCRIPTLET_WORKERS", default_value_t = 2)]
     pub scriptlet_workers: usize,
+
+    /// `required`: a scriptlet worker whose seccomp filter the kernel refuses does not run (and
+    /// `serve` does not start); `best-effort`: it runs with what the kernel enforces. Either
+    /// way, each layer the kernel lacks is named in the log.
+    #[arg(long, env = "BERTH_SANDBOX_CONFINEMENT", value_enum, default_value_t = Confinement::Required)]
+    pub sandbox_confinement: Confinement,
+}
+
+/// The workers kept for plans, apart from the authors' (`serve`, `berth plan`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanSandboxArgs {
+    /// Scriptlet worker processes for plan previews and the executor, besides
+    /// `--scriptlet-workers` (the authors' sandbox runs, simulations and impact replays), so
+    /// that those can never hold up an execution.
+    #[arg(long, env = "BERTH_PLAN_WORKERS", default_value_t = 1)]
+    pub plan_workers: usize,
 }
 
 /// The bound on a whole simulation, for the commands that simulate.
@@ -41,6 +57,7 @@ impl SandboxArgs {
         config.workers = self.scriptlet_workers;
         config.time_limit = Duration::from_millis(self.scriptlet_time_limit_ms);
         config.memory_bytes = self.scriptlet_memory_mb << 20;
+        config.confinement = self.sandbox_confinement;
         config.limits.max_steps = self.scriptlet_max_steps;
         // The Starlark heap stays well inside the process limit, so the engine's own, clearer
         // error fires first whenever it can.

@@ -1,9 +1,15 @@
 //! The server side of the sandbox: a bounded pool of `berth worker` processes.
+//!
+//! A worker starts with an empty environment (the server's holds the database URL, perhaps
+//! with its password, and whatever else its operator set): it gets its limits as arguments
+//! and its jobs on stdin. Its first line says how it is confined; the pool logs what the
+//! kernel could not enforce, once, and refuses a worker that may not run so confined.
 
 use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use berth_core::engine::{
@@ -15,7 +21,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Mutex, Semaphore};
 
-use super::protocol::{EvaluateJob, EvaluateReply, ImpactJob, Job, Reply, RevisionError, SimulateJob};
+use super::confinement::{Confinement, ConfinementReport};
+use super::protocol::{
+    EvaluateJob, EvaluateReply, ImpactJob, Job, ProbeJob, ProbeReport, Reply, RevisionError, SimulateJob,
+};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -33,6 +42,8 @@ pub struct SandboxConfig {
     pub simulation_budget: Duration,
     /// Address space of a worker process.
     pub memory_bytes: u64,
+    /// Whether a worker the kernel cannot confine may run.
+    pub confinement: Confinement,
 }
 
 impl SandboxConfig {
@@ -44,6 +55,7 @@ impl SandboxConfig {
             time_limit: Duration::from_secs(2),
             simulation_budget: Duration::from_secs(60),
             memory_bytes: 1 << 30,
+            confinement: Confinement::Required,
         }
     }
 }
@@ -56,6 +68,8 @@ pub enum SandboxError {
     Refused(String),
     #[error("unexpected answer from the scriptlet worker: {0}")]
     Protocol(String),
+    #[error("{0}")]
+    Confinement(String),
 }
 
 /// The snapshot a job runs against: its JSON, and a hash of it that names it in the workers'
@@ -77,6 +91,8 @@ pub struct Sandbox {
     config: SandboxConfig,
     idle: Mutex<Vec<Worker>>,
     permits: Semaphore,
+    /// The first worker's confinement (every worker of a process gets the same).
+    confinement: OnceLock<ConfinementReport>,
 }
 
 struct Worker {
@@ -102,11 +118,46 @@ impl Sandbox {
             config,
             idle: Mutex::new(Vec::new()),
             permits,
+            confinement: OnceLock::new(),
         }
     }
 
     pub fn config(&self) -> &SandboxConfig {
         &self.config
+    }
+
+    /// Workers free for a job right now (the rest are running one).
+    pub fn available_workers(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    /// Starts a worker now (kept for the first job) and says how it is confined: the server
+    /// calls this at start, so that a kernel that cannot confine workers is named in its log
+    /// then, and a worker refused under [`Confinement::Required`] stops it from starting.
+    pub async fn start(&self) -> Result<ConfinementReport, SandboxError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let worker = self.spawn().await?;
+        self.idle.lock().await.push(worker);
+        Ok(self
+            .confinement
+            .get()
+            .cloned()
+            .expect("a worker that started reported its confinement"))
+    }
+
+    /// Runs [`Job::Probe`] in a worker of this pool: what a scriptlet that escaped the engine
+    /// could do there. For the confinement tests; no route sends it.
+    pub async fn probe_confinement(&self, job: ProbeJob) -> Result<ProbeReport, SandboxError> {
+        let job = Job::Probe(job);
+        match self.run(None, self.call_limit(), |_| job.clone()).await? {
+            Outcome::Reply(Reply::Probed(report)) => Ok(report),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Err(SandboxError::Protocol(error.message)),
+        }
     }
 
     /// What Incus `version` would say of `source`. A scriptlet that kills its worker is
@@ -280,9 +331,10 @@ impl Sandbox {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let mut worker = match self.idle.lock().await.pop() {
+        let idle = self.idle.lock().await.pop();
+        let mut worker = match idle {
             Some(worker) => worker,
-            None => self.spawn()?,
+            None => self.spawn().await?,
         };
         let started = Instant::now();
         let mut sent_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
@@ -313,13 +365,19 @@ impl Sandbox {
         ((self.config.time_limit.as_secs() + 1) * 300).max(self.config.simulation_budget.as_secs() * 8)
     }
 
-    fn spawn(&self) -> Result<Worker, SandboxError> {
+    /// Starts a worker and reads its first line: how it is confined.
+    async fn spawn(&self) -> Result<Worker, SandboxError> {
         let mut child = Command::new(&self.config.program)
             .arg("worker")
             .arg("--memory-bytes")
             .arg(self.config.memory_bytes.to_string())
             .arg("--cpu-seconds")
             .arg(self.cpu_seconds().to_string())
+            .arg("--confinement")
+            .arg(self.config.confinement.as_arg())
+            // Nothing of the server's environment: the worker needs none of it, and it holds
+            // the database URL.
+            .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             // An aborting worker prints why (e.g. "memory allocation of … failed"); its exit
@@ -333,13 +391,48 @@ impl Sandbox {
             })?;
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-        Ok(Worker {
+        let mut worker = Worker {
             child,
             stdin,
             stdout,
             snapshots: HashSet::new(),
             busy: Duration::ZERO,
-        })
+        };
+        let mut line = String::new();
+        let first = tokio::time::timeout(START_LIMIT, worker.stdout.read_line(&mut line)).await;
+        if !matches!(first, Ok(Ok(read)) if read > 0) {
+            let _ = worker.child.start_kill();
+            let _ = worker.child.wait().await;
+            return Err(SandboxError::Protocol(
+                "the scriptlet worker did not start (no first line)".into(),
+            ));
+        }
+        match serde_json::from_str(&line).map_err(|e| SandboxError::Protocol(e.to_string()))? {
+            Reply::Ready(report) => {
+                self.note_confinement(report);
+                Ok(worker)
+            }
+            Reply::Refused(reason) => Err(SandboxError::Confinement(reason)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Logs what the kernel did not enforce, for the first worker only (they all get the
+    /// same); the rest at debug level.
+    fn note_confinement(&self, report: ConfinementReport) {
+        if self.confinement.get().is_some() {
+            return;
+        }
+        if report.is_complete() {
+            tracing::debug!(confinement = %report.summary(), "scriptlet workers are confined");
+        } else {
+            tracing::warn!(
+                confinement = %report.summary(),
+                mode = self.config.confinement.as_arg(),
+                "scriptlet workers are not fully confined: this kernel lacks part of what Berth asks for"
+            );
+        }
+        let _ = self.confinement.set(report);
     }
 
     /// Sends one job and reads its reply within the hard time limit.
@@ -408,6 +501,10 @@ struct HardLimit {
 
 /// Beyond a simulation's budget and one call: time to read and prepare the snapshot.
 const SIMULATION_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long a new worker may take to confine itself and say so (milliseconds on an idle
+/// machine; a loaded one may be slow to start a process).
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 const SIGABRT: i32 = 6;
 const SIGBUS: i32 = 7;

@@ -1,7 +1,11 @@
-//! What the server asks a worker and what it answers: one JSON document per line.
+//! What the server asks a worker and what it answers: one JSON document per line. A worker's
+//! first line, before any job, is [`Reply::Ready`] with its confinement (or [`Reply::Refused`]
+//! when it may not run so confined).
 
 use berth_core::engine::{CheckReport, Diagnostic, Evaluation, Limits, PlacementRequest};
 use serde::{Deserialize, Serialize};
+
+use super::confinement::ConfinementReport;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Job {
@@ -21,6 +25,40 @@ pub enum Job {
     /// Replay one shard of an impact replay under two revisions; the snapshot travels once per
     /// worker, as for `Evaluate`.
     Impact(Box<ImpactJob>),
+    /// Try, from inside the confined worker, what a scriptlet that escaped the engine would:
+    /// read a file, connect to an address, start a program. Only the confinement tests send it
+    /// (`server/tests/confinement.rs`); it reports outcomes, never what it read.
+    Probe(ProbeJob),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeJob {
+    /// A file to open and read a byte of.
+    pub read: String,
+    /// An address (`IP:PORT`) to open a TCP connection to.
+    pub connect: String,
+    /// A program to start (no arguments).
+    pub execute: String,
+}
+
+/// What a [`Job::Probe`] could do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeReport {
+    pub read: Attempt,
+    pub connect: Attempt,
+    pub execute: Attempt,
+    /// The names (never the values) of the worker's environment variables.
+    pub environment: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Attempt {
+    Done,
+    /// `errno`: the system's error number, when there was one.
+    Refused {
+        errno: Option<i32>,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,8 +128,12 @@ pub enum Reply {
     Replayed(Result<Box<berth_core::impact::ShardImpact>, Box<RevisionError>>),
     /// The worker does not have the snapshot: send the job again with it.
     NeedSnapshot,
-    /// The job itself was malformed (not the scriptlet).
+    /// The job itself was malformed (not the scriptlet); as a worker's first line: the worker
+    /// may not run under the confinement it got, and exits.
     Refused(String),
+    /// A worker's first line: it is confined as reported and reads jobs.
+    Ready(ConfinementReport),
+    Probed(ProbeReport),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

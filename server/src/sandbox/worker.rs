@@ -1,5 +1,6 @@
 //! `berth worker`: compiles and evaluates scriptlets for the server, one job per input line,
-//! under resource limits set on itself before reading the first job.
+//! under resource limits and a confinement (`confinement/`) set on itself before reading the
+//! first job. Its first line out says how it is confined.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Write};
@@ -14,20 +15,29 @@ use berth_core::impact::replay_shard;
 use berth_core::simulate::{Deadlines, Simulator};
 use berth_core::Snapshot;
 
+use super::confinement::{self, Confinement, Layer};
 use super::protocol::{EvaluateJob, EvaluateReply, ImpactJob, Job, Reply, RevisionError, SimulateJob};
 
 /// How many prepared snapshots a worker keeps.
 const SNAPSHOT_CACHE: usize = 4;
 
-/// `berth worker --memory-bytes N --cpu-seconds N`, as the pool starts it.
+/// `berth worker --memory-bytes N --cpu-seconds N --confinement MODE`, as the pool starts it.
 #[derive(Debug, Clone, Copy, clap::Args)]
-pub struct WorkerLimits {
+pub struct WorkerArgs {
     /// Address space of the whole worker process, in bytes.
     #[arg(long)]
     pub memory_bytes: u64,
     /// CPU seconds the worker may use in its lifetime (the pool restarts it long before).
     #[arg(long)]
     pub cpu_seconds: u64,
+    /// Whether the worker runs when the kernel cannot confine it (the server's
+    /// `--sandbox-confinement`).
+    #[arg(long, value_enum, default_value_t = Confinement::Required)]
+    pub confinement: Confinement,
+    /// Only this layer of the confinement (the tests that show each refusing on its own; the
+    /// pool never passes it).
+    #[arg(long, value_enum)]
+    pub only: Option<Layer>,
 }
 
 /// A snapshot as a worker keeps it: parsed (simulations start from a copy of it) and marshalled
@@ -68,12 +78,12 @@ impl PreparedSnapshots {
 }
 
 /// Runs the worker loop on stdin/stdout until stdin closes.
-pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
+pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     rlimit::Resource::AS
-        .set(limits.memory_bytes, limits.memory_bytes)
+        .set(args.memory_bytes, args.memory_bytes)
         .context("cannot limit the worker's memory")?;
     rlimit::Resource::CPU
-        .set(limits.cpu_seconds, limits.cpu_seconds)
+        .set(args.cpu_seconds, args.cpu_seconds)
         .context("cannot limit the worker's CPU time")?;
     // A panic is reported as an error reply; the default hook would print to stderr too.
     std::panic::set_hook(Box::new(|_| {}));
@@ -82,6 +92,17 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
     let mut scriptlets = CompiledScriptlets::default();
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
+    // From here on the worker needs nothing but what it holds: stdin, stdout, stderr.
+    let layers = match args.only {
+        Some(layer) => vec![layer],
+        None => vec![Layer::Seccomp, Layer::Landlock],
+    };
+    let report = confinement::confine(&layers);
+    if let Some(reason) = report.refusal(args.confinement) {
+        send(&mut stdout, &Reply::Refused(reason.clone()))?;
+        anyhow::bail!(reason);
+    }
+    send(&mut stdout, &Reply::Ready(report))?;
     for line in stdin.lock().lines() {
         let line = line.context("cannot read a job")?;
         let (reply, large) = match serde_json::from_str::<Job>(&line) {
@@ -91,19 +112,26 @@ pub fn run(limits: WorkerLimits) -> anyhow::Result<()> {
                     Job::Evaluate(job) => job.snapshot.is_some(),
                     Job::Simulate(_) => true,
                     Job::Impact(job) => job.snapshot.is_some(),
+                    Job::Probe(_) => false,
                 };
                 (handle(job, &mut snapshots, &mut scriptlets), large)
             }
             Err(error) => (Reply::Refused(format!("malformed job: {error}")), false),
         };
         drop(line);
-        serde_json::to_writer(&mut stdout, &reply)?;
-        stdout.write_all(b"\n")?;
-        stdout.flush()?;
+        send(&mut stdout, &reply)?;
         if large {
             super::release_free_memory();
         }
     }
+    Ok(())
+}
+
+/// Writes one reply line.
+fn send(stdout: &mut impl Write, reply: &Reply) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *stdout, reply)?;
+    stdout.write_all(b"\n")?;
+    stdout.flush()?;
     Ok(())
 }
 
@@ -125,6 +153,7 @@ fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut Compiled
         Job::Evaluate(job) => evaluate(*job, snapshots),
         Job::Simulate(job) => simulate(*job, snapshots),
         Job::Impact(job) => impact(*job, snapshots, scriptlets),
+        Job::Probe(job) => Reply::Probed(super::probe::probe(&job)),
     }
 }
 

@@ -7,9 +7,11 @@ use berth_core::Snapshot;
 use crate::db::{SnapshotRow, Store};
 use crate::error::AppError;
 
+/// The view of a snapshot: per-member usage over all its instances, derived off the async
+/// runtime ([`crate::cpu`]; the snapshot is parsed there too, by the store).
 pub async fn cluster_view(store: &Store, snapshot_id: Option<i64>) -> Result<ClusterView, AppError> {
     let (snapshot, history, index) = chosen_snapshot(store, snapshot_id).await?;
-    Ok(view_of(&snapshot, &history[index], &history))
+    Ok(crate::cpu::run(move || view_of(&snapshot, &history[index], &history)).await)
 }
 
 /// The snapshot asked for (`None`: the newest), parsed, with the history of stored snapshots

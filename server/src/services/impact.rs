@@ -101,9 +101,13 @@ impl Prepared {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {}", request.snapshot_id)))?;
         let version = incus_version::given_or_snapshots(request.incus_version.as_deref(), &stored)?;
-        let snapshot = Snapshot::from_json(&stored.json).map_err(|error| {
-            AppError::Unprocessable(format!("snapshot {} cannot be read: {error}", stored.id))
-        })?;
+        // A large cluster's JSON takes a while to parse: off the async runtime.
+        let json = stored.clone();
+        let snapshot = crate::cpu::run(move || Snapshot::from_json(&json.json))
+            .await
+            .map_err(|error| {
+                AppError::Unprocessable(format!("snapshot {} cannot be read: {error}", stored.id))
+            })?;
         let from = source_of(store, &snapshot, &request.from).await?;
         let to = source_of(store, &snapshot, &request.to).await?;
         Ok(Prepared {

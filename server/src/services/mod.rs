@@ -29,28 +29,30 @@ use crate::auth::Auth;
 use crate::db::Store;
 use crate::error::AppError;
 use crate::executor::Executor;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxPools};
 
 pub struct Services {
     store: Store,
     auth: Auth,
+    /// The authors' workers: sandbox runs from the editor.
     sandbox: Arc<Sandbox>,
     plans: plans::PlanContext,
 }
 
 impl Services {
-    pub fn new(store: Store, auth: Auth, sandbox: Arc<Sandbox>) -> Services {
+    /// Plan previews and the executor get the plans' pool, everything else the authors'.
+    pub fn new(store: Store, auth: Auth, pools: &SandboxPools) -> Services {
         let plans = plans::PlanContext {
-            executor: Executor::new(auth.clone(), sandbox.clone()),
+            executor: Executor::new(auth.clone(), pools.plans.clone()),
             auth: auth.clone(),
-            sandbox: sandbox.clone(),
+            sandbox: pools.plans.clone(),
             executes: true,
             review: berth_core::plan::Review::default(),
         };
         Services {
             store,
             auth,
-            sandbox,
+            sandbox: pools.authors.clone(),
             plans,
         }
     }

@@ -1,5 +1,12 @@
 //! Scriptlets: create, revise, read, compare. Shared by `/api/v1/scriptlets` and the editor's
-//! server functions; every write is audited here.
+//! server functions; every write is audited here, its entry written by the store in the
+//! write's own transaction.
+//!
+//! Comparing two revisions is the one CPU-heavy thing here, and any viewer may ask for it:
+//! revisions of more than [`MAX_DIFF_LINES`] lines are not compared, and the comparison runs
+//! off the async runtime ([`crate::cpu`]) under a deadline.
+
+use std::time::Duration;
 
 use berth_app::types::{DiffLine, DiffView, RevisionText, RevisionView, ScriptletSummary, ScriptletView};
 use serde_json::json;
@@ -13,6 +20,16 @@ use crate::error::AppError;
 /// The longest scriptlet Berth stores (Incus keeps it in one config value).
 const MAX_SOURCE_BYTES: usize = 1 << 20;
 const MAX_NAME_CHARS: usize = 100;
+
+/// The most lines a revision may have to be compared. Placement scriptlets are tens to hundreds
+/// of lines; the largest stored text (1 MiB of short lines) would be a hundred times this, and
+/// a diff page of it no help to anyone.
+pub const MAX_DIFF_LINES: usize = 10_000;
+
+/// How long a comparison may search for the smallest diff. Two long, unrelated revisions make
+/// Myers' algorithm quadratic; past the deadline `similar` settles for a larger diff that is
+/// still correct (every line kept, removed or added).
+const DIFF_DEADLINE: Duration = Duration::from_secs(1);
 
 fn summary_of(row: ScriptletRow) -> ScriptletSummary {
     ScriptletSummary {
@@ -78,19 +95,18 @@ pub async fn create(
     } else {
         message.trim()
     };
+    // The store adds `scriptlet_id` once it has one.
+    let entry = auth.audit().entry(
+        actor,
+        AuditKind::ScriptletCreated,
+        Some(name),
+        json!({ "bytes": source.len() }),
+    );
     let id = auth
         .store()
-        .insert_scriptlet(name, source, message, &author, auth.clock().now_ms())
+        .insert_scriptlet(name, source, message, &author, auth.clock().now_ms(), entry)
         .await?
         .ok_or_else(|| AppError::Conflict(format!("a scriptlet named {name:?} exists already")))?;
-    auth.audit()
-        .record(
-            actor,
-            AuditKind::ScriptletCreated,
-            Some(name),
-            json!({ "scriptlet_id": id, "bytes": source.len() }),
-        )
-        .await?;
     view(auth.store(), id, None).await
 }
 
@@ -111,18 +127,17 @@ pub async fn revise(
     };
     let store = auth.store();
     let scriptlet = store.scriptlet(id).await?.ok_or_else(|| not_found(id))?;
+    // The store adds the new `revision`'s number.
+    let entry = auth.audit().entry(
+        actor,
+        AuditKind::ScriptletRevised,
+        Some(&scriptlet.name),
+        json!({ "scriptlet_id": id, "bytes": source.len() }),
+    );
     let number = store
-        .insert_revision(id, source, message, &author, auth.clock().now_ms())
+        .save_revision(id, source, message, &author, auth.clock().now_ms(), entry)
         .await?
         .ok_or_else(|| not_found(id))?;
-    auth.audit()
-        .record(
-            actor,
-            AuditKind::ScriptletRevised,
-            Some(&scriptlet.name),
-            json!({ "scriptlet_id": id, "revision": number, "bytes": source.len() }),
-        )
-        .await?;
     let row = store
         .revision(id, number)
         .await?
@@ -161,16 +176,28 @@ pub async fn revision(store: &Store, id: i64, number: i64) -> Result<RevisionTex
     })
 }
 
-/// The line diff from revision `from` to revision `to`.
+/// The line diff from revision `from` to revision `to`; refused (422) when either has more
+/// than [`MAX_DIFF_LINES`] lines.
 pub async fn diff(store: &Store, id: i64, from: i64, to: i64) -> Result<DiffView, AppError> {
     let old = revision(store, id, from).await?;
     let new = revision(store, id, to).await?;
-    Ok(line_diff(from, to, &old.source, &new.source))
+    for text in [&old, &new] {
+        let lines = text.source.lines().count();
+        if lines > MAX_DIFF_LINES {
+            return Err(AppError::Unprocessable(format!(
+                "revision {} has {lines} lines: Berth compares revisions of up to {MAX_DIFF_LINES} lines; \
+                 download both and compare them with a tool of your own",
+                text.revision.number
+            )));
+        }
+    }
+    Ok(crate::cpu::run(move || line_diff(from, to, &old.source, &new.source)).await)
 }
 
+/// The diff itself, CPU-bound: call it through [`crate::cpu::run`] in a request.
 pub fn line_diff(from: i64, to: i64, old: &str, new: &str) -> DiffView {
     use similar::{ChangeTag, TextDiff};
-    let diff = TextDiff::from_lines(old, new);
+    let diff = TextDiff::configure().timeout(DIFF_DEADLINE).diff_lines(old, new);
     let mut view = DiffView {
         from,
         to,

@@ -1,5 +1,6 @@
 //! Stored snapshots: list, upload, export, delete. Shared by `/api/v1/snapshots` and the
-//! Snapshots page; every write is audited here.
+//! Snapshots page; every write is audited here. An upload's parsing and an export's writing
+//! (tens of MiB of JSON for a large cluster) run off the async runtime ([`crate::cpu`]).
 
 use berth_app::types::SnapshotSummary;
 use berth_core::Snapshot;
@@ -8,7 +9,7 @@ use serde_json::json;
 use super::cluster::summary_of;
 use crate::audit::{Actor, AuditKind};
 use crate::auth::Auth;
-use crate::db::Store;
+use crate::db::{SnapshotBody, Store};
 use crate::error::AppError;
 
 /// A snapshot just stored, or found stored already (snapshots are identified by content).
@@ -27,15 +28,31 @@ pub async fn list(store: &Store) -> Result<Vec<SnapshotSummary>, AppError> {
 /// refused with the reason (the line and column of a JSON error, or the object that does not
 /// hold together), and nothing is stored.
 pub async fn upload(auth: &Auth, actor: &Actor, text: &str) -> Result<Stored, AppError> {
-    let snapshot = Snapshot::from_json(text)
-        .map_err(|error| AppError::Unprocessable(format!("not a usable snapshot: {error}")))?;
-    store(auth, actor, &snapshot).await
+    let text = text.to_owned();
+    let (snapshot, body) = crate::cpu::run(move || {
+        Snapshot::from_json(&text).map(|snapshot| {
+            let body = SnapshotBody::of(&snapshot);
+            (snapshot, body)
+        })
+    })
+    .await
+    .map_err(|error| AppError::Unprocessable(format!("not a usable snapshot: {error}")))?;
+    store_body(auth, actor, &snapshot, &body).await
 }
 
 /// Stores a snapshot (audited when new).
 pub async fn store(auth: &Auth, actor: &Actor, snapshot: &Snapshot) -> Result<Stored, AppError> {
+    store_body(auth, actor, snapshot, &SnapshotBody::of(snapshot)).await
+}
+
+async fn store_body(
+    auth: &Auth,
+    actor: &Actor,
+    snapshot: &Snapshot,
+    body: &SnapshotBody,
+) -> Result<Stored, AppError> {
     let store = auth.store();
-    let (id, new) = store.insert_snapshot(snapshot).await?;
+    let (id, new) = store.insert_snapshot_body(snapshot, body).await?;
     if new {
         auth.audit().snapshot_added(actor, id, snapshot).await?;
     }
@@ -56,11 +73,14 @@ pub async fn export(store: &Store, id: i64, redact: bool) -> Result<String, AppE
         .load_snapshot(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
-    Ok(if redact {
-        snapshot.redacted().0.to_json()
-    } else {
-        snapshot.to_json()
+    Ok(crate::cpu::run(move || {
+        if redact {
+            snapshot.redacted().0.to_json()
+        } else {
+            snapshot.to_json()
+        }
     })
+    .await)
 }
 
 pub async fn delete(auth: &Auth, actor: &Actor, id: i64) -> Result<(), AppError> {

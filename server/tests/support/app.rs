@@ -22,7 +22,7 @@ use berth_server::db::Store;
 
 use super::database::{Backend, TestDatabase};
 use berth_server::http::{router, AppState, WebConfig};
-use berth_server::sandbox::{Sandbox, SandboxConfig};
+use berth_server::sandbox::{SandboxConfig, SandboxPools};
 use berth_server::services::Services;
 use http_body_util::BodyExt;
 use leptos::prelude::LeptosOptions;
@@ -143,8 +143,8 @@ impl TestApp {
         sandbox.time_limit = Duration::from_millis(1500);
         sandbox.memory_bytes = 512 << 20;
         sandbox.limits.max_heap_bytes = 128 << 20;
-        let sandbox = Arc::new(Sandbox::new(sandbox));
-        let services = Services::new(store.clone(), auth.clone(), sandbox.clone());
+        let pools = SandboxPools::new(sandbox, 1);
+        let services = Services::new(store.clone(), auth.clone(), &pools);
         let plans = services.plan_context().clone();
         let backend: SharedBackend = Arc::new(services);
         let state = AppState {
@@ -152,7 +152,7 @@ impl TestApp {
             backend,
             plans,
             store: store.clone(),
-            sandbox,
+            sandbox: pools.authors.clone(),
             auth: auth.clone(),
             web: Arc::new(web),
         };

@@ -46,9 +46,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    /// `berth serve ARGS` with these environment variables set besides.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .arg("serve")
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "debug,berth_server=trace")
             .stdout(Stdio::piped())
             .stderr(super::logs::child_log())
@@ -65,6 +71,11 @@ impl Server {
             }
         });
         Server { child, lines }
+    }
+
+    /// The server's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// The stdout lines up to and including the one naming the address.

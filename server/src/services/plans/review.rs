@@ -10,7 +10,6 @@
 use berth_core::access::Action;
 use berth_core::plan::preview::PlanPreview;
 use berth_core::plan::{PlanEvent, Review};
-use berth_core::Snapshot;
 use serde_json::json;
 
 use super::{Acting, PlanContext};
@@ -173,13 +172,10 @@ async fn preview_now(
     let id = plan.id();
     let (snapshot, client, snapshot_id) = match plan.row.snapshot_id {
         Some(snapshot_id) => {
-            let stored = store.stored_snapshot(snapshot_id).await?.ok_or_else(|| {
+            let snapshot = store.load_snapshot(snapshot_id).await?.ok_or_else(|| {
                 refused(format!(
                     "plan {id} is drafted on snapshot {snapshot_id}, which is gone"
                 ))
-            })?;
-            let snapshot = Snapshot::from_json(&stored.json).map_err(|error| {
-                AppError::BadRequest(format!("snapshot {snapshot_id} does not read: {error}"))
             })?;
             (snapshot, None, snapshot_id)
         }

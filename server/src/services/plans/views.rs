@@ -9,7 +9,6 @@ use berth_app::types::{
 use berth_core::access::Role;
 use berth_core::plan::preview::MovePreview;
 use berth_core::plan::PlanState;
-use berth_core::Snapshot;
 
 use crate::audit::AuditKind;
 use crate::clock::rfc3339;
@@ -248,12 +247,10 @@ pub async fn builder(
     let Some(basis) = basis else {
         return Ok(setup);
     };
-    let stored = store
-        .stored_snapshot(basis)
+    let snapshot = store
+        .load_snapshot(basis)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {basis}")))?;
-    let snapshot = Snapshot::from_json(&stored.json)
-        .map_err(|error| AppError::BadRequest(format!("snapshot {basis} does not read: {error}")))?;
     setup.snapshot_id = Some(basis);
     setup.instances = snapshot
         .instances

@@ -198,7 +198,13 @@ impl Audit {
 
     /// The entry for `actor`'s `kind` on `subject` now, for the store method that makes the
     /// change to append in its transaction. `detail` must be a JSON object without secrets.
-    pub fn entry(&self, actor: &Actor, kind: AuditKind, subject: Option<&str>, mut detail: Value) -> NewAuditEntry {
+    pub fn entry(
+        &self,
+        actor: &Actor,
+        kind: AuditKind,
+        subject: Option<&str>,
+        mut detail: Value,
+    ) -> NewAuditEntry {
         if actor.command_line {
             detail["via"] = Value::from("command line");
         }

@@ -49,7 +49,7 @@ impl Store {
     /// Appends an entry that records no other change of the store.
     pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError> {
         let mut connection = self.pool().acquire().await?;
-        append_in(&mut *connection, entry).await
+        append_in(&mut connection, entry).await
     }
 
     /// Entries matching the filter, newest first.
@@ -101,39 +101,6 @@ impl Store {
         .bind(subject)
         .fetch_optional(self.pool())
         .await?)
-    }
-
-    /// How many entries of `kind` about `subject`, and how many from `address`, after `since`
-    /// (the login rate limit counts failures).
-    pub async fn count_recent(
-        &self,
-        kind: &str,
-        subject: &str,
-        address: Option<&str>,
-        since: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        let (by_subject,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND subject = $2 AND at > $3")
-                .bind(kind)
-                .bind(subject)
-                .bind(since)
-                .fetch_one(self.pool())
-                .await?;
-        let by_address = match address {
-            Some(address) => {
-                let (count,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND address = $2 AND at > $3",
-                )
-                .bind(kind)
-                .bind(address)
-                .bind(since)
-                .fetch_one(self.pool())
-                .await?;
-                count
-            }
-            None => 0,
-        };
-        Ok((by_subject, by_address))
     }
 }
 

@@ -82,6 +82,18 @@ pub async fn list_users() -> Result<Vec<UserView>, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.list_users().await }).await
 }
 
+/// Revokes one of a user's API tokens (admins).
+#[server(endpoint = "revoke_user_token", client = CsrfClient)]
+pub async fn revoke_user_token(username: String, id: i64) -> Result<(), BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?
+            .revoke_user_token(&caller, username, id)
+            .await
+    })
+    .await
+}
+
 #[server(endpoint = "add_user", client = CsrfClient)]
 pub async fn add_user(username: String, role: String, password: String) -> Result<(), BerthError> {
     crate::backend::answered(async move {

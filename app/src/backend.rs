@@ -44,7 +44,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn create_token(&self, caller: &Caller, name: String) -> Result<CreatedToken, BerthError>;
     async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<(), BerthError>;
 
+    /// Every user, with their unrevoked API tokens.
     async fn list_users(&self) -> Result<Vec<UserView>, BerthError>;
+    /// Revokes one of a user's API tokens (admins).
+    async fn revoke_user_token(&self, caller: &Caller, username: String, id: i64) -> Result<(), BerthError>;
     async fn add_user(
         &self,
         caller: &Caller,

@@ -124,6 +124,8 @@ pub struct UserView {
     pub role: String,
     pub disabled: bool,
     pub created_at: String,
+    /// Their unrevoked API tokens.
+    pub tokens: Vec<TokenView>,
 }
 
 /// The audit page's filters, as in its URL.

@@ -32,9 +32,17 @@ pub enum AppError {
     /// 409: the thing to create exists already.
     #[error("{0}")]
     Conflict(String),
-    /// 429: too many failed sign-ins; try again after the duration.
+    /// 429: too many failed sign-ins, or too many open event streams; try again after the
+    /// duration.
     #[error("{message}")]
     RateLimited {
+        message: String,
+        retry_after: std::time::Duration,
+    },
+    /// 503: the server is busy (every password verification slot taken); nothing was done, try
+    /// again after the duration.
+    #[error("{message}")]
+    Unavailable {
         message: String,
         retry_after: std::time::Duration,
     },
@@ -93,6 +101,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -110,6 +119,7 @@ impl AppError {
             | AppError::Forbidden(message)
             | AppError::Conflict(message)
             | AppError::RateLimited { message, .. }
+            | AppError::Unavailable { message, .. }
             | AppError::NotFound(message)
             | AppError::BadRequest(message)
             | AppError::PayloadTooLarge(message)
@@ -137,7 +147,7 @@ impl IntoResponse for AppError {
             body["diagnostic"] = serde_json::to_value(diagnostic).expect("a diagnostic serializes");
         }
         let mut response = (status, Json(body)).into_response();
-        if let AppError::RateLimited { retry_after, .. } = &self {
+        if let AppError::RateLimited { retry_after, .. } | AppError::Unavailable { retry_after, .. } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs()));
@@ -152,12 +162,16 @@ impl From<AuthError> for AppError {
         match error {
             AuthError::BadCredentials => AppError::Unauthenticated(message),
             AuthError::RateLimited { retry_after } => AppError::RateLimited { message, retry_after },
+            AuthError::Busy { retry_after } => AppError::Unavailable { message, retry_after },
             AuthError::WrongCurrentPassword
             | AuthError::WeakPassword(_)
+            | AuthError::UnusableUsername
             | AuthError::InvalidUsername(_)
             | AuthError::InvalidTokenName => AppError::Unprocessable(message),
             AuthError::UserExists(_) | AuthError::Refused(_) => AppError::Conflict(message),
-            AuthError::NoSuchUser(_) | AuthError::NoSuchToken(_) => AppError::NotFound(message),
+            AuthError::NoSuchUser(_) | AuthError::NoSuchToken(_) | AuthError::NoSuchTokenOf { .. } => {
+                AppError::NotFound(message)
+            }
             AuthError::Store(error) => AppError::Store(error),
         }
     }
@@ -197,7 +211,9 @@ impl From<AppError> for BerthError {
             AppError::NotFound(message) => BerthError::NotFound(message),
             AppError::Unauthenticated(message) => BerthError::Unauthenticated(message),
             AppError::Forbidden(message) => BerthError::Forbidden(message),
-            AppError::Store(_) | AppError::Sandbox(_) => BerthError::Internal(error.public_message()),
+            AppError::Store(_) | AppError::Sandbox(_) | AppError::Unavailable { .. } => {
+                BerthError::Internal(error.public_message())
+            }
             AppError::Upstream(message) => BerthError::Upstream(message),
             other => BerthError::BadRequest(other.public_message()),
         }

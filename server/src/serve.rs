@@ -16,14 +16,16 @@ use crate::audit::{Actor, Audit};
 use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::db::{Store, StoreArgs};
+use crate::http::streams::OpenStreams;
 use crate::http::{router, AppState, WebConfig};
 use crate::sandbox::{PlanSandboxArgs, SandboxArgs, SandboxPools, SimulationArgs};
 use crate::services::Services;
 use crate::site::locate_site_root;
 use crate::tls::{PeerAddress, TlsListener};
 
-/// How often sessions past their expiry are removed from the store.
-const SESSION_PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+/// How often sessions past their expiry, and sign-in counters of past windows, are removed
+/// from the store.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -32,13 +34,20 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
-    /// PEM certificate chain: Berth serves HTTPS itself (with `--tls-key`); cookies get `Secure`.
+    /// PEM certificate chain: Berth serves HTTPS itself (with `--tls-key`); cookies are secure
+    /// (as with `--secure-cookies`).
     #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of `--tls-cert`.
     #[arg(long, env = "BERTH_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Berth is reached over HTTPS through a TLS proxy: cookies get `Secure` and the
+    /// `__Host-` name, responses `Strict-Transport-Security`, and the page's own origin is
+    /// `https://` (implied by `--tls-cert`).
+    #[arg(long, env = "BERTH_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 
     /// An origin (`https://berth.example.com`) accepted for writes besides the request's own
     /// `Host`: for a proxy that rewrites `Host`. Repeatable; comma-separated in the variable.
@@ -112,12 +121,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = AuthConfig {
         idle_timeout: args.session_idle_timeout,
         max_age: args.session_max_age,
-        secure_cookies: tls.is_some(),
+        secure_cookies: tls.is_some() || args.secure_cookies,
         ..AuthConfig::default()
     };
     let auth = Auth::new(store.clone(), clock, config);
     ensure_admin(&auth, &store, args.demo, &args.data_dir).await?;
-    spawn_session_pruning(auth.clone());
+    spawn_pruning(auth.clone());
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -155,6 +164,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sandbox: pools.authors.clone(),
         auth,
         web: Arc::new(web_config(&args)?),
+        streams: OpenStreams::default(),
     });
 
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -165,7 +175,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         site_root = %site_root.display(),
         "Berth is listening"
     );
-    if !address.ip().is_loopback() && tls.is_none() {
+    if !address.ip().is_loopback() && tls.is_none() && !args.secure_cookies {
         tracing::warn!(listen = %address, "serving plain HTTP beyond loopback: passwords and sessions cross the network in the clear unless a TLS proxy is in front");
     }
     println!("Berth is running at {scheme}://{address}/");
@@ -243,14 +253,20 @@ async fn ensure_admin(auth: &Auth, store: &Store, demo: bool, location: &StoreAr
     }
 }
 
-fn spawn_session_pruning(auth: Auth) {
+fn spawn_pruning(auth: Auth) {
     tokio::spawn(async move {
-        let mut interval = tokio::time::interval(SESSION_PRUNE_INTERVAL);
+        let mut interval = tokio::time::interval(PRUNE_INTERVAL);
         loop {
             interval.tick().await;
-            match auth.prune_sessions().await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::debug!(sessions = pruned, "expired sessions removed"),
+            match auth.prune().await {
+                Ok((0, 0)) => {}
+                Ok((sessions, counters)) => {
+                    tracing::debug!(
+                        sessions,
+                        counters,
+                        "expired sessions and sign-in counters removed"
+                    )
+                }
                 Err(error) => tracing::warn!(error = %error, "cannot remove expired sessions"),
             }
         }

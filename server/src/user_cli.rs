@@ -39,7 +39,8 @@ pub enum UserCommand {
         #[command(flatten)]
         data_dir: StoreArgs,
     },
-    /// Set a user's password (ends their sessions). Asked for on a terminal, else read from stdin.
+    /// Set a user's password (ends their sessions, revokes their API tokens). Asked for on a
+    /// terminal, else read from stdin.
     Passwd {
         name: String,
         #[arg(long)]
@@ -99,7 +100,9 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
             let password = read_password(&format!("New password for {name}: "), password_stdin)?;
             auth.change_user(&actor, &name, None, None, Some(&password))
                 .await?;
-            println!("password of {name} changed; their sessions have ended");
+            println!(
+                "password of {name} changed; their sessions have ended and their API tokens are revoked"
+            );
         }
     }
     store.close().await;

@@ -1,15 +1,21 @@
-//! Accounts through the HTTP API: sign-in and its cookie, session expiry (idle and absolute,
-//! with the app's clock moved, not slept), sign-out, password changes, API tokens, users
-//! managed by admins, the login rate limit, the constant-time failure path and the audit log.
+//! Accounts through the HTTP API: sign-in and its cookie (plain and secure), session expiry
+//! (idle and absolute, with the app's clock moved, not slept), sign-out, password changes, API
+//! tokens (one's own, and any user's for admins), users managed by admins, the sign-in limits
+//! (sequential and under parallel load), the constant-time failure path, where the login form
+//! sends the browser, event streams that end with their session, and the audit log.
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use berth_core::access::Role;
 use berth_server::auth::AuthConfig;
+use berth_server::db::AttemptScope;
+use berth_server::http::streams::StreamLimits;
+use http_body_util::BodyExt;
 use serde_json::json;
 use support::{password_of, Client, TestApp, HOST, ORIGIN};
 
@@ -56,17 +62,64 @@ async fn signing_in_returns_the_role_a_csrf_token_and_a_locked_down_cookie() {
 }
 
 #[tokio::test]
-async fn the_cookie_is_secure_when_berth_serves_tls() {
+async fn with_secure_cookies_the_cookie_is_host_prefixed_and_responses_carry_hsts() {
     let app = TestApp::with_config(AuthConfig {
         secure_cookies: true,
         ..AuthConfig::default()
     })
     .await;
     let response = app.try_sign_in("admin", &password_of("admin"), None).await;
-    assert!(response.headers[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .contains("Secure"));
+    assert_eq!(response.status, StatusCode::OK, "{}", response.body);
+    let cookie = response.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("__Host-berth_session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // The prefixed cookie signs in (app.request sends it under that name) …
+    let client = Client::Session {
+        cookie: response.session_cookie().unwrap(),
+        csrf_token: response.json()["csrf_token"].as_str().unwrap().to_owned(),
+    };
+    client.record_secrets();
+    assert_eq!(me(&app, &client).await, StatusCode::OK);
+    // … the same value under the plain name, which anyone on a sibling host or over plain
+    // HTTP could have set, does not.
+    let Client::Session { cookie: value, .. } = &client else {
+        unreachable!()
+    };
+    let plain = Request::get("/api/v1/me")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, format!("berth_session={value}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.send(plain).await.status, StatusCode::UNAUTHORIZED);
+    // HSTS on every response: an answer, a refusal, a page, a static file's 404.
+    for uri in ["/api/v1/me", "/healthz", "/login", "/pkg/nothing.js"] {
+        let response = app.send_as(&Client::Anonymous, Method::GET, uri, None).await;
+        assert_eq!(
+            response.headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000",
+            "{uri}"
+        );
+    }
+    // Signing out clears the prefixed cookie.
+    let out = app
+        .send_as(&client, Method::DELETE, "/api/v1/session", None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let cleared = out.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cleared.starts_with("__Host-berth_session=;"), "{cleared}");
+}
+
+#[tokio::test]
+async fn without_secure_cookies_the_cookie_keeps_its_name_and_there_is_no_hsts() {
+    let app = TestApp::empty().await;
+    let response = app.try_sign_in("admin", &password_of("admin"), None).await;
+    let cookie = response.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("berth_session="), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    assert!(!response.headers.contains_key(header::STRICT_TRANSPORT_SECURITY));
 }
 
 #[tokio::test]
@@ -313,7 +366,7 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         "hashes never leave the server"
     );
 
-    // Disabling ends sessions and stops tokens; signing in fails like a wrong password.
+    // Disabling ends sessions and revokes tokens; signing in fails like a wrong password.
     let app = &app;
     let patch = |name: &str, body: serde_json::Value| {
         let uri = format!("/api/v1/users/{name}");
@@ -332,10 +385,15 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         patch("dave", json!({"disabled": false})).await.status,
         StatusCode::OK
     );
-    assert_eq!(me(app, &dave_token).await, StatusCode::OK);
+    assert_eq!(
+        me(app, &dave_token).await,
+        StatusCode::UNAUTHORIZED,
+        "enabled again, the token stays revoked"
+    );
 
-    // A password reset ends every session of the user.
+    // A password reset ends every session of the user and revokes every token.
     let session = app.sign_in("dave", &password).await;
+    let second_token = app.token_for(&session, "second").await;
     let reset = "reset by the admin";
     support::logs::secret(reset);
     assert_eq!(
@@ -343,7 +401,21 @@ async fn admins_manage_users_and_cannot_lock_everyone_out() {
         StatusCode::OK
     );
     assert_eq!(me(app, &session).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(app, &second_token).await, StatusCode::UNAUTHORIZED);
     app.sign_in("dave", reset).await;
+    // Each revocation is in the audit log, with its reason.
+    let revoked: Vec<_> = audit(app, "kind=token.revoked")
+        .await
+        .iter()
+        .map(|entry| (entry["subject"].clone(), entry["detail"]["because"].clone()))
+        .collect();
+    assert_eq!(
+        revoked,
+        [
+            (json!("second"), json!("user.password_reset")),
+            (json!("script"), json!("user.disabled"))
+        ]
+    );
 
     // The last enabled admin cannot be demoted or disabled.
     let demote = patch("admin", json!({"role": "viewer"})).await;
@@ -570,6 +642,33 @@ async fn the_login_form_works_without_javascript() {
         "/",
         "never sent to another site"
     );
+    // Whatever a link to the login page carries, the browser ends up on this site: every
+    // hostile `next` (as the form posts it, URL-encoded) is replaced by `/`.
+    for hostile in [
+        "//evil.example/",
+        "/%09/evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "https://evil.example",
+        "javascript:alert(document.cookie)",
+        "/\r\nSet-Cookie: x=1",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "\u{0}/",
+    ] {
+        let next = serde_urlencoded::to_string([("next", hostile)]).unwrap();
+        let signed_in = app.send(form(&format!("username=admin&{password}&{next}"))).await;
+        assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{hostile:?}");
+        assert_eq!(signed_in.headers[header::LOCATION], "/", "{hostile:?}");
+        support::logs::secret(&signed_in.session_cookie().unwrap());
+    }
+    let deep = app
+        .send(form(&format!(
+            "username=admin&{password}&next=%2Fplans%2F3%3Fx%3D1%23y"
+        )))
+        .await;
+    assert_eq!(deep.headers[header::LOCATION], "/plans/3?x=1#y");
+    support::logs::secret(&deep.session_cookie().unwrap());
 
     let wrong = app.send(form("username=admin&password=nope&next=%2Faudit")).await;
     assert_eq!(wrong.status, StatusCode::SEE_OTHER);
@@ -638,4 +737,475 @@ async fn behind_a_trusted_proxy_the_limit_counts_the_forwarded_client() {
     assert_eq!(spoofed.status, StatusCode::OK);
     let logins = audit(&app, "kind=login&user=oscar&limit=1").await;
     assert_eq!(logins[0]["address"], "198.51.100.4");
+}
+
+/// Sign-ins sent all at once, through the router, on a multi-threaded runtime; their answers.
+async fn sign_in_in_parallel(
+    app: &Arc<TestApp>,
+    attempts: impl IntoIterator<Item = (String, String, Option<&'static str>)>,
+) -> Vec<support::TestResponse> {
+    let tasks: Vec<_> = attempts
+        .into_iter()
+        .map(|(username, password, address)| {
+            let app = app.clone();
+            tokio::spawn(async move { app.try_sign_in(&username, &password, address).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+fn count(answers: &[support::TestResponse], status: StatusCode) -> usize {
+    answers.iter().filter(|answer| answer.status == status).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_are_answered_401_at_most_five_times_then_429() {
+    let app = Arc::new(TestApp::empty().await);
+    app.user("mallory", Role::Viewer).await;
+    let before = app.auth.password_verifications();
+    let guesses = (0..24).map(|guess| ("mallory".to_owned(), format!("guess number {guess}"), None));
+    let answers = sign_in_in_parallel(&app, guesses).await;
+    assert_eq!(
+        count(&answers, StatusCode::UNAUTHORIZED),
+        5,
+        "exactly the limit is tried"
+    );
+    assert_eq!(count(&answers, StatusCode::TOO_MANY_REQUESTS), 19);
+    assert!(answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::TOO_MANY_REQUESTS)
+        .all(|answer| answer.headers[header::RETRY_AFTER] == "900"));
+    assert_eq!(
+        app.auth.password_verifications() - before,
+        5,
+        "refusals cost no hash"
+    );
+    // The right password now is refused too: the name is locked for the window.
+    let right = app.try_sign_in("mallory", &password_of("mallory"), None).await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Five failures in the audit log; the twenty refusals are counted, not written one by one:
+    // entries at the 1st and the 10th.
+    assert_eq!(audit(&app, "kind=login.failed&limit=500").await.len(), 5);
+    let limited = audit(&app, "kind=login.rate_limited&limit=500").await;
+    let counted: Vec<_> = limited
+        .iter()
+        .map(|entry| entry["detail"]["refused"].clone())
+        .collect();
+    assert_eq!(counted, [json!(10), json!(1)]);
+    assert!(limited
+        .iter()
+        .all(|entry| entry["subject"] == "mallory" && entry["detail"]["limit"] == "username"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_failures_from_one_address_are_answered_401_at_most_twenty_times() {
+    let app = Arc::new(TestApp::empty().await);
+    let guesses = (0..32).map(|n| (format!("nobody{n}"), "guess".to_owned(), Some("10.6.6.6")));
+    let answers = sign_in_in_parallel(&app, guesses).await;
+    assert_eq!(count(&answers, StatusCode::UNAUTHORIZED), 20);
+    assert_eq!(count(&answers, StatusCode::TOO_MANY_REQUESTS), 12);
+    // Another address is not affected.
+    let elsewhere = app
+        .try_sign_in("admin", &password_of("admin"), Some("10.7.7.7"))
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_successful_sign_in_does_not_count_as_a_failure() {
+    let app = Arc::new(TestApp::empty().await);
+    app.user("nina", Role::Viewer).await;
+    let attempts_held = || async {
+        app.store
+            .login_limit(AttemptScope::Username, "nina")
+            .await
+            .unwrap()
+            .map(|(attempts, _)| attempts)
+    };
+    for _ in 0..3 {
+        let wrong = app.try_sign_in("nina", "not it", Some("10.1.1.1")).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    }
+    // Three failures held: two right passwords at once fit in what is left (each reserves an
+    // attempt while it is verified), get in, and give their attempts back.
+    let right = (0..2).map(|_| ("nina".to_owned(), password_of("nina"), Some("10.1.1.1")));
+    let answers = sign_in_in_parallel(&app, right).await;
+    assert_eq!(count(&answers, StatusCode::OK), 2);
+    for answer in &answers {
+        support::logs::secret(&answer.session_cookie().unwrap());
+    }
+    assert_eq!(attempts_held().await, Some(3));
+    // However many follow one after the other.
+    for _ in 0..6 {
+        app.sign_in("nina", &password_of("nina")).await;
+    }
+    assert_eq!(attempts_held().await, Some(3));
+    for _ in 0..2 {
+        let wrong = app.try_sign_in("nina", "not it", Some("10.1.1.1")).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    }
+    let locked = app
+        .try_sign_in("nina", &password_of("nina"), Some("10.1.1.1"))
+        .await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn beyond_the_argon2_bound_a_sign_in_is_turned_away_busy_and_not_counted() {
+    // One verification at a time, and no waiting for it: parallel sign-ins overlap.
+    let app = Arc::new(
+        TestApp::with_config(AuthConfig {
+            concurrent_verifications: 1,
+            verification_wait: Duration::ZERO,
+            // Room for all sixteen: this is about the argon2 bound, not the sign-in limit.
+            failures_per_username: 100,
+            ..AuthConfig::default()
+        })
+        .await,
+    );
+    app.user("olga", Role::Viewer).await;
+    let before = app.auth.password_verifications();
+    let attempts = (0..16).map(|_| ("olga".to_owned(), password_of("olga"), None));
+    let answers = sign_in_in_parallel(&app, attempts).await;
+    let (ok, busy) = (
+        count(&answers, StatusCode::OK),
+        count(&answers, StatusCode::SERVICE_UNAVAILABLE),
+    );
+    for answer in answers.iter().filter(|answer| answer.status == StatusCode::OK) {
+        support::logs::secret(&answer.session_cookie().unwrap());
+    }
+    assert_eq!(ok + busy, 16, "only signed in or busy");
+    assert!(busy > 0, "sixteen at once overlap on one slot");
+    assert_eq!(
+        app.auth.password_verifications() - before,
+        ok as u64,
+        "a busy answer verified nothing"
+    );
+    for answer in answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::SERVICE_UNAVAILABLE)
+    {
+        assert_eq!(answer.headers[header::RETRY_AFTER], "5");
+        assert!(answer.json()["error"].as_str().unwrap().contains("busy"));
+    }
+    // Nothing was counted against the name: every attempt was given back.
+    assert_eq!(
+        app.store
+            .login_limit(AttemptScope::Username, "olga")
+            .await
+            .unwrap(),
+        Some((0, 0))
+    );
+}
+
+#[tokio::test]
+async fn a_username_over_64_bytes_is_refused_before_anything_is_stored_or_logged() {
+    let app = TestApp::empty().await;
+    let long = format!("{}-a-name-nobody-has", "overlong".repeat(8));
+    let huge = "h".repeat(100_000);
+    for name in [&long, &huge] {
+        // Treated like a secret: `make test`'s check fails if it is in any log.
+        support::logs::secret(name);
+        let before = app.auth.password_verifications();
+        let refused = app.try_sign_in(name, "whatever password", Some("10.2.2.2")).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.body
+        );
+        assert!(!refused.body.contains(name.as_str()), "not echoed");
+        assert_eq!(app.auth.password_verifications(), before, "no hash computed");
+        assert_eq!(
+            app.store.login_limit(AttemptScope::Username, name).await.unwrap(),
+            None,
+            "nothing counted"
+        );
+        assert_eq!(
+            app.store
+                .login_limit(AttemptScope::Address, "10.2.2.2")
+                .await
+                .unwrap(),
+            None
+        );
+        // The login form refuses it too, without carrying it back in the page's address.
+        let body = serde_urlencoded::to_string([("username", name.as_str()), ("password", "x")]).unwrap();
+        let form = Request::post("/login")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        let answer = app.send(form).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER);
+        let location = answer.headers[header::LOCATION].to_str().unwrap();
+        assert!(location.starts_with("/login?error="), "{location}");
+        assert!(!location.contains(name.as_str()));
+    }
+    let filter = berth_server::db::AuditFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let entries = app.store.audit_entries(&filter).await.unwrap();
+    assert!(entries.iter().all(
+        |entry| !entry.subject.as_deref().unwrap_or_default().contains("overlong")
+            && !entry.detail.contains("overlong")
+    ));
+    let logged = support::logs::written();
+    assert!(!logged.contains(&long), "the name is not in the log");
+    assert!(!logged.contains(&huge[..1000]));
+}
+
+#[tokio::test]
+async fn admins_list_and_revoke_any_users_tokens() {
+    let app = TestApp::empty().await;
+    let alice = app.user("alice", Role::Author).await;
+    let bob = app.user("bob", Role::Viewer).await;
+    let ci = app.token_for(&alice, "ci").await;
+    let laptop = app.token_for(&alice, "laptop").await;
+    let bobs = app.token_for(&bob, "bobs").await;
+
+    let listed = app.get("/api/v1/users/alice/tokens").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let names: Vec<_> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|token| token["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("laptop"), json!("ci")]);
+    for token in [&ci, &laptop] {
+        let Client::Token(value) = token else {
+            unreachable!()
+        };
+        assert!(!listed.body.contains(value.as_str()), "never a token's value");
+    }
+    let ci_id = listed.json()[1]["id"].as_i64().unwrap();
+    assert_eq!(listed.json()[1]["created_at"].as_str().unwrap().len(), 20);
+    // Admins only; an unknown user is a 404.
+    for (client, status) in [(&alice, StatusCode::FORBIDDEN), (&ci, StatusCode::FORBIDDEN)] {
+        let refused = app
+            .send_as(client, Method::GET, "/api/v1/users/alice/tokens", None)
+            .await;
+        assert_eq!(refused.status, status);
+    }
+    assert_eq!(
+        app.get("/api/v1/users/nobody/tokens").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A token is revoked under its own user's name only.
+    let wrong_user = app
+        .send_as(
+            &app.admin,
+            Method::DELETE,
+            &format!("/api/v1/users/bob/tokens/{ci_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(wrong_user.status, StatusCode::NOT_FOUND);
+    assert_eq!(me(&app, &ci).await, StatusCode::OK);
+    let revoke = format!("/api/v1/users/alice/tokens/{ci_id}");
+    let revoked = app.send_as(&app.admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
+    assert_eq!(me(&app, &ci).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &laptop).await, StatusCode::OK);
+    let again = app.send_as(&app.admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let entry = &audit(&app, "kind=token.revoked").await[0];
+    assert_eq!(
+        (&entry["user"], &entry["subject"], &entry["detail"]["user"]),
+        (&json!("admin"), &json!("ci"), &json!("alice"))
+    );
+
+    // The Users page shows each user's tokens with a Revoke button, which works.
+    let page = app.get("/settings/users").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .contains(r#"data-test="user-token" data-token="laptop""#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"data-test="user-token" data-token="bobs""#));
+    assert!(
+        !page.body.contains(r#"data-token="ci""#),
+        "revoked tokens are gone"
+    );
+    assert!(page.body.contains(r#"data-test="revoke-user-token""#));
+    let laptop_id = app.get("/api/v1/users/alice/tokens").await.json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let (status, body) = server_function(
+        &app,
+        &app.admin,
+        "/api/revoke_user_token",
+        &[("username", "alice"), ("id", &laptop_id.to_string())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(me(&app, &laptop).await, StatusCode::UNAUTHORIZED);
+    let (status, _) = server_function(
+        &app,
+        &bob,
+        "/api/revoke_user_token",
+        &[("username", "alice"), ("id", "1")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+    assert_eq!(me(&app, &bobs).await, StatusCode::OK);
+}
+
+/// A draft plan, whose event stream stays open (it sends the plan, then waits for changes).
+async fn draft_plan(app: &TestApp) -> i64 {
+    let connection = json!({"name": "lab", "remote": "unix:///run/berth-test/nothing.socket"});
+    let added = app.post_json("/api/v1/connections", &connection).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let plan = json!({"name": "followed", "connection": "lab",
+        "moves": [{"project": "default", "name": "web-1", "target_project": "prod", "target": ""}]});
+    let created = app.post_json("/api/v1/plans", &plan).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    created.json()["id"].as_i64().unwrap()
+}
+
+/// Opens the plan's event stream as `client`: its status, and (once the plan's first event
+/// has arrived, so the stream is under way before the test ends anything) its body read to the
+/// end in a task (it ends when the stream does).
+async fn follow(app: &TestApp, client: &Client, plan: i64) -> (StatusCode, tokio::task::JoinHandle<String>) {
+    let request = app
+        .request(client, Method::GET, &format!("/api/v1/plans/{plan}/events"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.open(request).await;
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut text = String::new();
+    if status == StatusCode::OK {
+        let first = tokio::time::timeout(STREAM_END, body.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(first.data_ref().unwrap()));
+    }
+    let rest = tokio::spawn(async move {
+        let bytes = body.collect().await.unwrap().to_bytes();
+        text + &String::from_utf8_lossy(&bytes)
+    });
+    (status, rest)
+}
+
+/// How long a test waits for a stream that should end at its next check (every 50 ms): a
+/// bound on a hang, not a measurement.
+const STREAM_END: Duration = Duration::from_secs(20);
+
+fn quick_checks() -> StreamLimits {
+    StreamLimits {
+        recheck: Duration::from_millis(50),
+        ..StreamLimits::default()
+    }
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_when_its_session_or_token_ends() {
+    let app = TestApp::with_stream_limits(quick_checks()).await;
+    let plan = draft_plan(&app).await;
+    let viewer = app.user("vera", Role::Viewer).await;
+    let token = app.token_for(&viewer, "dashboard").await;
+
+    // Signed out: the stream opened with that session ends.
+    let (status, stream) = follow(&app, &viewer, plan).await;
+    assert_eq!(status, StatusCode::OK);
+    let out = app
+        .send_as(&viewer, Method::DELETE, "/api/v1/session", None)
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let events = tokio::time::timeout(STREAM_END, stream).await.unwrap().unwrap();
+    assert!(events.contains("event: plan"), "{events}");
+
+    // A token revoked: the same.
+    let (status, stream) = follow(&app, &token, plan).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = app.get("/api/v1/users/vera/tokens").await.json()[0]["id"]
+        .as_i64()
+        .unwrap();
+    let revoked = app
+        .send_as(
+            &app.admin,
+            Method::DELETE,
+            &format!("/api/v1/users/vera/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    tokio::time::timeout(STREAM_END, stream).await.unwrap().unwrap();
+
+    // The user disabled: every stream of theirs ends.
+    let again = app.sign_in("vera", &password_of("vera")).await;
+    let (_, first) = follow(&app, &again, plan).await;
+    let (_, second) = follow(&app, &again, plan).await;
+    let disable = app
+        .send_as(
+            &app.admin,
+            Method::PATCH,
+            "/api/v1/users/vera",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disable.status, StatusCode::OK);
+    tokio::time::timeout(STREAM_END, first).await.unwrap().unwrap();
+    tokio::time::timeout(STREAM_END, second).await.unwrap().unwrap();
+    let vera = app.store.user_by_name("vera").await.unwrap().unwrap();
+    assert_eq!(
+        app.state.streams.open_of(vera.id),
+        0,
+        "their places are given back"
+    );
+}
+
+#[tokio::test]
+async fn an_event_stream_ends_at_its_lifetime() {
+    let app = TestApp::with_stream_limits(quick_checks()).await;
+    let plan = draft_plan(&app).await;
+    let (status, stream) = follow(&app, &app.admin, plan).await;
+    assert_eq!(status, StatusCode::OK);
+    // Checked several times meanwhile, it stays open while its session lives …
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!stream.is_finished());
+    // … and ends once the server's clock says its hour is over.
+    app.time.advance(Duration::from_secs(3600));
+    let events = tokio::time::timeout(STREAM_END, stream).await.unwrap().unwrap();
+    assert!(events.contains("event: plan"), "{events}");
+}
+
+#[tokio::test]
+async fn a_user_holds_at_most_eight_event_streams() {
+    let app = TestApp::with_stream_limits(quick_checks()).await;
+    let plan = draft_plan(&app).await;
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        let request = app
+            .request(&app.admin, Method::GET, &format!("/api/v1/plans/{plan}/events"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.open(request).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        open.push(response);
+    }
+    let (ninth, _) = follow(&app, &app.admin, plan).await;
+    assert_eq!(ninth, StatusCode::TOO_MANY_REQUESTS);
+    // Another user is not held back by it.
+    let other = app.user("walt", Role::Viewer).await;
+    let (status, _stream) = follow(&app, &other, plan).await;
+    assert_eq!(status, StatusCode::OK);
+    // A stream closed (its client gone) gives its place back.
+    open.pop();
+    let (status, _stream) = follow(&app, &app.admin, plan).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -1,6 +1,7 @@
 //! `berth user …` and `berth serve` as an administrator runs them: accounts made on the
 //! command line, a server that refuses to start without an admin, the demo's admin with a
-//! password printed once, and Berth serving HTTPS itself.
+//! password printed once, and Berth serving HTTPS itself or behind a TLS proxy
+//! (`--secure-cookies`).
 
 mod support;
 
@@ -253,9 +254,22 @@ async fn berth_serves_https_itself_with_secure_cookies() {
     let https = client(Some(config));
     let response = sign_in(&https, &url, "root", password).await;
     assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
     let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    support::logs::secret(
+        cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("__Host-berth_session="),
+    );
     assert!(
-        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        cookie.starts_with("__Host-berth_session=")
+            && cookie.contains("Secure")
+            && cookie.contains("HttpOnly"),
         "{cookie}"
     );
     // The same origin over plain http is not this Berth.
@@ -267,4 +281,64 @@ async fn berth_serves_https_itself_with_secure_cookies() {
         .await
         .unwrap();
     assert_eq!(plain_origin.status(), 403);
+}
+
+#[tokio::test]
+async fn behind_a_tls_proxy_secure_cookies_make_the_cookie_secure_without_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, site) = (dir.path().join("data"), site(dir.path()));
+    let server = Server::start(&[
+        "--demo",
+        "--secure-cookies",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--site-root",
+        &site,
+    ]);
+    let (said, url) = server.wait_until_running();
+    assert!(
+        url.starts_with("http://"),
+        "Berth itself speaks plain HTTP: {url}"
+    );
+    let password = said
+        .iter()
+        .find_map(|line| line.strip_prefix("Sign in as admin with the password "))
+        .and_then(|told| told.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{said:?}"))
+        .to_owned();
+    support::logs::secret(&password);
+
+    // The browser is on the proxy's HTTPS origin (the same host, forwarded).
+    let public_origin = url.replace("http://", "https://");
+    let http = client(None);
+    let sign_in_from = |origin: String| {
+        http.post(format!("{url}/api/v1/session"))
+            .header("origin", origin)
+            .json(&serde_json::json!({"username": "admin", "password": password}))
+            .send()
+    };
+    let response = sign_in_from(public_origin).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    support::logs::secret(
+        cookie
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("__Host-berth_session="),
+    );
+    assert!(cookie.starts_with("__Host-berth_session="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    // The page's own origin is the HTTPS one: a write from plain HTTP is a foreign origin.
+    let plain = sign_in_from(url.clone()).await.unwrap();
+    assert_eq!(plain.status(), 403);
 }

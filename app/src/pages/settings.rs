@@ -1,5 +1,6 @@
 //! Settings: `/settings/password` (one's own password), `/settings/tokens` (one's own API
-//! tokens), `/settings/users` (admins: add users, change roles, disable, reset passwords) and
+//! tokens), `/settings/users` (admins: add users, change roles, disable, reset passwords, see
+//! and revoke each user's API tokens) and
 //! `/settings/connections` (admins: the clusters Berth captures snapshots from).
 //!
 //! Every form is an `ActionForm` over a server function: with JavaScript it is sent by the
@@ -11,7 +12,7 @@ use leptos_meta::Title;
 
 use crate::api::{
     list_connections, list_tokens, list_users, AddConnection, AddUser, ChangePassword, ChangeUser,
-    CreateToken, DeleteConnection, RevokeToken,
+    CreateToken, DeleteConnection, RevokeToken, RevokeUserToken,
 };
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::{hydration_flag, outcome};
@@ -125,8 +126,15 @@ fn TokenTable(tokens: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl
 pub fn UsersPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let change = ServerAction::<ChangeUser>::new();
+    let revoke = ServerAction::<RevokeUserToken>::new();
     let users = Resource::new(
-        move || (add.version().get(), change.version().get()),
+        move || {
+            (
+                add.version().get(),
+                change.version().get(),
+                revoke.version().get(),
+            )
+        },
         |_| list_users(),
     );
     let hydrated = hydration_flag();
@@ -146,10 +154,11 @@ pub fn UsersPage() -> impl IntoView {
             </ActionForm>
             {outcome(add, "User added.")}
             {outcome(change, "User changed.")}
+            {outcome(revoke, "Token revoked.")}
             <Suspense fallback=|| view! { <p class="loading">"Loading users…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
                     {move || Suspend::new(async move {
-                        users.await.map(|users| view! { <UserTable users change/> })
+                        users.await.map(|users| view! { <UserTable users change revoke/> })
                     })}
                 </ErrorBoundary>
             </Suspense>
@@ -167,15 +176,22 @@ fn RoleSelect(name: &'static str, selected: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn UserTable(users: Vec<UserView>, change: ServerAction<ChangeUser>) -> impl IntoView {
+fn UserTable(
+    users: Vec<UserView>,
+    change: ServerAction<ChangeUser>,
+    revoke: ServerAction<RevokeUserToken>,
+) -> impl IntoView {
     view! {
+        <p class="muted">
+            "Disabling a user or resetting their password ends their sessions and revokes their API tokens."
+        </p>
         <table class="table" data-test="user-table">
-            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Reset password"</th></tr></thead>
+            <thead><tr><th>"User"</th><th>"Role"</th><th>"State"</th><th>"Reset password"</th><th>"API tokens"</th></tr></thead>
             <tbody>
                 {users.into_iter().map(|user| {
                     let name = user.username.clone();
-                    let (row_name, cell_name, role_name, state_name, password_name) =
-                        (name.clone(), name.clone(), name.clone(), name.clone(), name);
+                    let (row_name, cell_name, role_name, state_name, password_name, tokens_name) =
+                        (name.clone(), name.clone(), name.clone(), name.clone(), name.clone(), name);
                     let role: &'static str = ROLES.iter().find(|role| **role == user.role).copied().unwrap_or("viewer");
                     let (state, toggle_label, toggle_to) = if user.disabled {
                         ("disabled", "Enable", "false")
@@ -210,12 +226,50 @@ fn UserTable(users: Vec<UserView>, change: ServerAction<ChangeUser>) -> impl Int
                                     <button type="submit" class="button" data-test="save-password">"Reset"</button>
                                 </ActionForm>
                             </td>
+                            <td><UserTokens username=tokens_name tokens=user.tokens.clone() revoke/></td>
                         </tr>
                     }
                 }).collect_view()}
             </tbody>
         </table>
     }
+}
+
+/// One user's API tokens in their row of the Users page, each with its Revoke button.
+#[component]
+fn UserTokens(
+    username: String,
+    tokens: Vec<TokenView>,
+    revoke: ServerAction<RevokeUserToken>,
+) -> impl IntoView {
+    if tokens.is_empty() {
+        return view! { <span class="muted" data-test="user-no-tokens">"none"</span> }.into_any();
+    }
+    view! {
+        <ul class="user-tokens" data-test="user-tokens">
+            {tokens.into_iter().map(|token| {
+                let title = format!(
+                    "created {}, last used {}",
+                    token.created_at,
+                    token.last_used_at.as_deref().unwrap_or("never")
+                );
+                let (row_name, shown_name) = (token.name.clone(), token.name);
+                let username = username.clone();
+                view! {
+                    <li data-test="user-token" data-token=row_name>
+                        <ActionForm action=revoke attr:class="form inline">
+                            <CsrfField/>
+                            <input type="hidden" name="username" value=username/>
+                            <input type="hidden" name="id" value=token.id/>
+                            <span title=title>{shown_name}</span>
+                            <button type="submit" class="button danger" data-test="revoke-user-token">"Revoke"</button>
+                        </ActionForm>
+                    </li>
+                }
+            }).collect_view()}
+        </ul>
+    }
+    .into_any()
 }
 
 #[component]

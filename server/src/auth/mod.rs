@@ -1,15 +1,19 @@
 //! Accounts: who is asking, and the account operations (sign-in, sessions, API tokens, users).
 //!
-//! - `password.rs`: argon2id hashes; `secret.rs`: random secrets and the digests the store keeps.
-//! - [`Auth`]: sign-in with its rate limit and constant-time failure, sessions with idle and
-//!   absolute expiry, API tokens, user management. Every change is audited here, in the
-//!   operation that makes it.
+//! - `password.rs`: argon2id hashes, at most a few computed at once; `secret.rs`: random
+//!   secrets and the digests the store keeps.
+//! - [`Auth`]: sessions with idle and absolute expiry (here), sign-in with its limits and
+//!   constant-time failure (`sign_in.rs`), users (`users.rs`), API tokens (`tokens.rs`).
+//!   Every change is audited in the store transaction that makes it.
 //!
 //! Which role may do what is `berth_core::access`; which route needs which action is
 //! `http/access.rs`. This module only establishes identities.
 
 pub mod password;
 pub mod secret;
+mod sign_in;
+mod tokens;
+mod users;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,34 +24,45 @@ use serde_json::json;
 
 use crate::audit::{Actor, Audit, AuditKind};
 use crate::clock::{millis, Clock};
-use crate::db::{Store, StoreError, TokenRecord, UserChange, UserRecord};
+use crate::db::{SessionRecord, Store, StoreError, UserRecord};
 
+use password::Argon2Gate;
 pub use password::PasswordError;
 
-/// Session lifetimes and the login rate limit.
+/// Session lifetimes, the sign-in limits and how cookies are sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthConfig {
     /// A session unused this long is over.
     pub idle_timeout: Duration,
     /// A session this old is over, however busy.
     pub max_age: Duration,
-    /// Failed logins allowed per username within `login_window`.
+    /// Failed sign-ins allowed per username within `login_window`.
     pub failures_per_username: u32,
-    /// Failed logins allowed per client address within `login_window`.
+    /// Failed sign-ins allowed per client address within `login_window`.
     pub failures_per_address: u32,
     pub login_window: Duration,
-    /// Cookies get `Secure` (Berth is served over TLS).
+    /// Argon2 computations (a sign-in's verification, a new password's hash) running at once.
+    pub concurrent_verifications: usize,
+    /// How long a computation waits for a free slot before the answer is "busy" (503).
+    pub verification_wait: Duration,
+    /// The public origin is HTTPS (Berth serves TLS, or a TLS proxy is in front,
+    /// `--secure-cookies`): cookies are `Secure` with the `__Host-` name, and every response
+    /// carries `Strict-Transport-Security`.
     pub secure_cookies: bool,
 }
 
 impl Default for AuthConfig {
     fn default() -> AuthConfig {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         AuthConfig {
             idle_timeout: Duration::from_secs(8 * 3600),
             max_age: Duration::from_secs(7 * 24 * 3600),
             failures_per_username: 5,
             failures_per_address: 20,
             login_window: Duration::from_secs(15 * 60),
+            // Two per core: the cores stay busy while a verification's thread is scheduled.
+            concurrent_verifications: 2 * cores,
+            verification_wait: Duration::from_secs(5),
             secure_cookies: false,
         }
     }
@@ -112,8 +127,14 @@ pub enum AuthError {
     /// Unknown user, wrong password or disabled account: one answer for all three.
     #[error("wrong username or password")]
     BadCredentials,
-    #[error("too many failed sign-ins; try again in {} minutes", .retry_after.as_secs().div_ceil(60))]
+    #[error("too many failed sign-ins; try again in {} minutes", .retry_after.as_secs().div_ceil(60).max(1))]
     RateLimited { retry_after: Duration },
+    /// Too many passwords are being verified at once; nothing was tried or counted.
+    #[error("the server is busy; try again in a few seconds")]
+    Busy { retry_after: Duration },
+    /// A sign-in with a name no account can have (the name is not repeated: it may be huge).
+    #[error("a username has 1 to 64 letters, digits, `.`, `_` or `-`")]
+    UnusableUsername,
     #[error("the current password is wrong")]
     WrongCurrentPassword,
     #[error(transparent)]
@@ -126,6 +147,8 @@ pub enum AuthError {
     NoSuchUser(String),
     #[error("there is no token {0} of yours")]
     NoSuchToken(i64),
+    #[error("`{user}` has no token {id}")]
+    NoSuchTokenOf { user: String, id: i64 },
     #[error("a token needs a name of 1 to 100 characters")]
     InvalidTokenName,
     #[error("{0}")]
@@ -134,6 +157,17 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
+impl From<password::Busy> for AuthError {
+    fn from(_: password::Busy) -> AuthError {
+        AuthError::Busy {
+            retry_after: BUSY_RETRY_AFTER,
+        }
+    }
+}
+
+/// When a client turned away as busy may try again.
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// The account service; cheap to clone.
 #[derive(Clone)]
 pub struct Auth {
@@ -141,6 +175,7 @@ pub struct Auth {
     audit: Audit,
     clock: Clock,
     config: Arc<AuthConfig>,
+    argon2: Arc<Argon2Gate>,
     /// A real hash of a random password, verified against when the user does not exist, so
     /// that an unknown name costs what a wrong password costs.
     decoy_hash: Arc<str>,
@@ -160,6 +195,10 @@ impl Auth {
         let decoy_hash = password::hash_blocking(&secret::random_secret());
         Auth {
             audit: Audit::new(store.clone(), clock.clone()),
+            argon2: Arc::new(Argon2Gate::new(
+                config.concurrent_verifications,
+                config.verification_wait,
+            )),
             store,
             clock,
             config: Arc::new(config),
@@ -185,79 +224,18 @@ impl Auth {
         &self.store
     }
 
-    /// How many passwords this service has verified (each sign-in verifies exactly one,
-    /// whether the user exists or not).
+    /// How many passwords this service has verified (each sign-in admitted by the limits
+    /// verifies exactly one, whether the user exists or not).
     pub fn password_verifications(&self) -> u64 {
         self.verifications.load(Ordering::SeqCst)
     }
 
-    /// Signs a user in. Failures are audited and counted toward the rate limit; the answer and
-    /// the work done are the same for an unknown user, a wrong password and a disabled account.
-    pub async fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-        address: Option<&str>,
-    ) -> Result<NewSession, AuthError> {
-        let now = self.clock.now_ms();
-        let anonymous = Actor {
-            address: address.map(str::to_owned),
-            ..Actor::default()
-        };
-        let since = now - millis(self.config.login_window);
-        let (by_name, by_address) = self
-            .store
-            .count_recent(AuditKind::LoginFailed.as_str(), username, address, since)
-            .await?;
-        if by_name >= i64::from(self.config.failures_per_username)
-            || by_address >= i64::from(self.config.failures_per_address)
-        {
-            tracing::warn!(user = username, address, "sign-in refused: too many failures");
-            self.audit
-                .record(&anonymous, AuditKind::LoginRateLimited, Some(username), json!({}))
-                .await?;
-            return Err(AuthError::RateLimited {
-                retry_after: self.config.login_window,
-            });
-        }
-
-        let user = self.store.user_by_name(username).await?;
-        let stored_hash = user
-            .as_ref()
-            .map_or(&*self.decoy_hash, |user| user.password_hash.as_str());
+    /// Verifies a password against a stored hash (or the decoy), counted.
+    async fn verify_password(&self, password: &str, phc: Option<&str>) -> Result<bool, AuthError> {
+        let phc = phc.unwrap_or(&self.decoy_hash);
+        let matches = self.argon2.verify(password, phc).await?;
         self.verifications.fetch_add(1, Ordering::SeqCst);
-        let matches = password::verify(password, stored_hash).await;
-        let user = match user {
-            Some(user) if matches && !user.disabled => user,
-            _ => {
-                tracing::info!(user = username, address, "sign-in failed");
-                self.audit
-                    .record(&anonymous, AuditKind::LoginFailed, Some(username), json!({}))
-                    .await?;
-                return Err(AuthError::BadCredentials);
-            }
-        };
-
-        let cookie_value = secret::random_secret();
-        let id_hash = secret::digest(&cookie_value);
-        let csrf_token = secret::random_secret();
-        self.store
-            .insert_session(&id_hash, user.id, &csrf_token, now, address)
-            .await?;
-        let principal = Principal::from_user(&user, Credential::Session { id_hash, csrf_token });
-        tracing::info!(user = user.username, role = %user.role, address, "signed in");
-        self.audit
-            .record(
-                &principal.actor(address.map(str::to_owned)),
-                AuditKind::Login,
-                Some(&user.username),
-                json!({}),
-            )
-            .await?;
-        Ok(NewSession {
-            cookie_value,
-            principal,
-        })
+        Ok(matches)
     }
 
     /// The principal behind a session cookie, if the session is live. An expired session, or
@@ -268,9 +246,7 @@ impl Auth {
             return Ok(None);
         };
         let now = self.clock.now_ms();
-        let idle = now - session.last_seen_at >= millis(self.config.idle_timeout);
-        let too_old = now - session.created_at >= millis(self.config.max_age);
-        if idle || too_old || session.user.disabled {
+        if self.is_over(&session, now) {
             self.store.delete_session(&id_hash).await?;
             return Ok(None);
         }
@@ -286,6 +262,12 @@ impl Auth {
         )))
     }
 
+    fn is_over(&self, session: &SessionRecord, now: i64) -> bool {
+        let idle = now - session.last_seen_at >= millis(self.config.idle_timeout);
+        let too_old = now - session.created_at >= millis(self.config.max_age);
+        idle || too_old || session.user.disabled
+    }
+
     /// The principal behind an API token, if it is unrevoked and its user enabled.
     pub async fn token(&self, token: &str) -> Result<Option<Principal>, StoreError> {
         let now = self.clock.now_ms();
@@ -295,242 +277,52 @@ impl Auth {
         Ok((!user.disabled).then(|| Principal::from_user(&user, Credential::Token { id })))
     }
 
+    /// The principal as the store has it now, if its credential still holds: the session is
+    /// live (not signed out, expired or its user disabled), or the token unrevoked and its user
+    /// enabled. With the user's current role. For requests that outlive a moment (event
+    /// streams); it neither touches the session nor records a token's use.
+    pub async fn current(&self, principal: &Principal) -> Result<Option<Principal>, StoreError> {
+        let user = match &principal.credential {
+            Credential::Session { id_hash, .. } => match self.store.session(id_hash).await? {
+                Some(session) if !self.is_over(&session, self.clock.now_ms()) => Some(session.user),
+                _ => None,
+            },
+            Credential::Token { id } => self.store.token_holder(*id).await?.filter(|user| !user.disabled),
+        };
+        Ok(user
+            .filter(|user| user.id == principal.user_id)
+            .map(|user| Principal::from_user(&user, principal.credential.clone())))
+    }
+
     /// Ends the principal's session on the server (a token has no session to end).
     pub async fn sign_out(&self, principal: &Principal, address: Option<String>) -> Result<(), StoreError> {
         if let Credential::Session { id_hash, .. } = &principal.credential {
-            self.store.delete_session(id_hash).await?;
-            self.audit
-                .record(
-                    &principal.actor(address),
-                    AuditKind::Logout,
-                    Some(&principal.username),
-                    json!({}),
-                )
-                .await?;
+            let entry = self.audit.entry(
+                &principal.actor(address),
+                AuditKind::Logout,
+                Some(&principal.username),
+                json!({}),
+            );
+            self.store.end_session(id_hash, &entry).await?;
         }
         Ok(())
     }
 
-    /// Changes the principal's own password after checking the current one; ends their other
-    /// sessions (the one asking stays signed in).
-    pub async fn change_own_password(
-        &self,
-        principal: &Principal,
-        current: &str,
-        new: &str,
-        address: Option<String>,
-    ) -> Result<(), AuthError> {
-        password::check_strength(new)?;
-        let user = self
-            .store
-            .user_by_name(&principal.username)
-            .await?
-            .ok_or_else(|| AuthError::NoSuchUser(principal.username.clone()))?;
-        self.verifications.fetch_add(1, Ordering::SeqCst);
-        if !password::verify(current, &user.password_hash).await {
-            return Err(AuthError::WrongCurrentPassword);
-        }
-        let change = UserChange {
-            password_hash: Some(password::hash(new).await),
-            ..UserChange::default()
-        };
-        self.store
-            .update_user(&user.username, &change, self.clock.now_ms())
-            .await?;
-        let keep = match &principal.credential {
-            Credential::Session { id_hash, .. } => Some(id_hash.as_str()),
-            Credential::Token { .. } => None,
-        };
-        let ended = self.store.delete_sessions_of(user.id, keep).await?;
-        self.audit
-            .record(
-                &principal.actor(address),
-                AuditKind::PasswordChanged,
-                Some(&user.username),
-                json!({ "sessions_ended": ended }),
-            )
-            .await?;
-        Ok(())
-    }
-
-    pub async fn add_user(
-        &self,
-        actor: &Actor,
-        username: &str,
-        role: Role,
-        password: &str,
-    ) -> Result<UserRecord, AuthError> {
-        check_username(username)?;
-        password::check_strength(password)?;
-        let hash = password::hash(password).await;
-        let user = self
-            .store
-            .insert_user(username, role, &hash, self.clock.now_ms())
-            .await?
-            .ok_or_else(|| AuthError::UserExists(username.to_owned()))?;
-        self.audit
-            .record(
-                actor,
-                AuditKind::UserCreated,
-                Some(username),
-                json!({ "role": role }),
-            )
-            .await?;
-        Ok(user)
-    }
-
-    pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        self.store.list_users().await
-    }
-
-    /// Applies an admin's change to a user: role, disabled, or a new password. Disabling a
-    /// user or resetting their password ends all their sessions. The last enabled admin
-    /// cannot be demoted or disabled: nobody could manage users any more.
-    pub async fn change_user(
-        &self,
-        actor: &Actor,
-        username: &str,
-        role: Option<Role>,
-        disabled: Option<bool>,
-        new_password: Option<&str>,
-    ) -> Result<UserRecord, AuthError> {
-        let before = self
-            .store
-            .user_by_name(username)
-            .await?
-            .ok_or_else(|| AuthError::NoSuchUser(username.to_owned()))?;
-        let loses_admin = before.role == Role::Admin
-            && !before.disabled
-            && (role.is_some_and(|role| role != Role::Admin) || disabled == Some(true));
-        if loses_admin && self.store.enabled_admins().await? <= 1 {
-            return Err(AuthError::Refused(format!(
-                "`{username}` is the last enabled admin: add another admin first"
-            )));
-        }
-        let password_hash = match new_password {
-            Some(new_password) => {
-                password::check_strength(new_password)?;
-                Some(password::hash(new_password).await)
-            }
-            None => None,
-        };
-        let change = UserChange {
-            role,
-            disabled,
-            password_hash,
-        };
-        let after = self
-            .store
-            .update_user(username, &change, self.clock.now_ms())
-            .await?
-            .ok_or_else(|| AuthError::NoSuchUser(username.to_owned()))?;
-        if after.disabled || new_password.is_some() {
-            self.store.delete_sessions_of(after.id, None).await?;
-        }
-        let subject = Some(username);
-        if before.role != after.role {
-            let detail = json!({ "from": before.role, "to": after.role });
-            self.audit
-                .record(actor, AuditKind::UserRoleChanged, subject, detail)
-                .await?;
-        }
-        if before.disabled != after.disabled {
-            let kind = if after.disabled {
-                AuditKind::UserDisabled
-            } else {
-                AuditKind::UserEnabled
-            };
-            self.audit.record(actor, kind, subject, json!({})).await?;
-        }
-        if new_password.is_some() {
-            self.audit
-                .record(actor, AuditKind::UserPasswordReset, subject, json!({}))
-                .await?;
-        }
-        Ok(after)
-    }
-
-    /// Creates an API token for the principal; returns its record and its value, which exists
-    /// nowhere else afterwards.
-    pub async fn create_token(
-        &self,
-        principal: &Principal,
-        name: &str,
-        address: Option<String>,
-    ) -> Result<(TokenRecord, String), AuthError> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(AuthError::InvalidTokenName);
-        }
-        let value = secret::new_api_token();
-        let record = self
-            .store
-            .insert_token(
-                principal.user_id,
-                name,
-                &secret::digest(&value),
-                self.clock.now_ms(),
-            )
-            .await?;
-        self.audit
-            .record(
-                &principal.actor(address),
-                AuditKind::TokenCreated,
-                Some(name),
-                json!({ "token_id": record.id }),
-            )
-            .await?;
-        Ok((record, value))
-    }
-
-    pub async fn list_tokens(&self, principal: &Principal) -> Result<Vec<TokenRecord>, StoreError> {
-        self.store.list_tokens(principal.user_id).await
-    }
-
-    /// Revokes one of the principal's own tokens.
-    pub async fn revoke_token(
-        &self,
-        principal: &Principal,
-        token_id: i64,
-        address: Option<String>,
-    ) -> Result<(), AuthError> {
-        let record = self
-            .store
-            .revoke_token(principal.user_id, token_id, self.clock.now_ms())
-            .await?
-            .ok_or(AuthError::NoSuchToken(token_id))?;
-        self.audit
-            .record(
-                &principal.actor(address),
-                AuditKind::TokenRevoked,
-                Some(&record.name),
-                json!({ "token_id": record.id }),
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// Removes sessions past either expiry (they are refused anyway).
-    pub async fn prune_sessions(&self) -> Result<u64, StoreError> {
+    /// Removes sessions past either expiry and sign-in counters of windows that are over
+    /// (both are refused or restarted anyway); how many of each.
+    pub async fn prune(&self) -> Result<(u64, u64), StoreError> {
         let now = self.clock.now_ms();
-        self.store
+        let sessions = self
+            .store
             .delete_expired_sessions(
                 now - millis(self.config.idle_timeout),
                 now - millis(self.config.max_age),
             )
-            .await
-    }
-}
-
-fn check_username(username: &str) -> Result<(), AuthError> {
-    let valid = (1..=64).contains(&username.len())
-        && username.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if valid {
-        Ok(())
-    } else {
-        Err(AuthError::InvalidUsername(username.to_owned()))
+            .await?;
+        let counters = self
+            .store
+            .prune_login_limits(now - millis(self.config.login_window))
+            .await?;
+        Ok((sessions, counters))
     }
 }

@@ -1,10 +1,18 @@
 //! Users, sessions and API tokens. Secrets never reach this module in the clear except a
 //! password hash (argon2id) and a session's CSRF token; session ids and API tokens arrive
 //! as their SHA-256 (`auth::secret`).
+//!
+//! Every change made for someone takes its audit entry and appends it in the change's own
+//! transaction (`audit::append_in`): a change is never without its entry, and a change that did
+//! not happen (a taken name, a token already revoked) writes none. Where the entry is about a
+//! row the change creates or finds (a token's id or name, how many sessions ended), the method
+//! fills that in.
 
 use berth_core::access::Role;
 
-use super::{Store, StoreError};
+use super::audit::append_in;
+use super::login_limits::{release_in, Reservation};
+use super::{NewAuditEntry, Store, StoreError};
 
 /// A user as the store has it (with the password hash: only `auth` reads that).
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +93,13 @@ macro_rules! user_columns {
     };
 }
 
+/// The columns `TokenRecord` reads.
+macro_rules! token_columns {
+    () => {
+        "id, user_id, name, created_at, last_used_at"
+    };
+}
+
 /// What may change on a user (`None`: unchanged).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserChange {
@@ -93,15 +108,47 @@ pub struct UserChange {
     pub password_hash: Option<String>,
 }
 
+/// An admin's change of a user, with what records it.
+#[derive(Debug, Clone, Copy)]
+pub struct UserUpdate<'a> {
+    pub change: &'a UserChange,
+    /// One entry per thing changed.
+    pub entries: &'a [NewAuditEntry],
+    /// End every session of the user and revoke every API token (the user is disabled, or an
+    /// admin set their password), appending this entry once per token revoked, with the
+    /// token's name as its subject and `token_id` in its detail.
+    pub end_access: Option<&'a NewAuditEntry>,
+}
+
+/// What an admin's change ended besides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndedAccess {
+    pub sessions: u64,
+    pub tokens: u64,
+}
+
+/// A session to open: the digest of its id (the cookie holds the id), whose it is, its CSRF
+/// token, and where it was opened from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSessionRow<'a> {
+    pub id_hash: &'a str,
+    pub user_id: i64,
+    pub csrf_token: &'a str,
+    pub now: i64,
+    pub address: Option<&'a str>,
+}
+
 impl Store {
-    /// Adds a user; `Ok(None)` when the name is taken.
+    /// Adds a user and appends `audit`; `Ok(None)` (and no entry) when the name is taken.
     pub async fn insert_user(
         &self,
         username: &str,
         role: Role,
         password_hash: &str,
         now: i64,
+        audit: &NewAuditEntry,
     ) -> Result<Option<UserRecord>, StoreError> {
+        let mut transaction = self.pool().begin().await?;
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "INSERT INTO users (username, role, password_hash, created_at, password_changed_at)
              VALUES ($1, $2, $3, $4, $5)
@@ -115,9 +162,14 @@ impl Store {
         .bind(password_hash)
         .bind(now)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *transaction)
         .await?;
-        row.map(UserRecord::try_from).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        append_in(&mut transaction, audit).await?;
+        transaction.commit().await?;
+        Ok(Some(UserRecord::try_from(row)?))
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -154,56 +206,96 @@ impl Store {
         Ok(count)
     }
 
-    /// Applies a change to a user; `Ok(None)` when there is no such user. A new password
-    /// hash records when it changed.
+    /// Applies an admin's change to a user with its entries, and ends the user's access if
+    /// asked, in one transaction; `Ok(None)` (nothing written) when there is no such user.
     pub async fn update_user(
         &self,
         username: &str,
-        change: &UserChange,
+        update: &UserUpdate<'_>,
         now: i64,
-    ) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserRow> = sqlx::query_as(concat!(
-            "UPDATE users SET
-                 role = COALESCE($1, role),
-                 disabled = COALESCE($2, disabled),
-                 password_hash = COALESCE($3, password_hash),
-                 password_changed_at = CASE WHEN $4 IS NULL THEN password_changed_at ELSE $5 END
-             WHERE username = $6
-             RETURNING ",
-            user_columns!(),
-            ""
-        ))
-        .bind(change.role.map(Role::as_str))
-        .bind(change.disabled.map(i64::from))
-        .bind(change.password_hash.as_deref())
-        .bind(change.password_hash.as_deref())
-        .bind(now)
-        .bind(username)
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(UserRecord::try_from).transpose()
+    ) -> Result<Option<(UserRecord, EndedAccess)>, StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        let Some(user) = update_user_in(&mut transaction, username, update.change, now).await? else {
+            return Ok(None);
+        };
+        let mut ended = EndedAccess::default();
+        if let Some(revoked_entry) = update.end_access {
+            ended.sessions = delete_sessions_in(&mut transaction, user.id, None).await?;
+            let revoked: Vec<TokenRecord> = sqlx::query_as(concat!(
+                "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL
+                 RETURNING ",
+                token_columns!(),
+                ""
+            ))
+            .bind(now)
+            .bind(user.id)
+            .fetch_all(&mut *transaction)
+            .await?;
+            for token in &revoked {
+                append_in(&mut transaction, &about_token(revoked_entry, token)).await?;
+            }
+            ended.tokens = revoked.len() as u64;
+        }
+        for entry in update.entries {
+            append_in(&mut transaction, entry).await?;
+        }
+        transaction.commit().await?;
+        Ok(Some((user, ended)))
     }
 
-    pub async fn insert_session(
+    /// A user's new password, set by the user: their other sessions end (all but `keep`, the
+    /// one asking), and `audit` is appended with `sessions_ended` in its detail. Their API
+    /// tokens stay: they are the user's own, and the user knows the password changed.
+    pub async fn change_own_password(
         &self,
-        id_hash: &str,
-        user_id: i64,
-        csrf_token: &str,
+        username: &str,
+        password_hash: &str,
         now: i64,
-        address: Option<&str>,
+        keep: Option<&str>,
+        audit: &NewAuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let change = UserChange {
+            password_hash: Some(password_hash.to_owned()),
+            ..UserChange::default()
+        };
+        let mut transaction = self.pool().begin().await?;
+        let Some(user) = update_user_in(&mut transaction, username, &change, now).await? else {
+            return Ok(None);
+        };
+        let ended = delete_sessions_in(&mut transaction, user.id, keep).await?;
+        let mut entry = audit.clone();
+        entry.detail["sessions_ended"] = ended.into();
+        append_in(&mut transaction, &entry).await?;
+        transaction.commit().await?;
+        Ok(Some(ended))
+    }
+
+    /// Opens a session after a successful sign-in: the sign-in's reserved attempts go back
+    /// (a success is not a failure), the session is stored and `audit` appended, at once.
+    pub async fn open_session(
+        &self,
+        reservations: &[Reservation],
+        session: &NewSessionRow<'_>,
+        audit: &NewAuditEntry,
     ) -> Result<(), StoreError> {
+        let mut transaction = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, address)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(id_hash)
-        .bind(user_id)
-        .bind(csrf_token)
-        .bind(now)
-        .bind(now)
-        .bind(address)
-        .execute(self.pool())
+        .bind(session.id_hash)
+        .bind(session.user_id)
+        .bind(session.csrf_token)
+        .bind(session.now)
+        .bind(session.now)
+        .bind(session.address)
+        .execute(&mut *transaction)
         .await?;
+        for reservation in reservations {
+            release_in(&mut transaction, reservation).await?;
+        }
+        append_in(&mut transaction, audit).await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -239,7 +331,8 @@ impl Store {
         Ok(())
     }
 
-    /// Ends one session; whether it existed.
+    /// Removes a session that is over (expired, or its user disabled): nobody ended it, so
+    /// there is nothing to audit. Whether it existed.
     pub async fn delete_session(&self, id_hash: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
@@ -248,14 +341,20 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Ends every session of a user except `keep` (the one asking, when it is theirs).
-    pub async fn delete_sessions_of(&self, user_id: i64, keep: Option<&str>) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2")
-            .bind(user_id)
-            .bind(keep)
-            .execute(self.pool())
+    /// Ends a session at its user's request (sign-out) and appends `audit`; whether it existed
+    /// (no entry when it did not).
+    pub async fn end_session(&self, id_hash: &str, audit: &NewAuditEntry) -> Result<bool, StoreError> {
+        let mut transaction = self.pool().begin().await?;
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&mut *transaction)
             .await?;
-        Ok(done.rows_affected())
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_in(&mut transaction, audit).await?;
+        transaction.commit().await?;
+        Ok(true)
     }
 
     /// Sessions past either expiry, removed (they are refused anyway; this keeps the table small).
@@ -272,23 +371,33 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Stores a new API token and appends `audit` with the token's id in its detail.
     pub async fn insert_token(
         &self,
         user_id: i64,
         name: &str,
         token_hash: &str,
         now: i64,
+        audit: &NewAuditEntry,
     ) -> Result<TokenRecord, StoreError> {
-        Ok(sqlx::query_as(
+        let mut transaction = self.pool().begin().await?;
+        let record: TokenRecord = sqlx::query_as(concat!(
             "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)
-             RETURNING id, user_id, name, created_at, last_used_at",
-        )
+             RETURNING ",
+            token_columns!(),
+            ""
+        ))
         .bind(user_id)
         .bind(name)
         .bind(token_hash)
         .bind(now)
-        .fetch_one(self.pool())
-        .await?)
+        .fetch_one(&mut *transaction)
+        .await?;
+        let mut entry = audit.clone();
+        entry.detail["token_id"] = record.id.into();
+        append_in(&mut transaction, &entry).await?;
+        transaction.commit().await?;
+        Ok(record)
     }
 
     /// The user behind an unrevoked token, and the token's id; records its use.
@@ -319,33 +428,122 @@ impl Store {
             .map(|user| (token_id, user)))
     }
 
+    /// The user of a token by its id, while the token is unrevoked (whatever the user's state):
+    /// what a long-lived request checks again now and then. Records no use.
+    pub async fn token_holder(&self, token_id: i64) -> Result<Option<UserRecord>, StoreError> {
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL",
+        )
+        .bind(token_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(UserRecord::try_from).transpose()
+    }
+
     /// A user's unrevoked tokens, newest first.
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRecord>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, user_id, name, created_at, last_used_at FROM api_tokens
-             WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC"
+        ))
         .bind(user_id)
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// Revokes a user's token; the revoked token's record, or `None` when the user has no
-    /// such unrevoked token.
+    /// Every user's unrevoked tokens, newest first (the admins' Users page).
+    pub async fn list_all_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens WHERE revoked_at IS NULL ORDER BY created_at DESC, id DESC"
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Revokes a user's token and appends `audit` with the token's name as its subject and its
+    /// id in its detail; the revoked token's record, or `None` (and no entry) when the user has
+    /// no such unrevoked token.
     pub async fn revoke_token(
         &self,
         user_id: i64,
         token_id: i64,
         now: i64,
+        audit: &NewAuditEntry,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(sqlx::query_as(
+        let mut transaction = self.pool().begin().await?;
+        let record: Option<TokenRecord> = sqlx::query_as(concat!(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL
-             RETURNING id, user_id, name, created_at, last_used_at",
-        )
+             RETURNING ",
+            token_columns!(),
+            ""
+        ))
         .bind(now)
         .bind(token_id)
         .bind(user_id)
-        .fetch_optional(self.pool())
-        .await?)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        append_in(&mut transaction, &about_token(audit, &record)).await?;
+        transaction.commit().await?;
+        Ok(Some(record))
     }
+}
+
+/// `entry`, about `token`: its name as the subject, its id in the detail.
+fn about_token(entry: &NewAuditEntry, token: &TokenRecord) -> NewAuditEntry {
+    let mut entry = entry.clone();
+    entry.subject = Some(token.name.clone());
+    entry.detail["token_id"] = token.id.into();
+    entry
+}
+
+/// Applies `change` to the user named `username`; the user as changed, or `None`. A new
+/// password hash records when it changed.
+async fn update_user_in(
+    connection: &mut sqlx::AnyConnection,
+    username: &str,
+    change: &UserChange,
+    now: i64,
+) -> Result<Option<UserRecord>, StoreError> {
+    let row: Option<UserRow> = sqlx::query_as(concat!(
+        "UPDATE users SET
+             role = COALESCE($1, role),
+             disabled = COALESCE($2, disabled),
+             password_hash = COALESCE($3, password_hash),
+             password_changed_at = CASE WHEN $4 IS NULL THEN password_changed_at ELSE $5 END
+         WHERE username = $6
+         RETURNING ",
+        user_columns!(),
+        ""
+    ))
+    .bind(change.role.map(Role::as_str))
+    .bind(change.disabled.map(i64::from))
+    .bind(change.password_hash.as_deref())
+    .bind(change.password_hash.as_deref())
+    .bind(now)
+    .bind(username)
+    .fetch_optional(&mut *connection)
+    .await?;
+    row.map(UserRecord::try_from).transpose()
+}
+
+/// Ends every session of a user except `keep`; how many ended.
+async fn delete_sessions_in(
+    connection: &mut sqlx::AnyConnection,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(&mut *connection)
+        .await?;
+    Ok(done.rows_affected())
 }

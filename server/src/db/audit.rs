@@ -102,39 +102,6 @@ impl Store {
         .fetch_optional(self.pool())
         .await?)
     }
-
-    /// How many entries of `kind` about `subject`, and how many from `address`, after `since`
-    /// (the login rate limit counts failures).
-    pub async fn count_recent(
-        &self,
-        kind: &str,
-        subject: &str,
-        address: Option<&str>,
-        since: i64,
-    ) -> Result<(i64, i64), StoreError> {
-        let (by_subject,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND subject = $2 AND at > $3")
-                .bind(kind)
-                .bind(subject)
-                .bind(since)
-                .fetch_one(self.pool())
-                .await?;
-        let by_address = match address {
-            Some(address) => {
-                let (count,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM audit_log WHERE kind = $1 AND address = $2 AND at > $3",
-                )
-                .bind(kind)
-                .bind(address)
-                .bind(since)
-                .fetch_one(self.pool())
-                .await?;
-                count
-            }
-            None => 0,
-        };
-        Ok((by_subject, by_address))
-    }
 }
 
 /// Appends `entry` on `connection`: inside the transaction of the change it records.

@@ -56,6 +56,16 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
         ],
     ),
     (
+        "login_limits",
+        &[
+            ("scope", Text),
+            ("name", Text),
+            ("window_start", Integer),
+            ("attempts", Integer),
+            ("refused", Integer),
+        ],
+    ),
+    (
         "snapshots",
         &[
             ("id", Integer),

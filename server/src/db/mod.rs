@@ -1,7 +1,7 @@
 //! The store: one interface over SQLite (default: `berth.db` in the data directory) and
 //! PostgreSQL (`--database postgres://…`, several Berth replicas on one database). Snapshots
-//! (`snapshots.rs`), accounts, sessions and API tokens (`accounts.rs`), the audit log
-//! (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), and copying a whole store from one
+//! (`snapshots.rs`), accounts, sessions and API tokens (`accounts.rs`), the sign-in limits'
+//! counters (`login_limits.rs`), the audit log (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), and copying a whole store from one
 //! database to another (`copy.rs`).
 //!
 //! One SQL text serves both databases: queries run through sqlx's `Any` driver with numbered
@@ -17,6 +17,7 @@ mod cache;
 mod connections;
 pub mod copy;
 mod leases;
+mod login_limits;
 mod plans;
 mod rollouts;
 mod scriptlets;
@@ -30,12 +31,15 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-pub use accounts::{SessionRecord, TokenRecord, UserChange, UserRecord};
+pub use accounts::{
+    EndedAccess, NewSessionRow, SessionRecord, TokenRecord, UserChange, UserRecord, UserUpdate,
+};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cache::StoredSnapshot;
 pub use connections::ConnectionRecord;
 pub use copy::CopyReport;
 pub use leases::LeaseGrant;
+pub use login_limits::{Admission, AttemptLimit, AttemptScope, Reservation};
 pub use plans::{
     ApprovalLost, ContributorRow, MoveChange, NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow, PlanWrite,
     PreviewWrite, ReviewFacts, StateChange,

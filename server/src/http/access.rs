@@ -11,7 +11,11 @@
 //!    a form posted without JavaScript, its `csrf_token` field) and a same-origin `Origin`,
 //! 5. hands the identity to the handler (request extensions: [`Principal`], the UI's
 //!    [`Caller`], [`ClientAddress`]) and sets the response's Content-Security-Policy with this
-//!    request's script nonce.
+//!    request's script nonce, and, when the public origin is HTTPS, `Strict-Transport-Security`.
+//!
+//! With secure cookies (TLS, or `--secure-cookies` behind a TLS proxy) the session cookie is
+//! `__Host-berth_session`: the browser keeps it only if it is `Secure`, `Path=/` and has no
+//! `Domain`, so no sibling subdomain and no plain-HTTP answer can plant or overwrite it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,8 +40,13 @@ use crate::auth::{Auth, Credential, Principal};
 use crate::error::AppError;
 use crate::tls::PeerAddress;
 
-/// The session cookie's name.
+/// The session cookie's name over plain HTTP.
 pub const SESSION_COOKIE: &str = "berth_session";
+/// The session cookie's name when cookies are secure: the `__Host-` prefix needs `Secure`.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-berth_session";
+/// HSTS when the public origin is HTTPS: a year, the usual minimum for browsers' preload
+/// lists; not `includeSubDomains`, as Berth does not speak for the domain's other hosts.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 /// The header that carries the session's CSRF token on writes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// The form field that carries it when a form is posted without JavaScript.
@@ -143,6 +152,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/list_users", Access::Signed(Action::ManageUsers)),
     ("/api/add_user", Access::Signed(Action::ManageUsers)),
     ("/api/change_user", Access::Signed(Action::ManageUsers)),
+    ("/api/revoke_user_token", Access::Signed(Action::ManageUsers)),
     ("/api/audit_log", Access::Signed(Action::ReadAudit)),
     ("/api/list_scriptlets", Access::Signed(Action::Read)),
     ("/api/create_scriptlet", Access::Signed(Action::EditScriptlets)),
@@ -232,8 +242,9 @@ pub struct Guard {
     pub table: AccessTable,
     /// Origins accepted besides the request's own and trusted proxies.
     pub web: Arc<WebConfig>,
-    /// Berth serves TLS itself: cookies are `Secure`, the own origin is `https://`.
-    pub tls: bool,
+    /// The public origin is HTTPS (Berth serves TLS, or `--secure-cookies` behind a TLS proxy):
+    /// cookies are `Secure` and `__Host-`, the own origin is `https://`, responses carry HSTS.
+    pub secure: bool,
 }
 
 /// The client's address, as the connection has it (`None` without a socket, as in tests).
@@ -261,8 +272,14 @@ pub async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_str(&content_security_policy(&nonce)).expect("the policy is ASCII"),
     );
+    if guard.secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        );
+    }
     if stale_cookie && !headers.contains_key(header::SET_COOKIE) {
-        headers.insert(header::SET_COOKIE, clear_session_cookie(guard.tls));
+        headers.insert(header::SET_COOKIE, clear_session_cookie(guard.secure));
     }
     response
 }
@@ -387,7 +404,7 @@ impl Guard {
             });
         }
         let jar = CookieJar::from_headers(headers);
-        let Some(cookie) = jar.get(SESSION_COOKIE) else {
+        let Some(cookie) = jar.get(session_cookie_name(self.secure)) else {
             return Ok(Identity {
                 principal: None,
                 bad_token: None,
@@ -464,14 +481,24 @@ impl Guard {
             .get(header::HOST)
             .and_then(|value| value.to_str().ok())
             .or_else(|| uri.authority().map(|authority| authority.as_str()));
-        let scheme = if self.tls { "https" } else { "http" };
+        let scheme = if self.secure { "https" } else { "http" };
         host.is_some_and(|host| origin == format!("{scheme}://{host}"))
+    }
+}
+
+/// The session cookie's name: only the prefixed one is read when cookies are secure (a
+/// cookie without the prefix could have been planted by a sibling host or over plain HTTP).
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
     }
 }
 
 /// The session cookie for a new session.
 pub fn session_cookie(value: String, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((SESSION_COOKIE, value))
+    let cookie = Cookie::build((session_cookie_name(secure), value))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")
@@ -482,7 +509,7 @@ pub fn session_cookie(value: String, secure: bool) -> HeaderValue {
 
 /// Tells the browser to forget the session cookie.
 pub fn clear_session_cookie(secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((SESSION_COOKIE, ""))
+    let cookie = Cookie::build((session_cookie_name(secure), ""))
         .http_only(true)
         .same_site(SameSite::Strict)
         .path("/")

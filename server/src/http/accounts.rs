@@ -1,18 +1,21 @@
-//! `/api/v1/tokens` (a user's own API tokens) and `/api/v1/users` (admins manage accounts).
+//! `/api/v1/tokens` (a user's own API tokens) and `/api/v1/users` (admins manage accounts and
+//! any user's tokens). Tokens are listed as the pages show them (`TokenView`).
 
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use berth_app::types::TokenView;
 use berth_core::access::{Action, Role};
 use serde::{Deserialize, Serialize};
 
 use super::access::{Access, ClientAddress, Endpoint};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use crate::auth::{Auth, Principal};
 use crate::clock::rfc3339;
-use crate::db::{TokenRecord, UserRecord};
+use crate::db::UserRecord;
 use crate::error::AppError;
+use crate::services::accounts;
 
 pub fn endpoints() -> Vec<Endpoint> {
     let own_account = Access::Signed(Action::ManageOwnAccount);
@@ -24,6 +27,18 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint::api(Method::GET, "/api/v1/users", manage_users, list_users),
         Endpoint::api(Method::POST, "/api/v1/users", manage_users, add_user),
         Endpoint::api(Method::PATCH, "/api/v1/users/{name}", manage_users, change_user),
+        Endpoint::api(
+            Method::GET,
+            "/api/v1/users/{name}/tokens",
+            manage_users,
+            list_tokens_of,
+        ),
+        Endpoint::api(
+            Method::DELETE,
+            "/api/v1/users/{name}/tokens/{id}",
+            manage_users,
+            revoke_token_of,
+        ),
     ]
 }
 
@@ -40,31 +55,12 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct TokenListing {
-    pub id: i64,
-    pub name: String,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-}
-
-impl From<TokenRecord> for TokenListing {
-    fn from(record: TokenRecord) -> TokenListing {
-        TokenListing {
-            id: record.id,
-            name: record.name,
-            created_at: rfc3339(record.created_at),
-            last_used_at: record.last_used_at.map(rfc3339),
-        }
-    }
-}
-
 async fn list_tokens(
     State(auth): State<Auth>,
     principal: Principal,
-) -> Result<Json<Vec<TokenListing>>, AppError> {
+) -> Result<Json<Vec<TokenView>>, AppError> {
     let tokens = auth.list_tokens(&principal).await?;
-    Ok(Json(tokens.into_iter().map(TokenListing::from).collect()))
+    Ok(Json(tokens.into_iter().map(accounts::token_view).collect()))
 }
 
 async fn create_token(
@@ -147,6 +143,25 @@ async fn add_user(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(UserListing::from(user))).into_response())
+}
+
+/// 200 with the user's unrevoked tokens; 404 for no such user.
+async fn list_tokens_of(
+    State(auth): State<Auth>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Vec<TokenView>>, AppError> {
+    Ok(Json(accounts::list_tokens_of(&auth, &name).await?))
+}
+
+/// 204; 404 when the user has no such unrevoked token (another user's token included).
+async fn revoke_token_of(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiPath((name, id)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, AppError> {
+    accounts::revoke_token_of(&auth, &principal.actor(address), &name, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn change_user(

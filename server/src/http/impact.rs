@@ -16,6 +16,8 @@ use tokio::sync::mpsc;
 
 use super::access::{Access, Endpoint};
 use super::extract::{ApiJson, ApiQuery};
+use super::streams::OpenStreams;
+use crate::auth::{Auth, Principal};
 use crate::db::Store;
 use crate::error::AppError;
 use crate::sandbox::Sandbox;
@@ -60,9 +62,14 @@ async fn replay(
 async fn events(
     State(sandbox): State<Arc<Sandbox>>,
     State(store): State<Store>,
+    State(auth): State<Auth>,
+    State(streams): State<OpenStreams>,
+    principal: Principal,
     ApiQuery(link): ApiQuery<ImpactLink>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let prepared = Prepared::resolve(&store, &link.request()?).await?;
+    // Ended by its watch like any closed stream: the replay's workers are killed.
+    let watch = streams.open(&auth, &principal, Action::RunSandbox)?;
     let (sender, receiver) = mpsc::channel::<Event>(16);
     tokio::spawn(async move {
         let progress_sender = sender.clone();
@@ -104,5 +111,5 @@ async fn events(
     let stream = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|event| (Ok(event), receiver))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(watch.guard(stream)).keep_alive(KeepAlive::default()))
 }

@@ -5,6 +5,8 @@
 //! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
 //!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events);
+//!   `streams.rs` ends those event streams (credential re-checked, a lifetime, a per-user
+//!   limit);
 //!   `extract.rs` answers
 //!   every malformed body in the API's error shape, `body_limit.rs` the oversized ones.
 //!
@@ -24,6 +26,7 @@ mod scriptlets;
 mod session;
 mod simulations;
 mod snapshots;
+pub mod streams;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -62,6 +65,8 @@ pub struct AppState {
     pub plans: PlanContext,
     /// Who may send writes and whose forwarded addresses count.
     pub web: Arc<WebConfig>,
+    /// The event streams open in this process, and their limits.
+    pub streams: streams::OpenStreams,
 }
 
 /// The web surface's settings from the command line.
@@ -163,7 +168,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         auth: state.auth.clone(),
         table: std::mem::take(&mut table),
         web: state.web.clone(),
-        tls: state.auth.config().secure_cookies,
+        secure: state.auth.config().secure_cookies,
     });
     let backend = state.backend.clone();
     let shell_options = state.leptos_options.clone();

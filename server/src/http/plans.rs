@@ -17,8 +17,9 @@ use serde::Deserialize;
 
 use super::access::{Access, ClientAddress, Endpoint};
 use super::extract::{ApiJson, ApiPath};
+use super::streams::OpenStreams;
 use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::auth::{Auth, Principal};
 use crate::db::Store;
 use crate::error::AppError;
 use crate::services::plans::{self, Acting, PlanContext};
@@ -256,12 +257,16 @@ async fn skip(
 }
 
 /// The plan as JSON each time it changes (one `data:` per version), until it ends or is
-/// superseded.
+/// superseded, or the stream's watch ends it (`streams.rs`).
 async fn events(
     State(store): State<Store>,
+    State(auth): State<Auth>,
+    State(streams): State<OpenStreams>,
+    principal: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     plans::view(&store, id).await?;
+    let watch = streams.open(&auth, &principal, Action::Read)?;
     let stream = futures::stream::unfold(
         (store, None::<String>, false),
         move |(store, last, ended)| async move {
@@ -293,5 +298,5 @@ async fn events(
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(Sse::new(watch.guard(stream)).keep_alive(KeepAlive::default()))
 }

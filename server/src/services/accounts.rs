@@ -1,4 +1,8 @@
-//! The account pages' services: one's own password and tokens, users (admins), the audit log.
+//! The account pages' services: one's own password and tokens, users and their tokens
+//! (admins), the audit log. Tokens are shown as one type ([`TokenView`]) to the pages and to
+//! `/api/v1`.
+
+use std::collections::HashMap;
 
 use berth_app::backend::Caller;
 use berth_app::error::BerthError;
@@ -8,7 +12,7 @@ use berth_core::access::Role;
 use crate::audit::{Actor, AuditKind};
 use crate::auth::{Auth, Credential, Principal};
 use crate::clock::rfc3339;
-use crate::db::{AuditEntry, AuditFilter, Store};
+use crate::db::{AuditEntry, AuditFilter, Store, TokenRecord};
 use crate::error::AppError;
 use crate::params::{parse_time, parse_until};
 
@@ -63,20 +67,22 @@ pub async fn change_password(
     Ok(())
 }
 
+/// A token as the pages and the API show it (never its value or digest).
+pub fn token_view(token: TokenRecord) -> TokenView {
+    TokenView {
+        id: token.id,
+        name: token.name,
+        created_at: rfc3339(token.created_at),
+        last_used_at: token.last_used_at.map(rfc3339),
+    }
+}
+
 pub async fn list_tokens(auth: &Auth, caller: &Caller) -> Result<Vec<TokenView>, BerthError> {
     let tokens = auth
         .list_tokens(&principal(caller)?)
         .await
         .map_err(AppError::from)?;
-    Ok(tokens
-        .into_iter()
-        .map(|token| TokenView {
-            id: token.id,
-            name: token.name,
-            created_at: rfc3339(token.created_at),
-            last_used_at: token.last_used_at.map(rfc3339),
-        })
-        .collect())
+    Ok(tokens.into_iter().map(token_view).collect())
 }
 
 pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<CreatedToken, BerthError> {
@@ -98,17 +104,38 @@ pub async fn revoke_token(auth: &Auth, caller: &Caller, id: i64) -> Result<(), B
     Ok(())
 }
 
+/// Every user with their unrevoked tokens (the Users page).
 pub async fn list_users(auth: &Auth) -> Result<Vec<UserView>, BerthError> {
     let users = auth.list_users().await.map_err(AppError::from)?;
+    let mut tokens_by_user: HashMap<i64, Vec<TokenView>> = HashMap::new();
+    for token in auth.list_all_tokens().await.map_err(AppError::from)? {
+        tokens_by_user
+            .entry(token.user_id)
+            .or_default()
+            .push(token_view(token));
+    }
     Ok(users
         .into_iter()
         .map(|user| UserView {
+            tokens: tokens_by_user.remove(&user.id).unwrap_or_default(),
             username: user.username,
             role: user.role.as_str().to_owned(),
             disabled: user.disabled,
             created_at: rfc3339(user.created_at),
         })
         .collect())
+}
+
+/// A user's unrevoked tokens (admins; `GET /api/v1/users/{name}/tokens`).
+pub async fn list_tokens_of(auth: &Auth, username: &str) -> Result<Vec<TokenView>, AppError> {
+    let tokens = auth.list_tokens_of(username).await?;
+    Ok(tokens.into_iter().map(token_view).collect())
+}
+
+/// Revokes a user's token (admins; `DELETE /api/v1/users/{name}/tokens/{id}` and the Users
+/// page).
+pub async fn revoke_token_of(auth: &Auth, actor: &Actor, username: &str, id: i64) -> Result<(), AppError> {
+    Ok(auth.revoke_token_of(actor, username, id).await?)
 }
 
 pub async fn add_user(

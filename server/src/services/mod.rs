@@ -113,6 +113,10 @@ impl Backend for Services {
         accounts::list_users(&self.auth).await
     }
 
+    async fn revoke_user_token(&self, caller: &Caller, username: String, id: i64) -> Result<(), BerthError> {
+        Ok(accounts::revoke_token_of(&self.auth, &actor(caller), &username, id).await?)
+    }
+
     async fn add_user(
         &self,
         caller: &Caller,

@@ -19,8 +19,10 @@ use berth_server::audit::Actor;
 use berth_server::auth::{Auth, AuthConfig};
 use berth_server::clock::{Clock, ManualTime};
 use berth_server::db::Store;
+use berth_server::http::access::{SECURE_SESSION_COOKIE, SESSION_COOKIE};
 
 use super::database::{Backend, TestDatabase};
+use berth_server::http::streams::{OpenStreams, StreamLimits};
 use berth_server::http::{router, AppState, WebConfig};
 use berth_server::sandbox::{SandboxConfig, SandboxPools};
 use berth_server::services::Services;
@@ -44,8 +46,10 @@ pub struct TestApp {
     router: Router,
     /// The admin the default requests are made as.
     pub admin: Client,
-    /// The origin of Berth's pages: [`ORIGIN`], or its `https` twin when Berth serves TLS.
+    /// The origin of Berth's pages: [`ORIGIN`], or its `https` twin when cookies are secure.
     pub origin: String,
+    /// The session cookie's name: `berth_session`, or `__Host-berth_session` when secure.
+    pub cookie_name: &'static str,
     // Kept for the lifetime of the app: dropping them deletes the database and site.
     _dir: tempfile::TempDir,
     _database: TestDatabase,
@@ -85,13 +89,18 @@ impl TestResponse {
         serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
     }
 
-    /// The session cookie this response sets, if any (`Some("")` when it clears it).
+    /// The session cookie this response sets, under either name, if any (`Some("")` when it
+    /// clears it).
     pub fn session_cookie(&self) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
-            .find_map(|value| value.strip_prefix("berth_session="))
+            .find_map(|value| {
+                value
+                    .strip_prefix(&format!("{SESSION_COOKIE}="))
+                    .or_else(|| value.strip_prefix(&format!("{SECURE_SESSION_COOKIE}=")))
+            })
             .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
     }
 }
@@ -107,7 +116,12 @@ impl TestApp {
     }
 
     pub async fn with_config(config: AuthConfig) -> TestApp {
-        TestApp::build(config, WebConfig::default()).await
+        TestApp::build(config, WebConfig::default(), StreamLimits::default()).await
+    }
+
+    /// An app whose event streams have these limits (e.g. checked every few milliseconds).
+    pub async fn with_stream_limits(limits: StreamLimits) -> TestApp {
+        TestApp::build(AuthConfig::default(), WebConfig::default(), limits).await
     }
 
     /// An app behind a load balancer at `proxy` (trusted for `X-Forwarded-For`).
@@ -116,10 +130,10 @@ impl TestApp {
             trusted_proxies: vec![proxy.parse().unwrap()],
             ..WebConfig::default()
         };
-        TestApp::build(AuthConfig::default(), web).await
+        TestApp::build(AuthConfig::default(), web, StreamLimits::default()).await
     }
 
-    async fn build(config: AuthConfig, web: WebConfig) -> TestApp {
+    async fn build(config: AuthConfig, web: WebConfig, streams: StreamLimits) -> TestApp {
         super::logs::capture();
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::fresh(Backend::from_env()).await;
@@ -131,10 +145,10 @@ impl TestApp {
             .output_name(berth_app::OUTPUT_NAME)
             .site_root(site.to_string_lossy().into_owned())
             .build();
-        let origin = if config.secure_cookies {
-            ORIGIN.replace("http:", "https:")
+        let (origin, cookie_name) = if config.secure_cookies {
+            (ORIGIN.replace("http:", "https:"), SECURE_SESSION_COOKIE)
         } else {
-            ORIGIN.to_owned()
+            (ORIGIN.to_owned(), SESSION_COOKIE)
         };
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
         let (clock, time) = Clock::manual(now);
@@ -155,6 +169,7 @@ impl TestApp {
             sandbox: pools.authors.clone(),
             auth: auth.clone(),
             web: Arc::new(web),
+            streams: OpenStreams::new(streams),
         };
         let router = router(state.clone());
         let mut app = TestApp {
@@ -165,6 +180,7 @@ impl TestApp {
             router,
             admin: Client::Anonymous,
             origin,
+            cookie_name,
             _dir: dir,
             _database: database,
         };
@@ -305,7 +321,7 @@ impl TestApp {
         match client {
             Client::Anonymous => request,
             Client::Session { cookie, csrf_token } => {
-                let request = request.header(header::COOKIE, format!("berth_session={cookie}"));
+                let request = request.header(header::COOKIE, format!("{}={cookie}", self.cookie_name));
                 if writes {
                     request.header("x-csrf-token", csrf_token)
                 } else {
@@ -321,13 +337,18 @@ impl TestApp {
         self.router.clone()
     }
 
-    pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self
-            .router
+    /// Sends a request and answers as soon as the head is there, the body unread (an event
+    /// stream: it stays open as long as the body is held).
+    pub async fn open(&self, request: Request<Body>) -> axum::response::Response {
+        self.router
             .clone()
             .oneshot(request)
             .await
-            .expect("router answers");
+            .expect("router answers")
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.open(request).await;
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.expect("body").to_bytes();

@@ -51,6 +51,11 @@ pub fn secret(value: &str) {
     writeln!(file.lock().unwrap(), "{value}").expect("the secret is recorded");
 }
 
+/// What this process has logged so far (for a test that something was not logged).
+pub fn written() -> String {
+    std::fs::read_to_string(base().with_extension("log")).unwrap_or_default()
+}
+
 /// A log file for a `berth` process a test starts (its stderr), checked like the rest.
 pub fn child_log() -> File {
     static CHILDREN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

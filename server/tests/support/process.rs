@@ -150,7 +150,8 @@ impl WebSession {
             .to_owned();
         let body: serde_json::Value = response.json().await.unwrap();
         let csrf_token = body["csrf_token"].as_str().unwrap().to_owned();
-        super::logs::secret(cookie.trim_start_matches("berth_session="));
+        // `berth_session=VALUE`, or `__Host-berth_session=VALUE` with secure cookies.
+        super::logs::secret(cookie.split_once('=').map_or(cookie.as_str(), |(_, value)| value));
         super::logs::secret(&csrf_token);
         WebSession { cookie, csrf_token }
     }

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use berth_app::backend::Caller;
-use berth_app::error::BerthError;
 use berth_app::types::{AuditEntryView, AuditPage, AuditQuery, CreatedToken, TokenView, UserView};
 use berth_core::access::Role;
 
@@ -59,11 +58,11 @@ pub async fn change_password(
     caller: &Caller,
     current: &str,
     new: &str,
-) -> Result<(), BerthError> {
+) -> Result<(), AppError> {
     let principal = principal(caller)?;
     auth.change_own_password(&principal, current, new, caller.address.clone())
         .await
-        .map_err(AppError::from)?;
+        ?;
     Ok(())
 }
 
@@ -77,19 +76,19 @@ pub fn token_view(token: TokenRecord) -> TokenView {
     }
 }
 
-pub async fn list_tokens(auth: &Auth, caller: &Caller) -> Result<Vec<TokenView>, BerthError> {
+pub async fn list_tokens(auth: &Auth, caller: &Caller) -> Result<Vec<TokenView>, AppError> {
     let tokens = auth
         .list_tokens(&principal(caller)?)
         .await
-        .map_err(AppError::from)?;
+        ?;
     Ok(tokens.into_iter().map(token_view).collect())
 }
 
-pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<CreatedToken, BerthError> {
+pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<CreatedToken, AppError> {
     let (record, token) = auth
         .create_token(&principal(caller)?, name, caller.address.clone())
         .await
-        .map_err(AppError::from)?;
+        ?;
     Ok(CreatedToken {
         id: record.id,
         name: record.name,
@@ -97,18 +96,18 @@ pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<Cr
     })
 }
 
-pub async fn revoke_token(auth: &Auth, caller: &Caller, id: i64) -> Result<(), BerthError> {
+pub async fn revoke_token(auth: &Auth, caller: &Caller, id: i64) -> Result<(), AppError> {
     auth.revoke_token(&principal(caller)?, id, caller.address.clone())
         .await
-        .map_err(AppError::from)?;
+        ?;
     Ok(())
 }
 
 /// Every user with their unrevoked tokens (the Users page).
-pub async fn list_users(auth: &Auth) -> Result<Vec<UserView>, BerthError> {
-    let users = auth.list_users().await.map_err(AppError::from)?;
+pub async fn list_users(auth: &Auth) -> Result<Vec<UserView>, AppError> {
+    let users = auth.list_users().await?;
     let mut tokens_by_user: HashMap<i64, Vec<TokenView>> = HashMap::new();
-    for token in auth.list_all_tokens().await.map_err(AppError::from)? {
+    for token in auth.list_all_tokens().await? {
         tokens_by_user
             .entry(token.user_id)
             .or_default()
@@ -144,10 +143,10 @@ pub async fn add_user(
     username: &str,
     role_name: &str,
     password: &str,
-) -> Result<(), BerthError> {
+) -> Result<(), AppError> {
     auth.add_user(&actor(caller), username, role(role_name)?, password)
         .await
-        .map_err(AppError::from)?;
+        ?;
     Ok(())
 }
 
@@ -158,15 +157,15 @@ pub async fn change_user(
     role_name: Option<&str>,
     disabled: Option<bool>,
     password: Option<&str>,
-) -> Result<(), BerthError> {
+) -> Result<(), AppError> {
     let role = role_name.map(role).transpose()?;
     auth.change_user(&actor(caller), username, role, disabled, password)
         .await
-        .map_err(AppError::from)?;
+        ?;
     Ok(())
 }
 
-pub async fn audit_log(store: &Store, query: AuditQuery) -> Result<AuditPage, BerthError> {
+pub async fn audit_log(store: &Store, query: AuditQuery) -> Result<AuditPage, AppError> {
     let filter = AuditFilter {
         actor: query.user,
         kind: query.kind,
@@ -176,7 +175,7 @@ pub async fn audit_log(store: &Store, query: AuditQuery) -> Result<AuditPage, Be
         // One more than shown tells whether there are older entries.
         limit: AUDIT_PAGE + 1,
     };
-    let mut entries = store.audit_entries(&filter).await.map_err(AppError::from)?;
+    let mut entries = store.audit_entries(&filter).await?;
     let more = entries.len() > AUDIT_PAGE as usize;
     entries.truncate(AUDIT_PAGE as usize);
     Ok(AuditPage {

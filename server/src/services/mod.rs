@@ -94,23 +94,23 @@ impl Backend for Services {
     }
 
     async fn change_password(&self, caller: &Caller, current: String, new: String) -> Result<(), BerthError> {
-        accounts::change_password(&self.auth, caller, &current, &new).await
+        Ok(accounts::change_password(&self.auth, caller, &current, &new).await?)
     }
 
     async fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, BerthError> {
-        accounts::list_tokens(&self.auth, caller).await
+        Ok(accounts::list_tokens(&self.auth, caller).await?)
     }
 
     async fn create_token(&self, caller: &Caller, name: String) -> Result<CreatedToken, BerthError> {
-        accounts::create_token(&self.auth, caller, &name).await
+        Ok(accounts::create_token(&self.auth, caller, &name).await?)
     }
 
     async fn revoke_token(&self, caller: &Caller, id: i64) -> Result<(), BerthError> {
-        accounts::revoke_token(&self.auth, caller, id).await
+        Ok(accounts::revoke_token(&self.auth, caller, id).await?)
     }
 
     async fn list_users(&self) -> Result<Vec<UserView>, BerthError> {
-        accounts::list_users(&self.auth).await
+        Ok(accounts::list_users(&self.auth).await?)
     }
 
     async fn revoke_user_token(&self, caller: &Caller, username: String, id: i64) -> Result<(), BerthError> {
@@ -124,7 +124,7 @@ impl Backend for Services {
         role: String,
         password: String,
     ) -> Result<(), BerthError> {
-        accounts::add_user(&self.auth, caller, &username, &role, &password).await
+        Ok(accounts::add_user(&self.auth, caller, &username, &role, &password).await?)
     }
 
     async fn change_user(
@@ -135,7 +135,7 @@ impl Backend for Services {
         disabled: Option<bool>,
         password: Option<String>,
     ) -> Result<(), BerthError> {
-        accounts::change_user(
+        Ok(accounts::change_user(
             &self.auth,
             caller,
             &username,
@@ -143,11 +143,11 @@ impl Backend for Services {
             disabled,
             password.as_deref(),
         )
-        .await
+        .await?)
     }
 
     async fn audit_log(&self, query: AuditQuery) -> Result<AuditPage, BerthError> {
-        accounts::audit_log(&self.store, query).await
+        Ok(accounts::audit_log(&self.store, query).await?)
     }
 
     async fn list_scriptlets(&self) -> Result<Vec<ScriptletSummary>, BerthError> {

@@ -83,6 +83,25 @@ mod an_approval_never_lands_on_moves_it_did_not_see {
     }
 }
 
+/// Draft `id` made executing in the store (as if reviewed and approved).
+async fn executing(store: &Store, id: i64) {
+    let started = PlanWrite {
+        plan_id: id,
+        now: 12,
+        state: Some(StateChange {
+            from: "draft",
+            to: "executing",
+            ..StateChange::default()
+        }),
+        ..PlanWrite::default()
+    };
+    store
+        .write_plan(&started, &entry("plan.execution_started", &format!("plan:{id}")))
+        .await
+        .unwrap()
+        .expect("a draft");
+}
+
 /// The kinds and subjects of every audit entry, oldest first.
 async fn audit_trail(store: &Store) -> Vec<(String, Option<String>)> {
     let mut entries = store
@@ -1197,21 +1216,7 @@ async fn populate(store: &Store) {
         )
         .await
         .unwrap();
-    let executing = PlanWrite {
-        plan_id: rollout,
-        now: 22,
-        state: Some(StateChange {
-            from: "draft",
-            to: "executing",
-            ..StateChange::default()
-        }),
-        ..PlanWrite::default()
-    };
-    store
-        .write_plan(&executing, &entry("plan.execution_started", "plan:2"))
-        .await
-        .unwrap()
-        .unwrap();
+    executing(store, rollout).await;
     let started = store
         .start_rollout(rollout, "", ("kept", "berth"), 23, |_| {
             entry("plan.rollout_started", "plan:2")
@@ -1861,21 +1866,7 @@ async fn a_rollout_step_moves_forward_once(database: TestDatabase) {
         RolloutStart::Lost,
         "only while the plan executes"
     );
-    let executing = PlanWrite {
-        plan_id: id,
-        now: 12,
-        state: Some(StateChange {
-            from: "draft",
-            to: "executing",
-            ..StateChange::default()
-        }),
-        ..PlanWrite::default()
-    };
-    store
-        .write_plan(&executing, &entry("plan.execution_started", "x"))
-        .await
-        .unwrap()
-        .unwrap();
+    executing(&store, id).await;
     let finish = |to: &'static str, detail: Option<&'static str>, now: i64| {
         let store = store.clone();
         async move {

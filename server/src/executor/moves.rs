@@ -91,7 +91,21 @@ impl Executor {
         };
         let instance = format!("{}/{}", row.project, row.name);
         let detail = json!({ "move": row.position, "instance": instance, "reason": reason });
-        let entry = self.entry(id, AuditKind::MoveSkipped, detail);
+        self.advance_while_executing(id, step, AuditKind::MoveSkipped, detail)
+            .await?;
+        Ok(())
+    }
+
+    /// A move's step, taken only while its plan still executes (not after a cancel); `false`
+    /// when the move or the plan was no longer as read.
+    async fn advance_while_executing(
+        &self,
+        id: i64,
+        step: MoveStep<'_>,
+        kind: AuditKind,
+        detail: serde_json::Value,
+    ) -> Result<bool, AppError> {
+        let entry = self.entry(id, kind, detail);
         advance_move(
             self.auth.store(),
             id,
@@ -101,8 +115,7 @@ impl Executor {
             self.now(),
             &entry,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// One pending move, from fresh state to verified result.
@@ -173,17 +186,9 @@ impl Executor {
         };
         let detail = json!({ "move": position, "instance": instance, "target_project": this.target_project,
                              "from": current, "member": member });
-        let entry = self.entry(id, AuditKind::MoveStarted, detail);
-        let started = advance_move(
-            self.auth.store(),
-            id,
-            step,
-            Some(STILL_EXECUTING),
-            None,
-            self.now(),
-            &entry,
-        )
-        .await?;
+        let started = self
+            .advance_while_executing(id, step, AuditKind::MoveStarted, detail)
+            .await?;
         if !started {
             return Ok(());
         }

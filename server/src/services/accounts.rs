@@ -53,16 +53,10 @@ fn role(name: &str) -> Result<Role, AppError> {
         .map_err(|error: berth_core::access::UnknownRole| AppError::Unprocessable(error.to_string()))
 }
 
-pub async fn change_password(
-    auth: &Auth,
-    caller: &Caller,
-    current: &str,
-    new: &str,
-) -> Result<(), AppError> {
+pub async fn change_password(auth: &Auth, caller: &Caller, current: &str, new: &str) -> Result<(), AppError> {
     let principal = principal(caller)?;
     auth.change_own_password(&principal, current, new, caller.address.clone())
-        .await
-        ?;
+        .await?;
     Ok(())
 }
 
@@ -77,18 +71,14 @@ pub fn token_view(token: TokenRecord) -> TokenView {
 }
 
 pub async fn list_tokens(auth: &Auth, caller: &Caller) -> Result<Vec<TokenView>, AppError> {
-    let tokens = auth
-        .list_tokens(&principal(caller)?)
-        .await
-        ?;
+    let tokens = auth.list_tokens(&principal(caller)?).await?;
     Ok(tokens.into_iter().map(token_view).collect())
 }
 
 pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<CreatedToken, AppError> {
     let (record, token) = auth
         .create_token(&principal(caller)?, name, caller.address.clone())
-        .await
-        ?;
+        .await?;
     Ok(CreatedToken {
         id: record.id,
         name: record.name,
@@ -98,8 +88,7 @@ pub async fn create_token(auth: &Auth, caller: &Caller, name: &str) -> Result<Cr
 
 pub async fn revoke_token(auth: &Auth, caller: &Caller, id: i64) -> Result<(), AppError> {
     auth.revoke_token(&principal(caller)?, id, caller.address.clone())
-        .await
-        ?;
+        .await?;
     Ok(())
 }
 
@@ -145,8 +134,7 @@ pub async fn add_user(
     password: &str,
 ) -> Result<(), AppError> {
     auth.add_user(&actor(caller), username, role(role_name)?, password)
-        .await
-        ?;
+        .await?;
     Ok(())
 }
 
@@ -160,8 +148,7 @@ pub async fn change_user(
 ) -> Result<(), AppError> {
     let role = role_name.map(role).transpose()?;
     auth.change_user(&actor(caller), username, role, disabled, password)
-        .await
-        ?;
+        .await?;
     Ok(())
 }
 

@@ -5,8 +5,8 @@
 #   scripts/setup.sh build     the wasm32 target, wasm-bindgen-cli (the version in Cargo.lock), and
 #                              node with the editor's npm packages (CodeMirror, esbuild)
 #   scripts/setup.sh release   the above, and wasm-opt (binaryen 116 from crates.io)
-#   scripts/setup.sh test      the build tools, Debian's chromium, the end-to-end npm packages
-#                              and Incus (scripts/testbed.sh install)
+#   scripts/setup.sh test      the build tools, Debian's chromium, cargo-deny, the end-to-end npm
+#                              packages and Incus (scripts/testbed.sh install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -68,6 +68,12 @@ setup_release() {
 
 setup_test() {
   apt_install chromium ca-certificates
+  # The dependency policy check (deny.toml): licenses, banned crates, sources. About 5 minutes
+  # to build once.
+  if [ "$(cargo-deny --version 2>/dev/null | awk '{print $2}')" != 0.20.2 ]; then
+    say "installing cargo-deny 0.20.2"
+    cargo install cargo-deny --version 0.20.2 --locked
+  fi
   npm_ci end2end "the end-to-end test packages"
   scripts/testbed.sh install
 }

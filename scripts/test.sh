@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run every Berth test, installing what is missing (scripts/setup.sh test):
-#   1. formatting and lints (cargo fmt --check, clippy -D warnings)
+#   1. formatting and lints (cargo fmt --check, clippy -D warnings) and the dependency policy
+#      (cargo deny: licenses, bans, sources)
 #   2. unit and integration tests (cargo test), including the Incus client against the real
 #      3-member Incus cluster of scripts/testbed.sh and the store against a throw-away
 #      PostgreSQL (scripts/postgres.sh), both started here and stopped at the end; the HTTP
@@ -31,6 +32,8 @@ scripts/setup.sh test
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --all-targets -- -D warnings
+# The dependency policy (deny.toml): licenses, banned crates, crates.io only; offline.
+cargo deny --offline check bans licenses sources
 
 step "Incus test bed"
 scripts/testbed.sh up

@@ -45,7 +45,7 @@ rm -rf target/tmp/test-logs
 cargo test
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test redaction
 BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test plans_live the_api_drives_a_plan
 
 step "build (debug)"

@@ -26,6 +26,8 @@ pub enum AuditKind {
     /// A snapshot stored (imported, uploaded, captured, or the demo).
     SnapshotAdded,
     SnapshotDeleted,
+    /// A snapshot exported with its secret values (admins; redacted exports are not audited).
+    SnapshotExported,
     ScriptletCreated,
     /// A new revision of a scriptlet saved.
     ScriptletRevised,
@@ -57,7 +59,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 38] = [
+    pub const ALL: [AuditKind; 39] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -72,6 +74,7 @@ impl AuditKind {
         AuditKind::TokenRevoked,
         AuditKind::SnapshotAdded,
         AuditKind::SnapshotDeleted,
+        AuditKind::SnapshotExported,
         AuditKind::ScriptletCreated,
         AuditKind::ScriptletRevised,
         AuditKind::ConnectionAdded,
@@ -114,6 +117,7 @@ impl AuditKind {
             AuditKind::TokenRevoked => "token.revoked",
             AuditKind::SnapshotAdded => "snapshot.added",
             AuditKind::SnapshotDeleted => "snapshot.deleted",
+            AuditKind::SnapshotExported => "snapshot.exported",
             AuditKind::ScriptletCreated => "scriptlet.created",
             AuditKind::ScriptletRevised => "scriptlet.revised",
             AuditKind::ConnectionAdded => "connection.added",
@@ -198,7 +202,13 @@ impl Audit {
 
     /// The entry for `actor`'s `kind` on `subject` now, for the store method that makes the
     /// change to append in its transaction. `detail` must be a JSON object without secrets.
-    pub fn entry(&self, actor: &Actor, kind: AuditKind, subject: Option<&str>, mut detail: Value) -> NewAuditEntry {
+    pub fn entry(
+        &self,
+        actor: &Actor,
+        kind: AuditKind,
+        subject: Option<&str>,
+        mut detail: Value,
+    ) -> NewAuditEntry {
         if actor.command_line {
             detail["via"] = Value::from("command line");
         }
@@ -228,26 +238,20 @@ impl Audit {
         Ok(())
     }
 
-    /// Records that a snapshot was stored (only when it was new: storing is idempotent).
-    pub async fn snapshot_added(
-        &self,
-        actor: &Actor,
-        id: i64,
-        snapshot: &berth_core::Snapshot,
-    ) -> Result<(), StoreError> {
+    /// The entry for storing `snapshot`, for [`Store::insert_snapshot`] (which writes it only
+    /// when the snapshot is new, and adds its id: storing is idempotent).
+    pub fn snapshot_added(&self, actor: &Actor, snapshot: &berth_core::Snapshot) -> NewAuditEntry {
         let detail = serde_json::json!({
-            "snapshot_id": id,
             "source": snapshot.source.kind,
             "content_hash": snapshot.content_hash(),
             "members": snapshot.members.len(),
             "instances": snapshot.instances.len(),
         });
-        self.record(
+        self.entry(
             actor,
             AuditKind::SnapshotAdded,
             Some(&snapshot.source.name),
             detail,
         )
-        .await
     }
 }

@@ -91,15 +91,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let clock = Clock::system();
     if args.demo {
         let snapshot = berth_core::demo::demo_snapshot();
+        let entry =
+            Audit::new(store.clone(), clock.clone()).snapshot_added(&Actor::command_line(), &snapshot);
         let (id, inserted) = store
-            .insert_snapshot(&snapshot)
+            .insert_snapshot(&snapshot, &entry)
             .await
             .context("cannot store the demo snapshot")?;
-        if inserted {
-            Audit::new(store.clone(), clock.clone())
-                .snapshot_added(&Actor::command_line(), id, &snapshot)
-                .await?;
-        }
         tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -110,7 +110,9 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
     support::logs::secret(&session.cookie_value);
     let (_, token) = auth.create_token(&session.principal, "ci", None).await.unwrap();
     support::logs::secret(&token);
-    store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let demo = demo_snapshot();
+    let added = auth.audit().snapshot_added(&Actor::command_line(), &demo);
+    store.insert_snapshot(&demo, &added).await.unwrap();
     store.close().await;
 
     let copy = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
@@ -118,7 +120,7 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
     assert_eq!(
         text(&copy.stdout),
         "users\t1\nsessions\t1\napi_tokens\t1\nsnapshots\t1\nscriptlets\t0\nscriptlet_revisions\t0\n\
-         connections\t0\naudit_log\t3\nleases\t0\nplans\t0\nplan_moves\t0\nplan_approvals\t0\n\
+         connections\t0\naudit_log\t4\nleases\t0\nplans\t0\nplan_moves\t0\nplan_approvals\t0\n\
          plan_comments\t0\nplan_rollouts\t0\n"
     );
     let again = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");

@@ -34,6 +34,19 @@ macro_rules! on_both_databases {
     };
 }
 
+/// An audit entry of `kind` about `subject`, as a service makes one for the store method.
+fn entry(kind: &str, subject: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: 1,
+        actor_id: None,
+        actor: None,
+        kind: kind.into(),
+        subject: Some(subject.into()),
+        detail: serde_json::json!({}),
+        address: None,
+    }
+}
+
 on_both_databases!(
     opening_applies_every_migration,
     a_snapshot_is_stored_once_and_loads_back_equal,
@@ -178,9 +191,14 @@ async fn sqlite_is_a_wal_database_in_the_data_directory() {
 async fn a_snapshot_is_stored_once_and_loads_back_equal(database: TestDatabase) {
     let store = database.open().await;
     let demo = demo_snapshot();
-    let (id, inserted) = store.insert_snapshot(&demo).await.unwrap();
+    let added = entry("snapshot.added", "demo");
+    let (id, inserted) = store.insert_snapshot(&demo, &added).await.unwrap();
     assert!(inserted);
-    assert_eq!(store.insert_snapshot(&demo).await.unwrap(), (id, false));
+    assert_eq!(store.insert_snapshot(&demo, &added).await.unwrap(), (id, false));
+    let entries = store.audit_of_subject("demo").await.unwrap();
+    assert_eq!(entries.len(), 1, "stored once, recorded once: {entries:?}");
+    let detail: serde_json::Value = serde_json::from_str(&entries[0].detail).unwrap();
+    assert_eq!(detail["snapshot_id"], id, "the entry names the new snapshot");
 
     let rows = store.list_snapshots().await.unwrap();
     assert_eq!(rows.len(), 1);
@@ -198,8 +216,14 @@ async fn snapshots_survive_a_restart_and_list_newest_first(database: TestDatabas
     let mut newer = demo_snapshot();
     newer.captured_at = "2026-11-24T10:00:00Z".into();
     newer.source.name = "later capture".into();
-    store.insert_snapshot(&older).await.unwrap();
-    store.insert_snapshot(&newer).await.unwrap();
+    store
+        .insert_snapshot(&older, &entry("snapshot.added", "older"))
+        .await
+        .unwrap();
+    store
+        .insert_snapshot(&newer, &entry("snapshot.added", "newer"))
+        .await
+        .unwrap();
     store.close().await;
 
     let reopened = database.open().await;
@@ -242,7 +266,10 @@ async fn a_database_from_a_newer_berth_is_refused(database: TestDatabase) {
 
 async fn a_damaged_snapshot_body_is_reported_not_served(database: TestDatabase) {
     let store = database.open().await;
-    let (id, _) = store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let (id, _) = store
+        .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
+        .await
+        .unwrap();
     sqlx::query("UPDATE snapshots SET body = '{\"format\":\"other\"}' WHERE id = $1")
         .bind(id)
         .execute(store.pool())
@@ -573,18 +600,30 @@ async fn connections_and_snapshot_deletion(database: TestDatabase) {
     assert!(!store.delete_connection("prod").await.unwrap());
     assert!(store.list_connections().await.unwrap().is_empty());
 
-    let (id, _) = store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let (id, _) = store
+        .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
+        .await
+        .unwrap();
     assert!(
         store.stored_snapshot(id).await.unwrap().is_some(),
         "read into the cache"
     );
-    assert!(store.delete_snapshot(id).await.unwrap());
+    let gone = entry("snapshot.deleted", "demo");
+    assert!(store.delete_snapshot(id, &gone).await.unwrap());
     assert!(
         store.stored_snapshot(id).await.unwrap().is_none(),
         "gone from the cache too"
     );
     assert!(store.snapshot_row(id).await.unwrap().is_none());
-    assert!(!store.delete_snapshot(id).await.unwrap());
+    assert!(!store.delete_snapshot(id, &gone).await.unwrap());
+    let deletions = store
+        .audit_of_subject("demo")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.kind == "snapshot.deleted")
+        .count();
+    assert_eq!(deletions, 1);
 }
 
 /// A store with something in every table.
@@ -622,7 +661,10 @@ async fn populate(store: &Store) {
         .insert_token(user.id, "other", "token-digest-2", 11)
         .await
         .unwrap();
-    store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    store
+        .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
+        .await
+        .unwrap();
     let scriptlet = store
         .insert_scriptlet(
             "spread",
@@ -757,7 +799,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "scriptlets=1",
             "scriptlet_revisions=2",
             "connections=1",
-            "audit_log=1",
+            "audit_log=2",
             "leases=1",
             "plans=2",
             "plan_moves=1",

@@ -49,7 +49,7 @@ impl Store {
     /// Appends an entry that records no other change of the store.
     pub async fn append_audit(&self, entry: &NewAuditEntry) -> Result<i64, StoreError> {
         let mut connection = self.pool().acquire().await?;
-        append_in(&mut *connection, entry).await
+        append_in(&mut connection, entry).await
     }
 
     /// Entries matching the filter, newest first.

@@ -1,10 +1,12 @@
-//! Stored snapshots: insert (deduplicated by content hash), list, load, delete.
+//! Stored snapshots: insert (deduplicated by content hash), list, load, delete. Inserting and
+//! deleting append their audit entry in the same transaction.
 
 use std::sync::Arc;
 
 use berth_core::Snapshot;
 
-use super::{Store, StoreError, StoredSnapshot};
+use super::audit::append_in;
+use super::{NewAuditEntry, Store, StoreError, StoredSnapshot};
 
 /// A snapshot's summary columns, without its body.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -20,11 +22,17 @@ pub struct SnapshotRow {
 }
 
 impl Store {
-    /// Stores a snapshot unless one with the same content is stored already.
-    /// Returns its id and whether it was new.
-    pub async fn insert_snapshot(&self, snapshot: &Snapshot) -> Result<(i64, bool), StoreError> {
+    /// Stores a snapshot unless one with the same content is stored already, and with it
+    /// `audit` (its detail gets the new `snapshot_id`). Returns its id and whether it was new;
+    /// a snapshot stored already writes no entry.
+    pub async fn insert_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        audit: &NewAuditEntry,
+    ) -> Result<(i64, bool), StoreError> {
         let body = snapshot.to_json();
         let hash = snapshot.content_hash();
+        let mut transaction = self.pool().begin().await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO snapshots
                  (content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count, body)
@@ -40,11 +48,16 @@ impl Store {
         .bind(snapshot.members.len() as i64)
         .bind(snapshot.instances.len() as i64)
         .bind(&body)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *transaction)
         .await?;
         if let Some((id,)) = inserted {
+            let mut entry = audit.clone();
+            entry.detail["snapshot_id"] = id.into();
+            append_in(&mut transaction, &entry).await?;
+            transaction.commit().await?;
             return Ok((id, true));
         }
+        transaction.rollback().await?;
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM snapshots WHERE content_hash = $1")
             .bind(&hash)
             .fetch_one(self.pool())
@@ -104,14 +117,21 @@ impl Store {
         .transpose()
     }
 
-    /// Deletes a stored snapshot; `false` when there is none with this id.
-    pub async fn delete_snapshot(&self, id: i64) -> Result<bool, StoreError> {
+    /// Deletes a stored snapshot, and appends `audit` when it did; `false` when there is none
+    /// with this id.
+    pub async fn delete_snapshot(&self, id: i64, audit: &NewAuditEntry) -> Result<bool, StoreError> {
+        let mut transaction = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM snapshots WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *transaction)
             .await?;
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            append_in(&mut transaction, audit).await?;
+        }
+        transaction.commit().await?;
         self.snapshots.remove(id);
-        Ok(done.rows_affected() == 1)
+        Ok(deleted)
     }
 
     /// One snapshot's summary row; `None` when no such id is stored.

@@ -1,5 +1,10 @@
 //! Stored snapshots: list, upload, export, delete. Shared by `/api/v1/snapshots` and the
-//! Snapshots page; every write is audited here.
+//! Snapshots page; every write is audited here, in the store's transaction that makes it.
+//!
+//! An export is redacted (secret-looking config values replaced, `berth_core::redact`) unless
+//! an admin asks for the secrets: that export is audited (`snapshot.exported`), the redacted
+//! one is not (it shows nothing a viewer cannot read on the pages, and auditing every
+//! download would let any viewer fill the audit log).
 
 use berth_app::types::SnapshotSummary;
 use berth_core::Snapshot;
@@ -35,10 +40,9 @@ pub async fn upload(auth: &Auth, actor: &Actor, text: &str) -> Result<Stored, Ap
 /// Stores a snapshot (audited when new).
 pub async fn store(auth: &Auth, actor: &Actor, snapshot: &Snapshot) -> Result<Stored, AppError> {
     let store = auth.store();
-    let (id, new) = store.insert_snapshot(snapshot).await?;
-    if new {
-        auth.audit().snapshot_added(actor, id, snapshot).await?;
-    }
+    let (id, new) = store
+        .insert_snapshot(snapshot, &auth.audit().snapshot_added(actor, snapshot))
+        .await?;
     let row = store
         .snapshot_row(id)
         .await?
@@ -49,17 +53,40 @@ pub async fn store(auth: &Auth, actor: &Actor, snapshot: &Snapshot) -> Result<St
     })
 }
 
-/// The snapshot as a file: its canonical JSON, with secret-looking values replaced when
-/// `redact` (for sharing).
-pub async fn export(store: &Store, id: i64, redact: bool) -> Result<String, AppError> {
-    let snapshot = store
+/// Which file an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportForm {
+    /// Secret-looking config values replaced, keys and sizes kept: for anyone, for sharing.
+    Redacted,
+    /// Everything as captured: for admins, audited.
+    WithSecrets,
+}
+
+/// The snapshot as a file (its canonical JSON) in `form`. The caller has checked that `actor`
+/// may have it with its secrets; that export is recorded before it is answered.
+pub async fn export(auth: &Auth, actor: &Actor, id: i64, form: ExportForm) -> Result<String, AppError> {
+    let snapshot = auth
+        .store()
         .load_snapshot(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
-    Ok(if redact {
-        snapshot.redacted().0.to_json()
-    } else {
-        snapshot.to_json()
+    Ok(match form {
+        ExportForm::Redacted => snapshot.redacted().0.to_json(),
+        ExportForm::WithSecrets => {
+            auth.audit()
+                .record(
+                    actor,
+                    AuditKind::SnapshotExported,
+                    Some(&snapshot.source.name),
+                    json!({
+                        "snapshot_id": id,
+                        "content_hash": snapshot.content_hash(),
+                        "redacted": false,
+                    }),
+                )
+                .await?;
+            snapshot.to_json()
+        }
     })
 }
 
@@ -69,14 +96,14 @@ pub async fn delete(auth: &Auth, actor: &Actor, id: i64) -> Result<(), AppError>
         .snapshot_row(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
-    store.delete_snapshot(id).await?;
-    auth.audit()
-        .record(
-            actor,
-            AuditKind::SnapshotDeleted,
-            Some(&row.name),
-            json!({ "snapshot_id": id, "content_hash": row.content_hash }),
-        )
-        .await?;
+    let entry = auth.audit().entry(
+        actor,
+        AuditKind::SnapshotDeleted,
+        Some(&row.name),
+        json!({ "snapshot_id": id, "content_hash": row.content_hash }),
+    );
+    if !store.delete_snapshot(id, &entry).await? {
+        return Err(AppError::NotFound(format!("there is no snapshot {id}")));
+    }
     Ok(())
 }

@@ -175,11 +175,19 @@ impl TestApp {
     /// An app whose store holds the demo snapshot.
     pub async fn with_demo() -> TestApp {
         let app = TestApp::empty().await;
-        app.store
-            .insert_snapshot(&berth_core::demo::demo_snapshot())
-            .await
-            .expect("demo stores");
+        app.insert_snapshot(&berth_core::demo::demo_snapshot()).await;
         app
+    }
+
+    /// Stores a snapshot as the command line does (audited); its id.
+    pub async fn insert_snapshot(&self, snapshot: &berth_core::Snapshot) -> i64 {
+        let added = self.auth.audit().snapshot_added(&Actor::command_line(), snapshot);
+        let (id, _) = self
+            .store
+            .insert_snapshot(snapshot, &added)
+            .await
+            .expect("the snapshot stores");
+        id
     }
 
     /// Adds a user with this role (password: [`password_of`]) and signs them in.

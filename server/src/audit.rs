@@ -33,6 +33,8 @@ pub enum AuditKind {
     ScriptletRevised,
     ConnectionAdded,
     ConnectionDeleted,
+    /// The whole store copied into another database (`berth store copy`), recorded in both.
+    StoreCopied,
     // A plan's life (subject `plan:ID`) and its moves' (subject `plan:ID`, the move in the
     // detail), written by the executor as it goes.
     PlanCreated,
@@ -59,7 +61,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 39] = [
+    pub const ALL: [AuditKind; 40] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -79,6 +81,7 @@ impl AuditKind {
         AuditKind::ScriptletRevised,
         AuditKind::ConnectionAdded,
         AuditKind::ConnectionDeleted,
+        AuditKind::StoreCopied,
         AuditKind::PlanCreated,
         AuditKind::PlanEdited,
         AuditKind::PlanPreviewed,
@@ -122,6 +125,7 @@ impl AuditKind {
             AuditKind::ScriptletRevised => "scriptlet.revised",
             AuditKind::ConnectionAdded => "connection.added",
             AuditKind::ConnectionDeleted => "connection.deleted",
+            AuditKind::StoreCopied => "store.copied",
             AuditKind::PlanCreated => "plan.created",
             AuditKind::PlanEdited => "plan.edited",
             AuditKind::PlanPreviewed => "plan.previewed",

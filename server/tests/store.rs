@@ -767,6 +767,19 @@ async fn populate(store: &Store) {
         .unwrap();
 }
 
+/// The rows without the audit entries of copies (a copy adds one to its destination).
+fn without_copies(
+    mut tables: Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)>,
+) -> Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)> {
+    use berth_server::db::copy::Cell;
+    for (table, rows) in &mut tables {
+        if *table == "audit_log" {
+            rows.retain(|row| row[4] != Cell::Text(Some("store.copied".into())));
+        }
+    }
+    tables
+}
+
 async fn all_rows(store: &Store) -> Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)> {
     let mut tables = Vec::new();
     for (table, _) in berth_server::db::copy::TABLES {
@@ -783,7 +796,10 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     let source = sqlite.open().await;
     populate(&source).await;
 
-    let report = source.copy_into(&postgres.open().await).await.unwrap();
+    let report = source
+        .copy_into(&postgres.open().await, &entry("store.copied", "copy"))
+        .await
+        .unwrap();
     let counts: Vec<_> = report
         .tables
         .iter()
@@ -809,11 +825,32 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
         ]
     );
     let target = postgres.open().await;
-    target.copy_into(&back.open().await).await.unwrap();
+    target
+        .copy_into(&back.open().await, &entry("store.copied", "copy"))
+        .await
+        .unwrap();
 
     let original = all_rows(&source).await;
-    assert_eq!(all_rows(&target).await, original, "SQLite → PostgreSQL");
-    assert_eq!(all_rows(&back.open().await).await, original, "and back");
+    assert_eq!(
+        without_copies(all_rows(&target).await),
+        original,
+        "SQLite → PostgreSQL"
+    );
+    assert_eq!(
+        without_copies(all_rows(&back.open().await).await),
+        original,
+        "and back"
+    );
+    // Each copy is the last entry of its destination, with what it copied.
+    let copies = back.open().await.audit_of_subject("copy").await.unwrap();
+    assert_eq!(
+        copies.len(),
+        2,
+        "the first copy's entry travelled with the second"
+    );
+    let detail: serde_json::Value = serde_json::from_str(&copies[1].detail).unwrap();
+    assert_eq!(detail["rows"]["audit_log"], 3, "{detail}");
+    assert_eq!(detail["rows"]["connections"], 1, "{detail}");
     assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));
 
     // New rows continue after the copied ids on PostgreSQL.
@@ -825,7 +862,10 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     assert_eq!(added.id, 3);
 
     // A destination with anything in it is refused, and keeps what it had.
-    let error = source.copy_into(&target).await.unwrap_err();
+    let error = source
+        .copy_into(&target, &entry("store.copied", "copy"))
+        .await
+        .unwrap_err();
     assert!(matches!(error, StoreError::DestinationNotEmpty(..)), "{error:?}");
     assert!(error.to_string().contains("3 rows in users"), "{error}");
     assert_eq!(target.list_users().await.unwrap().len(), 3);

@@ -33,6 +33,10 @@ pub enum AuditKind {
     ScriptletRevised,
     ConnectionAdded,
     ConnectionDeleted,
+    /// A client key an older Berth stored in the clear, sealed with the secret key file.
+    ConnectionKeySealed,
+    /// Every connection's client key sealed again under a new secret key file.
+    ConnectionsRekeyed,
     /// The whole store copied into another database (`berth store copy`), recorded in both.
     StoreCopied,
     // A plan's life (subject `plan:ID`) and its moves' (subject `plan:ID`, the move in the
@@ -61,7 +65,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 40] = [
+    pub const ALL: [AuditKind; 42] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -81,6 +85,8 @@ impl AuditKind {
         AuditKind::ScriptletRevised,
         AuditKind::ConnectionAdded,
         AuditKind::ConnectionDeleted,
+        AuditKind::ConnectionKeySealed,
+        AuditKind::ConnectionsRekeyed,
         AuditKind::StoreCopied,
         AuditKind::PlanCreated,
         AuditKind::PlanEdited,
@@ -125,6 +131,8 @@ impl AuditKind {
             AuditKind::ScriptletRevised => "scriptlet.revised",
             AuditKind::ConnectionAdded => "connection.added",
             AuditKind::ConnectionDeleted => "connection.deleted",
+            AuditKind::ConnectionKeySealed => "connection.key_sealed",
+            AuditKind::ConnectionsRekeyed => "connection.rekeyed",
             AuditKind::StoreCopied => "store.copied",
             AuditKind::PlanCreated => "plan.created",
             AuditKind::PlanEdited => "plan.edited",

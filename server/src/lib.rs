@@ -42,6 +42,7 @@ pub mod impact_cli;
 pub mod incus;
 pub mod plan_cli;
 pub mod sandbox;
+pub mod secrets;
 pub mod serve;
 pub mod services;
 pub mod simulate_cli;

@@ -8,8 +8,8 @@ mod support;
 use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;
 use berth_server::db::{
-    known_schema_version, AuditFilter, ConnectionRecord, NewAuditEntry, Store, StoreError, UserChange,
-    DATABASE_FILE,
+    known_schema_version, AuditFilter, ClientKeyChange, ConnectionRecord, NewAuditEntry, Store, StoreError,
+    UserChange, DATABASE_FILE,
 };
 use support::database::{Backend, TestDatabase};
 
@@ -59,6 +59,7 @@ on_both_databases!(
     a_lease_has_one_holder_until_it_expires,
     scriptlets_keep_numbered_revisions,
     connections_and_snapshot_deletion,
+    client_keys_are_replaced_all_or_none,
     plans_change_state_only_from_the_state_they_were_read_in,
     a_rollout_step_moves_forward_once,
 );
@@ -589,16 +590,32 @@ async fn connections_and_snapshot_deletion(database: TestDatabase) {
         created_by: "root".into(),
         created_at: 5,
     };
-    assert!(store.insert_connection(&connection).await.unwrap());
+    let (added, deleted) = (
+        entry("connection.added", "prod"),
+        entry("connection.deleted", "prod"),
+    );
+    assert!(store.insert_connection(&connection, &added).await.unwrap());
     assert!(
-        !store.insert_connection(&connection).await.unwrap(),
+        !store.insert_connection(&connection, &added).await.unwrap(),
         "names are unique"
     );
     assert_eq!(store.connection("prod").await.unwrap(), Some(connection.clone()));
     assert_eq!(store.list_connections().await.unwrap(), vec![connection]);
-    assert!(store.delete_connection("prod").await.unwrap());
-    assert!(!store.delete_connection("prod").await.unwrap());
+    assert!(store.delete_connection("prod", &deleted).await.unwrap());
+    assert!(!store.delete_connection("prod", &deleted).await.unwrap());
     assert!(store.list_connections().await.unwrap().is_empty());
+    let kinds: Vec<String> = store
+        .audit_of_subject("prod")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connection.added", "connection.deleted"],
+        "one entry per change made"
+    );
 
     let (id, _) = store
         .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
@@ -624,6 +641,51 @@ async fn connections_and_snapshot_deletion(database: TestDatabase) {
         .filter(|entry| entry.kind == "snapshot.deleted")
         .count();
     assert_eq!(deletions, 1);
+}
+
+async fn client_keys_are_replaced_all_or_none(database: TestDatabase) {
+    let store = database.open().await;
+    for name in ["a", "b"] {
+        let record = ConnectionRecord {
+            name: name.into(),
+            remote: "https://192.0.2.1:8443".into(),
+            client_cert: Some("CERT".into()),
+            client_key: Some(format!("v1:old:{name}")),
+            server_cert: None,
+            server_ca: None,
+            server_fingerprint: Some("ab".repeat(32)),
+            created_by: "root".into(),
+            created_at: 5,
+        };
+        assert!(store
+            .insert_connection(&record, &entry("connection.added", name))
+            .await
+            .unwrap());
+    }
+    assert_eq!(store.client_key_sealers().await.unwrap(), ["old"]);
+    let change = |name: &str, from: &str| ClientKeyChange {
+        connection: name.into(),
+        from: from.into(),
+        to: format!("v1:new:{name}"),
+    };
+    // One of them holds another value than the one it is replaced from: nothing changes.
+    let stale = [change("a", "v1:old:a"), change("b", "v1:other:b")];
+    assert!(!store
+        .replace_client_keys(&stale, &entry("connection.rekeyed", "keys"))
+        .await
+        .unwrap());
+    assert_eq!(store.client_key_sealers().await.unwrap(), ["old"]);
+    assert!(
+        store.audit_of_subject("keys").await.unwrap().is_empty(),
+        "no entry for what was not done"
+    );
+    let both = [change("a", "v1:old:a"), change("b", "v1:old:b")];
+    assert!(store
+        .replace_client_keys(&both, &entry("connection.rekeyed", "keys"))
+        .await
+        .unwrap());
+    assert_eq!(store.client_key_sealers().await.unwrap(), ["new"]);
+    assert_eq!(store.audit_of_subject("keys").await.unwrap().len(), 1);
 }
 
 /// A store with something in every table.
@@ -681,17 +743,20 @@ async fn populate(store: &Store) {
         .await
         .unwrap();
     store
-        .insert_connection(&ConnectionRecord {
-            name: "lab".into(),
-            remote: "unix:///var/lib/incus/unix.socket".into(),
-            client_cert: None,
-            client_key: None,
-            server_cert: None,
-            server_ca: None,
-            server_fingerprint: None,
-            created_by: "dave".into(),
-            created_at: 17,
-        })
+        .insert_connection(
+            &ConnectionRecord {
+                name: "lab".into(),
+                remote: "unix:///var/lib/incus/unix.socket".into(),
+                client_cert: None,
+                client_key: None,
+                server_cert: None,
+                server_ca: None,
+                server_fingerprint: None,
+                created_by: "dave".into(),
+                created_at: 17,
+            },
+            &entry("connection.added", "lab"),
+        )
         .await
         .unwrap();
     store
@@ -815,7 +880,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "scriptlets=1",
             "scriptlet_revisions=2",
             "connections=1",
-            "audit_log=2",
+            "audit_log=3",
             "leases=1",
             "plans=2",
             "plan_moves=1",
@@ -849,7 +914,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
         "the first copy's entry travelled with the second"
     );
     let detail: serde_json::Value = serde_json::from_str(&copies[1].detail).unwrap();
-    assert_eq!(detail["rows"]["audit_log"], 3, "{detail}");
+    assert_eq!(detail["rows"]["audit_log"], 4, "{detail}");
     assert_eq!(detail["rows"]["connections"], 1, "{detail}");
     assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));
 

@@ -835,7 +835,7 @@ pub(crate) async fn fresh_state(auth: &Auth, connection: &str) -> Result<(Snapsh
         .connection(connection)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no connection {connection:?}")))?;
-    let client = client_for(&record)?;
+    let client = client_for(auth.store(), &record)?;
     // A cluster that just lost a connection between members answers one capture with an error
     // and the next one whole: a failed read is tried again before the step is given up.
     let mut attempt = 1;

@@ -123,7 +123,12 @@ impl TestApp {
         super::logs::capture();
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::fresh(Backend::from_env()).await;
-        let store = database.open().await;
+        // Connections' client keys are sealed with a key of the app's own, as `serve`'s
+        // would be with its key file.
+        let store = database
+            .open()
+            .await
+            .with_sealing_key(berth_server::secrets::SecretKey::generate());
         let site = dir.path().join("site");
         std::fs::create_dir_all(site.join("pkg")).unwrap();
         std::fs::write(site.join("pkg/berth.css"), "body {}").unwrap();

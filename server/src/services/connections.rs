@@ -233,9 +233,17 @@ pub async fn unlock(store: Store, key: SecretKey, clock: Clock) -> Result<(Store
                     Some(&record.name),
                     json!({ "key_id": key.id() }),
                 );
-                // Another replica sealing it at the same moment leaves it sealed too.
                 if store.replace_client_keys(&[change], &entry).await? {
                     check.sealed.push(record.name.clone());
+                    continue;
+                }
+                // Another replica sealed it at the same moment: with the same key file, if
+                // replicas share it as they must.
+                let sealed_meanwhile = store.connection(&record.name).await?;
+                if let Some(stored) = sealed_meanwhile.and_then(|record| record.client_key) {
+                    if let Err(error) = secrets::open(key, &record.name, &stored) {
+                        check.unreadable.push(error);
+                    }
                 }
             }
             StoredForm::Sealed { .. } | StoredForm::Unknown { .. } => {

@@ -239,8 +239,9 @@ pub struct ConnectionView {
     pub created_at: String,
 }
 
-/// A new connection, as an admin enters it. PEM texts, not file names: the server keeps them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A new connection, as an admin enters it. PEM texts, not file names: the server keeps them
+/// (the client key sealed). `Debug` shows no client key.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewConnection {
     pub name: String,
     /// `unix:///var/lib/incus/unix.socket` or `https://HOST:PORT`.
@@ -250,6 +251,20 @@ pub struct NewConnection {
     pub server_cert: Option<String>,
     pub server_ca: Option<String>,
     pub server_fingerprint: Option<String>,
+}
+
+impl std::fmt::Debug for NewConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewConnection")
+            .field("name", &self.name)
+            .field("remote", &self.remote)
+            .field("client_cert", &self.client_cert.as_ref().map(|_| "[certificate]"))
+            .field("client_key", &self.client_key.as_ref().map(|_| "[redacted]"))
+            .field("server_cert", &self.server_cert.as_ref().map(|_| "[certificate]"))
+            .field("server_ca", &self.server_ca.as_ref().map(|_| "[certificate]"))
+            .field("server_fingerprint", &self.server_fingerprint)
+            .finish()
+    }
 }
 
 /// What the sandbox offers to pick from on one snapshot.

@@ -109,10 +109,13 @@ pub enum Action {
     DeleteSnapshots,
     /// Read the audit log.
     ReadAudit,
+    /// Export a snapshot with its secret values (`environment.*`, `cloud-init.*`, keys named
+    /// like passwords, tokens or keys); every other answer has them redacted.
+    ExportSecrets,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Read,
         Action::ManageOwnAccount,
         Action::RunSandbox,
@@ -125,6 +128,7 @@ impl Action {
         Action::ManageConnections,
         Action::DeleteSnapshots,
         Action::ReadAudit,
+        Action::ExportSecrets,
     ];
 
     /// The table: the lowest role that may take each action.
@@ -136,9 +140,11 @@ impl Action {
             }
             Action::ApprovePlans => Role::Reviewer,
             Action::ExecutePlans => Role::Operator,
-            Action::ManageUsers | Action::ManageConnections | Action::DeleteSnapshots | Action::ReadAudit => {
-                Role::Admin
-            }
+            Action::ManageUsers
+            | Action::ManageConnections
+            | Action::DeleteSnapshots
+            | Action::ReadAudit
+            | Action::ExportSecrets => Role::Admin,
         }
     }
 
@@ -156,6 +162,7 @@ impl Action {
             Action::ManageConnections => "manage_connections",
             Action::DeleteSnapshots => "delete_snapshots",
             Action::ReadAudit => "read_audit",
+            Action::ExportSecrets => "export_secrets",
         }
     }
 }

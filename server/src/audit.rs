@@ -26,11 +26,19 @@ pub enum AuditKind {
     /// A snapshot stored (imported, uploaded, captured, or the demo).
     SnapshotAdded,
     SnapshotDeleted,
+    /// A snapshot exported with its secret values (admins; redacted exports are not audited).
+    SnapshotExported,
     ScriptletCreated,
     /// A new revision of a scriptlet saved.
     ScriptletRevised,
     ConnectionAdded,
     ConnectionDeleted,
+    /// A client key an older Berth stored in the clear, sealed with the secret key file.
+    ConnectionKeySealed,
+    /// Every connection's client key sealed again under a new secret key file.
+    ConnectionsRekeyed,
+    /// The whole store copied into another database (`berth store copy`), recorded in both.
+    StoreCopied,
     // A plan's life (subject `plan:ID`) and its moves' (subject `plan:ID`, the move in the
     // detail), written by the executor as it goes.
     PlanCreated,
@@ -57,7 +65,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 38] = [
+    pub const ALL: [AuditKind; 42] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -72,10 +80,14 @@ impl AuditKind {
         AuditKind::TokenRevoked,
         AuditKind::SnapshotAdded,
         AuditKind::SnapshotDeleted,
+        AuditKind::SnapshotExported,
         AuditKind::ScriptletCreated,
         AuditKind::ScriptletRevised,
         AuditKind::ConnectionAdded,
         AuditKind::ConnectionDeleted,
+        AuditKind::ConnectionKeySealed,
+        AuditKind::ConnectionsRekeyed,
+        AuditKind::StoreCopied,
         AuditKind::PlanCreated,
         AuditKind::PlanEdited,
         AuditKind::PlanPreviewed,
@@ -114,10 +126,14 @@ impl AuditKind {
             AuditKind::TokenRevoked => "token.revoked",
             AuditKind::SnapshotAdded => "snapshot.added",
             AuditKind::SnapshotDeleted => "snapshot.deleted",
+            AuditKind::SnapshotExported => "snapshot.exported",
             AuditKind::ScriptletCreated => "scriptlet.created",
             AuditKind::ScriptletRevised => "scriptlet.revised",
             AuditKind::ConnectionAdded => "connection.added",
             AuditKind::ConnectionDeleted => "connection.deleted",
+            AuditKind::ConnectionKeySealed => "connection.key_sealed",
+            AuditKind::ConnectionsRekeyed => "connection.rekeyed",
+            AuditKind::StoreCopied => "store.copied",
             AuditKind::PlanCreated => "plan.created",
             AuditKind::PlanEdited => "plan.edited",
             AuditKind::PlanPreviewed => "plan.previewed",
@@ -234,26 +250,31 @@ impl Audit {
         Ok(())
     }
 
-    /// Records that a snapshot was stored (only when it was new: storing is idempotent).
-    pub async fn snapshot_added(
+    /// The entry for storing `snapshot`, for [`Store::insert_snapshot`] (which writes it only
+    /// when the snapshot is new, and adds its id: storing is idempotent).
+    pub fn snapshot_added(&self, actor: &Actor, snapshot: &berth_core::Snapshot) -> NewAuditEntry {
+        self.snapshot_added_as(actor, snapshot, &snapshot.content_hash())
+    }
+
+    /// [`Audit::snapshot_added`] with the content hash known already (hashing a large
+    /// snapshot's JSON is work done once, off the async runtime).
+    pub fn snapshot_added_as(
         &self,
         actor: &Actor,
-        id: i64,
         snapshot: &berth_core::Snapshot,
-    ) -> Result<(), StoreError> {
+        content_hash: &str,
+    ) -> NewAuditEntry {
         let detail = serde_json::json!({
-            "snapshot_id": id,
             "source": snapshot.source.kind,
-            "content_hash": snapshot.content_hash(),
+            "content_hash": content_hash,
             "members": snapshot.members.len(),
             "instances": snapshot.instances.len(),
         });
-        self.record(
+        self.entry(
             actor,
             AuditKind::SnapshotAdded,
             Some(&snapshot.source.name),
             detail,
         )
-        .await
     }
 }

@@ -48,7 +48,7 @@ pub enum Command {
         #[command(subcommand)]
         command: SnapshotCommand,
     },
-    /// Configure the clusters Berth connects to: add, list, remove.
+    /// Configure the clusters Berth connects to: add, list, remove, rekey (their client keys).
     Connection {
         #[command(subcommand)]
         command: ConnectionCommand,
@@ -219,6 +219,8 @@ mod tests {
             vec!["berth", "snapshot", "export", "latest"],
             vec!["berth", "user", "list"],
             vec!["berth", "user", "set-role", "alice", "viewer"],
+            vec!["berth", "connection", "list"],
+            vec!["berth", "connection", "rekey"],
         ] {
             let mut with_dir = command.clone();
             with_dir.extend(["--data-dir", "/tmp/elsewhere"]);
@@ -226,6 +228,23 @@ mod tests {
             let mut with_database = command.clone();
             with_database.extend(["--database", "postgres://berth@db.example/berth"]);
             Cli::try_parse_from(&with_database).unwrap_or_else(|e| panic!("{command:?}: {e}"));
+        }
+    }
+
+    #[test]
+    fn every_command_that_handles_client_keys_takes_the_key_file() {
+        for command in [
+            vec!["berth", "serve"],
+            vec!["berth", "connection", "add", "lab", "--remote", "unix:///x"],
+            vec!["berth", "connection", "list"],
+            vec!["berth", "connection", "remove", "lab"],
+            vec!["berth", "connection", "rekey", "--new-key-file", "/tmp/next.key"],
+            vec!["berth", "plan", "list"],
+            vec!["berth", "plan", "preview", "1", "--as", "alice"],
+        ] {
+            let mut with_key = command.clone();
+            with_key.extend(["--secret-key-file", "/etc/berth/secret.key"]);
+            Cli::try_parse_from(&with_key).unwrap_or_else(|e| panic!("{command:?}: {e}"));
         }
     }
 
@@ -244,6 +263,8 @@ mod tests {
             "BERTH_DATA_DIR",
             "--simulation-time-limit-ms",
             "BERTH_SIMULATION_TIME_LIMIT_MS",
+            "--secret-key-file",
+            "BERTH_SECRET_KEY_FILE",
         ] {
             assert!(help.contains(option), "`berth serve --help` lacks {option}");
         }

@@ -3,7 +3,8 @@
 //! replayed under both revisions in a sandbox worker (the workers keep the snapshot prepared
 //! and the revisions compiled between shards), the shards added up as they arrive, progress
 //! reported after each. Dropping the future cancels the replay: the workers running its shards
-//! are killed with it.
+//! are killed with it. The replay's errors are scrubbed of the snapshot's secret values before
+//! it is answered or stored (a scriptlet's `fail(…)` may quote any config value).
 
 use berth_core::engine::{Diagnostic, IncusVersion};
 use berth_core::impact::{shards, Impact, Scenario, Scope};
@@ -112,6 +113,7 @@ impl Replay<'_> {
             done.instances_done += instances;
             progress(done);
         }
+        impact.scrub_secrets(&self.snapshot.secret_values());
         Ok(impact)
     }
 }

@@ -14,7 +14,8 @@
 //!   the domain to the UI's wire types.
 //! - [`db`]: the store on SQLite or PostgreSQL (migrations, snapshots, accounts, audit, copy);
 //!   [`store_cli`]: `berth store copy`.
-//! - [`incus`]: the Incus REST client (unix socket, HTTPS with a client certificate).
+//! - [`incus`]: the Incus REST client (unix socket, HTTPS with a client certificate);
+//!   [`remote`]: the client for a connection, its key opened with the store's secret key.
 //! - [`auth`]: accounts, sessions, API tokens; [`audit`]: the audit log's writer;
 //!   [`user_cli`]: `berth user add|list|set-role|passwd`; [`connection_cli`]: `berth connection
 //!   add|list|remove`.
@@ -48,7 +49,9 @@ pub mod incus;
 pub mod params;
 pub mod plan_cli;
 pub mod plans;
+pub mod remote;
 pub mod sandbox;
+pub mod secrets;
 pub mod serve;
 pub mod services;
 pub mod simulate_cli;

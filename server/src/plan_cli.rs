@@ -139,6 +139,8 @@ pub struct CommandContext {
     #[command(flatten)]
     pub data_dir: StoreArgs,
     #[command(flatten)]
+    pub secret_key: crate::secrets::SecretKeyArgs,
+    #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
     pub plan_sandbox: PlanSandboxArgs,
@@ -187,6 +189,9 @@ pub async fn run(command: PlanCommand) -> anyhow::Result<u8> {
         .open()
         .await
         .with_context(|| format!("cannot open the store in {}", context.data_dir.describe()))?;
+    // A key that does not open is reported where a plan needs it (`client_for`).
+    let (store, _) =
+        crate::connection_cli::open_secret_key(store, &context.data_dir, &context.secret_key).await?;
     let auth = Auth::new(store.clone(), Clock::system(), AuthConfig::default());
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     // Plan commands preview and execute: the plans' workers, as a server has them.

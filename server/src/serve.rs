@@ -1,5 +1,6 @@
-//! `berth serve`: open the store, make sure an admin exists, build the router, listen (plain
-//! HTTP or TLS) until Ctrl-C or SIGTERM.
+//! `berth serve`: open the store and its secret key file (refusing to start when a stored
+//! client key does not open with it), make sure an admin exists, build the router, listen
+//! (plain HTTP or TLS) until Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,10 +16,12 @@ use tokio::net::TcpListener;
 use crate::audit::{Actor, Audit};
 use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
+use crate::connection_cli::open_secret_key;
 use crate::db::{Store, StoreArgs};
 use crate::http::streams::OpenStreams;
 use crate::http::{router, AppState, WebConfig};
 use crate::sandbox::{PlanSandboxArgs, SandboxArgs, SandboxPools, SimulationArgs};
+use crate::secrets::SecretKeyArgs;
 use crate::services::Services;
 use crate::site::locate_site_root;
 use crate::tls::{PeerAddress, TlsListener};
@@ -70,6 +73,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub data_dir: StoreArgs,
 
+    #[command(flatten)]
+    pub secret_key: SecretKeyArgs,
+
     /// Load the built-in demo snapshot into the store (once; it is identified by its hash),
     /// and if there is no admin yet, create `admin` with a random password printed once.
     #[arg(long, env = "BERTH_DEMO")]
@@ -100,18 +106,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .open()
         .await
         .with_context(|| format!("cannot open the store in {}", args.data_dir.describe()))?;
+    let (store, check) = open_secret_key(store, &args.data_dir, &args.secret_key).await?;
+    if !check.unreadable.is_empty() {
+        let reasons: Vec<String> = check.unreadable.iter().map(ToString::to_string).collect();
+        anyhow::bail!("{}", reasons.join("\n"));
+    }
     let clock = Clock::system();
     if args.demo {
         let snapshot = berth_core::demo::demo_snapshot();
+        let entry =
+            Audit::new(store.clone(), clock.clone()).snapshot_added(&Actor::command_line(), &snapshot);
         let (id, inserted) = store
-            .insert_snapshot(&snapshot)
+            .insert_snapshot(&snapshot, &entry)
             .await
             .context("cannot store the demo snapshot")?;
-        if inserted {
-            Audit::new(store.clone(), clock.clone())
-                .snapshot_added(&Actor::command_line(), id, &snapshot)
-                .await?;
-        }
         tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -1,11 +1,13 @@
 //! `berth snapshot capture|import|export|list`: snapshots between clusters, files and the store.
+//! Importing is audited with the snapshot; an export with the secrets (without `--redact`) is
+//! audited as the web's is, marked as made on the command line.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use berth_core::Snapshot;
 
-use crate::audit::{Actor, Audit};
+use crate::audit::{Actor, Audit, AuditKind};
 use crate::capture::capture;
 use crate::clock::Clock;
 use crate::connection_cli::ConnectionArgs;
@@ -96,12 +98,9 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
             let snapshot = Snapshot::from_json(&text)
                 .with_context(|| format!("{} is not a usable snapshot", file.display()))?;
             let store = data_dir.open().await?;
-            let (id, new) = store.insert_snapshot(&snapshot).await?;
-            if new {
-                Audit::new(store.clone(), Clock::system())
-                    .snapshot_added(&Actor::command_line(), id, &snapshot)
-                    .await?;
-            }
+            let entry =
+                Audit::new(store.clone(), Clock::system()).snapshot_added(&Actor::command_line(), &snapshot);
+            let (id, new) = store.insert_snapshot(&snapshot, &entry).await?;
             println!("{id}");
             eprintln!(
                 "{} snapshot {id}",
@@ -135,6 +134,18 @@ pub async fn run(command: SnapshotCommand) -> anyhow::Result<()> {
                 eprintln!("redacted {count} values");
                 redacted
             } else {
+                Audit::new(store.clone(), Clock::system())
+                    .record(
+                        &Actor::command_line(),
+                        AuditKind::SnapshotExported,
+                        Some(&stored.source.name),
+                        serde_json::json!({
+                            "snapshot_id": id,
+                            "content_hash": stored.content_hash(),
+                            "redacted": false,
+                        }),
+                    )
+                    .await?;
                 stored
             };
             write(&stored, &output)?;

@@ -1,10 +1,16 @@
 //! `berth store copy --from URL --to URL`: move a deployment between databases (SQLite to
 //! PostgreSQL when a team outgrows one process, and back), everything included. The
-//! destination is migrated first and must hold no rows; the copy is one transaction.
+//! destination is migrated first and must hold no rows; the copy is one transaction. Both
+//! stores record it (`store.copied`, by the command line): the destination in the copy's
+//! transaction, the source once the copy is committed, so a copy of a store never goes
+//! unnoticed in it.
 
 use anyhow::Context;
 use clap::Subcommand;
+use serde_json::json;
 
+use crate::audit::{Actor, Audit, AuditKind};
+use crate::clock::Clock;
 use crate::db::{DatabaseUrl, Store};
 
 #[derive(Debug, Subcommand)]
@@ -32,10 +38,25 @@ pub async fn run(command: StoreCommand) -> anyhow::Result<()> {
     let destination = Store::connect(&to)
         .await
         .with_context(|| format!("cannot open {to}"))?;
+    // URLs as `Display` shows them: never with a password.
+    let detail = json!({ "from": from.to_string(), "to": to.to_string() });
+    let actor = Actor::command_line();
+    let entry = Audit::new(destination.clone(), Clock::system()).entry(
+        &actor,
+        AuditKind::StoreCopied,
+        None,
+        detail.clone(),
+    );
     let report = source
-        .copy_into(&destination)
+        .copy_into(&destination, &entry)
         .await
         .with_context(|| format!("cannot copy {from} into {to}"))?;
+    let mut detail = detail;
+    detail["rows"] = report.rows();
+    Audit::new(source.clone(), Clock::system())
+        .record(&actor, AuditKind::StoreCopied, None, detail)
+        .await
+        .with_context(|| format!("copied, but cannot record the copy in {from}'s audit log"))?;
     for (table, rows) in &report.tables {
         println!("{table}\t{rows}");
     }

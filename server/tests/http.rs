@@ -204,7 +204,7 @@ async fn a_snapshot_whose_version_berth_cannot_read_needs_an_explicit_one() {
     let app = TestApp::empty().await;
     let mut snapshot = berth_core::demo::demo_snapshot();
     snapshot.server.environment.server_version = "6.0.4-1ubuntu2".into();
-    let (id, _) = app.store.insert_snapshot(&snapshot).await.unwrap();
+    let id = app.insert_snapshot(&snapshot).await;
     let mut body = serde_json::json!({
         "snapshot_id": id,
         "source": "def instance_placement(request, candidate_members):\n    set_target(\"hv-a02\")\n",

@@ -197,21 +197,13 @@ async fn snapshot_uploads_are_checked_whole_and_deleting_is_for_admins() {
         (StatusCode::OK, Some(id))
     );
 
-    let exported = app
-        .send_as(&author, Method::GET, &format!("/api/v1/snapshots/{id}"), None)
-        .await;
-    assert_eq!(exported.body, scaled, "an export is the stored file");
+    // An export is redacted unless an admin asks for the secrets.
     let redacted = app
-        .send_as(
-            &author,
-            Method::GET,
-            &format!("/api/v1/snapshots/{id}?redact=true"),
-            None,
-        )
+        .send_as(&author, Method::GET, &format!("/api/v1/snapshots/{id}"), None)
         .await;
     assert!(berth_core::Snapshot::from_json(&redacted.body).is_ok());
     assert_ne!(redacted.body, scaled, "the demo has values to redact");
-    for spelling in ["redact=1", "redact=yes"] {
+    for spelling in ["redact=true", "redact=1", "redact=yes", "redact="] {
         let same = app
             .send_as(
                 &author,
@@ -222,8 +214,8 @@ async fn snapshot_uploads_are_checked_whole_and_deleting_is_for_admins() {
             .await;
         assert_eq!(same.body, redacted.body, "{spelling}");
     }
-    for spelling in ["redact=", "redact=false", "redact=0"] {
-        let plain = app
+    for spelling in ["redact=false", "redact=0"] {
+        let refused = app
             .send_as(
                 &author,
                 Method::GET,
@@ -231,7 +223,24 @@ async fn snapshot_uploads_are_checked_whole_and_deleting_is_for_admins() {
                 None,
             )
             .await;
-        assert_eq!(plain.body, scaled, "{spelling}");
+        assert_eq!(
+            refused.status,
+            StatusCode::FORBIDDEN,
+            "{spelling}: {}",
+            refused.body
+        );
+        let plain = app
+            .send_as(
+                &app.admin,
+                Method::GET,
+                &format!("/api/v1/snapshots/{id}?{spelling}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            plain.body, scaled,
+            "an admin's export with the secrets is the stored file"
+        );
     }
     let unclear = app
         .send_as(

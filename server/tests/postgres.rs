@@ -110,7 +110,9 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
     support::logs::secret(&session.cookie_value);
     let (_, token) = auth.create_token(&session.principal, "ci", None).await.unwrap();
     support::logs::secret(&token);
-    store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let demo = demo_snapshot();
+    let added = auth.audit().snapshot_added(&Actor::command_line(), &demo);
+    store.insert_snapshot(&demo, &added).await.unwrap();
     store.close().await;
 
     let copy = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
@@ -118,7 +120,7 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
     assert_eq!(
         text(&copy.stdout),
         "users\t1\nsessions\t1\napi_tokens\t1\nsnapshots\t1\nscriptlets\t0\nscriptlet_revisions\t0\n\
-         connections\t0\naudit_log\t3\nleases\t0\nplans\t0\nplan_moves\t0\nplan_approvals\t0\n\
+         connections\t0\naudit_log\t4\nleases\t0\nplans\t0\nplan_moves\t0\nplan_approvals\t0\n\
          plan_comments\t0\nplan_rollouts\t0\n"
     );
     let again = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
@@ -137,15 +139,57 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
         postgres.open().await,
         TestDatabase::at(&back).open().await,
     );
+    // Every copy is recorded in the store it left (once it is committed) and in the one it
+    // filled (its last row); the rest is the same everywhere.
+    let copies = |store: &berth_server::db::Store| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_entries(&berth_server::db::AuditFilter {
+                    kind: Some("store.copied".into()),
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(copies(&original).await.len(), 1, "the source knows it was copied");
+    assert_eq!(
+        copies(&moved).await.len(),
+        2,
+        "filled by one copy, source of another"
+    );
+    let filled = copies(&returned).await;
+    assert_eq!(filled.len(), 2, "its own and the one PostgreSQL had when copied");
+    let detail: serde_json::Value = serde_json::from_str(&filled[0].detail).unwrap();
+    assert_eq!(filled[0].actor, None);
+    assert_eq!(detail["via"], "command line");
+    assert!(detail["to"].as_str().unwrap().starts_with(&back), "{detail}");
+    if let Some(password) = url::Url::parse(&postgres.text).unwrap().password() {
+        assert!(
+            !detail["from"].as_str().unwrap().contains(password),
+            "never the database's password"
+        );
+    }
+    assert_eq!(detail["rows"]["users"], 1, "{detail}");
+    let without_copies = |rows: Vec<Vec<berth_server::db::copy::Cell>>, table: &str| -> Vec<_> {
+        rows.into_iter()
+            .filter(|row| {
+                table != "audit_log"
+                    || row[4] != berth_server::db::copy::Cell::Text(Some("store.copied".into()))
+            })
+            .collect()
+    };
     for (table, _) in berth_server::db::copy::TABLES {
-        let rows = original.table_rows(table).await.unwrap();
+        let rows = without_copies(original.table_rows(table).await.unwrap(), table);
         assert_eq!(
-            moved.table_rows(table).await.unwrap(),
+            without_copies(moved.table_rows(table).await.unwrap(), table),
             rows,
             "{table} in PostgreSQL"
         );
         assert_eq!(
-            returned.table_rows(table).await.unwrap(),
+            without_copies(returned.table_rows(table).await.unwrap(), table),
             rows,
             "{table} back in SQLite"
         );

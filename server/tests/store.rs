@@ -8,24 +8,12 @@ mod support;
 use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;
 use berth_server::db::{
-    known_schema_version, Admission, ApprovalLost, AttemptLimit, AttemptScope, AuditFilter, ConnectionRecord,
-    MoveChange, NewAuditEntry, NewSessionRow, PlanWrite, PreviewWrite, RolloutStart, StateChange, Store,
-    StoreError, UserChange, UserUpdate, DATABASE_FILE,
+    known_schema_version, Admission, ApprovalLost, AttemptLimit, AttemptScope, AuditFilter, ClientKeyChange,
+    ConnectionRecord, MoveChange, NewAuditEntry, NewSessionRow, PlanWrite, PreviewWrite, RolloutStart,
+    StateChange, Store, StoreError, UserChange, UserUpdate, DATABASE_FILE,
 };
 use support::database::{Backend, TestDatabase};
 
-/// An audit entry of `kind` about `subject`, as the services make them.
-fn entry(kind: &str, subject: &str) -> NewAuditEntry {
-    NewAuditEntry {
-        at: 1,
-        actor_id: None,
-        actor: Some("test".into()),
-        kind: kind.into(),
-        subject: Some(subject.into()),
-        detail: serde_json::json!({}),
-        address: None,
-    }
-}
 
 /// Runs each named test (an `async fn(TestDatabase)`) once on SQLite and once on PostgreSQL.
 macro_rules! on_both_databases {
@@ -48,6 +36,19 @@ macro_rules! on_both_databases {
     };
 }
 
+/// An audit entry of `kind` about `subject`, as a service makes one for the store method.
+fn entry(kind: &str, subject: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: 1,
+        actor_id: None,
+        actor: None,
+        kind: kind.into(),
+        subject: Some(subject.into()),
+        detail: serde_json::json!({}),
+        address: None,
+    }
+}
+
 on_both_databases!(
     opening_applies_every_migration,
     a_snapshot_is_stored_once_and_loads_back_equal,
@@ -62,6 +63,7 @@ on_both_databases!(
     a_lease_has_one_holder_until_it_expires,
     scriptlets_keep_numbered_revisions,
     connections_and_snapshot_deletion,
+    client_keys_are_replaced_all_or_none,
     plans_change_state_only_from_the_state_they_were_read_in,
     a_rollout_step_moves_forward_once,
 );
@@ -271,9 +273,14 @@ async fn sqlite_is_a_wal_database_in_the_data_directory() {
 async fn a_snapshot_is_stored_once_and_loads_back_equal(database: TestDatabase) {
     let store = database.open().await;
     let demo = demo_snapshot();
-    let (id, inserted) = store.insert_snapshot(&demo).await.unwrap();
+    let added = entry("snapshot.added", "demo");
+    let (id, inserted) = store.insert_snapshot(&demo, &added).await.unwrap();
     assert!(inserted);
-    assert_eq!(store.insert_snapshot(&demo).await.unwrap(), (id, false));
+    assert_eq!(store.insert_snapshot(&demo, &added).await.unwrap(), (id, false));
+    let entries = store.audit_of_subject("demo").await.unwrap();
+    assert_eq!(entries.len(), 1, "stored once, recorded once: {entries:?}");
+    let detail: serde_json::Value = serde_json::from_str(&entries[0].detail).unwrap();
+    assert_eq!(detail["snapshot_id"], id, "the entry names the new snapshot");
 
     let rows = store.list_snapshots().await.unwrap();
     assert_eq!(rows.len(), 1);
@@ -291,8 +298,14 @@ async fn snapshots_survive_a_restart_and_list_newest_first(database: TestDatabas
     let mut newer = demo_snapshot();
     newer.captured_at = "2026-11-24T10:00:00Z".into();
     newer.source.name = "later capture".into();
-    store.insert_snapshot(&older).await.unwrap();
-    store.insert_snapshot(&newer).await.unwrap();
+    store
+        .insert_snapshot(&older, &entry("snapshot.added", "older"))
+        .await
+        .unwrap();
+    store
+        .insert_snapshot(&newer, &entry("snapshot.added", "newer"))
+        .await
+        .unwrap();
     store.close().await;
 
     let reopened = database.open().await;
@@ -335,7 +348,10 @@ async fn a_database_from_a_newer_berth_is_refused(database: TestDatabase) {
 
 async fn a_damaged_snapshot_body_is_reported_not_served(database: TestDatabase) {
     let store = database.open().await;
-    let (id, _) = store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let (id, _) = store
+        .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
+        .await
+        .unwrap();
     sqlx::query("UPDATE snapshots SET body = '{\"format\":\"other\"}' WHERE id = $1")
         .bind(id)
         .execute(store.pool())
@@ -1020,29 +1036,102 @@ async fn connections_and_snapshot_deletion(database: TestDatabase) {
         created_by: "root".into(),
         created_at: 5,
     };
-    assert!(store.insert_connection(&connection).await.unwrap());
+    let (added, deleted) = (
+        entry("connection.added", "prod"),
+        entry("connection.deleted", "prod"),
+    );
+    assert!(store.insert_connection(&connection, &added).await.unwrap());
     assert!(
-        !store.insert_connection(&connection).await.unwrap(),
+        !store.insert_connection(&connection, &added).await.unwrap(),
         "names are unique"
     );
     assert_eq!(store.connection("prod").await.unwrap(), Some(connection.clone()));
     assert_eq!(store.list_connections().await.unwrap(), vec![connection]);
-    assert!(store.delete_connection("prod").await.unwrap());
-    assert!(!store.delete_connection("prod").await.unwrap());
+    assert!(store.delete_connection("prod", &deleted).await.unwrap());
+    assert!(!store.delete_connection("prod", &deleted).await.unwrap());
     assert!(store.list_connections().await.unwrap().is_empty());
+    let kinds: Vec<String> = store
+        .audit_of_subject("prod")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["connection.added", "connection.deleted"],
+        "one entry per change made"
+    );
 
-    let (id, _) = store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    let (id, _) = store
+        .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
+        .await
+        .unwrap();
     assert!(
         store.stored_snapshot(id).await.unwrap().is_some(),
         "read into the cache"
     );
-    assert!(store.delete_snapshot(id).await.unwrap());
+    let gone = entry("snapshot.deleted", "demo");
+    assert!(store.delete_snapshot(id, &gone).await.unwrap());
     assert!(
         store.stored_snapshot(id).await.unwrap().is_none(),
         "gone from the cache too"
     );
     assert!(store.snapshot_row(id).await.unwrap().is_none());
-    assert!(!store.delete_snapshot(id).await.unwrap());
+    assert!(!store.delete_snapshot(id, &gone).await.unwrap());
+    let deletions = store
+        .audit_of_subject("demo")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.kind == "snapshot.deleted")
+        .count();
+    assert_eq!(deletions, 1);
+}
+
+async fn client_keys_are_replaced_all_or_none(database: TestDatabase) {
+    let store = database.open().await;
+    for name in ["a", "b"] {
+        let record = ConnectionRecord {
+            name: name.into(),
+            remote: "https://192.0.2.1:8443".into(),
+            client_cert: Some("CERT".into()),
+            client_key: Some(format!("v1:old:{name}")),
+            server_cert: None,
+            server_ca: None,
+            server_fingerprint: Some("ab".repeat(32)),
+            created_by: "root".into(),
+            created_at: 5,
+        };
+        assert!(store
+            .insert_connection(&record, &entry("connection.added", name))
+            .await
+            .unwrap());
+    }
+    assert_eq!(store.client_key_sealers().await.unwrap(), ["old"]);
+    let change = |name: &str, from: &str| ClientKeyChange {
+        connection: name.into(),
+        from: from.into(),
+        to: format!("v1:new:{name}"),
+    };
+    // One of them holds another value than the one it is replaced from: nothing changes.
+    let stale = [change("a", "v1:old:a"), change("b", "v1:other:b")];
+    assert!(!store
+        .replace_client_keys(&stale, &entry("connection.rekeyed", "keys"))
+        .await
+        .unwrap());
+    assert_eq!(store.client_key_sealers().await.unwrap(), ["old"]);
+    assert!(
+        store.audit_of_subject("keys").await.unwrap().is_empty(),
+        "no entry for what was not done"
+    );
+    let both = [change("a", "v1:old:a"), change("b", "v1:old:b")];
+    assert!(store
+        .replace_client_keys(&both, &entry("connection.rekeyed", "keys"))
+        .await
+        .unwrap());
+    assert_eq!(store.client_key_sealers().await.unwrap(), ["new"]);
+    assert_eq!(store.audit_of_subject("keys").await.unwrap().len(), 1);
 }
 
 /// A store with something in every table.
@@ -1111,7 +1200,10 @@ async fn populate(store: &Store) {
         .reserve_sign_in(&attempt, 12, 900_000, &entry("login.rate_limited", "ünïcode"))
         .await
         .unwrap();
-    store.insert_snapshot(&demo_snapshot()).await.unwrap();
+    store
+        .insert_snapshot(&demo_snapshot(), &entry("snapshot.added", "demo"))
+        .await
+        .unwrap();
     let scriptlet = store
         .insert_scriptlet(
             "spread",
@@ -1129,17 +1221,20 @@ async fn populate(store: &Store) {
         .await
         .unwrap();
     store
-        .insert_connection(&ConnectionRecord {
-            name: "lab".into(),
-            remote: "unix:///var/lib/incus/unix.socket".into(),
-            client_cert: None,
-            client_key: None,
-            server_cert: None,
-            server_ca: None,
-            server_fingerprint: None,
-            created_by: "dave".into(),
-            created_at: 17,
-        })
+        .insert_connection(
+            &ConnectionRecord {
+                name: "lab".into(),
+                remote: "unix:///var/lib/incus/unix.socket".into(),
+                client_cert: None,
+                client_key: None,
+                server_cert: None,
+                server_ca: None,
+                server_fingerprint: None,
+                created_by: "dave".into(),
+                created_at: 17,
+            },
+            &entry("connection.added", "lab"),
+        )
         .await
         .unwrap();
     store
@@ -1248,6 +1343,19 @@ async fn populate(store: &Store) {
         .unwrap();
 }
 
+/// The rows without the audit entries of copies (a copy adds one to its destination).
+fn without_copies(
+    mut tables: Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)>,
+) -> Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)> {
+    use berth_server::db::copy::Cell;
+    for (table, rows) in &mut tables {
+        if *table == "audit_log" {
+            rows.retain(|row| row[4] != Cell::Text(Some("store.copied".into())));
+        }
+    }
+    tables
+}
+
 async fn all_rows(store: &Store) -> Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)> {
     let mut tables = Vec::new();
     for (table, _) in berth_server::db::copy::TABLES {
@@ -1264,7 +1372,10 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     let source = sqlite.open().await;
     populate(&source).await;
 
-    let report = source.copy_into(&postgres.open().await).await.unwrap();
+    let report = source
+        .copy_into(&postgres.open().await, &entry("store.copied", "copy"))
+        .await
+        .unwrap();
     let counts: Vec<_> = report
         .tables
         .iter()
@@ -1281,7 +1392,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "scriptlets=1",
             "scriptlet_revisions=3",
             "connections=1",
-            "audit_log=16",
+            "audit_log=18",
             "leases=1",
             "plans=2",
             "plan_moves=1",
@@ -1292,11 +1403,32 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
         ]
     );
     let target = postgres.open().await;
-    target.copy_into(&back.open().await).await.unwrap();
+    target
+        .copy_into(&back.open().await, &entry("store.copied", "copy"))
+        .await
+        .unwrap();
 
     let original = all_rows(&source).await;
-    assert_eq!(all_rows(&target).await, original, "SQLite → PostgreSQL");
-    assert_eq!(all_rows(&back.open().await).await, original, "and back");
+    assert_eq!(
+        without_copies(all_rows(&target).await),
+        original,
+        "SQLite → PostgreSQL"
+    );
+    assert_eq!(
+        without_copies(all_rows(&back.open().await).await),
+        original,
+        "and back"
+    );
+    // Each copy is the last entry of its destination, with what it copied.
+    let copies = back.open().await.audit_of_subject("copy").await.unwrap();
+    assert_eq!(
+        copies.len(),
+        2,
+        "the first copy's entry travelled with the second"
+    );
+    let detail: serde_json::Value = serde_json::from_str(&copies[1].detail).unwrap();
+    assert_eq!(detail["rows"]["audit_log"], 4, "{detail}");
+    assert_eq!(detail["rows"]["connections"], 1, "{detail}");
     assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));
 
     // New rows continue after the copied ids on PostgreSQL.
@@ -1308,7 +1440,10 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     assert_eq!(added.id, 3);
 
     // A destination with anything in it is refused, and keeps what it had.
-    let error = source.copy_into(&target).await.unwrap_err();
+    let error = source
+        .copy_into(&target, &entry("store.copied", "copy"))
+        .await
+        .unwrap_err();
     assert!(matches!(error, StoreError::DestinationNotEmpty(..)), "{error:?}");
     assert!(error.to_string().contains("3 rows in users"), "{error}");
     assert_eq!(target.list_users().await.unwrap().len(), 3);

@@ -66,6 +66,7 @@ fn core_depends_only_on_pure_crates() {
         "allocative",
         "anyhow",
         "unicode-properties",
+        "aho-corasick",
     ];
     let impure: Vec<_> = dependencies
         .iter()

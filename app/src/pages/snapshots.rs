@@ -1,6 +1,6 @@
 //! `/snapshots`: the stored snapshots (newest capture first), capturing one now from a
-//! configured connection, uploading a snapshot file, exporting (with or without redaction)
-//! and deleting (admins).
+//! configured connection, uploading a snapshot file, exporting (redacted; with its secrets for
+//! admins, who alone may, and audited) and deleting (admins).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -44,6 +44,7 @@ pub fn SnapshotsPage() -> impl IntoView {
                     let viewer = viewer.await.ok().flatten();
                     let may = |action: &str| viewer.as_ref().is_some_and(|viewer| viewer.may(action));
                     let (may_add, may_delete) = (may("add_snapshots"), may("delete_snapshots"));
+                    let may_export_secrets = may("export_secrets");
                     let connections = connections.await.unwrap_or_default();
                     view! {
                         {may_add.then(|| view! {
@@ -55,7 +56,7 @@ pub fn SnapshotsPage() -> impl IntoView {
                         <Suspense fallback=|| view! { <p class="loading">"Loading snapshots…"</p> }>
                             <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
                                 {move || Suspend::new(async move {
-                                    snapshots.await.map(|list| view! { <SnapshotTable list delete may_delete/> })
+                                    snapshots.await.map(|list| view! { <SnapshotTable list delete may_delete may_export_secrets/> })
                                 })}
                             </ErrorBoundary>
                         </Suspense>
@@ -171,6 +172,7 @@ fn SnapshotTable(
     list: Vec<SnapshotSummary>,
     delete: ServerAction<DeleteSnapshot>,
     may_delete: bool,
+    may_export_secrets: bool,
 ) -> impl IntoView {
     if list.is_empty() {
         return view! { <p class="empty" data-test="no-snapshots">"No snapshot is stored yet: capture or upload one."</p> }.into_any();
@@ -200,9 +202,11 @@ fn SnapshotTable(
                                 <td>{snapshot.instance_count}</td>
                                 <td class="mono small" title="SHA-256 of the canonical JSON">{snapshot.short_hash}</td>
                                 <td class="nowrap">
-                                    <a href=format!("/api/v1/snapshots/{id}") download=format!("snapshot-{id}.json") data-test="export">"JSON"</a>
-                                    " · "
-                                    <a href=format!("/api/v1/snapshots/{id}?redact=true") download=format!("snapshot-{id}-redacted.json") data-test="export-redacted">"redacted"</a>
+                                    <a href=format!("/api/v1/snapshots/{id}") download=format!("snapshot-{id}-redacted.json") data-test="export" title="Secret-looking config values replaced, keys and sizes kept">"JSON (redacted)"</a>
+                                    {may_export_secrets.then(|| view! {
+                                        " · "
+                                        <a href=format!("/api/v1/snapshots/{id}?redact=false") download=format!("snapshot-{id}.json") data-test="export-unredacted" title="With every secret value; recorded in the audit log">"with secrets"</a>
+                                    })}
                                 </td>
                                 {may_delete.then(|| view! {
                                     <td>

@@ -43,11 +43,13 @@ impl Instance {
         self.status == "Running"
     }
 
-    /// `user.*` keys of the expanded config: the labels administrators put on instances.
+    /// `user.*` keys of the expanded config: the labels administrators put on instances, to
+    /// select and show them by. Keys that look secret (`user.api_token`) are no labels: they
+    /// would be shown to every role.
     pub fn labels(&self) -> impl Iterator<Item = (&str, &str)> {
         self.expanded_config
             .iter()
-            .filter(|(key, _)| key.starts_with("user."))
+            .filter(|(key, _)| key.starts_with("user.") && !crate::redact::is_secret_key(key))
             .map(|(key, value)| (key.as_str(), value.as_str()))
     }
 }

@@ -269,7 +269,7 @@ pub fn assess(
         .collect();
     let count =
         |state: &Snapshot, member: &str| state.instances.iter().filter(|i| i.location == member).count();
-    PlanPreview {
+    let mut preview = PlanPreview {
         snapshot_hash: snapshot.content_hash(),
         incus_version: simulation.incus_version.clone(),
         moves: previews,
@@ -282,7 +282,10 @@ pub fn assess(
                 after: count(&state, &member.server_name),
             })
             .collect(),
-    }
+    };
+    // The scriptlet read the real config; what it printed is stored and shown to every role.
+    preview.scrub_secrets(&snapshot.secret_values());
+    preview
 }
 
 fn instance_in<'s>(state: &'s Snapshot, project: &str, name: &str) -> Option<&'s Instance> {
@@ -638,6 +641,27 @@ mod tests {
         let mut names = names.to_vec();
         names.sort();
         names
+    }
+
+    #[test]
+    fn what_the_scriptlet_printed_of_a_secret_is_not_kept() {
+        let leaking = "def instance_placement(request, candidate_members):\n    \
+            log_info(\"config \", request.config)\n    \
+            set_target(sorted([m.server_name for m in candidate_members])[0])\n";
+        let mut snapshot = cluster(Some(leaking));
+        let c1 = &mut snapshot.instances[0];
+        for config in [&mut c1.config, &mut c1.expanded_config] {
+            config.insert("environment.DB_PASSWORD".into(), "planted-db-password".into());
+            config.insert("user.team".into(), "storage".into());
+        }
+        let preview = preview_of(&snapshot, &[planned("c1", "proj-b", "")]);
+        let logs = &preview.moves[0].decision.as_ref().unwrap().logs;
+        assert_eq!(logs.len(), 1, "{logs:?}");
+        assert!(!logs[0].contains("planted-db-password"), "{logs:?}");
+        assert!(
+            logs[0].contains("[redacted: 19 bytes]") && logs[0].contains("storage"),
+            "{logs:?}"
+        );
     }
 
     #[test]

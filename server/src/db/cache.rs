@@ -6,10 +6,15 @@
 //! keeps what it needs itself (identity, version, member names) and the stored JSON for the
 //! workers, which parse and prepare it once each: a parsed cluster is several times the size of
 //! its JSON. The cache is small: each entry holds a whole cluster's JSON.
+//!
+//! The server also keeps the snapshot's secret values, to scrub them out of what scriptlets
+//! print on it before any answer leaves (`berth_core::redact`).
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use berth_core::model::Config;
+use berth_core::redact::SecretValues;
 use serde::Deserialize;
 
 /// A stored snapshot as the API uses it.
@@ -23,6 +28,8 @@ pub struct StoredSnapshot {
     pub member_names: BTreeSet<String>,
     /// The canonical JSON, as stored (validated when it was stored).
     pub json: String,
+    /// The values of its secret config keys.
+    pub secrets: SecretValues,
 }
 
 impl StoredSnapshot {
@@ -36,10 +43,18 @@ impl StoredSnapshot {
         struct Summary {
             server: Server,
             members: Vec<Member>,
+            #[serde(default)]
+            projects: Vec<Configured>,
+            #[serde(default)]
+            profiles: Vec<Configured>,
+            #[serde(default)]
+            instances: Vec<Configured>,
         }
         #[derive(Deserialize)]
         struct Server {
             environment: Environment,
+            #[serde(default)]
+            config: Config,
         }
         #[derive(Deserialize)]
         struct Environment {
@@ -49,14 +64,35 @@ impl StoredSnapshot {
         #[derive(Deserialize)]
         struct Member {
             server_name: String,
+            #[serde(default)]
+            config: Config,
+        }
+        /// Anything with a config (an instance has its expanded one too).
+        #[derive(Deserialize)]
+        struct Configured {
+            #[serde(default)]
+            config: Config,
+            #[serde(default)]
+            expanded_config: Config,
         }
         let summary: Summary = serde_json::from_str(&json)?;
+        let secrets = SecretValues::of_configs(
+            std::iter::once(&summary.server.config)
+                .chain(summary.members.iter().map(|member| &member.config))
+                .chain(
+                    [&summary.projects, &summary.profiles, &summary.instances]
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|configured| [&configured.config, &configured.expanded_config]),
+                ),
+        );
         Ok(StoredSnapshot {
             id,
             content_hash,
             incus_version: summary.server.environment.server_version,
             member_names: summary.members.into_iter().map(|m| m.server_name).collect(),
             json,
+            secrets,
         })
     }
 }
@@ -115,6 +151,19 @@ mod tests {
         assert_eq!(stored.incus_version, "6.0.4");
         assert_eq!(stored.member_names.len(), 14);
         assert!(stored.member_names.contains("hv-b04"));
+    }
+
+    #[test]
+    fn knows_the_secret_values_of_a_stored_body() {
+        let demo = berth_core::demo::demo_snapshot();
+        let stored = entry(1);
+        let password = demo
+            .instances
+            .iter()
+            .find_map(|i| i.config.get("environment.PGPASSWORD"))
+            .unwrap();
+        assert!(!stored.secrets.is_empty());
+        assert!(!stored.secrets.scrub(password).contains(password.as_str()));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Copying a whole store into another database (`berth store copy`): SQLite to PostgreSQL when
 //! a team outgrows one process, and back. Every table, every row, the same ids; the
-//! destination must be empty.
+//! destination must be empty. Values are copied as they are stored: connections' client keys
+//! stay sealed (the copy opens with the same secret key file). The copy's audit entry is the
+//! destination's last row, in the copy's transaction.
 
 use sqlx::any::AnyRow;
 use sqlx::{Acquire, Row};
 
-use super::{DatabaseKind, Store, StoreError};
+use super::audit::append_in;
+use super::{DatabaseKind, NewAuditEntry, Store, StoreError};
 
 /// A column's type, as both schemas declare it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +240,17 @@ pub struct CopyReport {
     pub tables: Vec<(&'static str, u64)>,
 }
 
+impl CopyReport {
+    /// `{"TABLE": ROWS, …}`, for the audit log.
+    pub fn rows(&self) -> serde_json::Value {
+        self.tables
+            .iter()
+            .map(|(table, rows)| ((*table).to_owned(), serde_json::Value::from(*rows)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+}
+
 fn select_all(table: &str, columns: &[(&str, ColumnType)]) -> String {
     let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
     format!("SELECT {} FROM {table} ORDER BY {}", names.join(", "), names[0])
@@ -298,8 +312,13 @@ impl Store {
     }
 
     /// Copies every table of `self` into `destination`, which must hold no rows, in one
-    /// transaction: a failed copy leaves the destination empty.
-    pub async fn copy_into(&self, destination: &Store) -> Result<CopyReport, StoreError> {
+    /// transaction that ends with `audit` (its detail gets `rows`, per table): a failed copy
+    /// leaves the destination empty.
+    pub async fn copy_into(
+        &self,
+        destination: &Store,
+        audit: &NewAuditEntry,
+    ) -> Result<CopyReport, StoreError> {
         let mut occupied = Vec::new();
         for (table, _) in TABLES {
             let count: (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
@@ -355,6 +374,9 @@ impl Store {
                 }
             }
         }
+        let mut entry = audit.clone();
+        entry.detail["rows"] = report.rows();
+        append_in(&mut transaction, &entry).await?;
         transaction.commit().await?;
         Ok(report)
     }

@@ -31,12 +31,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+use crate::secrets::SecretKey;
+
 pub use accounts::{
     EndedAccess, NewSessionRow, SessionRecord, TokenRecord, UserChange, UserRecord, UserUpdate,
 };
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cache::StoredSnapshot;
-pub use connections::ConnectionRecord;
+pub use connections::{ClientKeyChange, ConnectionRecord};
 pub use copy::CopyReport;
 pub use leases::LeaseGrant;
 pub use login_limits::{Admission, AttemptLimit, AttemptScope, Reservation};
@@ -205,6 +207,11 @@ pub const DATABASE_FILE: &str = "berth.db";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A client key was to be sealed or opened by a process given no secret key file.
+    #[error("this Berth was started without its secret key file, which connections' client keys need")]
+    NoSecretKey,
+    #[error(transparent)]
+    Seal(#[from] crate::secrets::SealError),
     #[error("{0}")]
     Location(String),
     #[error("the destination {0} is not empty ({1}): copy only into a new database")]
@@ -230,12 +237,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// A handle to the store; cheap to clone (a connection pool and a shared snapshot cache).
+/// A handle to the store; cheap to clone (a connection pool, a shared snapshot cache, and the
+/// secret key that seals connections' client keys when the process was given one).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
     kind: DatabaseKind,
     snapshots: Arc<SnapshotCache>,
+    sealing_key: Option<Arc<SecretKey>>,
 }
 
 impl Store {
@@ -261,11 +270,14 @@ impl Store {
                 Box::pin(async move {
                     if kind == DatabaseKind::Sqlite {
                         // WAL: readers never block the writer, and a crash loses no committed
-                        // transaction. Waiting on a busy writer beats failing.
+                        // transaction. Waiting on a busy writer beats failing. `secure_delete`:
+                        // a replaced or deleted value (a client key an older Berth stored in the
+                        // clear, sealed at start) is overwritten, not left in a free page.
                         connection
                             .execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                                 PRAGMA secure_delete = ON;",
                             )
                             .await?;
                     }
@@ -280,7 +292,21 @@ impl Store {
             pool,
             kind,
             snapshots: Arc::new(SnapshotCache::new(SNAPSHOT_CACHE)),
+            sealing_key: None,
         })
+    }
+
+    /// This store with the secret key of its connections' client keys (the key file's; the
+    /// store never holds it). Kept here so that everything holding the store can reach the
+    /// key, while only `services/connections.rs` uses it.
+    pub fn with_sealing_key(mut self, key: SecretKey) -> Store {
+        self.sealing_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The secret key of connections' client keys.
+    pub fn sealing_key(&self) -> Result<&SecretKey, StoreError> {
+        self.sealing_key.as_deref().ok_or(StoreError::NoSecretKey)
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -1,4 +1,5 @@
-//! Stored snapshots: insert (deduplicated by content hash), list, load, delete.
+//! Stored snapshots: insert (deduplicated by content hash), list, load, delete. Inserting and
+//! deleting append their audit entry in the same transaction.
 //!
 //! A large cluster's snapshot is tens of MiB of JSON: parsing a stored body happens off the
 //! async runtime ([`crate::cpu`]), and so can writing one ([`SnapshotBody`], made by the caller
@@ -9,7 +10,8 @@ use std::sync::Arc;
 use berth_core::Snapshot;
 use sha2::{Digest, Sha256};
 
-use super::{Store, StoreError, StoredSnapshot};
+use super::audit::append_in;
+use super::{NewAuditEntry, Store, StoreError, StoredSnapshot};
 
 /// A snapshot's canonical JSON and its content hash, as stored: CPU-heavy to make for a large
 /// cluster, so made apart from the insert.
@@ -42,10 +44,15 @@ pub struct SnapshotRow {
 }
 
 impl Store {
-    /// Stores a snapshot unless one with the same content is stored already.
-    /// Returns its id and whether it was new.
-    pub async fn insert_snapshot(&self, snapshot: &Snapshot) -> Result<(i64, bool), StoreError> {
-        self.insert_snapshot_body(snapshot, &SnapshotBody::of(snapshot))
+    /// Stores a snapshot unless one with the same content is stored already, and with it
+    /// `audit` (its detail gets the new `snapshot_id`). Returns its id and whether it was new;
+    /// a snapshot stored already writes no entry.
+    pub async fn insert_snapshot(
+        &self,
+        snapshot: &Snapshot,
+        audit: &NewAuditEntry,
+    ) -> Result<(i64, bool), StoreError> {
+        self.insert_snapshot_body(snapshot, &SnapshotBody::of(snapshot), audit)
             .await
     }
 
@@ -54,8 +61,10 @@ impl Store {
         &self,
         snapshot: &Snapshot,
         body: &SnapshotBody,
+        audit: &NewAuditEntry,
     ) -> Result<(i64, bool), StoreError> {
         let (hash, body) = (&body.hash, &body.json);
+        let mut transaction = self.pool().begin().await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO snapshots
                  (content_hash, name, source_kind, captured_at, incus_version, member_count, instance_count, body)
@@ -71,11 +80,16 @@ impl Store {
         .bind(snapshot.members.len() as i64)
         .bind(snapshot.instances.len() as i64)
         .bind(body)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *transaction)
         .await?;
         if let Some((id,)) = inserted {
+            let mut entry = audit.clone();
+            entry.detail["snapshot_id"] = id.into();
+            append_in(&mut transaction, &entry).await?;
+            transaction.commit().await?;
             return Ok((id, true));
         }
+        transaction.rollback().await?;
         let (id,): (i64,) = sqlx::query_as("SELECT id FROM snapshots WHERE content_hash = $1")
             .bind(hash)
             .fetch_one(self.pool())
@@ -135,14 +149,21 @@ impl Store {
         })
     }
 
-    /// Deletes a stored snapshot; `false` when there is none with this id.
-    pub async fn delete_snapshot(&self, id: i64) -> Result<bool, StoreError> {
+    /// Deletes a stored snapshot, and appends `audit` when it did; `false` when there is none
+    /// with this id.
+    pub async fn delete_snapshot(&self, id: i64, audit: &NewAuditEntry) -> Result<bool, StoreError> {
+        let mut transaction = self.pool().begin().await?;
         let done = sqlx::query("DELETE FROM snapshots WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *transaction)
             .await?;
+        let deleted = done.rows_affected() == 1;
+        if deleted {
+            append_in(&mut transaction, audit).await?;
+        }
+        transaction.commit().await?;
         self.snapshots.remove(id);
-        Ok(done.rows_affected() == 1)
+        Ok(deleted)
     }
 
     /// One snapshot's summary row; `None` when no such id is stored.

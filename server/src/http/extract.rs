@@ -25,10 +25,19 @@ pub struct ApiPath<T>(pub T);
 /// A yes/no query parameter as people write it: absent or empty is no; `true`, `1`, `yes` and
 /// `on` are yes; `false`, `0`, `no` and `off` are no (`?redact=true`, `?redact=1`, `?redact=`).
 pub fn query_flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(optional_query_flag(deserializer)?.unwrap_or(false))
+}
+
+/// A yes/no query parameter whose absence is not a no (the caller has its own default):
+/// absent or empty is `None`, otherwise as [`query_flag`].
+pub fn optional_query_flag<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
     let text: Option<String> = serde::Deserialize::deserialize(deserializer)?;
     match text.as_deref().map(str::trim).unwrap_or_default() {
-        "" | "false" | "0" | "no" | "off" => Ok(false),
-        "true" | "1" | "yes" | "on" => Ok(true),
+        "" => Ok(None),
+        "false" | "0" | "no" | "off" => Ok(Some(false)),
+        "true" | "1" | "yes" | "on" => Ok(Some(true)),
         other => Err(serde::de::Error::custom(format!(
             "{other:?} is not a yes or no: use true or false"
         ))),

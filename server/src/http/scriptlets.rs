@@ -209,11 +209,13 @@ impl From<EvaluateReply> for EvaluateScriptletResponse {
     }
 }
 
+/// The evaluation with the snapshot's secret values scrubbed out of what the scriptlet printed,
+/// raised or read through builtins (their results are in the trace).
 async fn evaluate_scriptlet(
     State(sandbox): State<Arc<Sandbox>>,
     State(store): State<Store>,
     ApiJson(body): ApiJson<EvaluateScriptletRequest>,
-) -> Result<Json<EvaluateScriptletResponse>, AppError> {
+) -> Result<Json<serde_json::Value>, AppError> {
     let stored = store
         .stored_snapshot(body.snapshot_id)
         .await?
@@ -242,7 +244,10 @@ async fn evaluate_scriptlet(
             local_member,
         )
         .await?;
-    Ok(Json(reply.into()))
+    let mut answer =
+        serde_json::to_value(EvaluateScriptletResponse::from(reply)).expect("an evaluation serializes");
+    berth_core::redact::redact_json(&mut answer, &stored.secrets);
+    Ok(Json(answer))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,6 +1,7 @@
 //! `POST /api/v1/simulate` (and its first name, `/api/v1/simulations`): the scriptlet calls Incus would make for a sequence of operations
 //! on a stored snapshot, and their outcome (the JSON of `berth simulate`). The simulation runs in
-//! a sandbox worker that keeps the snapshot prepared between requests.
+//! a sandbox worker that keeps the snapshot prepared between requests; its answer is redacted
+//! (secret config values in requests, and wherever the scriptlet printed them) for every role.
 
 use std::sync::Arc;
 
@@ -67,7 +68,10 @@ async fn simulate(
         )
         .await?;
     match result {
-        Ok(simulation) => Ok(Json(simulation)),
+        Ok(mut simulation) => {
+            berth_core::redact::redact_json(&mut simulation, &stored.secrets);
+            Ok(Json(simulation))
+        }
         Err(diagnostic) => Err(AppError::Scriptlet(diagnostic)),
     }
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/snapshots`: the stored snapshots, uploading one (the snapshot JSON as the body),
-//! exporting one (optionally redacted for sharing), deleting one (admins).
+//! exporting one (redacted; with its secrets for admins, `?redact=false`, audited), deleting
+//! one (admins).
 
 use axum::extract::State;
 use axum::http::{header, Method, StatusCode};
@@ -10,12 +11,12 @@ use berth_core::access::Action;
 use serde::Deserialize;
 
 use super::access::{Access, ClientAddress, Endpoint};
-use super::extract::{query_flag, ApiPath, ApiQuery};
+use super::extract::{optional_query_flag, ApiPath, ApiQuery};
 use crate::audit::Actor;
 use crate::auth::{Auth, Principal};
 use crate::db::Store;
 use crate::error::AppError;
-use crate::services::snapshots;
+use crate::services::snapshots::{self, ExportForm};
 
 pub fn endpoints() -> Vec<Endpoint> {
     let read = Access::Signed(Action::Read);
@@ -61,21 +62,37 @@ async fn upload(
 
 #[derive(Debug, Deserialize)]
 pub struct ExportQuery {
-    #[serde(default, deserialize_with = "query_flag")]
-    pub redact: bool,
+    /// Absent (or empty, or yes): the redacted file. No: the file with its secrets.
+    #[serde(default, deserialize_with = "optional_query_flag")]
+    pub redact: Option<bool>,
 }
 
-/// The snapshot file, as `berth snapshot export` writes it.
+/// The snapshot file, as `berth snapshot export` writes it: redacted unless the caller asks
+/// for the secrets with `?redact=false`, which only admins may (403 for every other role,
+/// rather than a redacted file under the name of a complete one) and which is audited.
 async fn export(
-    State(store): State<Store>,
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, AppError> {
-    let json = snapshots::export(&store, id, query.redact).await?;
-    let name = if query.redact {
-        format!("snapshot-{id}-redacted.json")
+    let form = if query.redact.unwrap_or(true) {
+        ExportForm::Redacted
+    } else if principal.role.may(Action::ExportSecrets) {
+        ExportForm::WithSecrets
     } else {
-        format!("snapshot-{id}.json")
+        return Err(AppError::Forbidden(format!(
+            "a snapshot with its secrets is for admins; your role ({}) exports it redacted \
+             (leave out redact=false)",
+            principal.role
+        )));
+    };
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    let json = snapshots::export(&auth, &actor, id, form).await?;
+    let name = match form {
+        ExportForm::Redacted => format!("snapshot-{id}-redacted.json"),
+        ExportForm::WithSecrets => format!("snapshot-{id}.json"),
     };
     Ok((
         [
@@ -84,6 +101,8 @@ async fn export(
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
             ),
+            // A whole cluster's config: no cache (a shared proxy's, the browser's disk) keeps it.
+            (header::CACHE_CONTROL, "no-store".to_owned()),
         ],
         json,
     )

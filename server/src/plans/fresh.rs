@@ -8,7 +8,7 @@ use crate::capture::capture;
 use crate::clock::rfc3339;
 use crate::error::AppError;
 use crate::incus::IncusClient;
-use crate::services::connections::client_for;
+use crate::remote::client_for;
 
 /// Reads of the cluster before a preview or a move give up after this many failures.
 const CAPTURE_ATTEMPTS: u32 = 3;
@@ -20,7 +20,7 @@ pub async fn fresh_state(auth: &Auth, connection: &str) -> Result<(Snapshot, Inc
         .connection(connection)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no connection {connection:?}")))?;
-    let client = client_for(&record)?;
+    let client = client_for(auth.store(), &record)?;
     // A cluster that just lost a connection between members answers one capture with an error
     // and the next one whole: a failed read is tried again before the step is given up.
     let mut attempt = 1;

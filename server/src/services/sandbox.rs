@@ -1,11 +1,16 @@
 //! The editor's sandbox: what a snapshot offers to pick from, and one run of a scriptlet on a
 //! scenario (its diagnostics, what Incus would do and, for cross-project moves, what Berth's
 //! corrected move would do, with the difference spelled out).
+//!
+//! The worker runs on the real snapshot (scriptlets decide on config values); what comes back
+//! is redacted before anyone sees it: secret keys' values in requests, and the snapshot's
+//! secret values wherever the scriptlet printed or raised them (`berth_core::redact`).
 
 use berth_app::types::{
     CallView, DiagnosticView, InstanceChoice, SandboxRun, SandboxSetup, Scenario, SimulationView,
 };
 use berth_core::engine::{Diagnostic, IncusVersion};
+use berth_core::redact::{redact_json, SecretValues};
 use berth_core::simulate::{Mode, Operation};
 use serde_json::{json, Value};
 
@@ -172,7 +177,17 @@ pub async fn run(
         .map(|op| serde_json::to_string(op).expect("an operation serializes"))
         .collect();
     let snapshot = JobSnapshot::new(&stored.content_hash, &stored.json);
-    let upstream = simulate(sandbox, snapshot, source, version, Mode::Upstream, &operations).await?;
+    let secrets = &stored.secrets;
+    let upstream = simulate(
+        sandbox,
+        snapshot,
+        source,
+        version,
+        Mode::Upstream,
+        &operations,
+        secrets,
+    )
+    .await?;
     let crosses_projects = operations.iter().any(|op| match op {
         Operation::Move(movement) => movement
             .target_project
@@ -184,7 +199,17 @@ pub async fn run(
         Ok(upstream) => {
             if crosses_projects {
                 let snapshot = JobSnapshot::new(&stored.content_hash, &stored.json);
-                match simulate(sandbox, snapshot, source, version, Mode::Corrected, &operations).await? {
+                match simulate(
+                    sandbox,
+                    snapshot,
+                    source,
+                    version,
+                    Mode::Corrected,
+                    &operations,
+                    secrets,
+                )
+                .await?
+                {
                     Ok(corrected) => {
                         run.differences = differences(version, &upstream, &corrected);
                         run.corrected = Some(corrected);
@@ -206,13 +231,17 @@ async fn simulate(
     version: IncusVersion,
     mode: Mode,
     operations: &[Operation],
+    secrets: &SecretValues,
 ) -> Result<Result<SimulationView, Diagnostic>, AppError> {
     Ok(
         match sandbox
             .simulate(snapshot, source, version, mode, operations)
             .await?
         {
-            Ok(value) => Ok(simulation_view(value)?),
+            Ok(mut value) => {
+                redact_json(&mut value, secrets);
+                Ok(simulation_view(value)?)
+            }
             Err(diagnostic) => Err(diagnostic),
         },
     )

@@ -1,6 +1,12 @@
 //! Stored snapshots: list, upload, export, delete. Shared by `/api/v1/snapshots` and the
-//! Snapshots page; every write is audited here. An upload's parsing and an export's writing
-//! (tens of MiB of JSON for a large cluster) run off the async runtime ([`crate::cpu`]).
+//! Snapshots page; every write is audited here, in the store's transaction that makes it. An
+//! upload's parsing and an export's writing (tens of MiB of JSON for a large cluster) run off
+//! the async runtime ([`crate::cpu`]).
+//!
+//! An export is redacted (secret-looking config values replaced, `berth_core::redact`) unless
+//! an admin asks for the secrets: that export is audited (`snapshot.exported`), the redacted
+//! one is not (it shows nothing a viewer cannot read on the pages, and auditing every
+//! download would let any viewer fill the audit log).
 
 use berth_app::types::SnapshotSummary;
 use berth_core::Snapshot;
@@ -52,10 +58,8 @@ async fn store_body(
     body: &SnapshotBody,
 ) -> Result<Stored, AppError> {
     let store = auth.store();
-    let (id, new) = store.insert_snapshot_body(snapshot, body).await?;
-    if new {
-        auth.audit().snapshot_added(actor, id, snapshot).await?;
-    }
+    let entry = auth.audit().snapshot_added_as(actor, snapshot, &body.hash);
+    let (id, new) = store.insert_snapshot_body(snapshot, body, &entry).await?;
     let row = store
         .snapshot_row(id)
         .await?
@@ -66,19 +70,42 @@ async fn store_body(
     })
 }
 
-/// The snapshot as a file: its canonical JSON, with secret-looking values replaced when
-/// `redact` (for sharing).
-pub async fn export(store: &Store, id: i64, redact: bool) -> Result<String, AppError> {
-    let snapshot = store
+/// Which file an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportForm {
+    /// Secret-looking config values replaced, keys and sizes kept: for anyone, for sharing.
+    Redacted,
+    /// Everything as captured: for admins, audited.
+    WithSecrets,
+}
+
+/// The snapshot as a file (its canonical JSON) in `form`. The caller has checked that `actor`
+/// may have it with its secrets; that export is recorded before it is answered.
+pub async fn export(auth: &Auth, actor: &Actor, id: i64, form: ExportForm) -> Result<String, AppError> {
+    let snapshot = auth
+        .store()
         .load_snapshot(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
-    Ok(crate::cpu::run(move || {
-        if redact {
-            snapshot.redacted().0.to_json()
-        } else {
-            snapshot.to_json()
-        }
+    if form == ExportForm::WithSecrets {
+        // The stored row names it: no hashing of the whole snapshot again here.
+        let row = auth
+            .store()
+            .snapshot_row(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
+        auth.audit()
+            .record(
+                actor,
+                AuditKind::SnapshotExported,
+                Some(&row.name),
+                json!({ "snapshot_id": id, "content_hash": row.content_hash, "redacted": false }),
+            )
+            .await?;
+    }
+    Ok(crate::cpu::run(move || match form {
+        ExportForm::Redacted => snapshot.redacted().0.to_json(),
+        ExportForm::WithSecrets => snapshot.to_json(),
     })
     .await)
 }
@@ -89,14 +116,14 @@ pub async fn delete(auth: &Auth, actor: &Actor, id: i64) -> Result<(), AppError>
         .snapshot_row(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {id}")))?;
-    store.delete_snapshot(id).await?;
-    auth.audit()
-        .record(
-            actor,
-            AuditKind::SnapshotDeleted,
-            Some(&row.name),
-            json!({ "snapshot_id": id, "content_hash": row.content_hash }),
-        )
-        .await?;
+    let entry = auth.audit().entry(
+        actor,
+        AuditKind::SnapshotDeleted,
+        Some(&row.name),
+        json!({ "snapshot_id": id, "content_hash": row.content_hash }),
+    );
+    if !store.delete_snapshot(id, &entry).await? {
+        return Err(AppError::NotFound(format!("there is no snapshot {id}")));
+    }
     Ok(())
 }

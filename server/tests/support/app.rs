@@ -137,7 +137,12 @@ impl TestApp {
         super::logs::capture();
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::fresh(Backend::from_env()).await;
-        let store = database.open().await;
+        // Connections' client keys are sealed with a key of the app's own, as `serve`'s
+        // would be with its key file.
+        let store = database
+            .open()
+            .await
+            .with_sealing_key(berth_server::secrets::SecretKey::generate());
         let site = dir.path().join("site");
         std::fs::create_dir_all(site.join("pkg")).unwrap();
         std::fs::write(site.join("pkg/berth.css"), "body {}").unwrap();
@@ -191,11 +196,19 @@ impl TestApp {
     /// An app whose store holds the demo snapshot.
     pub async fn with_demo() -> TestApp {
         let app = TestApp::empty().await;
-        app.store
-            .insert_snapshot(&berth_core::demo::demo_snapshot())
-            .await
-            .expect("demo stores");
+        app.insert_snapshot(&berth_core::demo::demo_snapshot()).await;
         app
+    }
+
+    /// Stores a snapshot as the command line does (audited); its id.
+    pub async fn insert_snapshot(&self, snapshot: &berth_core::Snapshot) -> i64 {
+        let added = self.auth.audit().snapshot_added(&Actor::command_line(), snapshot);
+        let (id, _) = self
+            .store
+            .insert_snapshot(snapshot, &added)
+            .await
+            .expect("the snapshot stores");
+        id
     }
 
     /// Adds a user with this role (password: [`password_of`]) and signs them in.

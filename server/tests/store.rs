@@ -14,7 +14,6 @@ use berth_server::db::{
 };
 use support::database::{Backend, TestDatabase};
 
-
 /// Runs each named test (an `async fn(TestDatabase)`) once on SQLite and once on PostgreSQL.
 macro_rules! on_both_databases {
     ($($test:ident),* $(,)?) => {

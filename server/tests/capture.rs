@@ -592,8 +592,14 @@ async fn berth_connection_add_configures_a_connection_that_captures() {
         )
     );
 
-    // What the command stored captures the cluster, and its key is in no audit entry.
-    let store = berth_server::db::Store::open(dir.path()).await.unwrap();
+    // What the command stored captures the cluster (its key opened with the key file the
+    // command created in the data directory), and its key is in no audit entry.
+    let key =
+        berth_server::secrets::key_file::read(&dir.path().join(berth_server::secrets::KEY_FILE)).unwrap();
+    let store = berth_server::db::Store::open(dir.path())
+        .await
+        .unwrap()
+        .with_sealing_key(key);
     let auth = berth_server::auth::Auth::new(
         store.clone(),
         berth_server::clock::Clock::system(),

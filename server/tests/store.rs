@@ -916,7 +916,14 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
     );
     assert_eq!(
         store
-            .insert_revision(id, "# three", "", "ann", 300)
+            .save_revision(
+                id,
+                "# three",
+                "",
+                "ann",
+                300,
+                scriptlet_entry("scriptlet.revised", "ann", 300),
+            )
             .await
             .unwrap(),
         Some(3)
@@ -935,8 +942,8 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
             .unwrap(),
         None
     );
-    // Each write that happened has its entry, with what the store numbered; the refused name,
-    // the missing scriptlet and the executor's unaudited revision have none.
+    // Each write that happened has its entry, with what the store numbered; the refused name
+    // and the missing scriptlet have none.
     let entries = store
         .audit_entries(&AuditFilter {
             kind: Some("scriptlet".into()),
@@ -958,6 +965,11 @@ async fn scriptlets_keep_numbered_revisions(database: TestDatabase) {
     assert_eq!(
         written,
         vec![
+            (
+                "scriptlet.revised",
+                Some("ann"),
+                serde_json::json!({"revision": 3})
+            ),
             (
                 "scriptlet.revised",
                 Some("bob"),
@@ -1216,7 +1228,14 @@ async fn populate(store: &Store) {
         .unwrap()
         .unwrap();
     store
-        .insert_revision(scriptlet, "# ünïcode ✓", "second", "dave", 16)
+        .save_revision(
+            scriptlet,
+            "# ünïcode ✓",
+            "second",
+            "dave",
+            16,
+            entry("scriptlet.revised", "spread"),
+        )
         .await
         .unwrap();
     store
@@ -1391,7 +1410,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "scriptlets=1",
             "scriptlet_revisions=3",
             "connections=1",
-            "audit_log=18",
+            "audit_log=19",
             "leases=1",
             "plans=2",
             "plan_moves=1",
@@ -1426,7 +1445,10 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
         "the first copy's entry travelled with the second"
     );
     let detail: serde_json::Value = serde_json::from_str(&copies[1].detail).unwrap();
-    assert_eq!(detail["rows"]["audit_log"], 4, "{detail}");
+    assert_eq!(
+        detail["rows"]["audit_log"], 20,
+        "the 19 populated and the first copy's: {detail}"
+    );
     assert_eq!(detail["rows"]["connections"], 1, "{detail}");
     assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));
 

@@ -95,24 +95,10 @@ impl Store {
         .await?)
     }
 
-    /// Adds the next revision; its number, or `None` when there is no such scriptlet. Two
-    /// authors saving at once cannot both get the same number: the primary key refuses the
-    /// second, which is retried with the next number. Without an audit entry: for the
-    /// executor, whose rollout step records the revision it keeps.
-    pub async fn insert_revision(
-        &self,
-        scriptlet_id: i64,
-        source: &str,
-        message: &str,
-        author: &str,
-        now: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        self.add_revision(scriptlet_id, source, message, author, now, None)
-            .await
-    }
-
-    /// [`Store::insert_revision`] with the author's audit entry (given the new `revision`'s
-    /// number in its detail), written in the same transaction.
+    /// Adds the next revision with its author's audit entry (given the new `revision`'s number
+    /// in its detail), in one transaction; its number, or `None` when there is no such
+    /// scriptlet. Two authors saving at once cannot both get the same number: the primary key
+    /// refuses the second, which is retried with the next number.
     pub async fn save_revision(
         &self,
         scriptlet_id: i64,
@@ -120,20 +106,7 @@ impl Store {
         message: &str,
         author: &str,
         now: i64,
-        audit: NewAuditEntry,
-    ) -> Result<Option<i64>, StoreError> {
-        self.add_revision(scriptlet_id, source, message, author, now, Some(audit))
-            .await
-    }
-
-    async fn add_revision(
-        &self,
-        scriptlet_id: i64,
-        source: &str,
-        message: &str,
-        author: &str,
-        now: i64,
-        mut audit: Option<NewAuditEntry>,
+        mut audit: NewAuditEntry,
     ) -> Result<Option<i64>, StoreError> {
         for _attempt in 0..5 {
             let mut transaction = self.pool().begin().await?;
@@ -146,10 +119,8 @@ impl Store {
                 Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
                 Err(error) => return Err(error.into()),
             };
-            if let Some(audit) = audit.as_mut() {
-                audit.detail["revision"] = number.into();
-                append_in(&mut transaction, audit).await?;
-            }
+            audit.detail["revision"] = number.into();
+            append_in(&mut transaction, &audit).await?;
             transaction.commit().await?;
             return Ok(Some(number));
         }

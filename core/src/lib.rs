@@ -18,6 +18,8 @@
 //!   preview (verdicts, the corrected decision, what changed since).
 //! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
+//! - [`matrix`]: the reason × version matrix: every situation that calls a scriptlet, on every
+//!   version asked for, with what the scriptlet does with each call, and the lints drawn from it.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -27,6 +29,7 @@ pub mod cases;
 pub mod demo;
 pub mod engine;
 pub mod impact;
+pub mod matrix;
 pub mod model;
 pub mod placement;
 pub mod plan;

@@ -21,6 +21,7 @@ mod go_value;
 mod lints;
 mod marshal;
 mod memo;
+mod reasons;
 mod recursion;
 mod request;
 pub mod schema;
@@ -41,6 +42,7 @@ pub use builtin_names::BUILTIN_NAMES;
 pub use builtins::{BuiltinCall, LogLevel, LogLine};
 pub use cluster::{Checkpoint, PreparedCluster};
 pub use diagnostic::{Diagnostic, ErrorKind, Severity};
+pub use reasons::{reason_branches, ReasonBranches};
 pub use request::{InstanceSource, PlacementRequest};
 pub use version::{BadVersion, IncusVersion};
 

@@ -5,7 +5,9 @@
 //! - [`capture`]: a live cluster read into a snapshot.
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
-//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
+//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI, its golden
+//!   cases and its reason × version matrix ([`matrix_cli`]; [`matrix`]: the matrix's
+//!   simulations on the sandbox workers).
 //! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
 //!   impact`.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
@@ -46,6 +48,8 @@ pub mod http;
 pub mod impact;
 pub mod impact_cli;
 pub mod incus;
+pub mod matrix;
+pub mod matrix_cli;
 pub mod params;
 pub mod plan_cli;
 pub mod plans;

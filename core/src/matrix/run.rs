@@ -33,18 +33,7 @@ pub fn run_simulation(
     snapshot: &mut Snapshot,
     cluster: &mut PreparedCluster,
 ) -> SimulationRun {
-    let mut cell = Cell {
-        version: planned.version.clone(),
-        situation: planned.situation,
-        instance: planned.instance.clone(),
-        calls: Vec::new(),
-        differs: false,
-        operations: planned.operations.clone(),
-        placed: None,
-        failed: None,
-        refused: None,
-        stopped: None,
-    };
+    let mut cell = Cell::empty(planned);
     let reasons = reason_branches(source, &*deadlines.start_call());
     let run = |cell: Cell| SimulationRun {
         cell,
@@ -77,6 +66,38 @@ pub fn run_simulation(
     cell.failed = classified.failed;
     cell.stopped = classified.stopped;
     run(cell)
+}
+
+impl SimulationRun {
+    /// The run of a simulation that ended before it could answer (its worker died or overran
+    /// the time it had): its cell stopped with `reason`.
+    pub fn cut_short(planned: &PlannedSimulation, reason: impl Into<String>) -> SimulationRun {
+        let mut cell = Cell::empty(planned);
+        cell.stopped = Some(reason.into());
+        SimulationRun {
+            cell,
+            branches_on_reason: false,
+            handled_reasons: BTreeSet::new(),
+        }
+    }
+}
+
+impl Cell {
+    /// The cell of `planned` before anything ran.
+    fn empty(planned: &PlannedSimulation) -> Cell {
+        Cell {
+            version: planned.version.clone(),
+            situation: planned.situation,
+            instance: planned.instance.clone(),
+            calls: Vec::new(),
+            differs: false,
+            operations: planned.operations.clone(),
+            placed: None,
+            failed: None,
+            refused: None,
+            stopped: None,
+        }
+    }
 }
 
 /// `LINE:COL: message`, as `berth check` prints it without the file.

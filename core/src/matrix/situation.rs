@@ -65,12 +65,12 @@ impl Situation {
         match self {
             Situation::Create => "incus create in the instance's project, no target",
             Situation::CreateMember => "incus create --target on the instance's member",
-            Situation::CreateGroup => "incus create --target @group (a group of the instance's member)",
+            Situation::CreateGroup => "incus create --target @group, a group of the instance's member",
             Situation::MoveMember => "incus move to another member, same project",
             Situation::MoveProject => "incus move to another project, keeping the member",
             Situation::MoveProjectMember => "incus move to another project and another member",
             Situation::Evacuate => "incus cluster evacuate of the instance's member",
-            Situation::Rebalance => "automatic rebalancing moves the instance (7.0+)",
+            Situation::Rebalance => "automatic rebalancing moves the instance, 7.0 and later",
         }
     }
 }

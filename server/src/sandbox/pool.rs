@@ -16,6 +16,7 @@ use berth_core::engine::{
     CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
 };
 use berth_core::impact::{Scenario, ShardImpact};
+use berth_core::matrix::{PlannedSimulation, SimulationRun};
 use berth_core::simulate::{Mode, Operation};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -23,7 +24,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::confinement::{Confinement, ConfinementReport};
 use super::protocol::{
-    EvaluateJob, EvaluateReply, ImpactJob, Job, ProbeJob, ProbeReport, Reply, RevisionError, SimulateJob,
+    EvaluateJob, EvaluateReply, ImpactJob, Job, MatrixJob, ProbeJob, ProbeReport, Reply, RevisionError,
+    SimulateJob,
 };
 
 #[derive(Debug, Clone)]
@@ -286,6 +288,45 @@ impl Sandbox {
                 revision: "from and to".into(),
                 diagnostic,
             })),
+        }
+    }
+
+    /// Runs one simulation of a reason × version matrix in a worker, its calls classified there.
+    /// Its calls have what is left until `deadline` (the whole matrix's) when a worker takes it
+    /// up. A worker that dies (its memory or CPU limit) or overruns the deadline answers with
+    /// the cell cut short, saying why.
+    pub async fn matrix_simulation(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        simulation: &PlannedSimulation,
+        deadline: Instant,
+    ) -> Result<SimulationRun, SandboxError> {
+        let job = |with_snapshot: bool| {
+            Job::Matrix(Box::new(MatrixJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                simulation: simulation.clone(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+            }))
+        };
+        let budget = self.config.simulation_budget;
+        let limit = HardLimit {
+            wall: deadline.saturating_duration_since(Instant::now())
+                + self.config.time_limit
+                + SIMULATION_MARGIN,
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!("the matrix exceeded its budget of {} s", budget.as_secs_f64()),
+            ),
+        };
+        match self.run(Some(snapshot.hash), limit, job).await? {
+            Outcome::Reply(Reply::MatrixRun(run)) => Ok(*run),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(SimulationRun::cut_short(simulation, error.message)),
         }
     }
 

@@ -16,7 +16,9 @@ use berth_core::simulate::{Deadlines, Simulator};
 use berth_core::Snapshot;
 
 use super::confinement::{self, Confinement, Layer};
-use super::protocol::{EvaluateJob, EvaluateReply, ImpactJob, Job, Reply, RevisionError, SimulateJob};
+use super::protocol::{
+    EvaluateJob, EvaluateReply, ImpactJob, Job, MatrixJob, Reply, RevisionError, SimulateJob,
+};
 
 /// How many prepared snapshots a worker keeps.
 const SNAPSHOT_CACHE: usize = 4;
@@ -111,6 +113,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
                     Job::Check { .. } => false,
                     Job::Evaluate(job) => job.snapshot.is_some(),
                     Job::Simulate(_) => true,
+                    Job::Matrix(job) => job.snapshot.is_some(),
                     Job::Impact(job) => job.snapshot.is_some(),
                     Job::Probe(_) => false,
                 };
@@ -152,6 +155,7 @@ fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut Compiled
         }
         Job::Evaluate(job) => evaluate(*job, snapshots),
         Job::Simulate(job) => simulate(*job, snapshots),
+        Job::Matrix(job) => matrix(*job, snapshots),
         Job::Impact(job) => impact(*job, snapshots, scriptlets),
         Job::Probe(job) => Reply::Probed(super::probe::probe(&job)),
     }
@@ -252,6 +256,28 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     Reply::Simulated(Ok(
         serde_json::to_value(&simulation).expect("a simulation serializes")
     ))
+}
+
+/// One simulation of a matrix on the cached snapshot and prepared cluster (changed in place and
+/// put back), compiled and classified by `berth_core::matrix::run_simulation`.
+fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
+    let clock = WallClock {
+        per_call: Duration::from_millis(job.time_limit_ms),
+        budget: Duration::from_millis(job.budget_ms),
+        started: Instant::now(),
+    };
+    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(reply) => return reply,
+    };
+    Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation(
+        &job.simulation,
+        &job.source,
+        &job.limits,
+        &clock,
+        &mut prepared.snapshot,
+        &mut prepared.cluster,
+    )))
 }
 
 fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut CompiledScriptlets) -> Reply {

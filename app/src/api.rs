@@ -11,8 +11,9 @@ use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup,
-    Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView, UserView, Viewer,
+    MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
+    UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -188,6 +189,13 @@ pub async fn get_impact_setup() -> Result<ImpactSetup, BerthError> {
 pub async fn run_sandbox(source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.sandbox_run(source, scenario).await })
         .await
+}
+
+/// The scriptlet's reason × version matrix on a snapshot. A POST (the scriptlet may be long),
+/// though it changes nothing.
+#[server(endpoint = "matrix_run", client = CsrfClient)]
+pub async fn run_matrix(source: String, query: MatrixQuery) -> Result<MatrixView, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.matrix_run(source, query).await }).await
 }
 
 #[server(input = GetUrl, endpoint = "completion_schema")]

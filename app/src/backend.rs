@@ -13,9 +13,9 @@ use leptos::prelude::use_context;
 use crate::error::BerthError;
 use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView,
+    MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
+    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    SnapshotSummary, TokenView, UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
@@ -87,6 +87,8 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError>;
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError>;
+    /// The scriptlet's reason × version matrix on a snapshot (the editor's Matrix tab).
+    async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError>;
     /// The engine's completion schema for a version, as JSON (handed to the editor as is).
     async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError>;
 

@@ -161,6 +161,7 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/scriptlet_diff", Access::Signed(Action::Read)),
     ("/api/sandbox_setup", Access::Signed(Action::Read)),
     ("/api/sandbox_run", Access::Signed(Action::RunSandbox)),
+    ("/api/matrix_run", Access::Signed(Action::RunSandbox)),
     ("/api/impact_setup", Access::Signed(Action::Read)),
     ("/api/completion_schema", Access::Signed(Action::Read)),
     ("/api/list_snapshots", Access::Signed(Action::Read)),

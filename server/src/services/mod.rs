@@ -8,6 +8,7 @@ pub(crate) mod accounts;
 mod cluster;
 pub mod connections;
 pub mod impact;
+pub mod matrix;
 pub mod plans;
 pub(crate) mod rollouts;
 pub mod sandbox;
@@ -18,9 +19,9 @@ use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView,
+    MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
+    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    SnapshotSummary, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -188,6 +189,10 @@ impl Backend for Services {
 
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
         Ok(sandbox::run(&self.store, &self.sandbox, &source, &scenario).await?)
+    }
+
+    async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError> {
+        Ok(matrix::run_for_page(&self.store, &self.sandbox, source, &query).await?)
     }
 
     async fn impact_setup(&self) -> Result<ImpactSetup, BerthError> {

@@ -23,6 +23,7 @@ use crate::api::{
 use crate::components::code_editor::{CodeEditor, CursorRequest};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
+use crate::components::matrix::{MatrixTab, SandboxTabs};
 use crate::components::timeline::{DiagnosticLine, GoTo, Timeline};
 use crate::format;
 use crate::types::{DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, Viewer};
@@ -201,6 +202,9 @@ fn Workbench(
     let (may_edit, may_run) = (may("edit_scriptlets"), may("run_sandbox"));
     let query = use_query_map();
     let scenario = Memo::new(move |_| scenario_of(&query.read()));
+    // The sandbox's Matrix tab (`tab=matrix`); the scenario's stays mounted, hidden, so the
+    // editor keeps its diagnostics.
+    let matrix_tab = Signal::derive(move || may_run && query.read().get_str("tab") == Some("matrix"));
     let source = RwSignal::new(initial.clone());
     let edited = RwSignal::new(false);
 
@@ -324,6 +328,9 @@ fn Workbench(
                 {id.map(|id| view! { <Revisions id revisions shown=shown_revision name=name.clone().unwrap_or_default()/> })}
             </section>
             <section class="sandbox-pane" aria-label="Sandbox" data-test="sandbox" data-runs=move || runs.get().to_string()>
+                {may_run.then(|| view! { <SandboxTabs matrix=matrix_tab/> })}
+                <div id="sandbox-scenario" class="sandbox-panel" role=may_run.then_some("tabpanel")
+                    aria-labelledby=may_run.then_some("tab-scenario") hidden=move || matrix_tab.get()>
                 <ScenarioForm scenario revision=shown_revision/>
                 {move || live_error.get().map(|error| view! { <p class="notice error" role="alert">{error}</p> })}
                 {if may_run {
@@ -346,6 +353,12 @@ fn Workbench(
                     }
                     .into_any()
                 }}
+                </div>
+                {move || matrix_tab.get().then(|| view! {
+                    <div id="sandbox-matrix" class="sandbox-panel" role="tabpanel" aria-labelledby="tab-matrix">
+                        <MatrixTab source go_to/>
+                    </div>
+                })}
             </section>
         </div>
     }

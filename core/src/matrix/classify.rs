@@ -129,10 +129,6 @@ fn classify_call(
         (None, Some(member)) => {
             shown.outcome = CallOutcome::Member;
             shown.member = Some(member.clone());
-            if call.validation_only {
-                shown.note =
-                    Some("Incus ignores the choice: the member is fixed, the call can only veto".into());
-            }
         }
         (None, None) => {
             if let Some(traced) = non_candidate {

@@ -21,11 +21,11 @@ pub async fn run(
     source: &str,
     plan: &Plan,
 ) -> Result<Matrix, SandboxError> {
-    let deadline = Instant::now() + sandbox.config().simulation_budget;
+    let started = Instant::now();
     let runs = try_join_all(
         plan.simulations
             .iter()
-            .map(|simulation| sandbox.matrix_simulation(snapshot, source, simulation, deadline)),
+            .map(|simulation| sandbox.matrix_simulation(snapshot, source, simulation, started)),
     )
     .await?;
     Ok(merge(plan, runs))

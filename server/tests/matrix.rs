@@ -7,11 +7,11 @@
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use berth_core::access::Role;
-use berth_core::matrix::{parse_versions, plan, Picks};
+use berth_core::matrix::{parse_versions, plan, CallOutcome, Picks};
 use berth_server::sandbox::{JobSnapshot, Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 use support::TestApp;
@@ -218,11 +218,12 @@ async fn authors_run_the_matrix_and_viewers_may_not() {
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
 }
 
-/// A scriptlet that never returns costs the matrix's budget, not a budget per cell: the workers
-/// stop each cell once the whole matrix's time is spent.
+/// A scriptlet that never returns costs the matrix's budget, not a budget per cell: once the
+/// whole matrix's time is spent, the workers stop each remaining cell before its first call.
 #[tokio::test]
 async fn a_scriptlet_that_never_returns_costs_one_budget_for_the_whole_matrix() {
     let mut config = SandboxConfig::new(env!("CARGO_BIN_EXE_berth").into());
+    config.workers = 2;
     config.time_limit = Duration::from_millis(500);
     config.simulation_budget = Duration::from_secs(2);
     config.limits.max_steps = u64::MAX;
@@ -237,7 +238,6 @@ async fn a_scriptlet_that_never_returns_costs_one_budget_for_the_whole_matrix() 
     .unwrap();
     let endless = "def instance_placement(request, candidate_members):\n    \
                    for i in range(1000000000):\n        pass\n";
-    let started = Instant::now();
     let answer = berth_server::matrix::run(
         &sandbox,
         JobSnapshot::new(&snapshot.content_hash(), &text),
@@ -246,19 +246,24 @@ async fn a_scriptlet_that_never_returns_costs_one_budget_for_the_whole_matrix() 
     )
     .await
     .unwrap();
-    let took = started.elapsed();
-    // 22 cells of one call each at 0.5 s on two workers would take 5.5 s; the budget stops it.
-    assert!(took < Duration::from_millis(4500), "took {took:?}");
     assert_eq!(answer.cells.len(), 22);
-    for cell in &answer.cells {
-        let limited = cell
-            .calls
-            .iter()
-            .any(|call| call.outcome == berth_core::matrix::CallOutcome::Limit);
-        assert!(limited || cell.stopped.is_some(), "{cell:?}");
-    }
-    assert!(answer.cells.iter().any(|cell| cell.stopped.is_some()));
-    assert!(answer.fails());
+    // Each call that runs takes its whole time limit (0.5 s); a worker starts calls only while
+    // the 2 s budget lasts: at most 5 each, 10 in all, whatever the machine's speed.
+    let called = answer
+        .cells
+        .iter()
+        .filter(|cell| cell.calls.iter().any(|call| call.outcome == CallOutcome::Limit))
+        .count();
+    let stopped = answer.cells.iter().filter(|cell| cell.stopped.is_some()).count();
+    assert!(called <= 10, "{called} cells made their call");
+    assert_eq!(called + stopped, 22, "{:?}", answer.cells);
+    assert!(answer.cells.iter().all(|cell| cell.fails()));
+    let stop = answer
+        .cells
+        .iter()
+        .find_map(|cell| cell.stopped.as_deref())
+        .unwrap();
+    assert!(stop.contains("budget of 2 s"), "{stop}");
 }
 
 /// What a scriptlet raises, and a member name it makes up, can quote a snapshot's secrets: the

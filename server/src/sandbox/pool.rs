@@ -292,16 +292,17 @@ impl Sandbox {
     }
 
     /// Runs one simulation of a reason × version matrix in a worker, its calls classified there.
-    /// Its calls have what is left until `deadline` (the whole matrix's) when a worker takes it
-    /// up. A worker that dies (its memory or CPU limit) or overruns the deadline answers with
-    /// the cell cut short, saying why.
+    /// The matrix has one budget, the simulation budget, started at `started`: each simulation
+    /// has what is left of it when a worker takes it up. A worker that dies (its memory or CPU
+    /// limit) or overruns the budget answers with the cell cut short, saying why.
     pub async fn matrix_simulation(
         &self,
         snapshot: JobSnapshot<'_>,
         source: &str,
         simulation: &PlannedSimulation,
-        deadline: Instant,
+        started: Instant,
     ) -> Result<SimulationRun, SandboxError> {
+        let budget = self.config.simulation_budget;
         let job = |with_snapshot: bool| {
             Job::Matrix(Box::new(MatrixJob {
                 snapshot_hash: snapshot.hash.to_owned(),
@@ -310,14 +311,12 @@ impl Sandbox {
                 simulation: simulation.clone(),
                 limits: self.config.limits,
                 time_limit_ms: self.config.time_limit.as_millis() as u64,
-                budget_ms: deadline.saturating_duration_since(Instant::now()).as_millis() as u64,
+                budget_ms: budget.as_millis() as u64,
+                spent_ms: started.elapsed().as_millis() as u64,
             }))
         };
-        let budget = self.config.simulation_budget;
         let limit = HardLimit {
-            wall: deadline.saturating_duration_since(Instant::now())
-                + self.config.time_limit
-                + SIMULATION_MARGIN,
+            wall: budget.saturating_sub(started.elapsed()) + self.config.time_limit + SIMULATION_MARGIN,
             error: Diagnostic::error(
                 ErrorKind::Timeout,
                 format!("the matrix exceeded its budget of {} s", budget.as_secs_f64()),

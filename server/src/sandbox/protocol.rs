@@ -99,8 +99,10 @@ pub struct MatrixJob {
     pub limits: Limits,
     /// Wall time of the compilation and of each placement call.
     pub time_limit_ms: u64,
-    /// Wall time left to the whole matrix, checked before each call.
+    /// Wall time of the whole matrix, checked before each call.
     pub budget_ms: u64,
+    /// How much of it was spent when a worker took the job up.
+    pub spent_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

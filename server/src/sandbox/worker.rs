@@ -261,10 +261,14 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
 /// One simulation of a matrix on the cached snapshot and prepared cluster (changed in place and
 /// put back), compiled and classified by `berth_core::matrix::run_simulation`.
 fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
+    // The budget is the whole matrix's: its clock started before this job did.
+    let now = Instant::now();
     let clock = WallClock {
         per_call: Duration::from_millis(job.time_limit_ms),
         budget: Duration::from_millis(job.budget_ms),
-        started: Instant::now(),
+        started: now
+            .checked_sub(Duration::from_millis(job.spent_ms))
+            .unwrap_or(now),
     };
     let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
         Ok(prepared) => prepared,

@@ -18,6 +18,7 @@
 //!   preview (verdicts, the corrected decision, what changed since).
 //! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
+//! - [`templates`]: the library of starting scriptlets (`templates/`), with their golden cases.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -33,6 +34,7 @@ pub mod plan;
 pub mod redact;
 pub mod simulate;
 pub mod snapshot;
+pub mod templates;
 pub mod units;
 pub mod usage;
 

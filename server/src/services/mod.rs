@@ -19,8 +19,8 @@ use berth_app::error::BerthError;
 use berth_app::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
     MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView,
+    TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -180,6 +180,10 @@ impl Backend for Services {
 
     async fn scriptlet_diff(&self, id: i64, from: i64, to: i64) -> Result<DiffView, BerthError> {
         Ok(scriptlets::diff(&self.store, id, from, to).await?)
+    }
+
+    async fn scriptlet_templates(&self) -> Result<Vec<TemplateView>, BerthError> {
+        Ok(scriptlets::templates())
     }
 
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {

@@ -3,8 +3,6 @@
 //! does. (`ParamsMap::to_query_string` encodes `-` as `%2D` when rendering on the server, so
 //! a link to `?template=load-ceiling` would read differently before and after hydration.)
 
-use leptos_router::params::ParamsMap;
-
 /// Percent-encodes everything but unreserved characters (a query value, a `data:` URL).
 pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -18,11 +16,18 @@ pub fn percent_encode(text: &str) -> String {
     out
 }
 
-/// `?key=value&…` for every value of `params` in order; empty when there is none.
-pub fn query_string(params: &ParamsMap) -> String {
-    let pairs: Vec<String> = params
+/// `?key=value&…` for every pair in order (a `&ParamsMap` gives each value of each key);
+/// empty when there is none.
+pub fn query_string<K: AsRef<str>, V: AsRef<str>>(pairs: impl IntoIterator<Item = (K, V)>) -> String {
+    let pairs: Vec<String> = pairs
         .into_iter()
-        .map(|(key, value)| format!("{}={}", percent_encode(key), percent_encode(value)))
+        .map(|(key, value)| {
+            format!(
+                "{}={}",
+                percent_encode(key.as_ref()),
+                percent_encode(value.as_ref())
+            )
+        })
         .collect();
     if pairs.is_empty() {
         String::new()
@@ -37,13 +42,14 @@ mod tests {
 
     #[test]
     fn values_keep_unreserved_characters() {
-        let mut params = ParamsMap::new();
-        params.insert("template", "load-ceiling".to_owned());
-        params.insert("ops", "[{\"kind\": \"evacuate\"}]".to_owned());
+        let pairs = [
+            ("template", "load-ceiling"),
+            ("ops", "[{\"kind\": \"evacuate\"}]"),
+        ];
         assert_eq!(
-            query_string(&params),
+            query_string(pairs),
             "?template=load-ceiling&ops=%5B%7B%22kind%22%3A%20%22evacuate%22%7D%5D"
         );
-        assert_eq!(query_string(&ParamsMap::new()), "");
+        assert_eq!(query_string(Vec::<(&str, &str)>::new()), "");
     }
 }

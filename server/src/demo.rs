@@ -103,10 +103,10 @@ mod tests {
     #[test]
     fn the_load_ceiling_has_an_earlier_revision_without_a_ceiling() {
         let template = berth_core::templates::template("load-ceiling").unwrap();
-        let history = history(template);
-        assert_eq!(history.len(), 2);
-        assert!(history[0].0.contains("MAX_LOAD_PERCENT = 100\n"));
-        assert_eq!(history[1].0, template.source);
+        let revisions = history(template);
+        assert_eq!(revisions.len(), 2);
+        assert!(revisions[0].0.contains("MAX_LOAD_PERCENT = 100\n"));
+        assert_eq!(revisions[1].0, template.source);
         for other in TEMPLATES.iter().filter(|t| t.name != "load-ceiling") {
             assert_eq!(history(other), []);
         }

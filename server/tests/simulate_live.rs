@@ -45,14 +45,9 @@ def instance_placement(request, candidate_members):
         set_target(names[0])
 "#;
 
-/// The placement scriptlet is one cluster-wide setting: the tests here take turns.
-static SCRIPTLET_SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn take_turn() -> std::sync::MutexGuard<'static, ()> {
-    SCRIPTLET_SETTING
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// The placement scriptlet is one cluster-wide setting: the tests here take turns (each on a
+/// runtime of its own, holding its turn across awaits).
+static SCRIPTLET_SETTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Case {
     name: &'static str,
@@ -558,7 +553,7 @@ fn run_all(bed: &TestBed, commands: &[Vec<String>]) {
 #[tokio::test]
 async fn simulate_predicts_what_incus_does() {
     let Some(bed) = support::testbed() else { return };
-    let _turn = take_turn();
+    let _turn = SCRIPTLET_SETTING.lock().await;
     let client = IncusClient::unix(&bed.socket("m1")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scriptlet.star");
@@ -711,7 +706,7 @@ def instance_placement(request, candidate_members):
 #[tokio::test]
 async fn creates_that_just_finished_count_as_pending() {
     let Some(bed) = support::testbed() else { return };
-    let _turn = take_turn();
+    let _turn = SCRIPTLET_SETTING.lock().await;
     let client = IncusClient::unix(&bed.socket("m1")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pending.star");
@@ -728,7 +723,7 @@ async fn creates_that_just_finished_count_as_pending() {
         .unwrap();
     assert!(set.success());
     // Creates of earlier tests are no longer counted.
-    std::thread::sleep(std::time::Duration::from_secs(6));
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
 
     let scriptlet = berth_core::engine::compile(
         PENDING_SCRIPTLET,

@@ -210,6 +210,22 @@ async fn the_demo_stores_the_templates_once_as_the_command_line() {
     assert_eq!(snapshots.as_array().unwrap().len(), 1, "{snapshots:#}");
 }
 
+/// Replicas starting with `--demo` on one database at once: each template is stored by one of
+/// them, and the load ceiling gets its second revision once.
+#[tokio::test]
+async fn replicas_starting_together_store_each_template_once() {
+    let app = TestApp::empty().await;
+    let (one, other) = tokio::join!(store_demo(&app.auth), store_demo(&app.auth));
+    let (one, other) = (one.unwrap(), other.unwrap());
+    assert_eq!(one.scriptlets_new + other.scriptlets_new, TEMPLATES.len());
+    let stored = scriptlets(&app).await;
+    assert_eq!(stored.len(), TEMPLATES.len());
+    for scriptlet in &stored {
+        let revisions = if scriptlet["name"] == "load-ceiling" { 2 } else { 1 };
+        assert_eq!(scriptlet["revisions"], revisions, "{scriptlet}");
+    }
+}
+
 /// "New scriptlet" lists the templates (title, one line, a link that keeps the snapshot and
 /// scenario), opens the one named in the URL, and answers 404 for a name it does not know.
 /// The list is an author's: a viewer is refused it.

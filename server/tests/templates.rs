@@ -261,20 +261,26 @@ async fn the_new_scriptlet_page_offers_the_templates_and_opens_one() {
         )
     );
 
+    let names = || TEMPLATES.iter().map(|template| template.name).chain([""]);
     let opened = app
         .get("/scriptlets/new?snapshot=1&kind=create&project=web&template=load-ceiling")
         .await;
     assert_eq!(opened.status, StatusCode::OK);
     assert!(opened.body.contains("MAX_LOAD_PERCENT = 80"), "{}", opened.body);
-    let current: Vec<&str> = TEMPLATES
-        .iter()
-        .map(|template| template.name)
-        .chain([""])
-        .filter(|name| option(&opened.body, name).1)
-        .collect();
+    let current: Vec<&str> = names().filter(|name| option(&opened.body, name).1).collect();
     assert_eq!(current, ["load-ceiling"]);
     // The sandbox ran it: the web create lands on hv-e01, hv-e02 (98 %) passed over.
     assert!(opened.body.contains("hv-e01 is under 80%"), "{}", opened.body);
+
+    // Started from the snapshot's live scriptlet: no option is the current one.
+    let live = app.get("/scriptlets/new?snapshot=1&from=live").await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert!(live.body.contains("def app_spread"), "the demo's live scriptlet");
+    assert!(names().all(|name| !option(&live.body, name).1));
+    assert_eq!(
+        option(&live.body, "every-reason").0,
+        "/scriptlets/new?snapshot=1&template=every-reason"
+    );
 
     let unknown = app.get("/scriptlets/new?template=nope").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);

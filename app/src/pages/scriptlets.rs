@@ -162,9 +162,20 @@ pub fn ScriptletPage() -> impl IntoView {
 struct Opened {
     initial: String,
     document: Option<ScriptletView>,
-    /// The template library (empty for a saved scriptlet) and the one the text came from.
+    /// The template library (empty for a saved scriptlet).
     templates: Vec<TemplateView>,
-    template: Option<String>,
+    /// Where a new scriptlet's text came from.
+    start: Start,
+}
+
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Start {
+    /// [`TEMPLATE`], the plain working placement (and a saved scriptlet's text).
+    Plain,
+    /// The template of this name.
+    Template(String),
+    /// A snapshot's live scriptlet.
+    Live,
 }
 
 /// The editor and the sandbox for one scriptlet (`None`: a new one, not saved yet).
@@ -190,7 +201,7 @@ fn Workspace(id: Option<i64>) -> impl IntoView {
                 initial: doc.source.clone(),
                 document: Some(doc),
                 templates: Vec::new(),
-                template: None,
+                start: Start::Plain,
             })
         },
     );
@@ -214,20 +225,23 @@ fn Workspace(id: Option<i64>) -> impl IntoView {
 /// A new scriptlet's first text: the live scriptlet of a snapshot, a template, or [`TEMPLATE`].
 async fn open_new(live_from: Option<Option<i64>>, template: Option<String>) -> Result<Opened, BerthError> {
     let templates = list_scriptlet_templates().await?;
-    let initial = match (live_from, &template) {
-        (Some(snapshot), _) => get_sandbox_setup(snapshot).await?.live_scriptlet,
-        (None, Some(name)) => templates
-            .iter()
-            .find(|candidate| &candidate.name == name)
-            .map(|found| found.source.clone())
-            .ok_or_else(|| BerthError::NotFound(format!("there is no template {name:?}")))?,
-        (None, None) => TEMPLATE.to_owned(),
+    let (initial, start) = match (live_from, template) {
+        (Some(snapshot), _) => (get_sandbox_setup(snapshot).await?.live_scriptlet, Start::Live),
+        (None, Some(name)) => {
+            let source = templates
+                .iter()
+                .find(|candidate| candidate.name == name)
+                .map(|found| found.source.clone())
+                .ok_or_else(|| BerthError::NotFound(format!("there is no template {name:?}")))?;
+            (source, Start::Template(name))
+        }
+        (None, None) => (TEMPLATE.to_owned(), Start::Plain),
     };
     Ok(Opened {
         initial,
         document: None,
-        template: template.filter(|_| live_from.is_none()),
         templates,
+        start,
     })
 }
 
@@ -237,8 +251,12 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
         initial,
         document,
         templates,
-        template,
+        start,
     } = opened;
+    let template_name = match &start {
+        Start::Template(name) => name.clone(),
+        Start::Plain | Start::Live => String::new(),
+    };
     let may = |action: &str| viewer.as_ref().is_some_and(|viewer| viewer.may(action));
     let (may_edit, may_run) = (may("edit_scriptlets"), may("run_sandbox"));
     let query = use_query_map();
@@ -354,7 +372,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                     {(!may_edit).then(|| view! { <span class="badge" data-test="read-only">"read-only"</span> })}
                 </header>
                 {(id.is_none() && !templates.is_empty()).then(|| view! {
-                    <TemplatePicker templates chosen=template.clone()/>
+                    <TemplatePicker templates start=start.clone()/>
                 })}
                 <CodeEditor
                     initial
@@ -365,7 +383,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                     cursor=cursor.into()
                 />
                 <Diagnostics run=shown_run go_to/>
-                {may_edit.then(|| view! { <SaveBar id source edited initial_name=template.unwrap_or_default()/> })}
+                {may_edit.then(|| view! { <SaveBar id source edited initial_name=template_name.clone()/> })}
                 {id.map(|id| view! { <Revisions id revisions shown=shown_revision name=name.clone().unwrap_or_default()/> })}
             </section>
             <section class="sandbox-pane" aria-label="Sandbox" data-test="sandbox" data-runs=move || runs.get().to_string()>
@@ -420,9 +438,10 @@ fn Diagnostics(run: Signal<Option<SandboxRun>>, go_to: GoTo) -> impl IntoView {
 
 /// The templates a new scriptlet may start from, as links to `/scriptlets/new?template=NAME`
 /// with the rest of the URL (the snapshot and the scenario) kept; the first starts from the
-/// plain working placement. Following one replaces the editor's text.
+/// plain working placement. Following one replaces the editor's text. It is open until the
+/// text comes from somewhere else than the plain start.
 #[component]
-fn TemplatePicker(templates: Vec<TemplateView>, chosen: Option<String>) -> impl IntoView {
+fn TemplatePicker(templates: Vec<TemplateView>, start: Start) -> impl IntoView {
     let query = use_query_map();
     let link = move |name: Option<&str>| {
         let mut params = query.get_untracked();
@@ -435,7 +454,14 @@ fn TemplatePicker(templates: Vec<TemplateView>, chosen: Option<String>) -> impl 
         }
         format!("/scriptlets/new{}", query_string(&params))
     };
-    let current = |name: Option<&str>| (chosen.as_deref() == name).then_some("page");
+    let current = |name: Option<&str>| {
+        let is_current = match (&start, name) {
+            (Start::Plain, None) => true,
+            (Start::Template(chosen), Some(name)) => chosen == name,
+            _ => false,
+        };
+        is_current.then_some("page")
+    };
     let option = |href: String, name: &str, title: String, summary: String, current: Option<&'static str>| {
         view! {
             <li>
@@ -449,7 +475,7 @@ fn TemplatePicker(templates: Vec<TemplateView>, chosen: Option<String>) -> impl 
         }
     };
     view! {
-        <details class="template-picker" data-test="template-picker" open=chosen.is_none()>
+        <details class="template-picker" data-test="template-picker" open=start == Start::Plain>
             <summary>"Start from a template"</summary>
             <ul class="template-options">
                 {option(

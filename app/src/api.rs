@@ -12,8 +12,8 @@ use crate::error::BerthError;
 use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
     MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView, Viewer,
+    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView,
+    TokenView, UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -171,6 +171,12 @@ pub async fn save_revision(id: i64, source: String, message: String) -> Result<R
 pub async fn scriptlet_diff(id: i64, from: i64, to: i64) -> Result<DiffView, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.scriptlet_diff(id, from, to).await })
         .await
+}
+
+/// The template library (`templates/`), for the new-scriptlet picker.
+#[server(input = GetUrl, endpoint = "scriptlet_templates")]
+pub async fn list_scriptlet_templates() -> Result<Vec<TemplateView>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.scriptlet_templates().await }).await
 }
 
 #[server(input = GetUrl, endpoint = "sandbox_setup")]

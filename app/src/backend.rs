@@ -15,7 +15,7 @@ use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
     MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
     PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TokenView, UserView,
+    SnapshotSummary, TemplateView, TokenView, UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
@@ -84,6 +84,8 @@ pub trait Backend: Send + Sync + 'static {
         message: String,
     ) -> Result<RevisionView, BerthError>;
     async fn scriptlet_diff(&self, id: i64, from: i64, to: i64) -> Result<DiffView, BerthError>;
+    /// The template library, for a new scriptlet to start from.
+    async fn scriptlet_templates(&self) -> Result<Vec<TemplateView>, BerthError>;
 
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError>;
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError>;

@@ -176,6 +176,18 @@ pub struct ScriptletSummary {
     pub updated_by: String,
 }
 
+/// A starting scriptlet of the template library (`templates/`), as the new-scriptlet picker
+/// offers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateView {
+    /// Its file name, the `?template=` of `/scriptlets/new`, and the name it is saved under.
+    pub name: String,
+    pub title: String,
+    /// What it does, in one line.
+    pub summary: String,
+    pub source: String,
+}
+
 /// One saved revision, without its text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevisionView {

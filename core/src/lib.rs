@@ -20,6 +20,7 @@
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
 //! - [`matrix`]: the reason × version matrix: every situation that calls a scriptlet, on every
 //!   version asked for, with what the scriptlet does with each call, and the lints drawn from it.
+//! - [`templates`]: the library of starting scriptlets (`templates/`), with their golden cases.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -36,6 +37,7 @@ pub mod plan;
 pub mod redact;
 pub mod simulate;
 pub mod snapshot;
+pub mod templates;
 pub mod units;
 pub mod usage;
 

@@ -1,7 +1,7 @@
 //! The `berth` server: everything that does IO.
 //!
 //! - [`cli`]: the command line (`berth serve`, …) and its configuration.
-//! - [`serve`]: starting and stopping the web server.
+//! - [`serve`]: starting and stopping the web server; [`demo`]: what `serve --demo` stores.
 //! - [`capture`]: a live cluster read into a snapshot.
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
@@ -42,6 +42,7 @@ pub mod clock;
 pub mod connection_cli;
 pub mod cpu;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod executor;
 pub mod http;

@@ -47,7 +47,7 @@ pub use request::{InstanceSource, PlacementRequest};
 pub use version::{BadVersion, IncusVersion};
 
 use builtins::{placement_builtins, Context, PlacementScope};
-use diagnostic::{diagnose, panic_message};
+use diagnostic::{diagnose, panic_diagnostic};
 use dialect::entry_point::{self, ENTRY_POINT};
 use dialect::lexical::SourceMap;
 use dialect::Parsed;
@@ -240,7 +240,7 @@ fn guard_compile(
             warnings = lints::fidelity_warnings(&parsed);
             compile_parsed(parsed, version, limits, cancelled, recording)
         }))
-        .unwrap_or_else(|panic| Err(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))));
+        .unwrap_or_else(|panic| Err(panic_diagnostic(&panic)));
         (result, warnings)
     });
     outcome.unwrap_or_else(|error| (Err(error), Vec::new()))
@@ -344,7 +344,7 @@ impl Scriptlet {
         }));
         match outcome {
             Ok(evaluation) => evaluation,
-            Err(panic) => Evaluation::failed(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))),
+            Err(panic) => Evaluation::failed(panic_diagnostic(&panic)),
         }
     }
 

@@ -81,9 +81,7 @@ impl PreparedSnapshots {
 
 /// Runs the worker loop on stdin/stdout until stdin closes.
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    rlimit::Resource::AS
-        .set(args.memory_bytes, args.memory_bytes)
-        .context("cannot limit the worker's memory")?;
+    limit_memory(args.memory_bytes)?;
     rlimit::Resource::CPU
         .set(args.cpu_seconds, args.cpu_seconds)
         .context("cannot limit the worker's CPU time")?;
@@ -129,6 +127,34 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Limits the memory the worker's data may take to `memory_bytes`: `RLIMIT_DATA`, which since
+/// Linux 4.7 counts every private writable mapping (the heap, each allocator arena as far as it
+/// is in use, large allocations, the threads' stacks) and nothing else. So a scriptlet is
+/// accepted or refused for what it makes the engine use, and not for what the machine maps
+/// besides: an address-space limit (`RLIMIT_AS`) also counted the program's code, its
+/// libraries and the 64 MiB glibc reserves (as `PROT_NONE`) for each thread's arena, which
+/// differ between builds and machines, and refused the 200,000-term line Incus accepts (its
+/// compile thread's stack alone is 492 MiB) on one machine and not another. The stack a deep
+/// scriptlet's compile thread is given is counted whole: it is reserved for the scriptlet, and
+/// the engine touches nearly all of it.
+///
+/// A kernel booted with `ignore_rlimit_data` only warns about `RLIMIT_DATA`, so the address
+/// space keeps a limit of its own as a backstop: the data limit plus room for what holds no
+/// data (code, libraries, reservations), well above what any build maps.
+fn limit_memory(memory_bytes: u64) -> anyhow::Result<()> {
+    rlimit::Resource::DATA
+        .set(memory_bytes, memory_bytes)
+        .context("cannot limit the worker's memory")?;
+    let backstop = memory_bytes.saturating_add(ADDRESS_SPACE_ALLOWANCE);
+    rlimit::Resource::AS
+        .set(backstop, backstop)
+        .context("cannot limit the worker's address space")?;
+    Ok(())
+}
+
+/// Address space that holds no scriptlet data: code, libraries, the allocator's reservations.
+const ADDRESS_SPACE_ALLOWANCE: u64 = 1 << 30;
 
 /// Writes one reply line.
 fn send(stdout: &mut impl Write, reply: &Reply) -> anyhow::Result<()> {

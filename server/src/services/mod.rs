@@ -21,7 +21,7 @@ use berth_app::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
     MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
     PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TokenView, UserView,
+    SnapshotSummary, TemplateView, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -181,6 +181,10 @@ impl Backend for Services {
 
     async fn scriptlet_diff(&self, id: i64, from: i64, to: i64) -> Result<DiffView, BerthError> {
         Ok(scriptlets::diff(&self.store, id, from, to).await?)
+    }
+
+    async fn scriptlet_templates(&self) -> Result<Vec<TemplateView>, BerthError> {
+        Ok(scriptlets::templates())
     }
 
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {

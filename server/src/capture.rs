@@ -43,6 +43,21 @@ pub async fn capture(
     remote: &str,
     captured_at: String,
 ) -> Result<Snapshot, CaptureFailed> {
+    let started = std::time::Instant::now();
+    let captured = read_cluster(client, remote, captured_at).await;
+    crate::metrics::metrics()
+        .capture_duration
+        .with_label_values(&[if captured.is_ok() { "ok" } else { "error" }])
+        .observe(started.elapsed().as_secs_f64());
+    captured
+}
+
+/// [`capture`], untimed.
+async fn read_cluster(
+    client: &IncusClient,
+    remote: &str,
+    captured_at: String,
+) -> Result<Snapshot, CaptureFailed> {
     let (server, members, groups, projects, profiles, instances, images, operations) = tokio::join!(
         client.get::<serde_json::Value>("/1.0"),
         client.get::<Vec<ClusterMember>>("/1.0/cluster/members?recursion=1"),

@@ -11,7 +11,7 @@
 //! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
 //!   impact`.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
-//! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
+//! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, `/readyz`, `/metrics`, static assets.
 //! - [`services`]: the [`berth_app::backend::Backend`] implementation pages call into; maps
 //!   the domain to the UI's wire types.
 //! - [`db`]: the store on SQLite or PostgreSQL (migrations, snapshots, accounts, audit, copy);
@@ -29,6 +29,7 @@
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping;
 //!   [`params`]: times and Incus versions as requests name them.
+//! - [`metrics`]: the Prometheus families of `GET /metrics`, counted where things happen.
 //! - [`cpu`]: CPU-heavy work a request triggers, run off the async runtime a few at a time.
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
@@ -51,6 +52,7 @@ pub mod impact_cli;
 pub mod incus;
 pub mod matrix;
 pub mod matrix_cli;
+pub mod metrics;
 pub mod params;
 pub mod plan_cli;
 pub mod plans;

@@ -37,6 +37,12 @@ pub struct ServeArgs {
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
+    /// A second address that serves `GET /metrics` (Prometheus's text format) without
+    /// authentication, for a scraper: keep it on loopback or a network only the scraper
+    /// reaches. Without it, `/metrics` on the main address needs an admin's API token.
+    #[arg(long, env = "BERTH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// PEM certificate chain: Berth serves HTTPS itself (with `--tls-key`); cookies are secure
     /// (as with `--secure-cookies`).
     #[arg(long, env = "BERTH_TLS_CERT", requires = "tls_key")]
@@ -140,6 +146,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let metrics_server = match args.metrics_listen {
+        Some(metrics_address) => Some(serve_metrics(metrics_address, store.clone()).await?),
+        None => None,
+    };
     let leptos_options = LeptosOptions::builder()
         .output_name(berth_app::OUTPUT_NAME)
         .site_root(site_root.to_string_lossy().into_owned())
@@ -201,9 +211,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     executor_poller.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())
+}
+
+/// Serves `GET /metrics` on `--metrics-listen`, unauthenticated, until Berth stops; says where.
+async fn serve_metrics(address: SocketAddr, store: Store) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (--metrics-listen)"))?;
+    let address = listener.local_addr()?;
+    if !address.ip().is_loopback() {
+        tracing::warn!(listen = %address, "serving the metrics without authentication beyond loopback: anyone who reaches this address reads them");
+    }
+    tracing::info!(listen = %address, "metrics are served at /metrics");
+    println!("Metrics are served at http://{address}/metrics");
+    let app = crate::http::health::metrics_router(store);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// `--origin` and `--trusted-proxy`; empty entries (an empty variable) are no entries.

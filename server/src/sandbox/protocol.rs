@@ -34,6 +34,20 @@ pub enum Job {
     Probe(ProbeJob),
 }
 
+impl Job {
+    /// The job's kind, as the metrics' `job` label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Check { .. } => "check",
+            Job::Evaluate(_) => "evaluate",
+            Job::Simulate(_) => "simulate",
+            Job::Impact(_) => "impact",
+            Job::Matrix(_) => "matrix",
+            Job::Probe(_) => "probe",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeJob {
     /// A file to open and read a byte of.

@@ -421,8 +421,8 @@ async fn a_plan_execution_moves_the_plan_counters() {
         .body
         .lines()
         .filter_map(|line| line.strip_prefix("data: "))
+        .next_back()
         .map(|data| serde_json::from_str(data).unwrap())
-        .last()
         .unwrap_or_else(|| panic!("{}", events.body));
     assert_eq!(last["state"], "succeeded", "{last:#}");
 

@@ -285,6 +285,24 @@ async fn workers_answer_readiness_unless_none_can_start() {
     assert!(!broken.answers().await);
 }
 
+/// `/readyz` is public: a client asking it in a burst costs one small job and at most one
+/// worker started, not one per request.
+#[tokio::test]
+async fn a_burst_of_readiness_probes_costs_one_job() {
+    let pool = "readiness-burst";
+    let sandbox = Sandbox::named(SandboxConfig::new(env!("CARGO_BIN_EXE_berth").into()), pool);
+    let answers = futures::future::join_all((0..20).map(|_| sandbox.answers())).await;
+    assert!(answers.iter().all(|answered| *answered));
+    let metrics = berth_server::metrics::metrics();
+    let jobs = metrics
+        .sandbox_job_duration
+        .with_label_values(&[pool, "check", "reply"])
+        .get_sample_count();
+    assert_eq!(jobs, 1);
+    let started = metrics.sandbox_worker_starts.with_label_values(&[pool]).get();
+    assert_eq!(started, 1);
+}
+
 #[tokio::test]
 async fn metrics_listen_serves_only_the_metrics_without_a_token() {
     let dir = tempfile::tempdir().unwrap();

@@ -55,7 +55,8 @@ pub struct Metrics {
     pub sandbox_workers_busy: IntGaugeVec,
     /// `berth_sandbox_workers_max{pool}`: workers a pool may run at once.
     pub sandbox_workers_max: IntGaugeVec,
-    /// `berth_sandbox_job_duration_seconds{pool, job, outcome}`: a job's run time on a worker.
+    /// `berth_sandbox_job_duration_seconds{pool, job, outcome}`: a job's run time on a worker
+    /// (`/readyz`'s probes are `check` jobs, at most one per pool every 2 s).
     pub sandbox_job_duration: HistogramVec,
     /// `berth_sandbox_worker_starts_total{pool}`: worker processes started.
     pub sandbox_worker_starts: IntCounterVec,

@@ -406,8 +406,6 @@ function readOnlyExt(ro) {
   return [
     EditorState.readOnly.of(ro),
     EditorView.editable.of(!ro),
-    // Keep a read-only editor reachable (and scrollable) from the keyboard.
-    ro ? EditorView.contentAttributes.of({ tabindex: "0" }) : [],
     // The Tab choice matters only to someone who may type.
     ro ? [] : showPanel.of(tabIndentsPanel),
   ];
@@ -492,7 +490,9 @@ export function createEditor(parent, doc, readOnly, nonce, onChange) {
     ]),
     schemaField,
     readOnlyCompartment.of(readOnlyExt(readOnly)),
-    EditorView.contentAttributes.of({ "aria-label": "Scriptlet source (Starlark)" }),
+    // Named for screen readers; in the tab order also when read-only, so the scrolling text is
+    // reachable from the keyboard (and counts as the scroller's focusable content).
+    EditorView.contentAttributes.of({ "aria-label": "Scriptlet source (Starlark)", tabindex: "0" }),
     theme,
   ];
   if (nonce) extensions.push(EditorView.cspNonce.of(String(nonce)));

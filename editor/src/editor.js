@@ -479,11 +479,13 @@ export function createEditor(parent, doc, readOnly, nonce, onChange) {
     syntaxHighlighting(highlightStyle),
     bracketMatching(),
     closeBrackets(),
+    // Before autocompletion's own (also highest) keymap, whose Enter accepts any open option
+    // and whose Escape closes it (and would keep Escape from arming the tab focus mode).
+    Prec.highest(keymap.of([{ key: "Enter", run: newlineUnlessCompleting }])),
+    tabCompartment.of(tabKeymap(storedTabIndents())),
     autocompletion({ override: [starlarkCompletions], activateOnTyping: true, icons: true }),
     highlightActiveLine(),
     highlightSelectionMatches(),
-    Prec.highest(keymap.of([{ key: "Enter", run: newlineUnlessCompleting }])),
-    tabCompartment.of(tabKeymap(storedTabIndents())),
     keymap.of([
       ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap,
       ...foldKeymap, ...completionKeymap, ...lintKeymap,

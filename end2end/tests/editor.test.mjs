@@ -74,17 +74,24 @@ test("a scriptlet typed key by key with Enter and Backspace keeps its indentatio
 
     // Enter indents after a `:` and keeps the block's depth; only dedents are typed, one
     // Backspace per level.
+    // Each line's end waits for completion to open as it does for a person (after 100 ms): a
+    // whole word there (`None`, `count`, `server_name`) is followed by a new line, not by the
+    // completion's option.
     let depth = 0;
+    let enterOverCompletion = 0;
     for (const [index, [want, text]] of LINES.entries()) {
       for (; depth > want; depth--) await page.keyboard.press("Backspace");
       assert.equal(depth, want, `line ${index + 1} needs no more indentation than the editor gave`);
       await page.keyboard.type(text);
       if (index < LINES.length - 1) {
+        await page.waitForTimeout(200);
+        if (await page.locator(".cm-tooltip-autocomplete").count() > 0) enterOverCompletion++;
         await page.keyboard.press("Enter");
         if (text.endsWith(":")) depth++;
       }
     }
     assert.equal(await editorText(page), TYPED);
+    assert.ok(enterOverCompletion >= 2, `Enter pressed over an open completion ${enterOverCompletion} times`);
 
     // It compiles and runs: the last line's log is in the sandbox's result, no diagnostics.
     const logs = page.locator('[data-test="timeline-upstream"] [data-test="logs"]', { hasText: "typed key by key, placed on hv-" });
@@ -139,6 +146,7 @@ test("a scriptlet indented by 2 spaces keeps its unit; Tab indents only when the
     await page.keyboard.press("Control+Home");
     await page.keyboard.press("ArrowDown");
     await page.keyboard.press("Shift+ArrowDown");
+    await page.keyboard.press("Shift+End");
     await page.keyboard.press("Tab");
     assert.equal(await focusInEditor(page), true, "Tab stays in the editor");
     lines = (await editorText(page)).split("\n");

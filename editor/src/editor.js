@@ -71,7 +71,7 @@ const theme = EditorView.theme({
     display: "flex", gap: "1em", alignItems: "center", padding: "3px 8px", fontSize: "12px",
     fontFamily: "var(--font)",
   },
-  ".cm-berth-options label": { display: "inline-flex", gap: "4px", alignItems: "center" },
+  ".cm-berth-options label": { display: "inline-flex", gap: "4px", alignItems: "center", whiteSpace: "nowrap" },
   ".cm-berth-hint": { color: "var(--muted)" },
   // Panels (search).
   ".cm-panels": { backgroundColor: "var(--panel-2)", color: "var(--text)" },

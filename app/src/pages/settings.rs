@@ -227,8 +227,9 @@ fn UserTable(
                             <td>
                                 <ActionForm action=change attr:class="form inline">
                                     <CsrfField/>
+                                    <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password"
+                                        aria-label=format!("New password for {password_name}") data-test="reset-password"/>
                                     <input type="hidden" name="username" value=password_name/>
-                                    <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password" data-test="reset-password"/>
                                     <button type="submit" class="button" data-test="save-password">"Reset"</button>
                                 </ActionForm>
                             </td>

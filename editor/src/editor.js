@@ -3,19 +3,23 @@
 // the wasm-bindgen boundary is a DOM element, string, number, boolean or JS
 // function; structured data arrives as JSON strings.
 
-import { EditorState, Compartment, StateField, StateEffect } from "@codemirror/state";
+import { EditorState, Compartment, StateField, StateEffect, Prec } from "@codemirror/state";
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter,
-  drawSelection, dropCursor, highlightSpecialChars,
+  drawSelection, dropCursor, highlightSpecialChars, showPanel,
 } from "@codemirror/view";
-import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import {
-  LanguageSupport, syntaxHighlighting, HighlightStyle, indentOnInput, bracketMatching,
+  defaultKeymap, history, historyKeymap, indentWithTab, insertNewlineAndIndent,
+  temporarilySetTabFocusMode,
+} from "@codemirror/commands";
+import {
+  LanguageSupport, syntaxHighlighting, HighlightStyle, indentOnInput, indentUnit, bracketMatching,
   foldGutter, foldKeymap, syntaxTree,
 } from "@codemirror/language";
 import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
 import {
-  autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap,
+  autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap, completionStatus,
+  selectedCompletion, closeCompletion,
 } from "@codemirror/autocomplete";
 import { lintGutter, lintKeymap, setDiagnostics as lintSetDiagnostics } from "@codemirror/lint";
 import { pythonLanguage } from "@codemirror/lang-python";
@@ -62,6 +66,13 @@ const theme = EditorView.theme({
   ".cm-foldPlaceholder": {
     backgroundColor: "var(--panel-2)", border: "1px solid var(--border)", color: "var(--muted)",
   },
+  // The options panel under the text (Tab indents).
+  ".cm-berth-options": {
+    display: "flex", gap: "1em", alignItems: "center", padding: "3px 8px", fontSize: "12px",
+    fontFamily: "var(--font)",
+  },
+  ".cm-berth-options label": { display: "inline-flex", gap: "4px", alignItems: "center", whiteSpace: "nowrap" },
+  ".cm-berth-hint": { color: "var(--muted)" },
   // Panels (search).
   ".cm-panels": { backgroundColor: "var(--panel-2)", color: "var(--text)" },
   ".cm-panels.cm-panels-top": { borderBottom: "1px solid var(--border)" },
@@ -294,6 +305,98 @@ function starlarkCompletions(context) {
   return { from: word ? word.from : pos, options, validFor: /^\w*$/ };
 }
 
+// ---------------------------------------------------------------- indentation
+
+/** The indentation unit a scriptlet uses: the most common step by which a line is indented
+ *  more than the non-blank line before it (a tab if lines start with tabs), else 4 spaces. */
+export function detectIndentUnit(text) {
+  const steps = new Map();
+  let previous = 0;
+  let tabs = 0;
+  for (const line of String(text || "").split("\n")) {
+    if (!/\S/.test(line)) continue;
+    const lead = /^[ \t]*/.exec(line)[0];
+    if (lead.startsWith("\t")) tabs++;
+    const width = lead.replace(/\t/g, "    ").length;
+    const step = width - previous;
+    if (step > 0 && step <= 8) steps.set(step, (steps.get(step) || 0) + 1);
+    previous = width;
+  }
+  if (tabs > 0) return "\t";
+  let best = 4;
+  let count = 0;
+  for (const [step, seen] of steps) {
+    if (seen > count || (seen === count && step < best)) [best, count] = [step, seen];
+  }
+  return " ".repeat(best);
+}
+
+const indentCompartment = new Compartment();
+
+// Enter with a completion open accepts it only when it completes the word being typed (`reas`
+// → `reason`); after a whole word (`return`, `None`) or one the option merely resembles (`count`
+// against `get_instances_count`) Enter starts a new line, as in any code editor, so a scriptlet
+// typed key by key comes out as typed.
+function newlineUnlessCompleting(view) {
+  if (completionStatus(view.state) !== "active") return false;
+  const option = selectedCompletion(view.state);
+  const { head, empty } = view.state.selection.main;
+  if (!option || !empty) return false;
+  const line = view.state.doc.lineAt(head);
+  const word = /\w*$/.exec(line.text.slice(0, head - line.from))[0];
+  if (word === "" || (option.label.startsWith(word) && option.label !== word)) return false;
+  closeCompletion(view);
+  return insertNewlineAndIndent(view);
+}
+
+// Tab/Shift-Tab indent the selected lines only when the user opts in (a checkbox under the
+// editor, remembered in this browser): Tab otherwise moves the focus on, as on the rest of the
+// page. With it on, Escape then Tab still leaves the editor (CodeMirror's tab focus mode).
+const TAB_INDENTS_KEY = "berth.editor.tabIndents";
+const tabCompartment = new Compartment();
+
+function storedTabIndents() {
+  try { return window.localStorage.getItem(TAB_INDENTS_KEY) === "true"; } catch (e) { return false; }
+}
+
+// Escape always arms CodeMirror's tab focus mode, also when another Escape binding takes the key
+// (a selection simplified, a completion closed): "Escape then Tab" leaves in every state.
+function escapeArmsTabFocus(view) {
+  temporarilySetTabFocusMode(view);
+  return false;
+}
+
+function tabKeymap(on) {
+  if (!on) return [];
+  return [Prec.highest(keymap.of([{ key: "Escape", run: escapeArmsTabFocus }])), keymap.of([indentWithTab])];
+}
+
+function tabIndentsPanel(view) {
+  const dom = document.createElement("div");
+  dom.className = "cm-berth-options";
+  const label = document.createElement("label");
+  const box = document.createElement("input");
+  box.type = "checkbox";
+  box.checked = storedTabIndents();
+  box.dataset.test = "tab-indents";
+  label.append(box, " Tab indents");
+  const hint = document.createElement("span");
+  hint.className = "cm-berth-hint";
+  const explain = () => {
+    hint.textContent = box.checked
+      ? "Tab / Shift-Tab indent the selected lines; Escape then Tab leaves the editor."
+      : "Tab moves to the next control; Enter keeps the block's indentation.";
+  };
+  explain();
+  box.addEventListener("change", () => {
+    try { window.localStorage.setItem(TAB_INDENTS_KEY, String(box.checked)); } catch (e) { /* kept for this page */ }
+    explain();
+    view.dispatch({ effects: tabCompartment.reconfigure(tabKeymap(box.checked)) });
+  });
+  dom.append(label, hint);
+  return { dom, top: false };
+}
+
 // ---------------------------------------------------------------- helpers
 
 const readOnlyCompartment = new Compartment();
@@ -303,8 +406,8 @@ function readOnlyExt(ro) {
   return [
     EditorState.readOnly.of(ro),
     EditorView.editable.of(!ro),
-    // Keep a read-only editor reachable (and scrollable) from the keyboard.
-    ro ? EditorView.contentAttributes.of({ tabindex: "0" }) : [],
+    // The Tab choice matters only to someone who may type.
+    ro ? [] : showPanel.of(tabIndentsPanel),
   ];
 }
 
@@ -367,21 +470,31 @@ export function createEditor(parent, doc, readOnly, nonce, onChange) {
     drawSelection(),
     dropCursor(),
     EditorState.allowMultipleSelections.of(true),
+    // Python's indentation rules (Starlark is Python's syntax): Enter keeps the block's
+    // indentation and indents after a `:`; `else:`/`elif` dedent as typed; Backspace in leading
+    // whitespace removes one unit (CodeMirror's deleteCharBackward).
+    indentCompartment.of(indentUnit.of(detectIndentUnit(doc))),
     indentOnInput(),
     new LanguageSupport(pythonLanguage),
     syntaxHighlighting(highlightStyle),
     bracketMatching(),
     closeBrackets(),
+    // Before autocompletion's own (also highest) keymap, whose Enter accepts any open option
+    // and whose Escape closes it (and would keep Escape from arming the tab focus mode).
+    Prec.highest(keymap.of([{ key: "Enter", run: newlineUnlessCompleting }])),
+    tabCompartment.of(tabKeymap(storedTabIndents())),
     autocompletion({ override: [starlarkCompletions], activateOnTyping: true, icons: true }),
     highlightActiveLine(),
     highlightSelectionMatches(),
-    // No indentWithTab: Tab must keep moving focus out of the editor.
     keymap.of([
       ...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap,
       ...foldKeymap, ...completionKeymap, ...lintKeymap,
     ]),
     schemaField,
     readOnlyCompartment.of(readOnlyExt(readOnly)),
+    // Named for screen readers; in the tab order also when read-only, so the scrolling text is
+    // reachable from the keyboard (and counts as the scroller's focusable content).
+    EditorView.contentAttributes.of({ "aria-label": "Scriptlet source (Starlark)", tabindex: "0" }),
     theme,
   ];
   if (nonce) extensions.push(EditorView.cspNonce.of(String(nonce)));
@@ -399,7 +512,10 @@ export function createEditor(parent, doc, readOnly, nonce, onChange) {
 export function setDoc(view, text) {
   text = text == null ? "" : String(text);
   if (text === view.state.doc.toString()) return;
-  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
+  view.dispatch({
+    changes: { from: 0, to: view.state.doc.length, insert: text },
+    effects: indentCompartment.reconfigure(indentUnit.of(detectIndentUnit(text))),
+  });
 }
 
 export function getDoc(view) {

@@ -210,7 +210,7 @@ fn MatrixResult(matrix: MatrixView, go_to: GoTo) -> impl IntoView {
                     </ul>
                 </div>
             })}
-            <div class="scroll-table">
+            <div class="scroll-table" tabindex="0" role="region" aria-label="Matrix: situations × Incus versions">
                 <table class="table matrix" data-test="matrix-table">
                     <caption class="small muted">
                         "Rows: situations, with the instance each is shown with (change it and run again). "

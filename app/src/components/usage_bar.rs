@@ -21,7 +21,7 @@ pub fn UsageBar(label: &'static str, fraction: Option<f64>, detail: String) -> i
                 <div class="usage">
                     <div class="usage-head">
                         <span class="usage-label">{label}</span>
-                        <span class="usage-detail">{detail}</span>
+                        <span class="usage-detail">{detail.clone()}</span>
                     </div>
                     <div
                         class=format!("usage-track {level}")
@@ -30,6 +30,7 @@ pub fn UsageBar(label: &'static str, fraction: Option<f64>, detail: String) -> i
                         aria-valuemin="0"
                         aria-valuemax="100"
                         aria-valuenow=pct
+                        aria-valuetext=format!("{pct}%: {detail}")
                     >
                         // An SVG bar: its width is an attribute, not an inline style, which the
                         // Content-Security-Policy (style-src 'self') would block.

@@ -899,6 +899,9 @@ fn DiffTable(scriptlet: ScriptletView, diff: DiffView) -> impl IntoView {
             {format!("r{} → r{}: {} line(s) added, {} removed", diff.from, diff.to, diff.added, diff.removed)}
         </p>
         <table class="diff mono" data-test="diff">
+            <thead class="visually-hidden">
+                <tr><th scope="col">"Line before"</th><th scope="col">"Line after"</th><th scope="col">"Change"</th><th scope="col">"Text"</th></tr>
+            </thead>
             <tbody>
                 {diff
                     .lines

@@ -100,7 +100,7 @@ fn TokenTable(tokens: Vec<TokenView>, revoke: ServerAction<RevokeToken>) -> impl
     }
     view! {
         <table class="table" data-test="token-table">
-            <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Created"</th><th>"Last used"</th><th><span class="visually-hidden">"Revoke"</span></th></tr></thead>
             <tbody>
                 {tokens.into_iter().map(|token| view! {
                     <tr data-test="token-row" data-token=token.name.clone()>
@@ -167,9 +167,15 @@ pub fn UsersPage() -> impl IntoView {
 }
 
 #[component]
-fn RoleSelect(name: &'static str, selected: &'static str) -> impl IntoView {
+fn RoleSelect(
+    name: &'static str,
+    selected: &'static str,
+    /// The select's accessible name where no `<label>` wraps it (a row of the users' table).
+    #[prop(optional, into)]
+    label: Option<String>,
+) -> impl IntoView {
     view! {
-        <select name=name data-test="role-select">
+        <select name=name data-test="role-select" aria-label=label>
             {ROLES.iter().map(|role| view! { <option value=*role selected=*role == selected>{*role}</option> }).collect_view()}
         </select>
     }
@@ -190,8 +196,8 @@ fn UserTable(
             <tbody>
                 {users.into_iter().map(|user| {
                     let name = user.username.clone();
-                    let (row_name, cell_name, role_name, state_name, password_name, tokens_name) =
-                        (name.clone(), name.clone(), name.clone(), name.clone(), name.clone(), name);
+                    let (row_name, cell_name, role_name, role_label, state_name, password_name, tokens_name) =
+                        (name.clone(), name.clone(), name.clone(), name.clone(), name.clone(), name.clone(), name);
                     let role: &'static str = ROLES.iter().find(|role| **role == user.role).copied().unwrap_or("viewer");
                     let (state, toggle_label, toggle_to) = if user.disabled {
                         ("disabled", "Enable", "false")
@@ -205,7 +211,7 @@ fn UserTable(
                                 <ActionForm action=change attr:class="form inline">
                                     <CsrfField/>
                                     <input type="hidden" name="username" value=role_name/>
-                                    <RoleSelect name="role" selected=role/>
+                                    <RoleSelect name="role" selected=role label=format!("Role of {role_label}")/>
                                     <button type="submit" class="button" data-test="save-role">"Save"</button>
                                 </ActionForm>
                             </td>
@@ -221,8 +227,9 @@ fn UserTable(
                             <td>
                                 <ActionForm action=change attr:class="form inline">
                                     <CsrfField/>
+                                    <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password"
+                                        aria-label=format!("New password for {password_name}") data-test="reset-password"/>
                                     <input type="hidden" name="username" value=password_name/>
-                                    <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password" data-test="reset-password"/>
                                     <button type="submit" class="button" data-test="save-password">"Reset"</button>
                                 </ActionForm>
                             </td>
@@ -327,7 +334,7 @@ fn ConnectionTable(list: Vec<ConnectionView>, delete: ServerAction<DeleteConnect
     }
     view! {
         <table class="table" data-test="connection-table">
-            <thead><tr><th>"Name"</th><th>"Remote"</th><th>"Credential"</th><th>"Trust"</th><th>"Added"</th><th></th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Remote"</th><th>"Credential"</th><th>"Trust"</th><th>"Added"</th><th><span class="visually-hidden">"Delete"</span></th></tr></thead>
             <tbody>
                 {list.into_iter().map(|connection| view! {
                     <tr data-test="connection-row">

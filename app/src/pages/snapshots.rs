@@ -151,7 +151,9 @@ fn UploadPanel(upload: ServerAction<UploadSnapshot>) -> impl IntoView {
         <div class="panel" data-test="upload-panel">
             <h2>"Upload a snapshot"</h2>
             <p class="muted small">"A file written by " <code>"berth snapshot capture"</code> " or exported here. It is checked whole before anything is stored."</p>
-            <input type="file" accept=".json,application/json" data-test="upload-file" on:change=on_file/>
+            <label class="form">"Snapshot file (JSON)"
+                <input type="file" accept=".json,application/json" data-test="upload-file" on:change=on_file/>
+            </label>
             {move || upload.pending().get().then(|| view! { <p class="loading">"Uploading…"</p> })}
             {move || read_error.get().map(|error| view! { <p class="notice error" role="alert">{error}</p> })}
             {move || upload.value().get().map(|result| match result {
@@ -183,7 +185,7 @@ fn SnapshotTable(
                 <tr>
                     <th>"#"</th><th>"Name"</th><th>"Source"</th><th>"Captured"</th><th>"Incus"</th>
                     <th>"Members"</th><th>"Instances"</th><th>"Content"</th><th>"Export"</th>
-                    {may_delete.then(|| view! { <th></th> })}
+                    {may_delete.then(|| view! { <th><span class="visually-hidden">"Delete"</span></th> })}
                 </tr>
             </thead>
             <tbody>

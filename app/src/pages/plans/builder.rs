@@ -304,7 +304,7 @@ fn InstancePicker(
                     {move || format!("{} of {total} shown, {} ticked", visible.with(Vec::len), picked.with(BTreeSet::len))}
                 </span>
             </div>
-            <div class="scroll-table">
+            <div class="scroll-table" tabindex="0" role="region" aria-label="Instances of the snapshot">
                 <table class="table" data-test="instance-table">
                     <thead>
                         <tr>
@@ -426,7 +426,7 @@ fn MoveList(moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView {
                 }
                 view! {
                     <table class="table">
-                        <thead><tr><th>"#"</th><th>"Instance"</th><th>"Target project"</th><th>"Target"</th><th></th></tr></thead>
+                        <thead><tr><th>"#"</th><th>"Instance"</th><th>"Target project"</th><th>"Target"</th><th><span class="visually-hidden">"Remove"</span></th></tr></thead>
                         <tbody>
                             {list.into_iter().enumerate().map(|(index, spec)| move_row(index, spec, moves)).collect_view()}
                         </tbody>

@@ -583,7 +583,7 @@ fn MovesTable(
         return view! { <p class="muted">"This plan has no moves."</p> }.into_any();
     }
     view! {
-        <div class="scroll-table">
+        <div class="scroll-table" tabindex="0" role="region" aria-label="Moves">
             <table class="table moves" data-test="moves-table">
                 <thead>
                     <tr>

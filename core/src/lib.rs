@@ -17,13 +17,16 @@
 //! - [`plan`]: migration plans: their moves, the life of a plan and of each move, and the
 //!   preview (verdicts, the corrected decision, what changed since).
 //! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
-//! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
+//! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation
+//!   or, for a single placement call, on its evaluation.
+//! - [`coverage`]: line and branch coverage of a scriptlet, merged, as a percentage and lcov.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
 
 pub mod access;
 pub mod cases;
+pub mod coverage;
 pub mod demo;
 pub mod engine;
 pub mod impact;

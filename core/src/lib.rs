@@ -20,6 +20,8 @@
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation
 //!   or, for a single placement call, on its evaluation.
 //! - [`coverage`]: line and branch coverage of a scriptlet, merged, as a percentage and lcov.
+//! - [`fuzz`]: the coverage-guided fuzzer: placement calls decoded from bytes, mutated,
+//!   steered by coverage, failures shrunk to golden cases; deterministic for a seed.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -29,6 +31,7 @@ pub mod cases;
 pub mod coverage;
 pub mod demo;
 pub mod engine;
+pub mod fuzz;
 pub mod impact;
 pub mod model;
 pub mod placement;

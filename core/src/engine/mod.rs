@@ -564,6 +564,42 @@ impl Scriptlet {
     }
 }
 
+/// The string and integer literals of a scriptlet, in order of appearance and without
+/// repeats: the fuzzer's dictionary (the config keys a scriptlet reads, the values it compares
+/// them with, name prefixes, thresholds). Nothing for a scriptlet that does not parse.
+pub fn literals(source: &str) -> Vec<String> {
+    use starlark::syntax::ast::{AstLiteral, ExprP};
+    use starlark_syntax::lexer::TokenInt;
+    let lexed = dialect::lexical::scan(source);
+    let needed = stack::bytes_for(lexed.nesting);
+    let walked = stack::run(needed, &|| false, |_| {
+        let Ok(parsed) = dialect::parse_scanned(source, lexed) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        syntax_walk::each_expr(parsed.ast.statement(), &mut |expr| {
+            if let ExprP::Literal(literal) = &expr.node {
+                match literal {
+                    AstLiteral::String(text) => found.push(text.node.clone()),
+                    AstLiteral::Int(number) => {
+                        if let TokenInt::I32(number) = number.node {
+                            found.push(number.to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        found
+    });
+    let mut seen = BTreeSet::new();
+    walked
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|literal| seen.insert(literal.clone()))
+        .collect()
+}
+
 fn globals(version: IncusVersion) -> Globals {
     let mut extensions = vec![LibraryExtension::Print];
     if version.allows_set() {

@@ -72,6 +72,30 @@ pub struct DirectCall {
     pub member_status: BTreeMap<String, MemberStatus>,
 }
 
+/// A case as [`Case::compact`] writes it; it reads back as the same [`Case`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompactCase {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub op: Option<Operation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CompactCall>,
+    pub expect: Expectation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompactCall {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incus_version: Option<String>,
+    /// The request's fields that are not empty.
+    pub request: serde_json::Value,
+    pub candidates: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs_on: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_status: BTreeMap<String, MemberStatus>,
+}
+
 /// A case as its JSON has it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +148,34 @@ impl From<Case> for CaseFile {
 }
 
 impl Case {
+    /// The case as `berth fuzz --out` writes it: a direct call's request without the fields
+    /// it leaves empty (they read back as empty); config values kept as they are, empty ones
+    /// too. Serialized, its fields keep the format's order (`name` first).
+    pub fn compact(&self) -> CompactCase {
+        let file = CaseFile::from(self.clone());
+        CompactCase {
+            name: file.name,
+            op: file.op,
+            call: file.call.map(|call| {
+                let mut request = serde_json::to_value(&call.request).expect("a request serializes");
+                if let serde_json::Value::Object(fields) = &mut request {
+                    if let Some(serde_json::Value::Object(source)) = fields.get_mut("source") {
+                        source.retain(|_, field| !is_empty(field));
+                    }
+                    fields.retain(|_, field| !is_empty(field));
+                }
+                CompactCall {
+                    incus_version: call.incus_version,
+                    request,
+                    candidates: call.candidates,
+                    runs_on: call.runs_on,
+                    member_status: call.member_status,
+                }
+            }),
+            expect: file.expect,
+        }
+    }
+
     /// The Incus version the case runs under: its call's own, else `default`.
     pub fn version(&self, default: IncusVersion) -> Result<IncusVersion, String> {
         match &self.subject {
@@ -217,6 +269,18 @@ impl DirectCall {
             cluster.rollback(checkpoint);
         }
         evaluation
+    }
+}
+
+fn is_empty(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null => true,
+        Value::Bool(flag) => !flag,
+        Value::String(text) => text.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(fields) => fields.is_empty(),
+        Value::Number(_) => false,
     }
 }
 

@@ -106,6 +106,19 @@ fn a_call_case_reads_and_writes_the_same_json() {
     let written = serde_json::to_value(&case).unwrap();
     assert_eq!(written["expect"], serde_json::json!({"placed": true}));
     assert!(written.get("op").is_none());
+    let text = serde_json::to_string(&case.compact()).unwrap();
+    assert!(
+        text.starts_with(r#"{"name":"fuzz-1","call":{"incus_version":"6.6","request":{"#),
+        "{text}"
+    );
+    let compact: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        compact["call"]["request"],
+        serde_json::json!({"reason": "relocation", "project": "web", "name": "api-1", "config": {"user.tier": ""}}),
+        "empty fields left out, an empty config value kept"
+    );
+    let read_back: Case = serde_json::from_value(compact).unwrap();
+    assert_eq!(read_back, case);
 }
 
 #[test]

@@ -143,6 +143,16 @@ pub struct FailureKey {
 }
 
 impl FailureKey {
+    /// The key of every step-limit failure.
+    pub fn step_limit() -> FailureKey {
+        FailureKey {
+            kind: FailureKind::Limit,
+            line: 0,
+            column: 0,
+            error: Some(ErrorKind::StepLimit),
+        }
+    }
+
     /// The failure `evaluation` shows, if any.
     pub fn of(evaluation: &Evaluation) -> Option<FailureKey> {
         let position = |error: &Diagnostic| (error.line.unwrap_or(0), error.column.unwrap_or(0));

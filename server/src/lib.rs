@@ -5,7 +5,10 @@
 //! - [`capture`]: a live cluster read into a snapshot.
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
-//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
+//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI, and its
+//!   golden cases; [`coverage_cli`]: `--coverage` and `--lcov` of the commands that run one.
+//! - [`fuzz`]: fuzz campaigns run round by round on the sandbox workers; [`fuzz_cli`]: `berth
+//!   fuzz`.
 //! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
 //!   impact`.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
@@ -38,10 +41,13 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod connection_cli;
+pub mod coverage_cli;
 pub mod cpu;
 pub mod db;
 pub mod error;
 pub mod executor;
+pub mod fuzz;
+pub mod fuzz_cli;
 pub mod http;
 pub mod impact;
 pub mod impact_cli;

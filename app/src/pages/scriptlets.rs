@@ -4,7 +4,9 @@
 //!
 //! The editor page's state is in its URL: `rev` (the revision opened), and the sandbox
 //! scenario (`snapshot`, `kind`, `project`, `name`, `instance`, `target_project`, `target`,
-//! `member`, `version`, `ops`), so a link shows the same result to whoever opens it. The
+//! `member`, `version`, `ops`, or `call`: one placement call), so a link shows the same
+//! result to whoever opens it. Below the sandbox, golden cases and the fuzzer
+//! (`components::checks`); the lines they cover are marked in the editor's gutter. The
 //! server renders the scriptlet and the last result; once hydrated, every edit re-runs the
 //! sandbox (at most one run in flight; edits made meanwhile are run together next).
 
@@ -20,12 +22,15 @@ use crate::api::{
     completion_schema, get_sandbox_setup, get_scriptlet, list_scriptlets, run_sandbox, scriptlet_diff,
     CreateScriptlet, SaveRevision,
 };
+use crate::components::checks::Checks;
 use crate::components::code_editor::{CodeEditor, CursorRequest};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
 use crate::components::timeline::{DiagnosticLine, GoTo, Timeline};
 use crate::format;
-use crate::types::{DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, Viewer};
+use crate::types::{
+    CoverageView, DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, Viewer,
+};
 use crate::ViewerResource;
 
 /// What a new scriptlet starts with: a working placement, so the sandbox shows a result at once.
@@ -130,6 +135,7 @@ fn scenario_of(query: &ParamsMap) -> Scenario {
         member: text("member"),
         incus_version: text("version"),
         ops: text("ops"),
+        call: text("call"),
     }
 }
 
@@ -283,6 +289,8 @@ fn Workbench(
             });
         }
     });
+    // The lines the last golden cases or fuzz run covered, marked in the editor's gutter.
+    let coverage = RwSignal::new(None::<CoverageView>);
     let cursor = RwSignal::new(None::<CursorRequest>);
     let go_to: GoTo = Callback::new(move |(line, column): (usize, usize)| {
         cursor.update(|cursor| {
@@ -318,6 +326,7 @@ fn Workbench(
                     diagnostics
                     schema=schema.into()
                     cursor=cursor.into()
+                    coverage=coverage.into()
                 />
                 <Diagnostics run=shown_run go_to/>
                 {may_edit.then(|| view! { <SaveBar id source edited/> })}
@@ -325,6 +334,11 @@ fn Workbench(
             </section>
             <section class="sandbox-pane" aria-label="Sandbox" data-test="sandbox" data-runs=move || runs.get().to_string()>
                 <ScenarioForm scenario revision=shown_revision/>
+                {move || (!scenario.with(|s| s.call.is_empty())).then(|| view! {
+                    <p class="notice" data-test="call-scenario">
+                        "The sandbox runs one placement call (a golden case's, a fuzz finding's). Run a scenario from the form to leave it."
+                    </p>
+                })}
                 {move || live_error.get().map(|error| view! { <p class="notice error" role="alert">{error}</p> })}
                 {if may_run {
                     view! {
@@ -338,6 +352,7 @@ fn Workbench(
                                 })}
                             </ErrorBoundary>
                         </Transition>
+                        <Checks source scenario coverage go_to/>
                     }
                     .into_any()
                 } else {

@@ -22,6 +22,9 @@
 //! - [`coverage`]: line and branch coverage of a scriptlet, merged, as a percentage and lcov.
 //! - [`fuzz`]: the coverage-guided fuzzer: placement calls decoded from bytes, mutated,
 //!   steered by coverage, failures shrunk to golden cases; deterministic for a seed.
+//! - [`matrix`]: the reason × version matrix: every situation that calls a scriptlet, on every
+//!   version asked for, with what the scriptlet does with each call, and the lints drawn from it.
+//! - [`templates`]: the library of starting scriptlets (`templates/`), with their golden cases.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -33,12 +36,14 @@ pub mod demo;
 pub mod engine;
 pub mod fuzz;
 pub mod impact;
+pub mod matrix;
 pub mod model;
 pub mod placement;
 pub mod plan;
 pub mod redact;
 pub mod simulate;
 pub mod snapshot;
+pub mod templates;
 pub mod units;
 pub mod usage;
 

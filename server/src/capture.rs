@@ -94,8 +94,9 @@ pub async fn capture(
     drop(replies);
     capture_errors.sort_by(|a, b| a.request.cmp(&b.request));
 
-    // Only unfinished operations matter (pending instance creations count as load).
-    let operations = operations?.unfinished();
+    // Unfinished operations (pending instance creations count as load) and the finished
+    // creations Incus still counts as pending for 5 s (`Operation::counts_as_pending_create`).
+    let operations = operations?.for_snapshot();
     let snapshot = Snapshot {
         format: SNAPSHOT_FORMAT.into(),
         captured_at,

@@ -1,8 +1,9 @@
 //! `berth check SCRIPTLET`: what Incus would say when the scriptlet is set, for authors and CI;
 //! with `--snapshot S --cases CASES.json`, its golden cases as well (`berth_core::cases`), each
-//! run on its own on the snapshot (an operation simulated, or a direct call evaluated), and
-//! with `--coverage`/`--lcov` the lines they ran. Everything runs in sandbox workers, so a
-//! hostile scriptlet is refused, not fatal.
+//! run on its own on the snapshot (an operation simulated, or a direct call evaluated); with
+//! `--snapshot S --matrix`, its reason × version matrix instead (`matrix_cli`); with
+//! `--coverage`/`--lcov` the lines the cases or the matrix ran. Everything runs in sandbox
+//! workers, so a hostile scriptlet is refused, not fatal.
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +15,11 @@ use berth_core::Snapshot;
 use sha2::{Digest, Sha256};
 
 use crate::coverage_cli::CoverageArgs;
+use crate::matrix_cli::{self, MatrixArgs};
 use crate::sandbox::{JobSnapshot, Sandbox, SandboxArgs, SimulationArgs};
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("with_snapshot").args(["cases", "matrix"])))]
 pub struct CheckArgs {
     /// The scriptlet file (Starlark).
     pub scriptlet: PathBuf,
@@ -29,8 +32,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The snapshot file the golden cases run on (`berth snapshot capture` or `export`).
-    #[arg(long, requires = "cases")]
+    /// The snapshot file the golden cases or the matrix run on (`berth snapshot capture` or
+    /// `export`).
+    #[arg(long, requires = "with_snapshot")]
     pub snapshot: Option<PathBuf>,
 
     /// Golden cases: `[{"name","op":{…as berth simulate…} or "call":{…as berth fuzz writes…},
@@ -42,6 +46,9 @@ pub struct CheckArgs {
     /// With `--cases`: the lines the cases ran.
     #[command(flatten)]
     pub coverage: CoverageArgs,
+
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
 
     #[command(flatten)]
     pub sandbox: SandboxArgs,
@@ -56,6 +63,18 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot read {}", args.scriptlet.display()))?;
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Sandbox::new(args.sandbox.config_with(program, &args.simulation));
+    if let (true, Some(snapshot)) = (args.matrix.matrix, &args.snapshot) {
+        // Each version compiles the scriptlet for itself: a refusal is that version's column.
+        return matrix_cli::run(
+            &sandbox,
+            &args.scriptlet,
+            &source,
+            snapshot,
+            &args.matrix,
+            args.json,
+        )
+        .await;
+    }
     let report = sandbox.check(&source, args.incus_version).await?;
     let file = args.scriptlet.display().to_string();
     if args.json {

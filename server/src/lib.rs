@@ -1,12 +1,14 @@
 //! The `berth` server: everything that does IO.
 //!
 //! - [`cli`]: the command line (`berth serve`, …) and its configuration.
-//! - [`serve`]: starting and stopping the web server.
+//! - [`serve`]: starting and stopping the web server; [`demo`]: what `serve --demo` stores.
 //! - [`capture`]: a live cluster read into a snapshot.
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
-//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI, and its
-//!   golden cases; [`coverage_cli`]: `--coverage` and `--lcov` of the commands that run one.
+//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI, its golden
+//!   cases and its reason × version matrix ([`matrix_cli`]; [`matrix`]: the matrix's
+//!   simulations on the sandbox workers); [`coverage_cli`]: `--coverage` and `--lcov` of the
+//!   commands that run one.
 //! - [`fuzz`]: fuzz campaigns run round by round on the sandbox workers; [`fuzz_cli`]: `berth
 //!   fuzz`.
 //! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
@@ -44,6 +46,7 @@ pub mod connection_cli;
 pub mod coverage_cli;
 pub mod cpu;
 pub mod db;
+pub mod demo;
 pub mod error;
 pub mod executor;
 pub mod fuzz;
@@ -52,6 +55,8 @@ pub mod http;
 pub mod impact;
 pub mod impact_cli;
 pub mod incus;
+pub mod matrix;
+pub mod matrix_cli;
 pub mod params;
 pub mod plan_cli;
 pub mod plans;

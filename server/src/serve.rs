@@ -13,7 +13,7 @@ use berth_core::access::Role;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::audit::{Actor, Audit};
+use crate::audit::Actor;
 use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::connection_cli::open_secret_key;
@@ -76,8 +76,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub secret_key: SecretKeyArgs,
 
-    /// Load the built-in demo snapshot into the store (once; it is identified by its hash),
-    /// and if there is no admin yet, create `admin` with a random password printed once.
+    /// Load the built-in demo snapshot (once; it is identified by its hash) and the scriptlet
+    /// templates (each once, by name) into the store, and if there is no admin yet, create
+    /// `admin` with a random password printed once.
     #[arg(long, env = "BERTH_DEMO")]
     pub demo: bool,
 
@@ -112,16 +113,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("{}", reasons.join("\n"));
     }
     let clock = Clock::system();
-    if args.demo {
-        let snapshot = berth_core::demo::demo_snapshot();
-        let entry =
-            Audit::new(store.clone(), clock.clone()).snapshot_added(&Actor::command_line(), &snapshot);
-        let (id, inserted) = store
-            .insert_snapshot(&snapshot, &entry)
-            .await
-            .context("cannot store the demo snapshot")?;
-        tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
-    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
@@ -133,6 +124,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..AuthConfig::default()
     };
     let auth = Auth::new(store.clone(), clock, config);
+    if args.demo {
+        let stored = crate::demo::store_demo(&auth).await?;
+        tracing::info!(
+            snapshot.id = stored.snapshot_id,
+            snapshot.new = stored.snapshot_new,
+            scriptlets.new = stored.scriptlets_new,
+            "demo snapshot and scriptlet templates loaded"
+        );
+    }
     ensure_admin(&auth, &store, args.demo, &args.data_dir).await?;
     spawn_pruning(auth.clone());
 

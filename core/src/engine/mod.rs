@@ -22,6 +22,7 @@ mod go_value;
 mod lints;
 mod marshal;
 mod memo;
+mod reasons;
 mod recursion;
 mod request;
 pub mod schema;
@@ -44,11 +45,12 @@ pub use builtins::{BuiltinCall, LogLevel, LogLine};
 pub use cluster::{Checkpoint, PreparedCluster};
 pub use coverage::StatementCounts;
 pub use diagnostic::{Diagnostic, ErrorKind, Severity};
+pub use reasons::{reason_branches, ReasonBranches};
 pub use request::{InstanceSource, PlacementRequest};
 pub use version::{BadVersion, IncusVersion};
 
 use builtins::{placement_builtins, Context, PlacementScope};
-use diagnostic::{diagnose, panic_message};
+use diagnostic::{diagnose, panic_diagnostic};
 use dialect::entry_point::{self, ENTRY_POINT};
 use dialect::lexical::SourceMap;
 use dialect::Parsed;
@@ -285,7 +287,7 @@ fn guard_compile(
             warnings = lints::fidelity_warnings(&parsed);
             compile_parsed(parsed, version, limits, cancelled, options)
         }))
-        .unwrap_or_else(|panic| Err(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))));
+        .unwrap_or_else(|panic| Err(panic_diagnostic(&panic)));
         (result, warnings)
     });
     outcome.unwrap_or_else(|error| (Err(error), Vec::new()))
@@ -472,7 +474,7 @@ impl Scriptlet {
         }));
         match outcome {
             Ok(evaluation) => evaluation,
-            Err(panic) => Evaluation::failed(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))),
+            Err(panic) => Evaluation::failed(panic_diagnostic(&panic)),
         }
     }
 

@@ -159,10 +159,13 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/get_scriptlet", Access::Signed(Action::Read)),
     ("/api/save_revision", Access::Signed(Action::EditScriptlets)),
     ("/api/scriptlet_diff", Access::Signed(Action::Read)),
+    // The picker is on the new-scriptlet page, which only authors open.
+    ("/api/scriptlet_templates", Access::Signed(Action::EditScriptlets)),
     ("/api/sandbox_setup", Access::Signed(Action::Read)),
     ("/api/sandbox_run", Access::Signed(Action::RunSandbox)),
     ("/api/run_cases", Access::Signed(Action::RunSandbox)),
     ("/api/fuzz_scriptlet", Access::Signed(Action::RunSandbox)),
+    ("/api/matrix_run", Access::Signed(Action::RunSandbox)),
     ("/api/impact_setup", Access::Signed(Action::Read)),
     ("/api/completion_schema", Access::Signed(Action::Read)),
     ("/api/list_snapshots", Access::Signed(Action::Read)),

@@ -139,6 +139,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     let long_running = routes_of(
         [
             simulations::endpoints(),
+            scriptlets::long_running_endpoints(),
             connections::capture_endpoints(),
             plans::long_running_endpoints(),
             impact::long_running_endpoints(),

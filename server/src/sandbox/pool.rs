@@ -19,6 +19,7 @@ use berth_core::engine::{
 };
 use berth_core::fuzz::{BatchReport, BatchSpec};
 use berth_core::impact::Scenario;
+use berth_core::matrix::{PlannedSimulation, SimulationRun};
 use berth_core::simulate::{Mode, Operation};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -26,8 +27,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::confinement::{Confinement, ConfinementReport};
 use super::protocol::{
-    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, ProbeJob, ProbeReport,
-    ReplayedShard, Reply, RevisionError, SimulateJob,
+    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, MatrixJob, ProbeJob,
+    ProbeReport, ReplayedShard, Reply, RevisionError, SimulateJob,
 };
 
 #[derive(Debug, Clone)]
@@ -437,6 +438,44 @@ impl Sandbox {
                 revision: "from and to".into(),
                 diagnostic,
             })),
+        }
+    }
+
+    /// Runs one simulation of a reason × version matrix in a worker, its calls classified there.
+    /// The matrix has one budget, the simulation budget, started at `started`: each simulation
+    /// has what is left of it when a worker takes it up. A worker that dies (its memory or CPU
+    /// limit) or overruns the budget answers with the cell cut short, saying why.
+    pub async fn matrix_simulation(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        simulation: &PlannedSimulation,
+        started: Instant,
+    ) -> Result<SimulationRun, SandboxError> {
+        let budget = self.config.simulation_budget;
+        let job = |with_snapshot: bool| {
+            Job::Matrix(Box::new(MatrixJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                simulation: simulation.clone(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: budget.as_millis() as u64,
+                spent_ms: started.elapsed().as_millis() as u64,
+            }))
+        };
+        let limit = HardLimit {
+            wall: budget.saturating_sub(started.elapsed()) + self.config.time_limit + SIMULATION_MARGIN,
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!("the matrix exceeded its budget of {} s", budget.as_secs_f64()),
+            ),
+        };
+        match self.run(Some(snapshot.hash), limit, job).await? {
+            Outcome::Reply(Reply::MatrixRun(run)) => Ok(*run),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(SimulationRun::cut_short(simulation, error.message)),
         }
     }
 

@@ -9,6 +9,7 @@ pub mod assurance;
 mod cluster;
 pub mod connections;
 pub mod impact;
+pub mod matrix;
 pub mod plans;
 pub(crate) mod rollouts;
 pub mod sandbox;
@@ -19,9 +20,9 @@ use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
     AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
-    FuzzRound, ImpactSetup, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
-    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TokenView, UserView,
+    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction,
+    PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -183,6 +184,10 @@ impl Backend for Services {
         Ok(scriptlets::diff(&self.store, id, from, to).await?)
     }
 
+    async fn scriptlet_templates(&self) -> Result<Vec<TemplateView>, BerthError> {
+        Ok(scriptlets::templates())
+    }
+
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {
         Ok(sandbox::setup(&self.store, snapshot_id).await?)
     }
@@ -225,6 +230,10 @@ impl Backend for Services {
             &state,
         )
         .await?)
+    }
+
+    async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError> {
+        Ok(matrix::run_for_page(&self.store, &self.sandbox, source, &query).await?)
     }
 
     async fn impact_setup(&self) -> Result<ImpactSetup, BerthError> {

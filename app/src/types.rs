@@ -797,6 +797,9 @@ pub struct MatrixView {
     pub cells: Vec<MatrixCellView>,
     pub lints: Vec<MatrixLintView>,
     pub skipped: Vec<MatrixSkippedView>,
+    /// The lines the matrix's simulations ran, for the editor's gutter.
+    #[serde(default)]
+    pub coverage: Option<CoverageView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

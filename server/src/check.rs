@@ -43,7 +43,7 @@ pub struct CheckArgs {
     #[arg(long, requires = "snapshot")]
     pub cases: Option<PathBuf>,
 
-    /// With `--cases`: the lines the cases ran.
+    /// With `--cases` or `--matrix`: the lines the cases or the matrix's simulations ran.
     #[command(flatten)]
     pub coverage: CoverageArgs,
 
@@ -59,6 +59,9 @@ pub struct CheckArgs {
 
 /// Exit code 0: accepted; 1: refused. IO and usage errors are `Err` (exit 2).
 pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    if args.coverage.wanted() && args.cases.is_none() && !args.matrix.matrix {
+        anyhow::bail!("--coverage and --lcov need --snapshot with --cases or --matrix");
+    }
     let source = std::fs::read_to_string(&args.scriptlet)
         .with_context(|| format!("cannot read {}", args.scriptlet.display()))?;
     let program = std::env::current_exe().context("cannot find the berth executable")?;
@@ -72,6 +75,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
             snapshot,
             &args.matrix,
             args.json,
+            &args.coverage,
         )
         .await;
     }
@@ -109,7 +113,6 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
             }
             Ok(code)
         }
-        _ if args.coverage.wanted() => anyhow::bail!("--coverage and --lcov need --snapshot and --cases"),
         _ => Ok(0),
     }
 }

@@ -1,6 +1,7 @@
 //! `POST /api/v1/scriptlets/cases` and `POST /api/v1/scriptlets/fuzz` through the router, with
 //! real sandbox workers: verdicts and coverage, a fuzz campaign continued from the state it
-//! handed out and as one run, who may, and what a request may cost.
+//! handed out and as one run, who may, and what a request may cost; the matrix route's lines
+//! when asked.
 
 mod support;
 
@@ -211,4 +212,20 @@ async fn only_authors_and_above_run_cases_and_the_fuzzer() {
         )
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_matrix_answers_the_lines_it_ran_when_asked() {
+    let app = TestApp::with_demo().await;
+    let body = |coverage: bool| json!({"snapshot_id": 1, "source": FIXED, "versions": ["6.0.4", "7.0"], "coverage": coverage});
+    let (status, answer) = post(&app, "/api/v1/scriptlets/matrix", body(true)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer["coverage"]["summary"],
+        "coverage: 100.0% of lines (2 of 2)"
+    );
+    assert_eq!(answer["coverage"]["run"], json!([1, 2]));
+    let (status, answer) = post(&app, "/api/v1/scriptlets/matrix", body(false)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.get("coverage").is_none(), "{answer}");
 }

@@ -433,7 +433,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                 </div>
                 {move || matrix_tab.get().then(|| view! {
                     <div id="sandbox-matrix" class="sandbox-panel" role="tabpanel" aria-labelledby="tab-matrix">
-                        <MatrixTab source go_to/>
+                        <MatrixTab source go_to coverage/>
                     </div>
                 })}
             </section>

@@ -451,6 +451,7 @@ impl Sandbox {
         source: &str,
         simulation: &PlannedSimulation,
         started: Instant,
+        coverage: bool,
     ) -> Result<SimulationRun, SandboxError> {
         let budget = self.config.simulation_budget;
         let job = |with_snapshot: bool| {
@@ -463,6 +464,7 @@ impl Sandbox {
                 time_limit_ms: self.config.time_limit.as_millis() as u64,
                 budget_ms: budget.as_millis() as u64,
                 spent_ms: started.elapsed().as_millis() as u64,
+                coverage,
             }))
         };
         let limit = HardLimit {

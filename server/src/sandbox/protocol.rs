@@ -162,6 +162,9 @@ pub struct MatrixJob {
     pub budget_ms: u64,
     /// How much of it was spent when a worker took the job up.
     pub spent_ms: u64,
+    /// Count the lines and branches the simulation runs (`SimulationRun::coverage`).
+    #[serde(default)]
+    pub coverage: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -360,13 +360,14 @@ fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
-    Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation(
+    Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation_with(
         &job.simulation,
         &job.source,
         &job.limits,
         &clock,
         &mut prepared.snapshot,
         &mut prepared.cluster,
+        job.coverage,
     )))
 }
 

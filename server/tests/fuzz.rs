@@ -1,7 +1,8 @@
 //! `berth fuzz` on the demo through real sandbox workers: planted failures of several kinds
 //! found and written as golden cases that `berth check --cases` fails on the planted
 //! scriptlet and passes once it is fixed; the same run for the same seed and rounds on one
-//! worker or two; nothing found on careful scriptlets; the exit codes.
+//! worker or two; nothing found on careful scriptlets nor on the template library; the exit
+//! codes.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -115,7 +116,7 @@ fn planted_failures_are_found_and_become_cases_that_fail_until_fixed() {
         .iter()
         .map(|f| (f["kind"].as_str().unwrap().to_owned(), f["line"].as_u64()))
         .collect();
-    for (kind, line) in [("error", Some(5)), ("limit", None), ("error", Some(16))] {
+    for (kind, line) in [("error", Some(5)), ("limit", None), ("error", Some(17))] {
         assert!(
             found.contains(&(kind.to_owned(), line)),
             "{kind} at {line:?} not found in {found:?}"
@@ -218,6 +219,33 @@ fn careful_scriptlets_have_no_failure_and_exit_0() {
     }
 }
 
+/// The templates (`templates/`) promise to place every call of every reason on every version:
+/// the fuzzer holds them to it, on the demo, for every version Berth imitates.
+#[test]
+fn the_templates_have_no_failure() {
+    let scratch = Scratch::new();
+    for template in berth_core::templates::TEMPLATES {
+        let scriptlet = scratch.file(&format!("{}.star", template.name), template.source);
+        let (output, run) = fuzz_json(
+            &scratch,
+            &scriptlet,
+            &["--versions", "6.0.4,6.6,6.7,7.0", "--rounds", "4", "--seed", "20"],
+        );
+        assert_eq!(output.status.code(), Some(0), "{}: {run}", template.name);
+        assert_eq!(run["failures"], serde_json::json!([]), "{}", template.name);
+        assert!(
+            run["calls"].as_u64().unwrap() >= 20_000,
+            "{}: {run}",
+            template.name
+        );
+        assert!(
+            run["corpus"].as_u64().unwrap() > 1,
+            "{}: coverage steered nothing: {run}",
+            template.name
+        );
+    }
+}
+
 #[test]
 fn the_text_output_names_each_failure_its_call_and_how_to_repeat_the_run() {
     let scratch = Scratch::new();
@@ -235,7 +263,7 @@ fn the_text_output_names_each_failure_its_call_and_how_to_repeat_the_run() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(1), "{text}");
     let file = planted.display().to_string();
-    assert!(text.contains(&format!("FAIL error at {file}:16:")), "{text}");
+    assert!(text.contains(&format!("FAIL error at {file}:17:")), "{text}");
     assert!(text.contains("    Incus 6.0.4, relocation of "), "{text}");
     assert!(
         text.contains("; seed 1, 2 rounds of 4 batches of 1500 calls (--seed 1 --rounds 2 repeats it)"),

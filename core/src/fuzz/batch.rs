@@ -143,8 +143,10 @@ pub fn run_batch(engine: &mut BatchEngine, spec: &BatchSpec) -> BatchReport {
         let Some(call) = decode(engine.domain, engine.snapshot, &genome.0) else {
             continue;
         };
-        // A step limit already found is not confirmed again under the whole limit.
-        let confirm = !known.contains(&FailureKey::step_limit());
+        // Once a limit was found (steps, or the time limit that a slow machine reaches first), a
+        // call is not confirmed again under the whole limit: a scriptlet that loops on many
+        // inputs would otherwise spend the whole limit on each of them.
+        let confirm = !known.iter().any(|key| key.kind == FailureKind::Limit);
         let Some(outcome) = engine.execute_confirming(&call, confirm) else {
             continue;
         };

@@ -143,14 +143,20 @@ pub fn run_batch(engine: &mut BatchEngine, spec: &BatchSpec) -> BatchReport {
         let Some(call) = decode(engine.domain, engine.snapshot, &genome.0) else {
             continue;
         };
-        // Once a limit was found (steps, or the time limit that a slow machine reaches first), a
-        // call is not confirmed again under the whole limit: a scriptlet that loops on many
-        // inputs would otherwise spend the whole limit on each of them.
-        let confirm = !known.iter().any(|key| key.kind == FailureKind::Limit);
-        let Some(outcome) = engine.execute_confirming(&call, confirm) else {
+        // Once a limit was found (steps, or the time or memory limit that a slow machine reaches
+        // first), a call is not run again under the whole limit, and another call that runs
+        // into one is that failure again: a scriptlet that loops on many inputs would
+        // otherwise spend the whole limit on each of them.
+        let limit_known = known.iter().any(|key| key.kind == FailureKind::Limit);
+        let Some(outcome) = engine.execute_confirming(&call, !limit_known) else {
             continue;
         };
         report.calls += 1;
+        if limit_known
+            && FailureKey::of(&outcome.evaluation).is_some_and(|key| key.kind == FailureKind::Limit)
+        {
+            continue;
+        }
         if let Some(key) = FailureKey::of(&outcome.evaluation) {
             // Inputs that fail are not mutated further: their failure is reported once and
             // the inputs near them would mostly fail the same way.

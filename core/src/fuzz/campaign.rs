@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BatchReport, BatchSpec, Failure, Features, Genome, BATCHES_PER_ROUND, CALLS_PER_BATCH, MAX_CORPUS,
-    MAX_GENOME,
+    BatchReport, BatchSpec, Failure, FailureKind, Features, Genome, BATCHES_PER_ROUND, CALLS_PER_BATCH,
+    MAX_CORPUS, MAX_GENOME,
 };
 use crate::coverage::Coverage;
 
@@ -90,7 +90,13 @@ impl Campaign {
                 }
             }
             for mut failure in report.failures {
-                if self.failures.len() >= MAX_FAILURES || self.failures.iter().any(|f| f.key == failure.key) {
+                // Limits have no place: batches of a round that each ran into one (a step, time
+                // or memory limit, whichever came first) found the same failure.
+                let same = |f: &Failure| {
+                    f.key == failure.key
+                        || (f.kind == FailureKind::Limit && failure.kind == FailureKind::Limit)
+                };
+                if self.failures.len() >= MAX_FAILURES || self.failures.iter().any(same) {
                     continue;
                 }
                 failure.after_calls += self.calls;

@@ -6,9 +6,9 @@
 
 use super::batch::{BatchEngine, Outcome};
 use super::decode::decode;
-use super::{Failure, FailureKey, Genome};
+use super::{Failure, FailureKey, FailureKind, Genome};
 use crate::cases::DirectCall;
-use crate::engine::{ErrorKind, Evaluation, InstanceSource};
+use crate::engine::{Evaluation, InstanceSource};
 
 /// Evaluations a failure may be shrunk with; a limit failure (each try may cost the limit)
 /// gets a few.
@@ -23,16 +23,21 @@ struct Shrinker<'e, 'a> {
 
 impl Shrinker<'_, '_> {
     /// The call's evaluation, when it still fails as the key says (and tries are left). A
-    /// step-limit failure is tried under the exploration limit only (the full one may cost
-    /// seconds a try); the result is confirmed once, at the end.
+    /// limit failure (steps, time, memory) is tried under the exploration limit only (the full
+    /// one may cost seconds a try), any limit counting; the result is confirmed once, at the
+    /// end.
     fn fails(&mut self, call: &DirectCall) -> Option<Evaluation> {
         if self.tries == 0 {
             return None;
         }
         self.tries -= 1;
-        let confirm = self.key.error != Some(ErrorKind::StepLimit);
-        let Outcome { evaluation, .. } = self.engine.execute_confirming(call, confirm)?;
-        (FailureKey::of(&evaluation).as_ref() == Some(self.key)).then_some(evaluation)
+        let limit = self.key.kind == FailureKind::Limit;
+        let Outcome { evaluation, .. } = self.engine.execute_confirming(call, !limit)?;
+        let same = match FailureKey::of(&evaluation) {
+            Some(found) if limit => found.kind == FailureKind::Limit,
+            found => found.as_ref() == Some(self.key),
+        };
+        same.then_some(evaluation)
     }
 
     fn fails_bytes(&mut self, bytes: &[u8]) -> Option<(DirectCall, Evaluation)> {
@@ -150,16 +155,21 @@ pub(crate) fn shrink(
             at += 1;
         }
     }
-    // A step-limit failure shrunk under the exploration limit must fail under the full one.
-    let confirmed = match shrinker.key.error {
-        Some(ErrorKind::StepLimit) => shrinker
+    // A limit failure shrunk under the exploration limit must fail under the full one; its
+    // message is the full one's.
+    let confirmed = if key.kind == FailureKind::Limit {
+        shrinker
             .engine
             .execute(&call)
-            .is_some_and(|outcome| FailureKey::of(&outcome.evaluation).as_ref() == Some(key)),
-        _ => true,
+            .map(|outcome| outcome.evaluation)
+            .filter(|evaluation| {
+                FailureKey::of(evaluation).is_some_and(|found| found.kind == FailureKind::Limit)
+            })
+    } else {
+        Some(evaluation)
     };
-    if !confirmed {
-        return Failure::from_evaluation(key.clone(), &original.1, original.0);
+    match confirmed {
+        Some(evaluation) => Failure::from_evaluation(key.clone(), &evaluation, call),
+        None => Failure::from_evaluation(key.clone(), &original.1, original.0),
     }
-    Failure::from_evaluation(key.clone(), &evaluation, call)
 }

@@ -215,14 +215,20 @@ pub async fn run_cases(
 }
 
 /// Fuzzes the scriptlet for a few seconds: a new campaign (`state` empty) or the one an earlier
-/// answer's `state` describes.
+/// answer's `state` describes. `incus_versions` as the author writes them, comma-separated
+/// (empty: the snapshot's; a text, since an empty list would not reach the server as a form).
 #[server(endpoint = "fuzz_scriptlet", client = CsrfClient)]
 pub async fn fuzz_scriptlet(
     source: String,
     snapshot_id: Option<i64>,
-    incus_versions: Vec<String>,
+    incus_versions: String,
     state: String,
 ) -> Result<FuzzRound, BerthError> {
+    let incus_versions: Vec<String> = incus_versions
+        .split(',')
+        .map(|version| version.trim().to_owned())
+        .filter(|version| !version.is_empty())
+        .collect();
     crate::backend::answered(async move {
         crate::backend::backend()?
             .fuzz(source, snapshot_id, incus_versions, state)

@@ -350,7 +350,12 @@ impl Planted {
             ),
             (
                 "/api/fuzz_scriptlet",
-                form(&[("source", fuzzed), ("snapshot_id", "1"), ("state", "")]),
+                form(&[
+                    ("source", fuzzed),
+                    ("snapshot_id", "1"),
+                    ("incus_versions", ""),
+                    ("state", ""),
+                ]),
             ),
         ] {
             let request = app

@@ -152,12 +152,7 @@ fn Fuzzer(
         state.set_value(String::new());
         let scenario = scenario.get_untracked();
         let text = source.get_untracked();
-        let asked: Vec<String> = versions
-            .get_untracked()
-            .split(',')
-            .map(|version| version.trim().to_owned())
-            .filter(|version| !version.is_empty())
-            .collect();
+        let asked = versions.get_untracked();
         spawn_local(async move {
             for number in 1..=FUZZ_STEPS {
                 if stop.get_value() {

@@ -48,11 +48,14 @@ rm -rf target/tmp/test-logs
 cargo test
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test metrics
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test metrics --test assurance
 BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test plans_live the_api_drives_a_plan
 
 step "build (debug)"
 scripts/build.sh
+
+step "editor bundle in chromium (CodeMirror: completion, indentation, coverage marks, CSP)"
+(cd editor && npm run smoke)
 
 step "end-to-end tests"
 RUST_LOG="debug,berth_server=trace" \

@@ -10,10 +10,10 @@ use leptos::server_fn::codec::{GetUrl, Json};
 use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView,
-    TokenView, UserView, Viewer,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
+    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary,
+    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    SnapshotSummary, TemplateView, TokenView, UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -195,6 +195,46 @@ pub async fn get_impact_setup() -> Result<ImpactSetup, BerthError> {
 pub async fn run_sandbox(source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.sandbox_run(source, scenario).await })
         .await
+}
+
+/// Runs golden cases (`cases`: their JSON, as `berth check --cases` reads it) on a snapshot,
+/// with the lines they ran. A POST: the scriptlet and the cases may be long.
+#[server(endpoint = "run_cases", client = CsrfClient)]
+pub async fn run_cases(
+    source: String,
+    snapshot_id: Option<i64>,
+    incus_version: String,
+    cases: String,
+) -> Result<CasesRun, BerthError> {
+    crate::backend::answered(async move {
+        crate::backend::backend()?
+            .run_cases(source, snapshot_id, incus_version, cases)
+            .await
+    })
+    .await
+}
+
+/// Fuzzes the scriptlet for a few seconds: a new campaign (`state` empty) or the one an earlier
+/// answer's `state` describes. `incus_versions` as the author writes them, comma-separated
+/// (empty: the snapshot's; a text, since an empty list would not reach the server as a form).
+#[server(endpoint = "fuzz_scriptlet", client = CsrfClient)]
+pub async fn fuzz_scriptlet(
+    source: String,
+    snapshot_id: Option<i64>,
+    incus_versions: String,
+    state: String,
+) -> Result<FuzzRound, BerthError> {
+    let incus_versions: Vec<String> = incus_versions
+        .split(',')
+        .map(|version| version.trim().to_owned())
+        .filter(|version| !version.is_empty())
+        .collect();
+    crate::backend::answered(async move {
+        crate::backend::backend()?
+            .fuzz(source, snapshot_id, incus_versions, state)
+            .await
+    })
+    .await
 }
 
 /// The scriptlet's reason × version matrix on a snapshot. A POST (the scriptlet may be long),

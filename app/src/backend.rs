@@ -12,10 +12,10 @@ use leptos::prelude::use_context;
 
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
-    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TemplateView, TokenView, UserView,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
+    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction,
+    PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
@@ -89,6 +89,22 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError>;
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError>;
+    /// Golden cases (their JSON) on a snapshot (`None`: the newest), with their coverage.
+    async fn run_cases(
+        &self,
+        source: String,
+        snapshot_id: Option<i64>,
+        incus_version: String,
+        cases: String,
+    ) -> Result<CasesRun, BerthError>;
+    /// A few seconds of a fuzz campaign, new (`state` empty) or continued.
+    async fn fuzz(
+        &self,
+        source: String,
+        snapshot_id: Option<i64>,
+        incus_versions: Vec<String>,
+        state: String,
+    ) -> Result<FuzzRound, BerthError>;
     /// The scriptlet's reason × version matrix on a snapshot (the editor's Matrix tab).
     async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError>;
     /// The engine's completion schema for a version, as JSON (handed to the editor as is).

@@ -319,6 +319,10 @@ pub struct Scenario {
     pub incus_version: String,
     /// Operations as JSON (a cumulative sequence); when set, the fields above are ignored.
     pub ops: String,
+    /// One placement call as JSON (a golden case's `call`, e.g. a fuzz finding), evaluated
+    /// directly; when set, the fields above are ignored.
+    #[serde(default)]
+    pub call: String,
 }
 
 /// A diagnostic of the scriptlet, where it is.
@@ -713,6 +717,67 @@ pub struct ImpactProgress {
     pub instances: usize,
 }
 
+/// The lines a run of the scriptlet covered: the summary line and, for the editor's gutter,
+/// the lines that ran and those that never did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageView {
+    /// `coverage: P% of lines (L of M)`.
+    pub summary: String,
+    pub run: Vec<u32>,
+    pub unrun: Vec<u32>,
+}
+
+/// Golden cases run in the sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CasesRun {
+    pub incus_version: String,
+    pub passed: usize,
+    pub failed: usize,
+    pub cases: Vec<CaseResultView>,
+    pub coverage: Option<CoverageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseResultView {
+    pub name: String,
+    pub passed: bool,
+    /// What happened instead, when it failed.
+    pub message: Option<String>,
+}
+
+/// A fuzz campaign so far (the editor runs it a few seconds at a time).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FuzzRound {
+    pub incus_versions: Vec<String>,
+    pub seed: u64,
+    pub rounds: u64,
+    pub calls: u64,
+    /// This request's calls per second.
+    pub calls_per_second: f64,
+    pub failures: Vec<FuzzFailureView>,
+    pub coverage: Option<CoverageView>,
+    /// The campaign's state, as JSON, to hand back to continue it.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FuzzFailureView {
+    pub number: usize,
+    /// `error`, `non_candidate` or `limit`.
+    pub kind: String,
+    pub message: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub incus_version: Option<String>,
+    pub after_calls: u64,
+    /// The golden case that replays it, as JSON.
+    pub case: String,
+    /// Its call alone, as JSON (the sandbox's `call` scenario).
+    pub call: String,
+    /// The call in words: reason, project, name, candidates.
+    pub summary: String,
+}
+
 /// What the editor's Matrix tab asks: the snapshot (`None`: the newest), the versions as the
 /// user wrote them (comma-separated; empty: the snapshot's own, 6.6 and 7.0) and the instance
 /// chosen per situation (`situation=project/name`, one per line; the others are picked).
@@ -732,6 +797,9 @@ pub struct MatrixView {
     pub cells: Vec<MatrixCellView>,
     pub lints: Vec<MatrixLintView>,
     pub skipped: Vec<MatrixSkippedView>,
+    /// The lines the matrix's simulations ran, for the editor's gutter.
+    #[serde(default)]
+    pub coverage: Option<CoverageView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

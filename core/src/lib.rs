@@ -17,7 +17,11 @@
 //! - [`plan`]: migration plans: their moves, the life of a plan and of each move, and the
 //!   preview (verdicts, the corrected decision, what changed since).
 //! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
-//! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
+//! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation
+//!   or, for a single placement call, on its evaluation.
+//! - [`coverage`]: line and branch coverage of a scriptlet, merged, as a percentage and lcov.
+//! - [`fuzz`]: the coverage-guided fuzzer: placement calls decoded from bytes, mutated,
+//!   steered by coverage, failures shrunk to golden cases; deterministic for a seed.
 //! - [`matrix`]: the reason × version matrix: every situation that calls a scriptlet, on every
 //!   version asked for, with what the scriptlet does with each call, and the lints drawn from it.
 //! - [`templates`]: the library of starting scriptlets (`templates/`), with their golden cases.
@@ -27,8 +31,10 @@
 
 pub mod access;
 pub mod cases;
+pub mod coverage;
 pub mod demo;
 pub mod engine;
+pub mod fuzz;
 pub mod impact;
 pub mod matrix;
 pub mod model;

@@ -3,10 +3,10 @@
 // the wasm-bindgen boundary is a DOM element, string, number, boolean or JS
 // function; structured data arrives as JSON strings.
 
-import { EditorState, Compartment, StateField, StateEffect, Prec } from "@codemirror/state";
+import { EditorState, Compartment, StateField, StateEffect, Prec, RangeSet } from "@codemirror/state";
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, highlightActiveLineGutter,
-  drawSelection, dropCursor, highlightSpecialChars, showPanel,
+  drawSelection, dropCursor, highlightSpecialChars, showPanel, gutter, GutterMarker, Decoration,
 } from "@codemirror/view";
 import {
   defaultKeymap, history, historyKeymap, indentWithTab, insertNewlineAndIndent,
@@ -137,6 +137,17 @@ const theme = EditorView.theme({
   },
   ".cm-lint-marker-info": { content: "normal", backgroundColor: "var(--muted)", borderRadius: "2px" },
   ".cm-panel.cm-panel-lint ul [aria-selected]": { backgroundColor: "var(--accent-soft)" },
+  // Coverage: a bar per executable line, filled where it ran, hollow where it never did;
+  // never-run lines tinted too (colour is not the only cue: the bars differ in shape).
+  ".cm-gutter-coverage": { width: "6px" },
+  ".cm-gutter-coverage .cm-gutterElement": { padding: "0" },
+  ".cm-coverage-marker": {
+    display: "inline-block", boxSizing: "border-box", width: "4px", height: "1.1em",
+    marginTop: ".2em", verticalAlign: "top",
+  },
+  ".cm-coverage-run": { backgroundColor: "var(--ok)" },
+  ".cm-coverage-unrun": { border: "1px solid var(--crit)", backgroundColor: "transparent" },
+  ".cm-line.cm-unrun-line": { backgroundColor: "color-mix(in srgb, var(--crit) 9%, transparent)" },
 });
 
 const highlightStyle = HighlightStyle.define([
@@ -397,6 +408,60 @@ function tabIndentsPanel(view) {
   return { dom, top: false };
 }
 
+
+// ---------------------------------------------------------------- coverage
+
+class CoverageMarker extends GutterMarker {
+  constructor(ran) { super(); this.ran = ran; }
+  eq(other) { return other.ran === this.ran; }
+  toDOM() {
+    const mark = document.createElement("span");
+    mark.className = "cm-coverage-marker " + (this.ran ? "cm-coverage-run" : "cm-coverage-unrun");
+    mark.title = this.ran ? "ran" : "never ran";
+    mark.setAttribute("data-coverage", this.ran ? "run" : "unrun");
+    return mark;
+  }
+}
+const RAN = new CoverageMarker(true);
+const NEVER_RAN = new CoverageMarker(false);
+const unrunLine = Decoration.line({ class: "cm-unrun-line" });
+
+const coverageEffect = StateEffect.define();
+// The markers, kept where their lines go as the text is edited.
+const coverageField = StateField.define({
+  create: () => ({ markers: RangeSet.empty, lines: Decoration.none }),
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(coverageEffect)) return e.value;
+    if (!tr.docChanged) return value;
+    return { markers: value.markers.map(tr.changes), lines: value.lines.map(tr.changes) };
+  },
+  provide: (field) => EditorView.decorations.from(field, (value) => value.lines),
+});
+
+function coverageOf(doc, run, unrun) {
+  const marks = [], tints = [];
+  const add = (lines, marker) => {
+    for (const n of Array.isArray(lines) ? lines : []) {
+      const number = Math.floor(Number(n));
+      if (!(number >= 1 && number <= doc.lines)) continue;
+      const from = doc.line(number).from;
+      marks.push(marker.range(from));
+      if (marker === NEVER_RAN) tints.push(unrunLine.range(from));
+    }
+  };
+  add(run, RAN);
+  add(unrun, NEVER_RAN);
+  return {
+    markers: RangeSet.of(marks, true),
+    lines: Decoration.set(tints, true),
+  };
+}
+
+const coverageGutter = gutter({
+  class: "cm-gutter-coverage",
+  markers: (view) => view.state.field(coverageField).markers,
+});
+
 // ---------------------------------------------------------------- helpers
 
 const readOnlyCompartment = new Compartment();
@@ -464,6 +529,8 @@ export function createEditor(parent, doc, readOnly, nonce, onChange) {
     lineNumbers(),
     foldGutter(),
     lintGutter(),
+    coverageField,
+    coverageGutter,
     highlightActiveLineGutter(),
     highlightSpecialChars(),
     history(),
@@ -547,6 +614,17 @@ export function setSchema(view, json) {
   let schema = null;
   try { schema = typeof json === "string" ? JSON.parse(json) : json; } catch (e) { schema = null; }
   view.dispatch({ effects: schemaEffect.of(indexSchema(schema)) });
+}
+
+// Marks the lines a run covered: {"run": [line…], "unrun": [line…]} (1-based); anything
+// else (an empty string) clears the marks.
+export function setCoverage(view, json) {
+  let coverage = null;
+  try { coverage = typeof json === "string" ? (json ? JSON.parse(json) : null) : json; } catch (e) { coverage = null; }
+  const value = coverage && typeof coverage === "object"
+    ? coverageOf(view.state.doc, coverage.run, coverage.unrun)
+    : { markers: RangeSet.empty, lines: Decoration.none };
+  view.dispatch({ effects: coverageEffect.of(value) });
 }
 
 export function goTo(view, line, column) {

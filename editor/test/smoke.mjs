@@ -231,10 +231,14 @@ try {
   check("Ctrl-Space completes keywords/universe", explicitLabels.includes("len") && explicitLabels.includes("request") && explicitLabels.includes("True"));
   await page.keyboard.press("Escape");
 
-  // Tab moves focus out (no indentWithTab)
+  // Tab moves focus out of the text (no indentWithTab unless opted in): to the "Tab indents"
+  // choice below it, then on out of the editor
   await page.keyboard.press("Tab");
-  const tabOut = await page.evaluate(() => !document.querySelector("#host .cm-editor").contains(document.activeElement));
-  check("Tab leaves the editor", tabOut);
+  const tabOut = await page.evaluate(() => {
+    const active = document.activeElement;
+    return !document.querySelector("#host .cm-content").contains(active) && active.dataset.test === "tab-indents";
+  });
+  check("Tab leaves the editor's text for the Tab-indents choice", tabOut);
 
   // goTo
   const go = await page.evaluate(() => {
@@ -282,6 +286,23 @@ try {
     await page.keyboard.press("Escape");
   }
   check("dark scheme colours", dark.gutter === "rgb(29, 35, 50)" && dark.fn === "#c4a2ff", JSON.stringify(dark));
+
+  // coverage gutter: run and never-run lines, kept on their lines while editing, cleared
+  await page.emulateMedia({ colorScheme: "light" });
+  const covered = await page.evaluate(() => {
+    window.api.setDoc(window.view, "a = 1\nb = 2\nc = 3\nd = 4\n");
+    window.api.setCoverage(window.view, JSON.stringify({ run: [1, 2], unrun: [3] }));
+    const count = (sel) => document.querySelectorAll("#host " + sel).length;
+    const first = { run: count("[data-coverage=run]"), unrun: count("[data-coverage=unrun]"), tinted: count(".cm-unrun-line") };
+    window.view.dispatch({ changes: { from: 0, insert: "# new first line\n" } });
+    const tinted = document.querySelector("#host .cm-unrun-line");
+    const moved = tinted ? tinted.textContent : null;
+    window.api.setCoverage(window.view, "");
+    return { first, moved, cleared: count("[data-coverage]") + count(".cm-unrun-line") };
+  });
+  check("coverage marks run and never-run lines", covered.first.run === 2 && covered.first.unrun === 1 && covered.first.tinted === 1, JSON.stringify(covered));
+  check("coverage marks follow edits", covered.moved === "c = 3", JSON.stringify(covered));
+  check("coverage marks clear", covered.cleared === 0, JSON.stringify(covered));
 
   // destroy
   const destroyed = await page.evaluate(() => { window.api.destroy(window.view2); return document.querySelector("#host2").children.length; });

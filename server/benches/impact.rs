@@ -45,6 +45,7 @@ fn benches(c: &mut Criterion) {
         to: &changed,
         scenario: Scenario::New,
         scope: Scope::All,
+        coverage: false,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

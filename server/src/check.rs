@@ -1,18 +1,20 @@
 //! `berth check SCRIPTLET`: what Incus would say when the scriptlet is set, for authors and CI;
 //! with `--snapshot S --cases CASES.json`, its golden cases as well (`berth_core::cases`), each
-//! simulated on its own on the snapshot; with `--snapshot S --matrix`, its reason × version
-//! matrix instead (`matrix_cli`). Everything runs in sandbox workers, so a hostile scriptlet is
-//! refused, not fatal.
+//! run on its own on the snapshot (an operation simulated, or a direct call evaluated); with
+//! `--snapshot S --matrix`, its reason × version matrix instead (`matrix_cli`); with
+//! `--coverage`/`--lcov` the lines the cases or the matrix ran. Everything runs in sandbox
+//! workers, so a hostile scriptlet is refused, not fatal.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use berth_core::cases::{judge, Case};
+use berth_core::cases::Case;
+use berth_core::coverage::Coverage;
 use berth_core::engine::{CheckReport, IncusVersion};
-use berth_core::simulate::{Mode, Simulation};
 use berth_core::Snapshot;
 use sha2::{Digest, Sha256};
 
+use crate::coverage_cli::CoverageArgs;
 use crate::matrix_cli::{self, MatrixArgs};
 use crate::sandbox::{JobSnapshot, Sandbox, SandboxArgs, SimulationArgs};
 
@@ -35,10 +37,15 @@ pub struct CheckArgs {
     #[arg(long, requires = "with_snapshot")]
     pub snapshot: Option<PathBuf>,
 
-    /// Golden cases: `[{"name","op":{…as berth simulate…},"expect":{"member"?,"error"?}}]`.
-    /// One line per failing case, then `N passed, N failed`; exit 1 when any fails.
+    /// Golden cases: `[{"name","op":{…as berth simulate…} or "call":{…as berth fuzz writes…},
+    /// "expect":{"member"?,"error"?,"placed"?}}]`. One line per failing case, then `N passed,
+    /// N failed`; exit 1 when any fails.
     #[arg(long, requires = "snapshot")]
     pub cases: Option<PathBuf>,
+
+    /// With `--cases` or `--matrix`: the lines the cases or the matrix's simulations ran.
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
 
     #[command(flatten)]
     pub matrix: MatrixArgs,
@@ -52,6 +59,9 @@ pub struct CheckArgs {
 
 /// Exit code 0: accepted; 1: refused. IO and usage errors are `Err` (exit 2).
 pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
+    if args.coverage.wanted() && args.cases.is_none() && !args.matrix.matrix {
+        anyhow::bail!("--coverage and --lcov need --snapshot with --cases or --matrix");
+    }
     let source = std::fs::read_to_string(&args.scriptlet)
         .with_context(|| format!("cannot read {}", args.scriptlet.display()))?;
     let program = std::env::current_exe().context("cannot find the berth executable")?;
@@ -65,6 +75,7 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
             snapshot,
             &args.matrix,
             args.json,
+            &args.coverage,
         )
         .await;
     }
@@ -88,20 +99,34 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
     }
     match (&args.snapshot, &args.cases) {
         (Some(snapshot), Some(cases)) => {
-            run_cases(&sandbox, &source, args.incus_version, snapshot, cases).await
+            let (code, coverage) = run_cases(
+                &sandbox,
+                &source,
+                args.incus_version,
+                snapshot,
+                cases,
+                args.coverage.wanted(),
+            )
+            .await?;
+            if let Some(coverage) = coverage {
+                args.coverage.report(&coverage, &file, args.json)?;
+            }
+            Ok(code)
         }
         _ => Ok(0),
     }
 }
 
-/// Runs each case alone on the snapshot; prints the failing ones and the tally.
+/// Runs each case alone on the snapshot; prints the failing ones and the tally; with
+/// `coverage`, the lines all of them ran, merged.
 async fn run_cases(
     sandbox: &Sandbox,
     source: &str,
     version: IncusVersion,
     snapshot: &Path,
     cases: &Path,
-) -> anyhow::Result<u8> {
+    coverage: bool,
+) -> anyhow::Result<(u8, Option<Coverage>)> {
     let text =
         std::fs::read_to_string(snapshot).with_context(|| format!("cannot read {}", snapshot.display()))?;
     Snapshot::from_json(&text).with_context(|| format!("{} is not a usable snapshot", snapshot.display()))?;
@@ -111,25 +136,15 @@ async fn run_cases(
     .with_context(|| format!("{} is not a list of cases", cases.display()))?;
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     let (mut passed, mut failed) = (0, 0);
+    let mut covered = coverage.then(Coverage::default);
     for case in &cases {
-        let operations = [case.op.clone()];
-        let verdict = match sandbox
-            .simulate(
-                JobSnapshot::new(&hash, &text),
-                source,
-                version,
-                Mode::Upstream,
-                &operations,
-            )
-            .await?
-        {
-            Ok(value) => match serde_json::from_value::<Simulation>(value) {
-                Ok(simulation) => judge(case, &simulation),
-                Err(error) => Err(format!("unexpected simulation result: {error}")),
-            },
-            Err(diagnostic) => Err(diagnostic.message),
-        };
-        match verdict {
+        let reply = sandbox
+            .run_case(JobSnapshot::new(&hash, &text), source, version, case, coverage)
+            .await?;
+        if let (Some(total), Some(coverage)) = (&mut covered, &reply.coverage) {
+            total.merge(coverage);
+        }
+        match reply.verdict {
             Ok(()) => passed += 1,
             Err(instead) => {
                 failed += 1;
@@ -138,7 +153,7 @@ async fn run_cases(
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { 0 } else { 1 })
+    Ok((if failed == 0 { 0 } else { 1 }, covered))
 }
 
 #[derive(serde::Serialize)]

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::check::CheckArgs;
 use crate::connection_cli::ConnectionCommand;
+use crate::fuzz_cli::FuzzArgs;
 use crate::impact_cli::ImpactArgs;
 use crate::plan_cli::PlanCommand;
 use crate::sandbox::worker::WorkerArgs;
@@ -43,6 +44,10 @@ pub enum Command {
     /// Replay two scriptlet revisions over a snapshot's instances: the decisions that change,
     /// then `N instances, C changed, E new errors`.
     Impact(ImpactArgs),
+    /// Fuzz a placement scriptlet with calls from a snapshot's cluster, steered by its
+    /// coverage: exit 0 when nothing was found, 1 when failures were (each shrunk to a small
+    /// call; `--out` writes them as golden cases), 2 on usage errors.
+    Fuzz(FuzzArgs),
     /// Capture, import, export and list cluster snapshots.
     Snapshot {
         #[command(subcommand)]
@@ -141,6 +146,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Impact(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(crate::impact_cli::impact(args))
+        }
+        Command::Fuzz(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::fuzz_cli::fuzz(args))
         }
         Command::Check(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread()

@@ -6,6 +6,7 @@
 //! are killed with it. The replay's errors are scrubbed of the snapshot's secret values before
 //! it is answered or stored (a scriptlet's `fail(…)` may quote any config value).
 
+use berth_core::coverage::Coverage;
 use berth_core::engine::{Diagnostic, IncusVersion};
 use berth_core::impact::{shards, Impact, Scenario, Scope};
 use berth_core::Snapshot;
@@ -27,6 +28,8 @@ pub struct Replay<'a> {
     pub to: &'a str,
     pub scenario: Scenario,
     pub scope: Scope,
+    /// Count the `to` revision's lines (see [`Replay::run_covered`]).
+    pub coverage: bool,
 }
 
 /// How far a replay is: shards and instances done of all.
@@ -69,8 +72,18 @@ impl Replay<'_> {
     pub async fn run(
         &self,
         sandbox: &Sandbox,
-        mut progress: impl FnMut(Progress),
+        progress: impl FnMut(Progress),
     ) -> Result<Impact, ReplayError> {
+        Ok(self.run_covered(sandbox, progress).await?.0)
+    }
+
+    /// [`Replay::run`], with the `to` revision's coverage over every shard when
+    /// [`Replay::coverage`] is set.
+    pub async fn run_covered(
+        &self,
+        sandbox: &Sandbox,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<(Impact, Option<Coverage>), ReplayError> {
         let workers = sandbox.config().workers.max(1);
         let selected = self
             .snapshot
@@ -101,19 +114,25 @@ impl Replay<'_> {
                         self.version,
                         self.scenario,
                         &shard,
+                        self.coverage,
                     )
                     .await;
                 (shard.len(), result)
             })
             // The sandbox's own limit holds them to its workers; more in flight only queue.
             .buffer_unordered(workers);
+        let mut coverage: Option<Coverage> = None;
         while let Some((instances, result)) = replayed.next().await {
-            impact.add(result??);
+            let replayed = result??;
+            impact.add(replayed.shard);
+            if let Some(shard) = replayed.coverage {
+                coverage.get_or_insert_with(Coverage::default).merge(&shard);
+            }
             done.shards_done += 1;
             done.instances_done += instances;
             progress(done);
         }
         impact.scrub_secrets(&self.snapshot.secret_values());
-        Ok(impact)
+        Ok((impact, coverage))
     }
 }

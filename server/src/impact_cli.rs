@@ -9,6 +9,7 @@ use berth_core::impact::{ChangedDecision, Impact, Scenario, Scope};
 use berth_core::Snapshot;
 use sha2::{Digest, Sha256};
 
+use crate::coverage_cli::CoverageArgs;
 use crate::impact::{Replay, ReplayError};
 use crate::sandbox::{JobSnapshot, Sandbox, SandboxArgs, SimulationArgs};
 
@@ -37,6 +38,9 @@ pub struct ImpactArgs {
     /// lists, member loads, the summary).
     #[arg(long)]
     pub json: bool,
+    /// The lines of the `--to` revision the replay ran.
+    #[command(flatten)]
+    pub coverage: CoverageArgs,
     #[command(flatten)]
     pub sandbox: SandboxArgs,
     #[command(flatten)]
@@ -63,9 +67,10 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         to: &to,
         scenario: args.scenario,
         scope: args.scope.clone(),
+        coverage: args.coverage.wanted(),
     };
-    let impact = match replay.run(&sandbox, |_| {}).await {
-        Ok(impact) => impact,
+    let (impact, coverage) = match replay.run_covered(&sandbox, |_| {}).await {
+        Ok(replayed) => replayed,
         Err(ReplayError::Revision { revision, diagnostic }) => {
             let file = if revision == "to" { &args.to } else { &args.from };
             eprintln!("{}", diagnostic.to_line(&file.display().to_string()));
@@ -74,7 +79,9 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         Err(error) => return Err(error.into()),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&JsonImpact::of(&impact))?);
+        let mut json = JsonImpact::of(&impact);
+        json.coverage = coverage.as_ref().filter(|_| args.coverage.coverage);
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
         for changed in &impact.changed {
             println!("{}", line(changed));
@@ -83,6 +90,10 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
             println!("stopped: {stopped}");
         }
         println!("{}", impact.summary());
+    }
+    if let Some(coverage) = &coverage {
+        args.coverage
+            .report(coverage, &args.to.display().to_string(), args.json)?;
     }
     Ok(0)
 }
@@ -126,6 +137,8 @@ struct JsonImpact<'a> {
     #[serde(flatten)]
     impact: &'a Impact,
     summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<&'a berth_core::coverage::Coverage>,
 }
 
 impl<'a> JsonImpact<'a> {
@@ -133,6 +146,7 @@ impl<'a> JsonImpact<'a> {
         JsonImpact {
             impact,
             summary: impact.summary(),
+            coverage: None,
         }
     }
 }

@@ -7,7 +7,10 @@
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
 //! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI, its golden
 //!   cases and its reason × version matrix ([`matrix_cli`]; [`matrix`]: the matrix's
-//!   simulations on the sandbox workers).
+//!   simulations on the sandbox workers); [`coverage_cli`]: `--coverage` and `--lcov` of the
+//!   commands that run one.
+//! - [`fuzz`]: fuzz campaigns run round by round on the sandbox workers; [`fuzz_cli`]: `berth
+//!   fuzz`.
 //! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
 //!   impact`.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
@@ -41,11 +44,14 @@ pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod connection_cli;
+pub mod coverage_cli;
 pub mod cpu;
 pub mod db;
 pub mod demo;
 pub mod error;
 pub mod executor;
+pub mod fuzz;
+pub mod fuzz_cli;
 pub mod http;
 pub mod impact;
 pub mod impact_cli;

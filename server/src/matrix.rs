@@ -5,9 +5,11 @@
 //! come back. The whole matrix has the simulation budget (`--simulation-time-limit-ms`): each
 //! simulation gets what is left of it when a worker takes it up, so a slow scriptlet stops
 //! the matrix, cell by cell, rather than holding the workers for eight times the budget.
+//! [`run_covered`] also counts the lines the simulations ran (`--matrix --coverage`).
 
 use std::time::Instant;
 
+use berth_core::coverage::Coverage;
 use berth_core::matrix::{merge, Matrix, Plan};
 use futures::future::try_join_all;
 
@@ -21,12 +23,28 @@ pub async fn run(
     source: &str,
     plan: &Plan,
 ) -> Result<Matrix, SandboxError> {
+    Ok(run_covered(sandbox, snapshot, source, plan, false).await?.0)
+}
+
+/// [`run`], with the lines and branches all its simulations ran, merged, when `coverage`
+/// (a version that refuses the scriptlet, or a simulation cut short, adds none).
+pub async fn run_covered(
+    sandbox: &Sandbox,
+    snapshot: JobSnapshot<'_>,
+    source: &str,
+    plan: &Plan,
+    coverage: bool,
+) -> Result<(Matrix, Option<Coverage>), SandboxError> {
     let started = Instant::now();
-    let runs = try_join_all(
+    let mut runs = try_join_all(
         plan.simulations
             .iter()
-            .map(|simulation| sandbox.matrix_simulation(snapshot, source, simulation, started)),
+            .map(|simulation| sandbox.matrix_simulation(snapshot, source, simulation, started, coverage)),
     )
     .await?;
-    Ok(merge(plan, runs))
+    let covered = coverage.then(|| {
+        let coverages: Vec<Coverage> = runs.iter_mut().filter_map(|run| run.coverage.take()).collect();
+        Coverage::merged(&coverages)
+    });
+    Ok((merge(plan, runs), covered))
 }

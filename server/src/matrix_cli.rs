@@ -15,6 +15,7 @@ use berth_core::matrix::{
 use berth_core::Snapshot;
 use sha2::{Digest, Sha256};
 
+use crate::coverage_cli::CoverageArgs;
 use crate::sandbox::{JobSnapshot, Sandbox};
 
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -55,6 +56,7 @@ pub async fn run(
     snapshot_file: &Path,
     args: &MatrixArgs,
     json: bool,
+    coverage: &CoverageArgs,
 ) -> anyhow::Result<u8> {
     let text = std::fs::read_to_string(snapshot_file)
         .with_context(|| format!("cannot read {}", snapshot_file.display()))?;
@@ -72,9 +74,20 @@ pub async fn run(
     }
     let plan = plan(&snapshot, &versions, &picks)?;
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
-    let matrix = crate::matrix::run(sandbox, JobSnapshot::new(&hash, &text), source, &plan).await?;
+    let (matrix, covered) = crate::matrix::run_covered(
+        sandbox,
+        JobSnapshot::new(&hash, &text),
+        source,
+        &plan,
+        coverage.wanted(),
+    )
+    .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&matrix)?);
+        let mut document = serde_json::to_value(&matrix)?;
+        if let (true, Some(covered)) = (coverage.coverage, &covered) {
+            document["coverage"] = serde_json::to_value(covered)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
         print!(
             "{}",
@@ -84,6 +97,9 @@ pub async fn run(
                 &snapshot_file.display().to_string()
             )
         );
+    }
+    if let Some(covered) = &covered {
+        coverage.report(covered, &file.display().to_string(), json)?;
     }
     Ok(if matrix.fails() { 1 } else { 0 })
 }

@@ -224,6 +224,7 @@ async fn a_sandbox_replay_decides_as_the_authors_scriptlet_does_in_process() {
             to: &to,
             scenario,
             scope: Scope::All,
+            coverage: false,
         };
         let replayed = replay.run(&sandbox, |_| {}).await.expect("the replay runs");
         assert!(

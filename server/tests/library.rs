@@ -425,6 +425,7 @@ fn scenario(kind: &str, fields: &[(&str, &str)]) -> Scenario {
         member: field("member"),
         incus_version: field("version"),
         ops: field("ops"),
+        call: field("call"),
     }
 }
 

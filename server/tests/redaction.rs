@@ -304,6 +304,79 @@ impl Planted {
             .body(axum::body::Body::from(serde_urlencoded_scenario(&scenario)))
             .unwrap();
         answers.push(("sandbox_run".into(), app.send(request).await));
+        // Golden cases (an evacuation: each request carries an instance's config) and the
+        // fuzzer (its first call is a create with the profile holding a secret), both through
+        // the API and the editor's server functions; a direct call in the sandbox.
+        let cases = json!([{"name": "leak", "op": {"kind": "evacuate", "member": self.member}}]);
+        answers.push((
+            "cases".into(),
+            app.send_as(
+                client,
+                Method::POST,
+                "/api/v1/scriptlets/cases",
+                Some(json!({"snapshot_id": 1, "source": source, "cases": cases})),
+            )
+            .await,
+        ));
+        // The fuzzer shrinks a failing call to what the failure needs: this one needs the
+        // profile's secret in the request, and quotes it.
+        let fuzzed = "def instance_placement(request, candidate_members):\n    \
+                      if \"environment.PROFILE_SECRET\" in request.config:\n        \
+                      fail(\"leaking \", request.config)\n";
+        answers.push((
+            "fuzz".into(),
+            app.send_as(
+                client,
+                Method::POST,
+                "/api/v1/scriptlets/fuzz",
+                Some(json!({"snapshot_id": 1, "source": fuzzed, "time_ms": 200})),
+            )
+            .await,
+        ));
+        let form = |pairs: &[(&str, &str)]| {
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        };
+        for (function, body) in [
+            (
+                "/api/run_cases",
+                form(&[
+                    ("source", &source),
+                    ("snapshot_id", "1"),
+                    ("incus_version", ""),
+                    ("cases", &cases.to_string()),
+                ]),
+            ),
+            (
+                "/api/fuzz_scriptlet",
+                form(&[
+                    ("source", fuzzed),
+                    ("snapshot_id", "1"),
+                    ("incus_versions", ""),
+                    ("state", ""),
+                ]),
+            ),
+        ] {
+            let request = app
+                .request(client, Method::POST, function)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            answers.push((function.into(), app.send(request).await));
+        }
+        let call = json!({
+            "request": {"reason": "evacuation", "project": self.project, "name": self.name},
+            "candidates": [self.member],
+        });
+        let mut scenario = scenario;
+        scenario["scenario"]["call"] = json!(call.to_string());
+        let request = app
+            .request(client, Method::POST, "/api/sandbox_run")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(serde_urlencoded_scenario(&scenario)))
+            .unwrap();
+        answers.push(("sandbox_run of a call".into(), app.send(request).await));
         answers
     }
 }

@@ -67,6 +67,9 @@ fn core_depends_only_on_pure_crates() {
         "anyhow",
         "unicode-properties",
         "aho-corasick",
+        "arbitrary",
+        "rand",
+        "rand_chacha",
     ];
     let impure: Vec<_> = dependencies
         .iter()

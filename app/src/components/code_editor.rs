@@ -3,12 +3,13 @@
 //!
 //! On the server, and in a browser before the wasm has loaded, the editor is the scriptlet in a
 //! `<pre>`: the page reads without JavaScript. Once hydrated, CodeMirror replaces it; the page
-//! hands it diagnostics (as lint markers), the completion schema and cursor moves, and hears of
-//! every change through `on_change`.
+//! hands it diagnostics (as lint markers), the lines a run covered (a gutter of run and
+//! never-run lines), the completion schema and cursor moves, and hears of every change through
+//! `on_change`.
 
 use leptos::prelude::*;
 
-use crate::types::DiagnosticView;
+use crate::types::{CoverageView, DiagnosticView};
 
 /// Where the page asks the editor to put the cursor: 1-based line and column. `seq` makes
 /// two requests for the same place distinct (a second click on the same error).
@@ -30,6 +31,9 @@ pub fn CodeEditor(
     /// The completion schema as JSON (`GET /api/v1/scriptlets/schema`).
     schema: Signal<Option<String>>,
     cursor: Signal<Option<CursorRequest>>,
+    /// The lines the last cases or fuzz run covered (`None`: no marks).
+    #[prop(optional)]
+    coverage: Signal<Option<CoverageView>>,
 ) -> impl IntoView {
     let mount = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
@@ -41,9 +45,10 @@ pub fn CodeEditor(
         diagnostics,
         schema,
         cursor,
+        coverage,
     );
     #[cfg(not(feature = "hydrate"))]
-    let _ = (read_only, on_change, diagnostics, schema, cursor);
+    let _ = (read_only, on_change, diagnostics, schema, cursor, coverage);
     view! {
         <div class="code-editor" node_ref=mount data-test="editor">
             <pre class="code-fallback" data-test="editor-fallback">{initial}</pre>
@@ -57,7 +62,7 @@ mod browser {
     use wasm_bindgen::prelude::*;
 
     use super::CursorRequest;
-    use crate::types::DiagnosticView;
+    use crate::types::{CoverageView, DiagnosticView};
 
     #[wasm_bindgen(raw_module = "/pkg/editor.js")]
     extern "C" {
@@ -78,6 +83,8 @@ mod browser {
         fn set_diagnostics(view: &EditorView, json: &str);
         #[wasm_bindgen(js_name = setSchema)]
         fn set_schema(view: &EditorView, json: &str);
+        #[wasm_bindgen(js_name = setCoverage)]
+        fn set_coverage(view: &EditorView, json: &str);
         #[wasm_bindgen(js_name = goTo)]
         fn go_to(view: &EditorView, line: usize, column: usize);
         fn destroy(view: &EditorView);
@@ -92,6 +99,7 @@ mod browser {
             .unwrap_or_default()
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn bind(
         mount: NodeRef<leptos::html::Div>,
         initial: String,
@@ -100,6 +108,7 @@ mod browser {
         diagnostics: Signal<Vec<DiagnosticView>>,
         schema: Signal<Option<String>>,
         cursor: Signal<Option<CursorRequest>>,
+        coverage: Signal<Option<CoverageView>>,
     ) {
         let editor = StoredValue::new_local(None::<EditorView>);
         Effect::new(move |_| {
@@ -127,6 +136,16 @@ mod browser {
             let json = diagnostics.with(|list| serde_json::to_string(list).unwrap_or_default());
             mount.track();
             editor.with_value(|view| view.as_ref().map(|view| set_diagnostics(view, &json)));
+        });
+        Effect::new(move |_| {
+            let json = coverage.with(|coverage| {
+                coverage
+                    .as_ref()
+                    .map(|c| serde_json::json!({"run": c.run, "unrun": c.unrun}).to_string())
+                    .unwrap_or_default()
+            });
+            mount.track();
+            editor.with_value(|view| view.as_ref().map(|view| set_coverage(view, &json)));
         });
         Effect::new(move |_| {
             let Some(json) = schema.get() else { return };

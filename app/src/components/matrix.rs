@@ -17,7 +17,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::run_matrix;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::timeline::GoTo;
-use crate::types::{MatrixCallView, MatrixCellView, MatrixQuery, MatrixView};
+use crate::types::{CoverageView, MatrixCallView, MatrixCellView, MatrixQuery, MatrixView};
 
 /// The URL parameters the Matrix tab owns; the form carries every other one through.
 const OWN: [&str; 3] = ["tab", "versions", "mrun"];
@@ -79,13 +79,23 @@ pub fn SandboxTabs(matrix: Signal<bool>) -> impl IntoView {
 }
 
 #[component]
-pub fn MatrixTab(source: RwSignal<String>, go_to: GoTo) -> impl IntoView {
+pub fn MatrixTab(
+    source: RwSignal<String>,
+    go_to: GoTo,
+    /// Where the lines the matrix ran go (the editor's gutter).
+    coverage: RwSignal<Option<CoverageView>>,
+) -> impl IntoView {
     let query = use_query_map();
     let request = Memo::new(move |_| request_of(&query.read()));
     let result = Resource::new(
         move || request.get(),
         move |(request, _)| async move { run_matrix(source.get_untracked(), request).await },
     );
+    Effect::new(move |_| {
+        if let Some(Ok(matrix)) = result.get() {
+            coverage.set(matrix.coverage);
+        }
+    });
     let carried = move || {
         others(&query.read())
             .into_iter()
@@ -131,6 +141,7 @@ fn MatrixResult(matrix: MatrixView, go_to: GoTo) -> impl IntoView {
         cells,
         lints,
         skipped,
+        coverage,
     } = matrix;
     let mut situations: Vec<String> = Vec::new();
     for cell in &cells {
@@ -192,6 +203,7 @@ fn MatrixResult(matrix: MatrixView, go_to: GoTo) -> impl IntoView {
         .collect_view();
     view! {
         <div class="matrix-result" data-test="matrix-result">
+            {coverage.map(|coverage| view! { <p class="muted small" data-test="matrix-coverage">{coverage.summary}</p> })}
             <p class="small" role="status" data-test="matrix-summary">{summary}</p>
             {(!lints.is_empty()).then(|| view! {
                 <div class="notice warn" data-test="matrix-lints">

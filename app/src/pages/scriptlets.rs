@@ -8,7 +8,9 @@
 //!
 //! The editor page's state is in its URL: `rev` (the revision opened), and the sandbox
 //! scenario (`snapshot`, `kind`, `project`, `name`, `instance`, `target_project`, `target`,
-//! `member`, `version`, `ops`), so a link shows the same result to whoever opens it. The
+//! `member`, `version`, `ops`, or `call`: one placement call), so a link shows the same
+//! result to whoever opens it. Below the sandbox, golden cases and the fuzzer
+//! (`components::checks`); the lines they cover are marked in the editor's gutter. The
 //! server renders the scriptlet and the last result; once hydrated, every edit re-runs the
 //! sandbox (at most one run in flight; edits made meanwhile are run together next).
 
@@ -24,6 +26,7 @@ use crate::api::{
     completion_schema, get_sandbox_setup, get_scriptlet, list_scriptlet_templates, list_scriptlets,
     run_sandbox, scriptlet_diff, CreateScriptlet, SaveRevision,
 };
+use crate::components::checks::Checks;
 use crate::components::code_editor::{CodeEditor, CursorRequest};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
@@ -33,7 +36,8 @@ use crate::error::BerthError;
 use crate::format;
 use crate::query::query_string;
 use crate::types::{
-    DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, TemplateView, Viewer,
+    CoverageView, DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    TemplateView, Viewer,
 };
 use crate::ViewerResource;
 
@@ -139,6 +143,7 @@ fn scenario_of(query: &ParamsMap) -> Scenario {
         member: text("member"),
         incus_version: text("version"),
         ops: text("ops"),
+        call: text("call"),
     }
 }
 
@@ -347,6 +352,8 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
             });
         }
     });
+    // The lines the last golden cases or fuzz run covered, marked in the editor's gutter.
+    let coverage = RwSignal::new(None::<CoverageView>);
     let cursor = RwSignal::new(None::<CursorRequest>);
     let go_to: GoTo = Callback::new(move |(line, column): (usize, usize)| {
         cursor.update(|cursor| {
@@ -385,6 +392,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                     diagnostics
                     schema=schema.into()
                     cursor=cursor.into()
+                    coverage=coverage.into()
                 />
                 <Diagnostics run=shown_run go_to/>
                 {may_edit.then(|| view! { <SaveBar id source edited initial_name=template_name.clone()/> })}
@@ -395,6 +403,11 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                 <div id="sandbox-scenario" class="sandbox-panel" role=may_run.then_some("tabpanel")
                     aria-labelledby=may_run.then_some("tab-scenario") hidden=move || matrix_tab.get()>
                 <ScenarioForm scenario revision=shown_revision/>
+                {move || (!scenario.with(|s| s.call.is_empty())).then(|| view! {
+                    <p class="notice" data-test="call-scenario">
+                        "The sandbox runs one placement call (a golden case's, a fuzz finding's). Run a scenario from the form to leave it."
+                    </p>
+                })}
                 {move || live_error.get().map(|error| view! { <p class="notice error" role="alert">{error}</p> })}
                 {if may_run {
                     view! {
@@ -408,6 +421,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                                 })}
                             </ErrorBoundary>
                         </Transition>
+                        <Checks source scenario coverage go_to/>
                     }
                     .into_any()
                 } else {
@@ -419,7 +433,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                 </div>
                 {move || matrix_tab.get().then(|| view! {
                     <div id="sandbox-matrix" class="sandbox-panel" role="tabpanel" aria-labelledby="tab-matrix">
-                        <MatrixTab source go_to/>
+                        <MatrixTab source go_to coverage/>
                     </div>
                 })}
             </section>

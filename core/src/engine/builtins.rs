@@ -88,6 +88,8 @@ pub(crate) struct Context<'a> {
     pub logs: RefCell<Vec<LogLine>>,
     pub trace: RefCell<Vec<BuiltinCall>>,
     pub target: RefCell<Option<String>>,
+    /// A non-candidate `set_target` named while no target was set (see `Evaluation`).
+    pub non_candidate: RefCell<Option<String>>,
     pub recording: Recording,
 }
 
@@ -99,6 +101,7 @@ impl<'a> Context<'a> {
             logs: RefCell::default(),
             trace: RefCell::default(),
             target: RefCell::default(),
+            non_candidate: RefCell::default(),
             recording: Recording::Everything,
         }
     }
@@ -271,11 +274,13 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
             // so a bad name after a good one is silently ignored.
             "ignored: a target was already set".to_owned()
         } else if context.version.set_target_raises() {
+            *context.non_candidate.borrow_mut() = Some(member_name.to_owned());
             context.record("set_target", || {
                 (format!("{member_name:?}"), "error: not a candidate".into())
             });
             return Err(anyhow::anyhow!("Invalid member name: {member_name}"));
         } else {
+            *context.non_candidate.borrow_mut() = Some(member_name.to_owned());
             "ignored: not a candidate (Incus uses its built-in placement)".to_owned()
         };
         context.record("set_target", || (format!("{member_name:?}"), result));

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Why a scriptlet was refused or failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The source does not parse, or uses a construct Incus's dialect lacks.

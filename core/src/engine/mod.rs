@@ -15,6 +15,7 @@
 mod builtin_names;
 mod builtins;
 mod cluster;
+mod coverage;
 mod diagnostic;
 mod dialect;
 mod go_value;
@@ -33,14 +34,16 @@ use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
+use starlark::codemap::FileSpanRef;
 use starlark::environment::{FrozenModule, Globals, GlobalsBuilder, LibraryExtension, Module};
-use starlark::eval::Evaluator;
+use starlark::eval::{BeforeStmtFunc, Evaluator};
 use starlark::values::list::AllocList;
 use starlark::values::{OwnedFrozenValue, ValueLike};
 
 pub use builtin_names::BUILTIN_NAMES;
 pub use builtins::{BuiltinCall, LogLevel, LogLine};
 pub use cluster::{Checkpoint, PreparedCluster};
+pub use coverage::StatementCounts;
 pub use diagnostic::{Diagnostic, ErrorKind, Severity};
 pub use reasons::{reason_branches, ReasonBranches};
 pub use request::{InstanceSource, PlacementRequest};
@@ -98,6 +101,10 @@ pub struct Evaluation {
     pub error: Option<Diagnostic>,
     pub steps: u64,
     pub heap_peak_bytes: usize,
+    /// A member `set_target` named that is not a candidate, while no target was set: from
+    /// 6.0.3/6.7 that raised (see `error`); before, Incus ignored it and placed by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub non_candidate: Option<String>,
 }
 
 impl Evaluation {
@@ -110,6 +117,7 @@ impl Evaluation {
             error: Some(error),
             steps: 0,
             heap_peak_bytes: 0,
+            non_candidate: None,
         }
     }
 }
@@ -138,6 +146,42 @@ impl Recording {
     }
 }
 
+/// How to compile a scriptlet: what its evaluations keep, whether its pure functions are
+/// memoized (`memo`), and whether it counts the statements it runs (`coverage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileOptions {
+    pub recording: Recording,
+    pub memoize: bool,
+    pub coverage: bool,
+}
+
+impl CompileOptions {
+    /// An author's scriptlet, as [`compile`] makes it.
+    pub const AUTHOR: CompileOptions = CompileOptions {
+        recording: Recording::Everything,
+        memoize: false,
+        coverage: false,
+    };
+    /// A replay's scriptlet, as [`compile_for_replay`] makes it.
+    pub const REPLAY: CompileOptions = CompileOptions {
+        recording: Recording::DecisionOnly,
+        memoize: true,
+        coverage: false,
+    };
+    /// The fuzzer's: decisions only, nothing memoized (a memoized helper would run or not
+    /// depending on what the worker evaluated before, and so would its statements).
+    pub const FUZZ: CompileOptions = CompileOptions {
+        recording: Recording::DecisionOnly,
+        memoize: false,
+        coverage: true,
+    };
+
+    /// The same, counting statements (see [`Scriptlet::coverage`]).
+    pub fn with_coverage(self, coverage: bool) -> CompileOptions {
+        CompileOptions { coverage, ..self }
+    }
+}
+
 /// A validated scriptlet, ready to evaluate any number of times from any thread.
 pub struct Scriptlet {
     version: IncusVersion,
@@ -150,6 +194,8 @@ pub struct Scriptlet {
     /// For run-time errors: positions and names in the author's terms.
     source: String,
     map: SourceMap,
+    /// Statement counts, when compiled for coverage.
+    coverage: Option<coverage::Recorder>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -169,7 +215,7 @@ pub fn check(
             warnings: Vec::new(),
         };
     }
-    let (result, warnings) = guard_compile(source, version, limits, cancelled, Recording::Everything);
+    let (result, warnings) = guard_compile(source, version, limits, cancelled, CompileOptions::AUTHOR);
     let errors: Vec<Diagnostic> = result.err().into_iter().collect();
     CheckReport {
         incus_version: version.to_string(),
@@ -187,7 +233,7 @@ pub fn compile(
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<Scriptlet>, Diagnostic> {
-    compile_recording(source, version, limits, cancelled, Recording::Everything)
+    compile_with(source, version, limits, cancelled, CompileOptions::AUTHOR)
 }
 
 /// As [`compile`], for a replay: many calls on one cluster state where only decisions count.
@@ -200,21 +246,22 @@ pub fn compile_for_replay(
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
 ) -> Result<Option<Scriptlet>, Diagnostic> {
-    compile_recording(source, version, limits, cancelled, Recording::DecisionOnly)
+    compile_with(source, version, limits, cancelled, CompileOptions::REPLAY)
 }
 
-fn compile_recording(
+/// [`compile`] with explicit [`CompileOptions`]; `Ok(None)` for the empty scriptlet.
+pub fn compile_with(
     source: &str,
     version: IncusVersion,
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
-    recording: Recording,
+    options: CompileOptions,
 ) -> Result<Option<Scriptlet>, Diagnostic> {
     // Only the exact empty string unsets the key; a newline is a scriptlet without a function.
     if source.is_empty() {
         return Ok(None);
     }
-    let (result, warnings) = guard_compile(source, version, limits, cancelled, recording);
+    let (result, warnings) = guard_compile(source, version, limits, cancelled, options);
     result.map(|mut scriptlet| {
         scriptlet.warnings = warnings;
         Some(scriptlet)
@@ -229,7 +276,7 @@ fn guard_compile(
     version: IncusVersion,
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
-    recording: Recording,
+    options: CompileOptions,
 ) -> (Result<Scriptlet, Diagnostic>, Vec<Diagnostic>) {
     let lexed = dialect::lexical::scan(source);
     let needed = stack::bytes_for(lexed.nesting);
@@ -238,7 +285,7 @@ fn guard_compile(
         let result = catch_unwind(AssertUnwindSafe(|| {
             let parsed = dialect::parse_scanned(source, lexed)?;
             warnings = lints::fidelity_warnings(&parsed);
-            compile_parsed(parsed, version, limits, cancelled, recording)
+            compile_parsed(parsed, version, limits, cancelled, options)
         }))
         .unwrap_or_else(|panic| Err(panic_diagnostic(&panic)));
         (result, warnings)
@@ -249,13 +296,15 @@ fn guard_compile(
 /// The dialect's checks on the parsed scriptlet, then its top level run as Incus runs it
 /// when the scriptlet is set, then the entry point's checks. For a replay, the pure functions
 /// are replaced by memoizing wrappers before the module is frozen, so that every function
-/// calling them calls the wrapper.
+/// calling them calls the wrapper. For coverage, the functions the crate would inline at
+/// their call sites (one statement long) are replaced by wrappers that only forward the call,
+/// so their statement runs as such and is counted (see `coverage`).
 fn compile_parsed(
     parsed: Parsed,
     version: IncusVersion,
     limits: &Limits,
     cancelled: &dyn Fn() -> bool,
-    recording: Recording,
+    options: CompileOptions,
 ) -> Result<Scriptlet, Diagnostic> {
     let globals = globals(version);
     dialect::names::check_names(&parsed, &globals, version)?;
@@ -263,12 +312,19 @@ fn compile_parsed(
     dialect::globals::check_top_level_builtins(&parsed)?;
     let recursive = recursion::recursive_functions(&parsed.ast);
     let declared_parameters = entry_point::declared_parameters(&parsed);
-    let purity = match recording {
-        Recording::DecisionOnly => Some(memo::purity::Purity::of(&parsed.ast, ENTRY_POINT, &recursive)),
-        Recording::Everything => None,
+    let purity = options
+        .memoize
+        .then(|| memo::purity::Purity::of(&parsed.ast, ENTRY_POINT, &recursive));
+    let (probes, inlined) = if options.coverage {
+        (
+            Some(coverage::Probes::of(&parsed.ast)),
+            memo::purity::inlined_by_the_crate(&parsed.ast, ENTRY_POINT, &recursive),
+        )
+    } else {
+        (None, BTreeSet::new())
     };
     let Parsed { ast, source, map, .. } = parsed;
-    let mut memoized = std::collections::BTreeSet::new();
+    let mut wrapped = BTreeSet::new();
 
     let context = Context::new(version, None);
     let module = Module::with_temp_heap(|module| -> Result<FrozenModule, Diagnostic> {
@@ -281,14 +337,23 @@ fn compile_parsed(
             eval.eval_module(ast, &globals)
                 .map_err(|error| map.translate(diagnose(&error, ErrorKind::Validation), source))?;
         }
-        if let Some(purity) = &purity {
-            let is_plain = |name: &str| module.get(name).is_some_and(memo::is_plain_data);
-            memoized = purity.confirm(&is_plain);
-            for name in &memoized {
-                if let Some(function) = module.get(name) {
-                    module.set(&memo::unwrapped_name(name), function);
-                    module.set(name, module.heap().alloc(memo::Memoized::new(name)));
-                }
+        let memoized = match &purity {
+            Some(purity) => {
+                let is_plain = |name: &str| module.get(name).is_some_and(memo::is_plain_data);
+                purity.confirm(&is_plain)
+            }
+            None => BTreeSet::new(),
+        };
+        for name in memoized.iter().chain(inlined.difference(&memoized)) {
+            if let Some(function) = module.get(name) {
+                let wrapper = if memoized.contains(name) {
+                    memo::Memoized::new(name)
+                } else {
+                    memo::Memoized::forwarding(name)
+                };
+                module.set(&memo::unwrapped_name(name), function);
+                module.set(name, module.heap().alloc(wrapper));
+                wrapped.insert(name.clone());
             }
         }
         module
@@ -301,22 +366,23 @@ fn compile_parsed(
         .map_err(|error| Diagnostic::error(ErrorKind::Internal, error.to_string()))?
         .ok_or_else(entry_point::missing)?;
     entry_point::check(&entry, declared_parameters)?;
-    bind_memoized(&module, &memoized);
+    bind_memoized(&module, &wrapped);
     Ok(Scriptlet {
         version,
-        recording,
+        recording: options.recording,
         recursive,
         entry,
         _module: module,
         source: source.to_owned(),
         map,
+        coverage: probes.map(coverage::Recorder::new),
         warnings: Vec::new(),
     })
 }
 
 /// Points each memoizing wrapper of the frozen `module` at the function it stands for. Both
 /// live on the module's heap, so the function lives as long as its wrapper.
-fn bind_memoized(module: &FrozenModule, names: &std::collections::BTreeSet<String>) {
+fn bind_memoized(module: &FrozenModule, names: &BTreeSet<String>) {
     for name in names {
         let (Ok(wrapper), Ok(function)) = (module.get(name), module.get(&memo::unwrapped_name(name))) else {
             continue;
@@ -339,8 +405,72 @@ impl Scriptlet {
         limits: &Limits,
         cancelled: &dyn Fn() -> bool,
     ) -> Evaluation {
+        let mut counts = self.coverage.as_ref().map(|recorder| recorder.probes.counts());
+        self.evaluate_counting(cluster, call, limits, cancelled, counts.as_mut())
+    }
+
+    /// [`Scriptlet::evaluate`], with the statements this call ran in `counts` (zeroed
+    /// first), for the fuzzer's steering. Without coverage (see [`CompileOptions`]) the
+    /// counts stay empty.
+    pub fn evaluate_counted(
+        &self,
+        cluster: &PreparedCluster,
+        call: &PlacementCall,
+        limits: &Limits,
+        cancelled: &dyn Fn() -> bool,
+        counts: &mut StatementCounts,
+    ) -> Evaluation {
+        match &self.coverage {
+            Some(recorder) => {
+                *counts = recorder.probes.counts();
+                self.evaluate_counting(cluster, call, limits, cancelled, Some(counts))
+            }
+            None => {
+                *counts = StatementCounts::default();
+                self.evaluate_counting(cluster, call, limits, cancelled, None)
+            }
+        }
+    }
+
+    /// The lines and branches run by every evaluation so far, and the top level (it ran when
+    /// the scriptlet was compiled); `None` unless compiled for coverage.
+    pub fn coverage(&self) -> Option<crate::coverage::Coverage> {
+        self.coverage.as_ref().map(|recorder| recorder.coverage(false))
+    }
+
+    /// [`Scriptlet::coverage`], counting afresh from here (a worker that keeps the scriptlet
+    /// compiled between jobs answers each job's own coverage).
+    pub fn take_coverage(&self) -> Option<crate::coverage::Coverage> {
+        self.coverage.as_ref().map(|recorder| recorder.coverage(true))
+    }
+
+    /// The fuzzer's steering features of one evaluation's `counts`, each below
+    /// [`Scriptlet::feature_space`] (see `coverage::Probes::features`).
+    pub fn features(&self, counts: &StatementCounts, feature: impl FnMut(usize)) {
+        if let Some(recorder) = &self.coverage {
+            if counts.0.len() == recorder.probes.statements() {
+                recorder.probes.features(counts, feature);
+            }
+        }
+    }
+
+    /// How many distinct steering features this scriptlet has (0 without coverage).
+    pub fn feature_space(&self) -> usize {
+        self.coverage
+            .as_ref()
+            .map_or(0, |recorder| recorder.probes.feature_space())
+    }
+
+    fn evaluate_counting(
+        &self,
+        cluster: &PreparedCluster,
+        call: &PlacementCall,
+        limits: &Limits,
+        cancelled: &dyn Fn() -> bool,
+        counts: Option<&mut StatementCounts>,
+    ) -> Evaluation {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.evaluate_inner(cluster, call, limits, cancelled)
+            self.evaluate_inner(cluster, call, limits, cancelled, counts)
         }));
         match outcome {
             Ok(evaluation) => evaluation,
@@ -354,6 +484,7 @@ impl Scriptlet {
         call: &PlacementCall,
         limits: &Limits,
         cancelled: &dyn Fn() -> bool,
+        counts: Option<&mut StatementCounts>,
     ) -> Evaluation {
         let scope = PlacementScope {
             cluster,
@@ -363,6 +494,15 @@ impl Scriptlet {
         };
         let mut context = Context::new(self.version, Some(scope));
         context.recording = self.recording;
+        let probes = self.coverage.as_ref().map(|recorder| &recorder.probes);
+        let counting = std::cell::RefCell::new(counts);
+        // Counts each statement as the crate is about to run it; not one it returns to
+        // after a call (`continued`).
+        let hook = |span: FileSpanRef, continued: bool, _: &mut Evaluator| {
+            if let (false, Some(probes), Some(counts)) = (continued, probes, counting.borrow_mut().as_mut()) {
+                probes.count(counts, span.span.begin().get());
+            }
+        };
         let (result, steps, heap_peak_bytes) = Module::with_temp_heap(|module| {
             let heap = module.heap();
             // Builtins hand out values of the prepared cluster's frozen heaps: keep them alive.
@@ -374,6 +514,9 @@ impl Scriptlet {
                 return (Err(error), 0, 0);
             }
             recursion::guard_against(&mut eval, &self.recursive);
+            if probes.is_some() {
+                eval.before_stmt_for_dap(BeforeStmtFunc::Fn(&hook));
+            }
             eval.extra = Some(&context);
             eval.set_print_handler(&context);
             let request = marshal::request(call.request, self.version).to_starlark(heap);
@@ -402,6 +545,9 @@ impl Scriptlet {
                 });
             (result, eval.get_total_tick_count(), heap.peak_allocated_bytes())
         });
+        if let (Some(recorder), Some(counts)) = (&self.coverage, counting.into_inner()) {
+            recorder.add(counts);
+        }
         let error = result.err();
         Evaluation {
             // A failed call places nothing, whatever it set before failing.
@@ -415,8 +561,45 @@ impl Scriptlet {
             error,
             steps,
             heap_peak_bytes,
+            non_candidate: context.non_candidate.take(),
         }
     }
+}
+
+/// The string and integer literals of a scriptlet, in order of appearance and without
+/// repeats: the fuzzer's dictionary (the config keys a scriptlet reads, the values it compares
+/// them with, name prefixes, thresholds). Nothing for a scriptlet that does not parse.
+pub fn literals(source: &str) -> Vec<String> {
+    use starlark::syntax::ast::{AstLiteral, ExprP};
+    use starlark_syntax::lexer::TokenInt;
+    let lexed = dialect::lexical::scan(source);
+    let needed = stack::bytes_for(lexed.nesting);
+    let walked = stack::run(needed, &|| false, |_| {
+        let Ok(parsed) = dialect::parse_scanned(source, lexed) else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        syntax_walk::each_expr(parsed.ast.statement(), &mut |expr| {
+            if let ExprP::Literal(literal) = &expr.node {
+                match literal {
+                    AstLiteral::String(text) => found.push(text.node.clone()),
+                    AstLiteral::Int(number) => {
+                        if let TokenInt::I32(number) = number.node {
+                            found.push(number.to_string());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        found
+    });
+    let mut seen = BTreeSet::new();
+    walked
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|literal| seen.insert(literal.clone()))
+        .collect()
 }
 
 fn globals(version: IncusVersion) -> Globals {

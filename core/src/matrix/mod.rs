@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use merge::merge;
 pub use pick::{plan, PlanError};
-pub use run::{run_simulation, SimulationRun};
+pub use run::{run_simulation, run_simulation_with, SimulationRun};
 pub use situation::{Situation, UnknownSituation};
 pub use versions::{
     checked_versions, default_versions, parse_versions, MatrixVersion, VersionsError, MAX_VERSIONS,

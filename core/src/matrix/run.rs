@@ -1,6 +1,7 @@
 //! One planned simulation run where scriptlets may run (a sandbox worker): the scriptlet
 //! compiled for the cell's version, the operations simulated on the worker's prepared cluster,
-//! and the calls classified, as a [`SimulationRun`] for [`super::merge`].
+//! and the calls classified, as a [`SimulationRun`] for [`super::merge`]; with the lines it
+//! ran when asked (`berth check --matrix --coverage`).
 
 use std::collections::BTreeSet;
 
@@ -8,7 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::classify::classify;
 use super::{Cell, PlannedSimulation};
-use crate::engine::{compile, reason_branches, Diagnostic, IncusVersion, Limits, PreparedCluster};
+use crate::coverage::Coverage;
+use crate::engine::{
+    compile_with, reason_branches, CompileOptions, Diagnostic, IncusVersion, Limits, PreparedCluster,
+    Scriptlet,
+};
 use crate::simulate::{Deadlines, Mode, Simulator};
 use crate::Snapshot;
 
@@ -20,6 +25,10 @@ pub struct SimulationRun {
     /// does (the same in every run of a matrix; each run reads it, so that runs need no order).
     pub branches_on_reason: bool,
     pub handled_reasons: BTreeSet<String>,
+    /// The lines and branches the simulation ran, when asked for (none when the scriptlet was
+    /// refused); merged by the caller, not part of the matrix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }
 
 /// Runs `planned` with `source` on `snapshot` and `cluster` (prepared from it), which are put
@@ -33,12 +42,26 @@ pub fn run_simulation(
     snapshot: &mut Snapshot,
     cluster: &mut PreparedCluster,
 ) -> SimulationRun {
+    run_simulation_with(planned, source, limits, deadlines, snapshot, cluster, false)
+}
+
+/// [`run_simulation`], counting the lines and branches the scriptlet runs when `coverage`.
+pub fn run_simulation_with(
+    planned: &PlannedSimulation,
+    source: &str,
+    limits: &Limits,
+    deadlines: &dyn Deadlines,
+    snapshot: &mut Snapshot,
+    cluster: &mut PreparedCluster,
+    coverage: bool,
+) -> SimulationRun {
     let mut cell = Cell::empty(planned);
     let reasons = reason_branches(source, &*deadlines.start_call());
     let run = |cell: Cell| SimulationRun {
         cell,
         branches_on_reason: reasons.branches,
         handled_reasons: reasons.handled.clone(),
+        coverage: None,
     };
     let version = match planned.incus_version.parse::<IncusVersion>() {
         Ok(version) => version,
@@ -47,7 +70,8 @@ pub fn run_simulation(
             return run(cell);
         }
     };
-    let scriptlet = match compile(source, version, limits, &*deadlines.start_call()) {
+    let options = CompileOptions::AUTHOR.with_coverage(coverage);
+    let scriptlet = match compile_with(source, version, limits, &*deadlines.start_call(), options) {
         Ok(scriptlet) => scriptlet,
         Err(error) => {
             cell.refused = Some(refusal(&error));
@@ -65,7 +89,16 @@ pub fn run_simulation(
     cell.placed = classified.placed;
     cell.failed = classified.failed;
     cell.stopped = classified.stopped;
-    run(cell)
+    let covered = coverage.then(|| {
+        scriptlet
+            .as_ref()
+            .and_then(Scriptlet::coverage)
+            .unwrap_or_default()
+    });
+    SimulationRun {
+        coverage: covered,
+        ..run(cell)
+    }
 }
 
 impl SimulationRun {
@@ -78,6 +111,7 @@ impl SimulationRun {
             cell,
             branches_on_reason: false,
             handled_reasons: BTreeSet::new(),
+            coverage: None,
         }
     }
 }

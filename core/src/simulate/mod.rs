@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 pub use budget::{Deadlines, NoDeadlines};
 pub use operation::{CreateOperation, CreateSource, MoveOperation, Operation, SourceKind};
 pub use profile::BehaviourProfile;
+pub(crate) use request::{existing_instance_request, relocation_request};
 
 use crate::engine::{
     BuiltinCall, Diagnostic, IncusVersion, Limits, LogLine, PlacementRequest, PreparedCluster, Scriptlet,

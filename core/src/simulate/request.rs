@@ -21,7 +21,7 @@ pub(super) fn expand(
 /// The relocation request as the profile fills it: type and architecture empty; from P3 the
 /// local config and devices expanded with the target project's same-named profiles (looked
 /// up in the target project literally, not its profile project).
-pub(super) fn relocation_request(
+pub(crate) fn relocation_request(
     profile: BehaviourProfile,
     state: &Snapshot,
     instance: &Instance,
@@ -57,7 +57,7 @@ pub(super) fn relocation_request(
 
 /// The request Incus builds for an instance it moves by itself (evacuation, rebalance): its
 /// real type and architecture, expanded config and devices.
-pub(super) fn existing_instance_request(instance: &Instance, reason: &str) -> PlacementRequest {
+pub(crate) fn existing_instance_request(instance: &Instance, reason: &str) -> PlacementRequest {
     PlacementRequest {
         reason: reason.into(),
         project: instance.project.clone(),

@@ -168,6 +168,8 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/scriptlet_templates", Access::Signed(Action::EditScriptlets)),
     ("/api/sandbox_setup", Access::Signed(Action::Read)),
     ("/api/sandbox_run", Access::Signed(Action::RunSandbox)),
+    ("/api/run_cases", Access::Signed(Action::RunSandbox)),
+    ("/api/fuzz_scriptlet", Access::Signed(Action::RunSandbox)),
     ("/api/matrix_run", Access::Signed(Action::RunSandbox)),
     ("/api/impact_setup", Access::Signed(Action::Read)),
     ("/api/completion_schema", Access::Signed(Action::Read)),

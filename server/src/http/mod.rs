@@ -6,7 +6,8 @@
 //! - `health.rs`: `/healthz`, `/readyz`, `/metrics` (and the router of `--metrics-listen`).
 //! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
-//!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events);
+//!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events),
+//!   `assurance.rs` (golden cases and the fuzzer);
 //!   `streams.rs` ends those event streams (credential re-checked, a lifetime, a per-user
 //!   limit);
 //!   `extract.rs` answers
@@ -17,6 +18,7 @@
 
 pub mod access;
 mod accounts;
+mod assurance;
 mod audit;
 mod body_limit;
 mod client_address;
@@ -138,6 +140,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             connections::capture_endpoints(),
             plans::long_running_endpoints(),
             impact::long_running_endpoints(),
+            assurance::endpoints(),
         ]
         .into_iter()
         .flatten()

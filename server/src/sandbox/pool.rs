@@ -12,10 +12,13 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use berth_core::cases::{Case, DirectCall};
+use berth_core::coverage::Coverage;
 use berth_core::engine::{
     CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
 };
-use berth_core::impact::{Scenario, ShardImpact};
+use berth_core::fuzz::{BatchReport, BatchSpec};
+use berth_core::impact::Scenario;
 use berth_core::matrix::{PlannedSimulation, SimulationRun};
 use berth_core::simulate::{Mode, Operation};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -24,8 +27,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::confinement::{Confinement, ConfinementReport};
 use super::protocol::{
-    EvaluateJob, EvaluateReply, ImpactJob, Job, MatrixJob, ProbeJob, ProbeReport, Reply, RevisionError,
-    SimulateJob,
+    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, MatrixJob, ProbeJob,
+    ProbeReport, ReplayedShard, Reply, RevisionError, SimulateJob,
 };
 use crate::metrics::{metrics, Raised};
 
@@ -251,10 +254,46 @@ impl Sandbox {
                 request: request.clone(),
                 candidates: candidates.to_vec(),
                 local_member: local_member.map(str::to_owned),
+                member_status: Default::default(),
             }))
         };
         let outcome = self.run(Some(snapshot.hash), self.call_limit(), job).await?;
         match outcome {
+            Outcome::Reply(Reply::Evaluated(reply)) => Ok(*reply),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(EvaluateReply {
+                evaluation: Some(Evaluation::failed(error)),
+                compile_error: None,
+                warnings: Vec::new(),
+                elapsed_us: 0,
+            }),
+        }
+    }
+
+    /// One direct placement call (a golden case's, a fuzz finding's) against a snapshot, with
+    /// its members' statuses changed for the call.
+    pub async fn evaluate_call(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        version: IncusVersion,
+        call: &DirectCall,
+    ) -> Result<EvaluateReply, SandboxError> {
+        let job = |with_snapshot: bool| {
+            Job::Evaluate(Box::new(EvaluateJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                incus_version: version.to_string(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                request: call.request.clone(),
+                candidates: call.candidates.clone(),
+                local_member: call.runs_on.clone(),
+                member_status: call.member_status.clone(),
+            }))
+        };
+        match self.run(Some(snapshot.hash), self.call_limit(), job).await? {
             Outcome::Reply(Reply::Evaluated(reply)) => Ok(*reply),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(EvaluateReply {
@@ -277,6 +316,46 @@ impl Sandbox {
         mode: Mode,
         operations: &[Operation],
     ) -> Result<Result<serde_json::Value, Diagnostic>, SandboxError> {
+        match self
+            .simulate_job(snapshot, source, version, mode, operations, false)
+            .await?
+        {
+            Outcome::Reply(Reply::Simulated(result)) => Ok(result),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(Err(error)),
+        }
+    }
+
+    /// [`Sandbox::simulate`] with the lines and branches of `source` the simulation ran.
+    /// Several simulations' coverage adds up with [`Coverage::merge`] (a matrix, a set of
+    /// cases).
+    pub async fn simulate_covered(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        version: IncusVersion,
+        mode: Mode,
+        operations: &[Operation],
+    ) -> Result<Result<(serde_json::Value, Coverage), Diagnostic>, SandboxError> {
+        match self
+            .simulate_job(snapshot, source, version, mode, operations, true)
+            .await?
+        {
+            Outcome::Reply(Reply::SimulatedCovered(result)) => Ok(result),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(Err(error)),
+        }
+    }
+
+    async fn simulate_job(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        version: IncusVersion,
+        mode: Mode,
+        operations: &[Operation],
+        coverage: bool,
+    ) -> Result<Outcome, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Simulate(Box::new(SimulateJob {
                 snapshot_hash: snapshot.hash.to_owned(),
@@ -288,20 +367,89 @@ impl Sandbox {
                 limits: self.config.limits,
                 time_limit_ms: self.config.time_limit.as_millis() as u64,
                 budget_ms: self.config.simulation_budget.as_millis() as u64,
+                coverage,
             }))
         };
         let limit = self.budget_limit("simulation");
+        self.run(Some(snapshot.hash), limit, job).await
+    }
+
+    /// Runs one golden case in a worker and judges it, with its coverage when asked. A
+    /// scriptlet that kills its worker fails the case with the reason.
+    pub async fn run_case(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        version: IncusVersion,
+        case: &Case,
+        coverage: bool,
+    ) -> Result<CaseReply, SandboxError> {
+        let job = |with_snapshot: bool| {
+            Job::Case(Box::new(CaseJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                incus_version: version.to_string(),
+                case: case.clone(),
+                coverage,
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: self.config.simulation_budget.as_millis() as u64,
+            }))
+        };
+        let limit = self.budget_limit("case");
         match self.run(Some(snapshot.hash), limit, job).await? {
-            Outcome::Reply(Reply::Simulated(result)) => Ok(result),
+            Outcome::Reply(Reply::CaseRun(reply)) => Ok(*reply),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(CaseReply {
+                verdict: Err(error.message),
+                compile_error: None,
+                coverage: None,
+            }),
+        }
+    }
+
+    /// Runs one batch of a fuzz campaign in a worker, within `budget` (checked before each
+    /// call): its report, or why the scriptlet does not compile. A call that kills its worker
+    /// ends the batch with that error.
+    pub async fn fuzz_batch(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        versions: &[String],
+        batch: &BatchSpec,
+        budget: Duration,
+    ) -> Result<Result<BatchReport, Diagnostic>, SandboxError> {
+        let job = |with_snapshot: bool| {
+            Job::Fuzz(Box::new(FuzzJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                incus_versions: versions.to_vec(),
+                batch: batch.clone(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: budget.as_millis() as u64,
+            }))
+        };
+        let limit = HardLimit {
+            wall: budget + self.config.time_limit + SIMULATION_MARGIN,
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!("a fuzz batch exceeded its budget of {} s", budget.as_secs_f64()),
+            ),
+        };
+        match self.run(Some(snapshot.hash), limit, job).await? {
+            Outcome::Reply(Reply::Fuzzed(result)) => Ok(result.map(|report| *report)),
             Outcome::Reply(other) => Err(unexpected(other)),
             Outcome::Died(error) => Ok(Err(error)),
         }
     }
 
     /// Replays one shard of an impact replay (`berth_core::impact::replay_shard`) under the
-    /// revisions `from` and `to` in a worker, with the simulation budget. A revision that does
-    /// not compile is named in the error; a worker that dies takes the shard's revisions with it
-    /// (`revision` is `from and to` then).
+    /// revisions `from` and `to` in a worker, with the simulation budget; with `coverage`, the
+    /// `to` revision's lines too. A revision that does not compile is named in the error; a
+    /// worker that dies takes the shard's revisions with it (`revision` is `from and to` then).
     #[allow(clippy::too_many_arguments)]
     pub async fn replay(
         &self,
@@ -311,7 +459,8 @@ impl Sandbox {
         version: IncusVersion,
         scenario: Scenario,
         instances: &[usize],
-    ) -> Result<Result<ShardImpact, RevisionError>, SandboxError> {
+        coverage: bool,
+    ) -> Result<Result<ReplayedShard, RevisionError>, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Impact(Box::new(ImpactJob {
                 snapshot_hash: snapshot.hash.to_owned(),
@@ -324,6 +473,7 @@ impl Sandbox {
                 limits: self.config.limits,
                 time_limit_ms: self.config.time_limit.as_millis() as u64,
                 budget_ms: self.config.simulation_budget.as_millis() as u64,
+                coverage,
             }))
         };
         let limit = self.budget_limit("replay");
@@ -347,6 +497,7 @@ impl Sandbox {
         source: &str,
         simulation: &PlannedSimulation,
         started: Instant,
+        coverage: bool,
     ) -> Result<SimulationRun, SandboxError> {
         let budget = self.config.simulation_budget;
         let job = |with_snapshot: bool| {
@@ -359,6 +510,7 @@ impl Sandbox {
                 time_limit_ms: self.config.time_limit.as_millis() as u64,
                 budget_ms: budget.as_millis() as u64,
                 spent_ms: started.elapsed().as_millis() as u64,
+                coverage,
             }))
         };
         let limit = HardLimit {

@@ -2,7 +2,10 @@
 //! first line, before any job, is [`Reply::Ready`] with its confinement (or [`Reply::Refused`]
 //! when it may not run so confined).
 
+use berth_core::cases::Case;
+use berth_core::coverage::Coverage;
 use berth_core::engine::{CheckReport, Diagnostic, Evaluation, Limits, PlacementRequest};
+use berth_core::fuzz::{BatchReport, BatchSpec};
 use serde::{Deserialize, Serialize};
 
 use super::confinement::ConfinementReport;
@@ -25,6 +28,10 @@ pub enum Job {
     /// Replay one shard of an impact replay under two revisions; the snapshot travels once per
     /// worker, as for `Evaluate`.
     Impact(Box<ImpactJob>),
+    /// Run one golden case (an operation or a direct call) and judge it.
+    Case(Box<CaseJob>),
+    /// Run one batch of a fuzz campaign (`berth_core::fuzz`).
+    Fuzz(Box<FuzzJob>),
     /// Run one simulation of a reason × version matrix and classify its calls; the snapshot
     /// travels once per worker, as for `Evaluate`.
     Matrix(Box<MatrixJob>),
@@ -94,6 +101,58 @@ pub struct ImpactJob {
     pub time_limit_ms: u64,
     /// Wall time of the whole shard, checked before each call.
     pub budget_ms: u64,
+    /// Count the `to` revision's lines (kept compiled between shards; each shard's own
+    /// coverage is answered).
+    #[serde(default)]
+    pub coverage: bool,
+}
+
+/// One shard replayed, with the `to` revision's coverage when the job asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayedShard {
+    pub shard: berth_core::impact::ShardImpact,
+    pub coverage: Option<Coverage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseJob {
+    pub snapshot_hash: String,
+    pub snapshot: Option<String>,
+    pub source: String,
+    /// The version the cases run under (a direct call may name its own).
+    pub incus_version: String,
+    pub case: Case,
+    /// Count the lines the case runs.
+    pub coverage: bool,
+    pub limits: Limits,
+    /// Wall time of the compilation and of each placement call.
+    pub time_limit_ms: u64,
+    /// Wall time of the case's simulation, checked before each call.
+    pub budget_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseReply {
+    /// `Ok` when the case holds, else what happened instead.
+    pub verdict: Result<(), String>,
+    /// The scriptlet did not compile for the case's version (the verdict says so too).
+    pub compile_error: Option<Diagnostic>,
+    pub coverage: Option<Coverage>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FuzzJob {
+    pub snapshot_hash: String,
+    pub snapshot: Option<String>,
+    pub source: String,
+    /// The versions fuzzed, as written (`6.6`).
+    pub incus_versions: Vec<String>,
+    pub batch: BatchSpec,
+    pub limits: Limits,
+    /// Wall time of the compilation and of each placement call.
+    pub time_limit_ms: u64,
+    /// Wall time of the batch, checked before each call (a batch cut short says so).
+    pub budget_ms: u64,
 }
 
 /// Why a replay could not start: a revision that does not compile.
@@ -117,6 +176,9 @@ pub struct MatrixJob {
     pub budget_ms: u64,
     /// How much of it was spent when a worker took the job up.
     pub spent_ms: u64,
+    /// Count the lines and branches the simulation runs (`SimulationRun::coverage`).
+    #[serde(default)]
+    pub coverage: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,6 +196,9 @@ pub struct SimulateJob {
     pub time_limit_ms: u64,
     /// Wall time of the whole simulation, checked before each call.
     pub budget_ms: u64,
+    /// Count the lines the simulation runs (answered as [`Reply::SimulatedCovered`]).
+    #[serde(default)]
+    pub coverage: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +213,9 @@ pub struct EvaluateJob {
     pub candidates: Vec<String>,
     /// The member the scriptlet runs on; default: the member the snapshot was taken from.
     pub local_member: Option<String>,
+    /// Members whose status the call sees changed (a golden case's direct call).
+    #[serde(default)]
+    pub member_status: std::collections::BTreeMap<String, berth_core::model::MemberStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,8 +224,13 @@ pub enum Reply {
     Evaluated(Box<EvaluateReply>),
     /// The simulation as JSON, or why the scriptlet did not compile.
     Simulated(Result<serde_json::Value, Diagnostic>),
+    /// The simulation as JSON with its coverage, for a job that asked for coverage.
+    SimulatedCovered(Result<(serde_json::Value, Coverage), Diagnostic>),
     /// One shard replayed, or the revision that did not compile.
-    Replayed(Result<Box<berth_core::impact::ShardImpact>, Box<RevisionError>>),
+    Replayed(Result<Box<ReplayedShard>, Box<RevisionError>>),
+    CaseRun(Box<CaseReply>),
+    /// A fuzz batch's report, or why the scriptlet did not compile (for which version).
+    Fuzzed(Result<Box<BatchReport>, Diagnostic>),
     /// One simulation of a matrix, its calls classified.
     MatrixRun(Box<berth_core::matrix::SimulationRun>),
     /// The worker does not have the snapshot: send the job again with it.

@@ -7,17 +7,21 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use berth_core::cases::DirectCall;
+use berth_core::coverage::Coverage;
 use berth_core::engine::{
-    check, compile, compile_for_replay, Diagnostic, IncusVersion, Limits, PlacementCall, PreparedCluster,
+    check, compile, compile_with, CompileOptions, Diagnostic, IncusVersion, Limits, PreparedCluster,
     Scriptlet,
 };
+use berth_core::fuzz::{run_batch, BatchEngine, Domain};
 use berth_core::impact::replay_shard;
 use berth_core::simulate::{Deadlines, Simulator};
 use berth_core::Snapshot;
 
 use super::confinement::{self, Confinement, Layer};
 use super::protocol::{
-    EvaluateJob, EvaluateReply, ImpactJob, Job, MatrixJob, Reply, RevisionError, SimulateJob,
+    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, MatrixJob, ReplayedShard, Reply,
+    RevisionError, SimulateJob,
 };
 
 /// How many prepared snapshots a worker keeps.
@@ -90,6 +94,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
 
     let mut snapshots = PreparedSnapshots::default();
     let mut scriptlets = CompiledScriptlets::default();
+    let mut domains = FuzzDomains::default();
     let stdin = std::io::stdin();
     let mut stdout = std::io::stdout().lock();
     // From here on the worker needs nothing but what it holds: stdin, stdout, stderr.
@@ -113,9 +118,16 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
                     Job::Simulate(_) => true,
                     Job::Matrix(job) => job.snapshot.is_some(),
                     Job::Impact(job) => job.snapshot.is_some(),
+                    Job::Case(job) => job.snapshot.is_some(),
+                    Job::Fuzz(job) => job.snapshot.is_some(),
                     Job::Probe(_) => false,
                 };
-                (handle(job, &mut snapshots, &mut scriptlets), large)
+                let mut held = Held {
+                    snapshots: &mut snapshots,
+                    scriptlets: &mut scriptlets,
+                    domains: &mut domains,
+                };
+                (handle(job, &mut held), large)
             }
             Err(error) => (Reply::Refused(format!("malformed job: {error}")), false),
         };
@@ -164,7 +176,14 @@ fn send(stdout: &mut impl Write, reply: &Reply) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut CompiledScriptlets) -> Reply {
+/// What a worker keeps between jobs.
+struct Held<'h> {
+    snapshots: &'h mut PreparedSnapshots,
+    scriptlets: &'h mut CompiledScriptlets,
+    domains: &'h mut FuzzDomains,
+}
+
+fn handle(job: Job, held: &mut Held) -> Reply {
     match job {
         Job::Check {
             source,
@@ -179,39 +198,45 @@ fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut Compiled
             let deadline = Instant::now() + Duration::from_millis(time_limit_ms);
             Reply::Checked(check(&source, version, &limits, &|| Instant::now() >= deadline))
         }
-        Job::Evaluate(job) => evaluate(*job, snapshots),
-        Job::Simulate(job) => simulate(*job, snapshots),
-        Job::Matrix(job) => matrix(*job, snapshots),
-        Job::Impact(job) => impact(*job, snapshots, scriptlets),
+        Job::Evaluate(job) => evaluate(*job, held.snapshots),
+        Job::Simulate(job) => simulate(*job, held.snapshots),
+        Job::Matrix(job) => matrix(*job, held.snapshots),
+        Job::Impact(job) => impact(*job, held.snapshots, held.scriptlets),
+        Job::Case(job) => run_case(*job, held.snapshots),
+        Job::Fuzz(job) => fuzz(*job, held),
         Job::Probe(job) => Reply::Probed(super::probe::probe(&job)),
     }
 }
 
 /// How many compiled scriptlets a worker keeps: an impact replay sends the same two revisions
-/// with every shard.
-const SCRIPTLET_CACHE: usize = 4;
+/// with every shard, a fuzz run one per version with every batch.
+const SCRIPTLET_CACHE: usize = 8;
 
-/// Scriptlets compiled for replays (decisions only, pure functions memoized) by version and
-/// source, least recently used first. `None`: the source is empty (Incus's default placement).
+/// Scriptlets kept compiled between jobs (replays: decisions only, pure functions memoized;
+/// fuzz batches: decisions only, statements counted) by version, source and options, least
+/// recently used first. `None`: the source is empty (Incus's default placement).
 #[derive(Default)]
-struct CompiledScriptlets(VecDeque<((IncusVersion, String), Option<Scriptlet>)>);
+struct CompiledScriptlets(VecDeque<(ScriptletKey, Option<Scriptlet>)>);
+
+type ScriptletKey = (IncusVersion, String, CompileOptions);
 
 impl CompiledScriptlets {
     fn get(
         &mut self,
         source: &str,
         version: IncusVersion,
+        options: CompileOptions,
         limits: &Limits,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<&Scriptlet>, Diagnostic> {
-        let key = (version, source.to_owned());
+        let key = (version, source.to_owned(), options);
         match self.0.iter().position(|(cached, _)| *cached == key) {
             Some(position) => {
                 let entry = self.0.remove(position).expect("the position was just found");
                 self.0.push_back(entry);
             }
             None => {
-                let scriptlet = compile_for_replay(source, version, limits, cancelled)?;
+                let scriptlet = compile_with(source, version, limits, cancelled, options)?;
                 if self.0.len() >= SCRIPTLET_CACHE {
                     self.0.pop_front();
                 }
@@ -222,11 +247,38 @@ impl CompiledScriptlets {
     }
 
     /// A scriptlet [`CompiledScriptlets::get`] compiled before.
-    fn peek(&self, source: &str, version: IncusVersion) -> Option<&Scriptlet> {
+    fn peek(&self, source: &str, version: IncusVersion, options: CompileOptions) -> Option<&Scriptlet> {
         self.0
             .iter()
-            .find(|((v, s), _)| *v == version && s == source)
+            .find(|((v, s, o), _)| *v == version && s == source && *o == options)
             .and_then(|(_, scriptlet)| scriptlet.as_ref())
+    }
+}
+
+/// What a fuzz domain is made from: the snapshot's hash, the source, the versions.
+type DomainKey = (String, String, Vec<String>);
+
+/// Fuzz domains by snapshot, source and versions: a campaign sends the same with every batch.
+#[derive(Default)]
+struct FuzzDomains(VecDeque<(DomainKey, Domain)>);
+
+const DOMAIN_CACHE: usize = 2;
+
+impl FuzzDomains {
+    fn get(&mut self, key: DomainKey, make: impl FnOnce() -> Domain) -> &Domain {
+        match self.0.iter().position(|(cached, _)| *cached == key) {
+            Some(position) => {
+                let entry = self.0.remove(position).expect("the position was just found");
+                self.0.push_back(entry);
+            }
+            None => {
+                if self.0.len() >= DOMAIN_CACHE {
+                    self.0.pop_front();
+                }
+                self.0.push_back((key, make()));
+            }
+        }
+        &self.0.back().expect("just pushed").1
     }
 }
 
@@ -269,8 +321,10 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
-    let scriptlet = match compile(&job.source, version, &job.limits, &*clock.start_call()) {
+    let options = CompileOptions::AUTHOR.with_coverage(job.coverage);
+    let scriptlet = match compile_with(&job.source, version, &job.limits, &*clock.start_call(), options) {
         Ok(scriptlet) => scriptlet,
+        Err(error) if job.coverage => return Reply::SimulatedCovered(Err(error)),
         Err(error) => return Reply::Simulated(Err(error)),
     };
     let mut simulator = Simulator::new(scriptlet.as_ref(), version, job.mode);
@@ -279,9 +333,15 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     // prepared cluster changed in place and put back, neither copied nor marshalled again.
     let simulator = simulator.with_deadlines(&clock);
     let simulation = simulator.run_in_place(&mut prepared.snapshot, &mut prepared.cluster, &job.operations);
-    Reply::Simulated(Ok(
-        serde_json::to_value(&simulation).expect("a simulation serializes")
-    ))
+    let value = serde_json::to_value(&simulation).expect("a simulation serializes");
+    if job.coverage {
+        let coverage = scriptlet
+            .as_ref()
+            .and_then(Scriptlet::coverage)
+            .unwrap_or_default();
+        return Reply::SimulatedCovered(Ok((value, coverage)));
+    }
+    Reply::Simulated(Ok(value))
 }
 
 /// One simulation of a matrix on the cached snapshot and prepared cluster (changed in place and
@@ -300,13 +360,14 @@ fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
-    Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation(
+    Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation_with(
         &job.simulation,
         &job.source,
         &job.limits,
         &clock,
         &mut prepared.snapshot,
         &mut prepared.cluster,
+        job.coverage,
     )))
 }
 
@@ -324,8 +385,12 @@ fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut Co
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
-    for (revision, source) in [("from", &job.from), ("to", &job.to)] {
-        if let Err(diagnostic) = scriptlets.get(source, version, &job.limits, &*clock.start_call()) {
+    let to_options = CompileOptions::REPLAY.with_coverage(job.coverage);
+    for (revision, source, options) in [
+        ("from", &job.from, CompileOptions::REPLAY),
+        ("to", &job.to, to_options),
+    ] {
+        if let Err(diagnostic) = scriptlets.get(source, version, options, &job.limits, &*clock.start_call()) {
             return Reply::Replayed(Err(Box::new(RevisionError {
                 revision: revision.into(),
                 diagnostic,
@@ -334,9 +399,13 @@ fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut Co
     }
     // Both are in the cache now (it holds more than two).
     let (from, to) = (
-        scriptlets.peek(&job.from, version),
-        scriptlets.peek(&job.to, version),
+        scriptlets.peek(&job.from, version, CompileOptions::REPLAY),
+        scriptlets.peek(&job.to, version, to_options),
     );
+    // Counts left from an earlier job on this worker are not this shard's.
+    if let Some(to) = to {
+        to.take_coverage();
+    }
     let simulator = |scriptlet| {
         let mut simulator = Simulator::new(scriptlet, version, berth_core::simulate::Mode::Upstream);
         simulator.limits = job.limits;
@@ -350,7 +419,140 @@ fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut Co
         job.scenario,
         &job.instances,
     );
-    Reply::Replayed(Ok(Box::new(shard)))
+    let coverage = job
+        .coverage
+        .then(|| to.and_then(Scriptlet::take_coverage).unwrap_or_default());
+    Reply::Replayed(Ok(Box::new(ReplayedShard { shard, coverage })))
+}
+
+/// One golden case, compiled for its version (with coverage when asked), run on the cached
+/// snapshot and prepared cluster (put back afterwards) and judged.
+fn run_case(job: CaseJob, snapshots: &mut PreparedSnapshots) -> Reply {
+    let clock = WallClock {
+        per_call: Duration::from_millis(job.time_limit_ms),
+        budget: Duration::from_millis(job.budget_ms),
+        started: Instant::now(),
+    };
+    let default = match job.incus_version.parse::<IncusVersion>() {
+        Ok(version) => version,
+        Err(error) => return Reply::Refused(error.to_string()),
+    };
+    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(reply) => return reply,
+    };
+    let version = match job.case.version(default) {
+        Ok(version) => version,
+        Err(error) => {
+            return Reply::CaseRun(Box::new(CaseReply {
+                verdict: Err(error),
+                compile_error: None,
+                coverage: None,
+            }))
+        }
+    };
+    let options = CompileOptions::AUTHOR.with_coverage(job.coverage);
+    let scriptlet = match compile_with(&job.source, version, &job.limits, &*clock.start_call(), options) {
+        Ok(scriptlet) => scriptlet,
+        Err(error) => {
+            return Reply::CaseRun(Box::new(CaseReply {
+                verdict: Err(format!(
+                    "the scriptlet does not compile for Incus {version}: {}",
+                    error.message
+                )),
+                compile_error: Some(error),
+                coverage: None,
+            }))
+        }
+    };
+    let verdict = job.case.run(
+        scriptlet.as_ref(),
+        version,
+        &job.limits,
+        &clock,
+        &mut prepared.snapshot,
+        &mut prepared.cluster,
+    );
+    let coverage = job.coverage.then(|| {
+        scriptlet
+            .as_ref()
+            .and_then(Scriptlet::coverage)
+            .unwrap_or_default()
+    });
+    Reply::CaseRun(Box::new(CaseReply {
+        verdict,
+        compile_error: None,
+        coverage,
+    }))
+}
+
+/// One batch of a fuzz campaign: the domain and the scriptlets (one per version, counting
+/// statements) kept between batches, the cluster's members' statuses changed per call and put
+/// back.
+fn fuzz(job: FuzzJob, held: &mut Held) -> Reply {
+    let clock = WallClock {
+        per_call: Duration::from_millis(job.time_limit_ms),
+        budget: Duration::from_millis(job.budget_ms),
+        started: Instant::now(),
+    };
+    let mut versions = Vec::new();
+    for name in &job.incus_versions {
+        match name.parse::<IncusVersion>() {
+            Ok(version) => versions.push((version, name.clone())),
+            Err(error) => return Reply::Refused(error.to_string()),
+        }
+    }
+    let prepared = match held.snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(reply) => return reply,
+    };
+    for (version, _) in &versions {
+        if let Err(mut error) = held.scriptlets.get(
+            &job.source,
+            *version,
+            CompileOptions::FUZZ,
+            &job.limits,
+            &*clock.start_call(),
+        ) {
+            // With several versions, say which refuses it.
+            if versions.len() > 1 {
+                error.message = format!("Incus {version}: {}", error.message);
+            }
+            return Reply::Fuzzed(Err(error));
+        }
+    }
+    let scriptlets: Vec<Option<&Scriptlet>> = versions
+        .iter()
+        .map(|(version, _)| held.scriptlets.peek(&job.source, *version, CompileOptions::FUZZ))
+        .collect();
+    for scriptlet in scriptlets.iter().flatten() {
+        scriptlet.take_coverage();
+    }
+    let Prepared { snapshot, cluster } = prepared;
+    let key = (
+        job.snapshot_hash.clone(),
+        job.source.clone(),
+        job.incus_versions.clone(),
+    );
+    let domain = held.domains.get(key, || {
+        Domain::new(snapshot, &berth_core::engine::literals(&job.source), &versions)
+    });
+    let mut engine = BatchEngine {
+        domain,
+        snapshot,
+        cluster,
+        scriptlets: scriptlets.clone(),
+        limits: job.limits,
+        deadlines: &clock,
+    };
+    let mut report = run_batch(&mut engine, &job.batch);
+    let coverages: Vec<Coverage> = scriptlets
+        .iter()
+        .flatten()
+        .filter_map(|scriptlet| scriptlet.take_coverage())
+        .collect();
+    report.coverage = Some(Coverage::merged(&coverages));
+    Reply::Fuzzed(Ok(Box::new(report)))
 }
 
 fn evaluate(job: EvaluateJob, snapshots: &mut PreparedSnapshots) -> Reply {
@@ -359,7 +561,7 @@ fn evaluate(job: EvaluateJob, snapshots: &mut PreparedSnapshots) -> Reply {
         Err(error) => return Reply::Refused(error.to_string()),
     };
     let cluster = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
-        Ok(prepared) => &prepared.cluster,
+        Ok(prepared) => &mut prepared.cluster,
         Err(reply) => return reply,
     };
     let started = Instant::now();
@@ -367,13 +569,15 @@ fn evaluate(job: EvaluateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     let cancelled = || Instant::now() >= deadline;
     let (evaluation, compile_error, warnings) = match compile(&job.source, version, &job.limits, &cancelled) {
         Ok(Some(scriptlet)) => {
-            let local_member = job.local_member.as_deref().unwrap_or(cluster.default_location());
-            let call = PlacementCall {
-                request: &job.request,
-                candidates: &job.candidates,
-                local_member,
+            // The members' statuses changed for the call, and put back after it.
+            let call = DirectCall {
+                incus_version: None,
+                request: job.request,
+                candidates: job.candidates,
+                runs_on: job.local_member,
+                member_status: job.member_status,
             };
-            let evaluation = scriptlet.evaluate(cluster, &call, &job.limits, &cancelled);
+            let evaluation = call.evaluate(&scriptlet, cluster, &job.limits, &cancelled, None);
             (Some(evaluation), None, scriptlet.warnings)
         }
         Ok(None) => (None, None, Vec::new()),

@@ -130,6 +130,7 @@ impl Prepared {
             to: &self.to,
             scenario: self.scenario,
             scope: self.scope.clone(),
+            coverage: false,
         }
     }
 }

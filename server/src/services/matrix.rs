@@ -4,6 +4,7 @@
 //! planned off the async runtime (proportional to the snapshot), run on the authors' sandbox
 //! workers (`crate::matrix`), and redacted like every answer built from a snapshot: what the
 //! scriptlet raised, the notes and the simulated operations' config can quote its secrets.
+//! Asked for, the lines the simulations ran come with it (the editor's gutter).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use berth_core::Snapshot;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::assurance::CoverageAnswer;
 use super::scriptlets;
 use crate::db::Store;
 use crate::error::AppError;
@@ -39,6 +41,10 @@ pub struct MatrixRequest {
     /// `PROJECT/NAME` per situation id, instead of the instance the matrix picks.
     #[serde(default)]
     pub instances: BTreeMap<Situation, String>,
+    /// Also answer the lines the matrix's simulations ran (`coverage`, as the cases' route
+    /// answers it).
+    #[serde(default)]
+    pub coverage: bool,
 }
 
 /// The matrix as JSON (`berth check --matrix --json`'s document), redacted.
@@ -77,14 +83,19 @@ pub async fn run(store: &Store, sandbox: &Sandbox, request: &MatrixRequest) -> R
         plan(&snapshot, &versions, &picks).map_err(|error| AppError::Unprocessable(error.to_string()))
     })
     .await?;
-    let matrix = crate::matrix::run(
+    let (matrix, coverage) = crate::matrix::run_covered(
         sandbox,
         JobSnapshot::new(&stored.content_hash, &stored.json),
         &source,
         &planned,
+        request.coverage,
     )
     .await?;
     let mut answer = serde_json::to_value(&matrix).expect("a matrix serializes");
+    if let Some(coverage) = coverage {
+        answer["coverage"] =
+            serde_json::to_value(CoverageAnswer::from(coverage)).expect("coverage serializes");
+    }
     redact_json(&mut answer, &stored.secrets);
     Ok(answer)
 }
@@ -125,6 +136,7 @@ pub async fn run_for_page(
         source: Some(source),
         versions: query.versions.split(',').map(str::to_owned).collect(),
         instances,
+        coverage: true,
         ..MatrixRequest::default()
     };
     let mut answer = run(store, sandbox, &request).await?;

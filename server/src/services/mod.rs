@@ -5,6 +5,7 @@
 //! between two foreign types). Account operations go through [`Auth`], which audits them.
 
 pub(crate) mod accounts;
+pub mod assurance;
 mod cluster;
 pub mod connections;
 pub mod impact;
@@ -18,10 +19,10 @@ pub mod snapshots;
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary,
-    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TemplateView, TokenView, UserView,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
+    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction,
+    PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -193,6 +194,42 @@ impl Backend for Services {
 
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
         Ok(sandbox::run(&self.store, &self.sandbox, &source, &scenario).await?)
+    }
+
+    async fn run_cases(
+        &self,
+        source: String,
+        snapshot_id: Option<i64>,
+        incus_version: String,
+        cases: String,
+    ) -> Result<CasesRun, BerthError> {
+        Ok(assurance::cases_for_editor(
+            &self.store,
+            &self.sandbox,
+            source,
+            snapshot_id,
+            incus_version,
+            &cases,
+        )
+        .await?)
+    }
+
+    async fn fuzz(
+        &self,
+        source: String,
+        snapshot_id: Option<i64>,
+        incus_versions: Vec<String>,
+        state: String,
+    ) -> Result<FuzzRound, BerthError> {
+        Ok(assurance::fuzz_for_editor(
+            &self.store,
+            &self.sandbox,
+            source,
+            snapshot_id,
+            incus_versions,
+            &state,
+        )
+        .await?)
     }
 
     async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError> {

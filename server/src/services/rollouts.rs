@@ -52,6 +52,7 @@ pub(super) async fn preview(
         to: &rollout.source,
         scenario: Scenario::New,
         scope: Scope::All,
+        coverage: false,
     };
     let impact = replay.run(sandbox, |_| {}).await?;
     let impact = serde_json::to_string(&ImpactAnswer::of(&impact)).expect("a replay serializes");

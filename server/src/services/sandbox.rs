@@ -1,6 +1,7 @@
 //! The editor's sandbox: what a snapshot offers to pick from, and one run of a scriptlet on a
 //! scenario (its diagnostics, what Incus would do and, for cross-project moves, what Berth's
-//! corrected move would do, with the difference spelled out).
+//! corrected move would do, with the difference spelled out), or on one direct call (a golden
+//! case's, a fuzz finding's), shown as a simulation of that one call.
 //!
 //! The worker runs on the real snapshot (scriptlets decide on config values); what comes back
 //! is redacted before anyone sees it: secret keys' values in requests, and the snapshot's
@@ -9,9 +10,10 @@
 use berth_app::types::{
     CallView, DiagnosticView, InstanceChoice, SandboxRun, SandboxSetup, Scenario, SimulationView,
 };
-use berth_core::engine::{Diagnostic, IncusVersion};
+use berth_core::cases::DirectCall;
+use berth_core::engine::{Diagnostic, Evaluation, IncusVersion};
 use berth_core::redact::{redact_json, SecretValues};
-use berth_core::simulate::{Mode, Operation};
+use berth_core::simulate::{BehaviourProfile, Mode, Operation};
 use serde_json::{json, Value};
 
 use super::cluster::{chosen_snapshot, summary_of};
@@ -121,6 +123,53 @@ pub fn operations(scenario: &Scenario) -> Result<Vec<Operation>, String> {
         .map_err(|error| format!("{op}: {error}"))
 }
 
+/// The scenario's direct call, when it has one (`call`: a golden case's call as JSON).
+fn direct_call(scenario: &Scenario) -> Result<Option<DirectCall>, String> {
+    if scenario.call.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(&scenario.call)
+        .map(Some)
+        .map_err(|error| format!("the call is not valid: {error}"))
+}
+
+/// One direct call's evaluation in the shape of a simulation of one call, for the timeline:
+/// its outcome is the member it chose, Incus's own choice (the first candidate), or the error.
+fn direct_call_simulation(version: IncusVersion, call: &DirectCall, evaluation: Evaluation) -> Value {
+    let instance = format!("{}/{}", call.request.project, call.request.name);
+    let outcome = match (&evaluation.error, &evaluation.target) {
+        (Some(error), _) => {
+            json!({"instance": instance, "error": format!("Failed instance placement scriptlet: {}", error.message)})
+        }
+        (None, Some(member)) => {
+            json!({"instance": instance, "member": member, "project": call.request.project})
+        }
+        (None, None) => {
+            json!({"instance": instance, "member": call.candidates.first(), "project": call.request.project})
+        }
+    };
+    json!({
+        "incus_version": version.to_string(),
+        "profile": format!("{:?}", BehaviourProfile::of(version)),
+        "mode": "upstream",
+        "calls": [{
+            "instance": instance,
+            "reason": call.request.reason,
+            "project": call.request.project,
+            "runs_on": call.runs_on.clone().unwrap_or_default(),
+            "candidates": call.candidates,
+            "excluded": call.member_status.iter().map(|(member, status)| json!({"member": member, "reason": format!("{} for this call", status.as_str())})).collect::<Vec<_>>(),
+            "validation_only": false,
+            "logs": evaluation.logs,
+            "trace": evaluation.trace,
+            "target": evaluation.target,
+            "error": evaluation.error,
+            "request": call.request,
+        }],
+        "outcomes": [outcome],
+    })
+}
+
 fn diagnostic_view(diagnostic: &Diagnostic) -> DiagnosticView {
     serde_json::from_value(serde_json::to_value(diagnostic).expect("a diagnostic serializes"))
         .expect("a diagnostic reads as its view")
@@ -146,7 +195,26 @@ pub async fn run(
         .stored_snapshot(snapshot_id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no snapshot {snapshot_id}")))?;
-    let version = incus_version::given_or_snapshots(Some(&scenario.incus_version), &stored)?;
+    let call = match direct_call(scenario) {
+        Ok(call) => call,
+        Err(error) => {
+            return Ok(SandboxRun {
+                incus_version: stored.incus_version.clone(),
+                diagnostics: Vec::new(),
+                ops: Vec::new(),
+                upstream: None,
+                corrected: None,
+                differences: Vec::new(),
+                error: Some(error),
+            })
+        }
+    };
+    // A direct call needs the version it was made for.
+    let asked = call
+        .as_ref()
+        .and_then(|call| call.incus_version.clone())
+        .unwrap_or_else(|| scenario.incus_version.clone());
+    let version = incus_version::given_or_snapshots(Some(&asked), &stored)?;
     let report = sandbox.check(source, version).await?;
     let mut run = SandboxRun {
         incus_version: version.to_string(),
@@ -163,6 +231,23 @@ pub async fn run(
         error: None,
     };
     if !report.errors.is_empty() {
+        return Ok(run);
+    }
+    if let Some(call) = call {
+        let snapshot = JobSnapshot::new(&stored.content_hash, &stored.json);
+        let reply = sandbox.evaluate_call(snapshot, source, version, &call).await?;
+        if let Some(error) = reply.compile_error {
+            run.diagnostics.insert(0, diagnostic_view(&error));
+            return Ok(run);
+        }
+        let Some(evaluation) = reply.evaluation else {
+            run.error = Some("the scriptlet is empty: Incus places by itself".into());
+            return Ok(run);
+        };
+        let mut value = direct_call_simulation(version, &call, evaluation);
+        redact_json(&mut value, &stored.secrets);
+        run.ops = vec![serde_json::to_string(&call).expect("a call serializes")];
+        run.upstream = Some(simulation_view(value)?);
         return Ok(run);
     }
     let operations = match operations(scenario) {

@@ -39,10 +39,14 @@ pub fn unwrapped_name(name: &str) -> String {
     format!("{name} (not memoized)")
 }
 
-/// A pure function's stand-in; see the module documentation.
+/// A pure function's stand-in; see the module documentation. A scriptlet compiled for
+/// coverage also calls the functions the crate would inline through one that only forwards
+/// ([`Memoized::forwarding`]): an inlined function's statement never runs as such.
 #[derive(ProvidesStaticType, NoSerialize, Allocative, StarlarkPagablePanic)]
 pub struct Memoized {
     name: String,
+    /// Whether it answers from memory at all (`false`: it only forwards).
+    caches: bool,
     /// The function itself, set once the module is frozen (it lives on the module's heap).
     #[allocative(skip)]
     function: OnceLock<FrozenValue>,
@@ -73,8 +77,17 @@ impl Memoized {
     pub fn new(name: &str) -> Memoized {
         Memoized {
             name: name.to_owned(),
+            caches: true,
             function: OnceLock::new(),
             cache: Mutex::default(),
+        }
+    }
+
+    /// A stand-in that calls the function every time.
+    pub fn forwarding(name: &str) -> Memoized {
+        Memoized {
+            caches: false,
+            ..Memoized::new(name)
         }
     }
 
@@ -128,6 +141,7 @@ impl<'v> StarlarkValue<'v> for Memoized {
             .map(|(name, value)| (name.as_str().to_owned(), value))
             .collect();
         let key = Self::generation(eval)
+            .filter(|_| self.caches)
             .and_then(|generation| CallKey::of(&positional, &named).map(|key| (generation, key)));
         if let Some((generation, key)) = &key {
             let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -156,6 +156,42 @@ impl Purity {
     }
 }
 
+/// The top-level functions the crate would inline at their call sites when the module is
+/// frozen (a body of one statement, e.g. `return m.x > 5`), and which can be called through a
+/// stand-in without any difference a scriptlet could see: not the entry point, not recursive
+/// (the recursion guard counts frames), and only ever called by name.
+pub fn inlined_by_the_crate(
+    module: &AstModule,
+    entry_point: &str,
+    recursive: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let statements = top_level_statements(module);
+    let functions: BTreeSet<String> = statements
+        .iter()
+        .filter_map(|statement| match &statement.node {
+            StmtP::Def(def) => Some(def.name.node.ident.clone()),
+            _ => None,
+        })
+        .collect();
+    let called_only = names_used_only_in_calls(&statements, &functions);
+    statements
+        .iter()
+        .filter_map(|statement| match &statement.node {
+            StmtP::Def(def) => Some(def),
+            _ => None,
+        })
+        .filter(|def| {
+            let name = &def.name.node.ident;
+            let one_statement = match &def.body.node {
+                StmtP::Statements(body) => body.len() <= 1,
+                _ => true,
+            };
+            one_statement && name != entry_point && !recursive.contains(name) && called_only.contains(name)
+        })
+        .map(|def| def.name.node.ident.clone())
+        .collect()
+}
+
 /// Universe functions without effects: all but `print` (it logs); the rest only compute.
 fn is_pure_universe(name: &str) -> bool {
     GO_UNIVERSE.contains(&name) && name != "print"

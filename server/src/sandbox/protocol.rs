@@ -50,6 +50,8 @@ impl Job {
             Job::Simulate(_) => "simulate",
             Job::Impact(_) => "impact",
             Job::Matrix(_) => "matrix",
+            Job::Case(_) => "case",
+            Job::Fuzz(_) => "fuzz",
             Job::Probe(_) => "probe",
         }
     }

@@ -248,6 +248,7 @@ pub async fn add_connection(
             server_cert: Some(server_cert),
             server_ca: Some(server_ca),
             server_fingerprint: Some(server_fingerprint),
+            decision_log: false,
         };
         crate::backend::backend()?
             .add_connection(&caller, connection)

@@ -237,6 +237,9 @@ pub struct ConnectionView {
     pub trust: String,
     pub created_by: String,
     pub created_at: String,
+    /// Whether the decision log listens to its cluster.
+    #[serde(default)]
+    pub decision_log: bool,
 }
 
 /// A new connection, as an admin enters it. PEM texts, not file names: the server keeps them
@@ -251,6 +254,9 @@ pub struct NewConnection {
     pub server_cert: Option<String>,
     pub server_ca: Option<String>,
     pub server_fingerprint: Option<String>,
+    /// Turn the decision log on at once.
+    #[serde(default)]
+    pub decision_log: bool,
 }
 
 impl std::fmt::Debug for NewConnection {
@@ -263,6 +269,7 @@ impl std::fmt::Debug for NewConnection {
             .field("server_cert", &self.server_cert.as_ref().map(|_| "[certificate]"))
             .field("server_ca", &self.server_ca.as_ref().map(|_| "[certificate]"))
             .field("server_fingerprint", &self.server_fingerprint)
+            .field("decision_log", &self.decision_log)
             .finish()
     }
 }

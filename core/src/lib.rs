@@ -18,12 +18,14 @@
 //!   preview (verdicts, the corrected decision, what changed since).
 //! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
+//! - [`decisions`]: the decision log: placements the cluster really made, read from its events.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
 
 pub mod access;
 pub mod cases;
+pub mod decisions;
 pub mod demo;
 pub mod engine;
 pub mod impact;

@@ -1,7 +1,15 @@
 //! The wire types pages display, named for what they show. The server builds them from the
-//! domain (`server/src/services/`); the UI never sees `berth-core` types.
+//! domain (`server/src/services/`); the UI never sees `berth-core` types. A feature's own
+//! types live in a module of their own (`decisions`).
 
 use serde::{Deserialize, Serialize};
+
+mod decisions;
+
+pub use decisions::{
+    AgreementView, DecisionList, DecisionQuery, DecisionsPageData, GapView, LoggedDecision, PredictedView,
+    RevisionRef,
+};
 
 /// One stored snapshot, as listed in the snapshot history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,8 +73,14 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         }
         Err(error) => return Err(error.into()),
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&JsonImpact::of(&impact))?);
+    print(&impact, args.json)?;
+    Ok(0)
+}
+
+/// The replay on stdout: one line per changed decision and the summary, or `--json`.
+pub(crate) fn print(impact: &Impact, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&JsonImpact::of(impact))?);
     } else {
         for changed in &impact.changed {
             println!("{}", line(changed));
@@ -84,7 +90,7 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         }
         println!("{}", impact.summary());
     }
-    Ok(0)
+    Ok(())
 }
 
 /// A revision's text: the file, or the snapshot's scriptlet for `live` (empty when it has none:
@@ -101,7 +107,7 @@ fn revision(path: &Path, snapshot: &Snapshot) -> anyhow::Result<String> {
 }
 
 /// `PROJECT/NAME (on M): A → B  [candidates before: …; after: …]`.
-fn line(changed: &ChangedDecision) -> String {
+pub(crate) fn line(changed: &ChangedDecision) -> String {
     let candidates = if changed.from.candidates == changed.to.candidates {
         format!("candidates: {}", changed.from.candidates.join(", "))
     } else {
@@ -122,14 +128,14 @@ fn line(changed: &ChangedDecision) -> String {
 
 /// `--json`: the replay and its summary line.
 #[derive(serde::Serialize)]
-struct JsonImpact<'a> {
+pub(crate) struct JsonImpact<'a> {
     #[serde(flatten)]
     impact: &'a Impact,
     summary: String,
 }
 
 impl<'a> JsonImpact<'a> {
-    fn of(impact: &'a Impact) -> JsonImpact<'a> {
+    pub(crate) fn of(impact: &'a Impact) -> JsonImpact<'a> {
         JsonImpact {
             impact,
             summary: impact.summary(),

@@ -44,6 +44,7 @@ pub mod connection_cli;
 pub mod cpu;
 pub mod db;
 pub mod decisions;
+pub mod decisions_cli;
 pub mod error;
 pub mod executor;
 pub mod http;

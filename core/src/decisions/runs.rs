@@ -2,7 +2,7 @@
 //! nor the request: only the member that ran the scriptlet (the event's `location`), the time,
 //! and, when the scriptlet called `set_target`, the member it chose. So lines are grouped into
 //! *runs* (one evaluation: the lines of one member with less than [`RUN_GAP_NS`] between
-//! them) and a placement claims one run:
+//! them, or [`AFTER_TARGET_GAP_NS`] once it set its target) and a placement claims one run:
 //!
 //! - from the member it is known to have run on, when that is known (a move runs the scriptlet
 //!   where the instance was: Incus forwards the request there);
@@ -20,8 +20,12 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{LogLevel, LogLine};
 
 /// Lines of one evaluation are logged within microseconds of each other (a builtin that asks
-/// another member takes milliseconds); two placements are at least a request apart.
-pub const RUN_GAP_NS: i64 = 250_000_000;
+/// another member takes milliseconds); two placements are a request apart: on the test bed,
+/// `incus create` of an empty container one after another, 170 ms. Lines of one evaluation
+/// farther apart than this are taken as two runs.
+pub const RUN_GAP_NS: i64 = 50_000_000;
+/// Once an evaluation set its target, what it logs after comes at once (it returns).
+pub const AFTER_TARGET_GAP_NS: i64 = 10_000_000;
 /// How far members' clocks may disagree.
 pub const SKEW_NS: i64 = 500_000_000;
 /// How long lines no placement claimed are kept (a refused placement's, a failed move's).
@@ -135,8 +139,15 @@ impl Runs {
             let current = open
                 .iter_mut()
                 .find(|(runner, _, _)| *runner == line.runner.as_str());
+            let gap = |run_index: usize| {
+                if runs[run_index].target.is_some() {
+                    AFTER_TARGET_GAP_NS
+                } else {
+                    RUN_GAP_NS
+                }
+            };
             let run_index = match current {
-                Some((_, run_index, last)) if line.at_ns - *last < RUN_GAP_NS => {
+                Some((_, run_index, last)) if line.at_ns - *last < gap(*run_index) => {
                     *last = line.at_ns;
                     *run_index
                 }
@@ -240,13 +251,25 @@ mod tests {
         let mut runs = Runs::default();
         runs.push(log("m1", 1000, "a"));
         runs.push(target("m1", 1000, "m1"));
-        runs.push(log("m1", 1650, "b"));
-        runs.push(target("m1", 1650, "m2"));
+        // The next operation's run, 170 ms later (creates one after another on the test bed).
+        runs.push(log("m1", 1170, "b"));
+        runs.push(target("m1", 1170, "m2"));
         // The placement of `a` arrives after `b` ran (a slow create): the target tells them apart.
-        let first = runs.claim(claim(1700, None, Some("m1"))).unwrap();
+        let first = runs.claim(claim(1200, None, Some("m1"))).unwrap();
         assert_eq!(texts(&first), ["a"]);
-        let second = runs.claim(claim(1710, None, Some("m2"))).unwrap();
+        let second = runs.claim(claim(1210, None, Some("m2"))).unwrap();
         assert_eq!(texts(&second), ["b"]);
+    }
+
+    #[test]
+    fn lines_after_the_target_belong_to_the_run_until_a_pause() {
+        let mut runs = Runs::default();
+        runs.push(target("m1", 1000, "m1"));
+        runs.push(log("m1", 1001, "after its target"));
+        runs.push(log("m1", 1030, "the next run, without a target"));
+        let first = runs.claim(claim(1020, None, Some("m1"))).unwrap();
+        assert_eq!(texts(&first), ["after its target"]);
+        assert_eq!(runs.len(), 1);
     }
 
     #[test]

@@ -309,8 +309,8 @@ impl Tracker {
         (outputs, lookup)
     }
 
-    /// The instance as a lookup found it: the placements waiting for it take its member (when
-    /// the event did not say) and keep it for the prediction.
+    /// The instance as a lookup found it: the placement waiting for it keeps it (for the
+    /// prediction, and where it landed when nothing else says).
     pub fn found(&mut self, instance: Instance) {
         let Some(waiting) = self
             .waiting
@@ -320,9 +320,6 @@ impl Tracker {
         else {
             return;
         };
-        if waiting.placement.member.is_none() && !instance.location.is_empty() {
-            waiting.placement.member = Some(instance.location.clone());
-        }
         waiting.placement.found = Some(Box::new(instance));
     }
 
@@ -399,7 +396,19 @@ impl Tracker {
         };
         placement.run = self.runs.claim(claim);
         if placement.member.is_none() {
-            placement.member = placement.run.as_ref().and_then(|run| run.target.clone());
+            // Where the scriptlet sent it; else where the lookup found it, unless that is
+            // still the member it left (the source sends `instance-migrated` before the
+            // database has it on its new member).
+            let found = placement
+                .found
+                .as_ref()
+                .map(|found| found.location.clone())
+                .filter(|location| !location.is_empty() && Some(location) != placement.from_member.as_ref());
+            placement.member = placement
+                .run
+                .as_ref()
+                .and_then(|run| run.target.clone())
+                .or(found);
         }
         if let Some(member) = &placement.member {
             if placement.reason == Reason::Relocation && self.was_evacuated(member, placement.at_ns) {

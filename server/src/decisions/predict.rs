@@ -215,7 +215,8 @@ pub(super) async fn predict(
             Some(client) => look_up(client, &row.project, &row.instance).await,
             None => None,
         } {
-            if row.member.is_none() && !found.location.is_empty() {
+            let left = row.from_member.as_deref() == Some(found.location.as_str());
+            if row.member.is_none() && !found.location.is_empty() && !left {
                 row.member = Some(found.location.clone());
                 write.member_found = Some(found.location.clone());
             }

@@ -4,7 +4,8 @@
 //! - `access.rs`: the locked door (who is asking, which role may use which route, CSRF, CSP).
 //! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
-//!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events);
+//!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events),
+//!   `decisions.rs` (the decision log, its replays and its live tail);
 //!   `streams.rs` ends those event streams (credential re-checked, a lifetime, a per-user
 //!   limit);
 //!   `extract.rs` answers
@@ -19,6 +20,7 @@ mod audit;
 mod body_limit;
 mod client_address;
 mod connections;
+mod decisions;
 mod extract;
 mod impact;
 mod plans;
@@ -128,6 +130,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             snapshots::endpoints(),
             connections::endpoints(),
             plans::endpoints(),
+            decisions::endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -140,6 +143,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             connections::capture_endpoints(),
             plans::long_running_endpoints(),
             impact::long_running_endpoints(),
+            decisions::long_running_endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -148,10 +152,14 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
 
     // Event streams last as long as what they follow: no timeout, no compression.
     let streams = routes_of(
-        [plans::stream_endpoints(), impact::stream_endpoints()]
-            .into_iter()
-            .flatten()
-            .collect(),
+        [
+            plans::stream_endpoints(),
+            impact::stream_endpoints(),
+            decisions::stream_endpoints(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     );
 
     let pages = page_routes();

@@ -7,6 +7,7 @@
 pub(crate) mod accounts;
 mod cluster;
 pub mod connections;
+pub mod decisions;
 pub mod impact;
 pub mod plans;
 pub(crate) mod rollouts;

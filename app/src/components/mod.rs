@@ -1,5 +1,6 @@
 //! Pieces shared by pages.
 
+pub mod agreement_chart;
 pub mod code_editor;
 pub mod error_notice;
 pub mod feedback;

@@ -18,10 +18,10 @@ pub mod snapshots;
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
-    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DiffView, ImpactSetup,
-    MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView,
-    SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TokenView,
-    UserView,
+    AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DecisionQuery,
+    DecisionsPageData, DiffView, ImpactSetup, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup,
+    PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    SnapshotSummary, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -235,6 +235,19 @@ impl Backend for Services {
         Ok(connections::capture_now(&self.auth, &actor(caller), &connection)
             .await?
             .snapshot)
+    }
+
+    async fn set_decision_log(
+        &self,
+        caller: &Caller,
+        connection: String,
+        on: bool,
+    ) -> Result<ConnectionView, BerthError> {
+        Ok(connections::set_decision_log(&self.auth, &actor(caller), &connection, on).await?)
+    }
+
+    async fn decisions_page(&self, query: DecisionQuery) -> Result<DecisionsPageData, BerthError> {
+        Ok(decisions::page(&self.store, &query).await?)
     }
 
     async fn list_plans(&self) -> Result<Vec<PlanSummary>, BerthError> {

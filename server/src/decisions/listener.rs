@@ -45,9 +45,9 @@ struct OpenGap {
     id: i64,
     /// The stream it is about.
     key: StreamKey,
-    /// Where the log knew the instances when it began; `None`: from the store (another
-    /// holder's, or Berth's, time before this listener).
-    known: Option<Whereabouts>,
+    /// Whether this listener knew where the instances were when it began (else the store
+    /// says: another holder's, or Berth's, time before this listener).
+    known_here: bool,
     started_at: i64,
     /// Since when the stream is open again.
     back_since: Option<i64>,
@@ -109,7 +109,7 @@ pub(super) async fn run(
         };
         if let Some((reason, detail)) = reason {
             session
-                .open_gap(None, reason, detail, previous.alive_at, None)
+                .open_gap(None, reason, detail, previous.alive_at, false)
                 .await?;
         }
     }
@@ -304,9 +304,9 @@ impl Session {
             StreamMessage::Down { key, at_ms, reason } => {
                 self.up.remove(&key);
                 if !self.gaps.iter().any(|g| g.key == key && g.back_since.is_none()) {
-                    let known = self.baseline.then(|| self.tracker.whereabouts().clone());
                     tracing::warn!(connection = self.connection, stream = ?key, reason, "the event stream broke: a gap begins");
-                    self.open_gap(key, "disconnect", reason, at_ms, known).await?;
+                    self.open_gap(key, "disconnect", reason, at_ms, self.baseline)
+                        .await?;
                 }
             }
         }
@@ -360,7 +360,7 @@ impl Session {
         reason: &str,
         detail: String,
         started_at: i64,
-        known: Option<Whereabouts>,
+        known_here: bool,
     ) -> Result<(), AppError> {
         let id = self
             .store
@@ -377,7 +377,7 @@ impl Session {
         self.gaps.push(OpenGap {
             id,
             key,
-            known,
+            known_here,
             started_at,
             back_since,
         });
@@ -428,9 +428,10 @@ impl Session {
         };
         for gap in ready {
             let back_since = gap.back_since.expect("partitioned");
-            let known = match gap.known {
-                Some(known) => Some(known),
-                None => known_at(&self.store, &self.connection, gap.started_at).await?,
+            // This listener knew the cluster before its stream broke, and since it came back.
+            let known = match gap.known_here {
+                true => Some(self.tracker.whereabouts().clone()),
+                false => known_at(&self.store, &self.connection, gap.started_at).await?,
             };
             let seen = match &known {
                 Some(known) => Some(
@@ -466,6 +467,13 @@ impl Session {
             captured.finished_at * 1_000_000,
         );
         self.baseline = true;
+        if self.gaps.is_empty() {
+            // Whole from this capture on: a holder that dies before its next heartbeat leaves
+            // a gap that starts after it, and the capture is what that gap is compared with.
+            self.store
+                .listener_alive(&self.connection, &self.log.holder, self.now())
+                .await?;
+        }
         Ok(())
     }
 

@@ -14,9 +14,10 @@ use crate::error::AppError;
 const NOT_PREDICTED: &str =
     "seen later: it happened while the event stream was not held, so Berth has neither its request nor its scriptlet's lines";
 
-/// Where the log knew `connection`'s instances at `at` without a listener's memory of it: the
-/// newest capture finished by then, with the placements recorded since. `None`: there was no
-/// capture (nothing to compare with).
+/// Where the log knows `connection`'s instances without a listener's memory of them: the
+/// newest capture finished by `at` (when the gap began), with every placement recorded since
+/// (by the holder before the gap, and by this one since its stream opened). `None`: there was
+/// no capture (nothing to compare with).
 pub(super) async fn known_at(
     store: &Store,
     connection: &str,
@@ -30,7 +31,7 @@ pub(super) async fn known_at(
     };
     let mut known = Whereabouts::of(&snapshot);
     for decision in store
-        .decisions_between(connection, capture.started_at, at, u32::MAX >> 1)
+        .decisions_between(connection, capture.started_at, i64::MAX, u32::MAX >> 1)
         .await?
     {
         let Some(member) = &decision.member else {

@@ -403,7 +403,8 @@ pub struct ReplayRequest {
 /// against the revision: for each, what the cluster decided and what the revision would have
 /// decided for the same request on the same basis as its prediction. The answer is an impact
 /// replay's: changed decisions with both candidate lists, new and vanished errors, member load
-/// as the newest snapshot has it and as each would leave it; decisions that cannot be replayed
+/// as the newest snapshot has it and with the replayed placements where the cluster put them
+/// (before) and where the revision would (after); decisions that cannot be replayed
 /// (no capture before them, the instance's configuration never read) are counted in `stopped`.
 pub async fn replay(store: &Store, sandbox: &Sandbox, request: &ReplayRequest) -> Result<Impact, AppError> {
     let source = revision_text(store, &request.revision).await?;
@@ -449,6 +450,12 @@ pub async fn replay(store: &Store, sandbox: &Sandbox, request: &ReplayRequest) -
         },
     };
     let mut secrets: Vec<Arc<StoredSnapshot>> = Vec::new();
+    // A moved instance leaves its member's count in the snapshot, as far as it holds one.
+    let mut held: HashMap<String, usize> = impact
+        .load
+        .iter()
+        .map(|l| (l.member.clone(), l.current))
+        .collect();
     for (row, basis) in &bases {
         let landed = row.member.clone().unwrap_or_default();
         let to = match basis.simulate(sandbox, &source).await? {
@@ -458,7 +465,18 @@ pub async fn replay(store: &Store, sandbox: &Sandbox, request: &ReplayRequest) -
                 continue;
             }
         };
-        impact.add(shard_of(row, &landed, to));
+        let mut shard = shard_of(row, &landed, to);
+        if let Some(from) = row
+            .from_member
+            .as_ref()
+            .filter(|_| row.reason != Reason::New.as_str())
+        {
+            if let Some(count) = held.get_mut(from).filter(|count| **count > 0) {
+                *count -= 1;
+                shard.located.insert(from.clone(), 1);
+            }
+        }
+        impact.add(shard);
         if !secrets.iter().any(|s| s.id == basis.stored.id) {
             secrets.push(basis.stored.clone());
         }
@@ -489,11 +507,12 @@ fn shard_of(row: &DecisionRow, landed: &str, to: Predicted) -> ShardImpact {
         error: to.error,
         candidates: to.candidates,
     };
+    // Where it was is counted by the caller (only a move leaves a member the snapshot has it
+    // on); the load adds it where the cluster put it and where the revision would.
     let mut shard = ShardImpact {
         instances: 1,
         ..ShardImpact::default()
     };
-    shard.located.insert(location.clone(), 1);
     shard.placed_from.insert(landed.to_owned(), 1);
     shard
         .placed_to

@@ -282,7 +282,7 @@ fn DecisionRow(decision: LoggedDecision) -> impl IntoView {
     let logs = decision.logs.clone();
     let log_count = logs.len();
     view! {
-        <tr data-test="decision-row" data-id=decision.id data-instance=decision.instance.clone()
+        <tr data-test="decision-row" data-id=decision.id data-time=decision.time.clone() data-instance=decision.instance.clone()
             data-project=decision.project.clone() data-member=decision.member.clone().unwrap_or_default()
             data-outcome=outcome.clone() data-reason=decision.reason.clone()>
             <td class="nowrap">{timestamp(&decision.time)}<br/><span class="small muted">{decision.connection.clone()}</span></td>

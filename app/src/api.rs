@@ -11,9 +11,9 @@ use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DecisionQuery,
-    DecisionsPageData, DiffView, ImpactSetup, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView,
-    RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary,
-    TokenView, UserView, Viewer,
+    DecisionsPageData, DiffView, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup,
+    PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    SnapshotSummary, TemplateView, TokenView, UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -173,6 +173,12 @@ pub async fn scriptlet_diff(id: i64, from: i64, to: i64) -> Result<DiffView, Ber
         .await
 }
 
+/// The template library (`templates/`), for the new-scriptlet picker.
+#[server(input = GetUrl, endpoint = "scriptlet_templates")]
+pub async fn list_scriptlet_templates() -> Result<Vec<TemplateView>, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.scriptlet_templates().await }).await
+}
+
 #[server(input = GetUrl, endpoint = "sandbox_setup")]
 pub async fn get_sandbox_setup(snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.sandbox_setup(snapshot_id).await }).await
@@ -189,6 +195,13 @@ pub async fn get_impact_setup() -> Result<ImpactSetup, BerthError> {
 pub async fn run_sandbox(source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
     crate::backend::answered(async move { crate::backend::backend()?.sandbox_run(source, scenario).await })
         .await
+}
+
+/// The scriptlet's reason × version matrix on a snapshot. A POST (the scriptlet may be long),
+/// though it changes nothing.
+#[server(endpoint = "matrix_run", client = CsrfClient)]
+pub async fn run_matrix(source: String, query: MatrixQuery) -> Result<MatrixView, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.matrix_run(source, query).await }).await
 }
 
 #[server(input = GetUrl, endpoint = "completion_schema")]

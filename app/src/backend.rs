@@ -13,9 +13,9 @@ use leptos::prelude::use_context;
 use crate::error::BerthError;
 use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DecisionQuery,
-    DecisionsPageData, DiffView, ImpactSetup, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup,
-    PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TokenView, UserView,
+    DecisionsPageData, DiffView, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan,
+    PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the
@@ -84,9 +84,13 @@ pub trait Backend: Send + Sync + 'static {
         message: String,
     ) -> Result<RevisionView, BerthError>;
     async fn scriptlet_diff(&self, id: i64, from: i64, to: i64) -> Result<DiffView, BerthError>;
+    /// The template library, for a new scriptlet to start from.
+    async fn scriptlet_templates(&self) -> Result<Vec<TemplateView>, BerthError>;
 
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError>;
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError>;
+    /// The scriptlet's reason × version matrix on a snapshot (the editor's Matrix tab).
+    async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError>;
     /// The engine's completion schema for a version, as JSON (handed to the editor as is).
     async fn completion_schema(&self, incus_version: String) -> Result<String, BerthError>;
 

@@ -21,6 +21,7 @@ pub mod csrf;
 pub mod error;
 mod format;
 mod pages;
+mod query;
 pub mod types;
 
 use leptos::prelude::*;

@@ -184,6 +184,18 @@ pub struct ScriptletSummary {
     pub updated_by: String,
 }
 
+/// A starting scriptlet of the template library (`templates/`), as the new-scriptlet picker
+/// offers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateView {
+    /// Its file name, the `?template=` of `/scriptlets/new`, and the name it is saved under.
+    pub name: String,
+    pub title: String,
+    /// What it does, in one line.
+    pub summary: String,
+    pub source: String,
+}
+
 /// One saved revision, without its text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevisionView {
@@ -714,4 +726,100 @@ pub struct ImpactProgress {
     pub shards: usize,
     pub instances_done: usize,
     pub instances: usize,
+}
+
+/// What the editor's Matrix tab asks: the snapshot (`None`: the newest), the versions as the
+/// user wrote them (comma-separated; empty: the snapshot's own, 6.6 and 7.0) and the instance
+/// chosen per situation (`situation=project/name`, one per line; the others are picked).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MatrixQuery {
+    pub snapshot_id: Option<i64>,
+    pub versions: String,
+    pub picks: String,
+}
+
+/// The reason × version matrix (`POST /api/v1/scriptlets/matrix`'s JSON, redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixView {
+    /// The columns, as asked for.
+    pub versions: Vec<String>,
+    /// Situation by situation, each in the versions' order.
+    pub cells: Vec<MatrixCellView>,
+    pub lints: Vec<MatrixLintView>,
+    pub skipped: Vec<MatrixSkippedView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixCellView {
+    pub version: String,
+    /// `create`, `create-member`, `create-group`, `move-member`, `move-project`,
+    /// `move-project-member`, `evacuate` or `rebalance`.
+    pub situation: String,
+    /// `PROJECT/NAME` of the representative instance.
+    pub instance: String,
+    pub calls: Vec<MatrixCallView>,
+    /// Unlike what most versions of the situation show.
+    pub differs: bool,
+    /// The operations simulated, as the sandbox's `ops` JSON (to open the cell there).
+    pub operations: String,
+    #[serde(default)]
+    pub placed: Option<String>,
+    #[serde(default)]
+    pub failed: Option<String>,
+    /// The version refuses the scriptlet when it is set.
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// The simulation was cut short (a limit).
+    #[serde(default)]
+    pub stopped: Option<String>,
+}
+
+impl MatrixCellView {
+    /// A failing call, a refusal or a simulation cut short.
+    pub fn fails(&self) -> bool {
+        self.refused.is_some() || self.stopped.is_some() || self.calls.iter().any(MatrixCallView::fails)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixCallView {
+    /// Set when the call places another instance than the cell's (an evacuation's earlier ones).
+    #[serde(default)]
+    pub instance: Option<String>,
+    pub reason: String,
+    pub project: String,
+    pub candidates: usize,
+    /// `member`, `no_target`, `error`, `non_candidate` or `limit`.
+    pub outcome: String,
+    #[serde(default)]
+    pub member: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub line: Option<usize>,
+    #[serde(default)]
+    pub validation_only: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl MatrixCallView {
+    /// `error`, `non_candidate` and `limit` fail.
+    pub fn fails(&self) -> bool {
+        matches!(self.outcome.as_str(), "error" | "non_candidate" | "limit")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixLintView {
+    pub code: String,
+    pub message: String,
+    pub versions: Vec<String>,
+    pub situations: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixSkippedView {
+    pub situation: String,
+    pub reason: String,
 }

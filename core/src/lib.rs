@@ -19,6 +19,9 @@
 //! - [`impact`]: impact replay: what a new scriptlet revision changes, instance by instance.
 //! - [`cases`]: golden cases for a scriptlet (`berth check --cases`), judged on a simulation.
 //! - [`decisions`]: the decision log: placements the cluster really made, read from its events.
+//! - [`matrix`]: the reason × version matrix: every situation that calls a scriptlet, on every
+//!   version asked for, with what the scriptlet does with each call, and the lints drawn from it.
+//! - [`templates`]: the library of starting scriptlets (`templates/`), with their golden cases.
 //!
 //! Nothing here reads files, talks to the network, looks at the clock or the environment:
 //! times and inputs are arguments, so every function is deterministic and testable in isolation.
@@ -29,12 +32,14 @@ pub mod decisions;
 pub mod demo;
 pub mod engine;
 pub mod impact;
+pub mod matrix;
 pub mod model;
 pub mod placement;
 pub mod plan;
 pub mod redact;
 pub mod simulate;
 pub mod snapshot;
+pub mod templates;
 pub mod units;
 pub mod usage;
 

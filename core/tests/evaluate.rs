@@ -254,6 +254,64 @@ fn get_instances_count_adds_pending_creations_on_request() {
     );
 }
 
+/// A create that finished shortly before the snapshot is still counted by Incus (its operation
+/// is deleted 5 s after it finishes, issue 20): a capture lists it as `Success`, and the count
+/// includes it with a fidelity note, since the real call may come after those 5 s.
+#[test]
+fn get_instances_count_counts_creates_that_just_finished_and_says_so() {
+    let mut snapshot = demo_snapshot();
+    snapshot.operations.push(berth_core::model::Operation {
+        class: "task".into(),
+        description: "Creating instance".into(),
+        status: "Success".into(),
+        status_code: 200,
+        location: "hv-a04".into(),
+        resources: [(
+            "instances".to_owned(),
+            vec!["/1.0/instances/api-41?project=web".to_owned()],
+        )]
+        .into_iter()
+        .collect(),
+        updated_at: "2026-11-20T08:59:57Z".into(),
+        ..Default::default()
+    });
+    let cluster = PreparedCluster::new(&snapshot);
+    let source = body(
+        "log_info(get_instances_count(\"web\", \"hv-a04\", True) - get_instances_count(\"web\", \"hv-a04\"))\nlog_info(get_instances_count(\"ci\", \"hv-a04\", True) - get_instances_count(\"ci\", \"hv-a04\"))",
+    );
+    let scriptlet = compile(&source, IncusVersion::DEFAULT, &Limits::default(), &|| false)
+        .unwrap()
+        .unwrap();
+    let candidates: Vec<String> = CANDIDATES.iter().map(|c| c.to_string()).collect();
+    let call = PlacementCall {
+        request: &request(),
+        candidates: &candidates,
+        local_member: "hv-a01",
+    };
+    let evaluation = scriptlet.evaluate(&cluster, &call, &Limits::default(), &|| false);
+    // The demo's running create of web/api-40 on hv-a04, and the finished one.
+    assert_eq!(info(&evaluation), ["2", "0"]);
+    let counted = &evaluation.trace[0];
+    assert_eq!(
+        counted.arguments,
+        "project=\"web\", location=\"hv-a04\", pending=True"
+    );
+    assert!(
+        counted.result.ends_with(
+            " (fidelity: includes 1 create that finished just before the snapshot; Incus counts a \
+             create as pending until 5 s after it finishes, so a call later than that counts fewer)"
+        ),
+        "{}",
+        counted.result
+    );
+    // Without finished creates among those counted, no note.
+    assert!(
+        !evaluation.trace[2].result.contains("fidelity"),
+        "{:?}",
+        evaluation.trace
+    );
+}
+
 #[test]
 fn get_cluster_members_lists_only_members_open_to_automatic_placement() {
     let evaluation = run(&body(

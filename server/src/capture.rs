@@ -43,6 +43,21 @@ pub async fn capture(
     remote: &str,
     captured_at: String,
 ) -> Result<Snapshot, CaptureFailed> {
+    let started = std::time::Instant::now();
+    let captured = read_cluster(client, remote, captured_at).await;
+    crate::metrics::metrics()
+        .capture_duration
+        .with_label_values(&[if captured.is_ok() { "ok" } else { "error" }])
+        .observe(started.elapsed().as_secs_f64());
+    captured
+}
+
+/// [`capture`], untimed.
+async fn read_cluster(
+    client: &IncusClient,
+    remote: &str,
+    captured_at: String,
+) -> Result<Snapshot, CaptureFailed> {
     let (server, members, groups, projects, profiles, instances, images, operations) = tokio::join!(
         client.get::<serde_json::Value>("/1.0"),
         client.get::<Vec<ClusterMember>>("/1.0/cluster/members?recursion=1"),
@@ -94,8 +109,9 @@ pub async fn capture(
     drop(replies);
     capture_errors.sort_by(|a, b| a.request.cmp(&b.request));
 
-    // Only unfinished operations matter (pending instance creations count as load).
-    let operations = operations?.unfinished();
+    // Unfinished operations (pending instance creations count as load) and the finished
+    // creations Incus still counts as pending for 5 s (`Operation::counts_as_pending_create`).
+    let operations = operations?.for_snapshot();
     let snapshot = Snapshot {
         format: SNAPSHOT_FORMAT.into(),
         captured_at,

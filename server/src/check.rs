@@ -1,7 +1,8 @@
 //! `berth check SCRIPTLET`: what Incus would say when the scriptlet is set, for authors and CI;
 //! with `--snapshot S --cases CASES.json`, its golden cases as well (`berth_core::cases`), each
-//! simulated on its own on the snapshot. Everything runs in sandbox workers, so a hostile
-//! scriptlet is refused, not fatal.
+//! simulated on its own on the snapshot; with `--snapshot S --matrix`, its reason × version
+//! matrix instead (`matrix_cli`). Everything runs in sandbox workers, so a hostile scriptlet is
+//! refused, not fatal.
 
 use std::path::{Path, PathBuf};
 
@@ -12,9 +13,11 @@ use berth_core::simulate::{Mode, Simulation};
 use berth_core::Snapshot;
 use sha2::{Digest, Sha256};
 
+use crate::matrix_cli::{self, MatrixArgs};
 use crate::sandbox::{JobSnapshot, Sandbox, SandboxArgs, SimulationArgs};
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("with_snapshot").args(["cases", "matrix"])))]
 pub struct CheckArgs {
     /// The scriptlet file (Starlark).
     pub scriptlet: PathBuf,
@@ -27,14 +30,18 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// The snapshot file the golden cases run on (`berth snapshot capture` or `export`).
-    #[arg(long, requires = "cases")]
+    /// The snapshot file the golden cases or the matrix run on (`berth snapshot capture` or
+    /// `export`).
+    #[arg(long, requires = "with_snapshot")]
     pub snapshot: Option<PathBuf>,
 
     /// Golden cases: `[{"name","op":{…as berth simulate…},"expect":{"member"?,"error"?}}]`.
     /// One line per failing case, then `N passed, N failed`; exit 1 when any fails.
     #[arg(long, requires = "snapshot")]
     pub cases: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
 
     #[command(flatten)]
     pub sandbox: SandboxArgs,
@@ -49,6 +56,18 @@ pub async fn check(args: CheckArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot read {}", args.scriptlet.display()))?;
     let program = std::env::current_exe().context("cannot find the berth executable")?;
     let sandbox = Sandbox::new(args.sandbox.config_with(program, &args.simulation));
+    if let (true, Some(snapshot)) = (args.matrix.matrix, &args.snapshot) {
+        // Each version compiles the scriptlet for itself: a refusal is that version's column.
+        return matrix_cli::run(
+            &sandbox,
+            &args.scriptlet,
+            &source,
+            snapshot,
+            &args.matrix,
+            args.json,
+        )
+        .await;
+    }
     let report = sandbox.check(&source, args.incus_version).await?;
     let file = args.scriptlet.display().to_string();
     if args.json {

@@ -1,15 +1,17 @@
 //! The `berth` server: everything that does IO.
 //!
 //! - [`cli`]: the command line (`berth serve`, …) and its configuration.
-//! - [`serve`]: starting and stopping the web server.
+//! - [`serve`]: starting and stopping the web server; [`demo`]: what `serve --demo` stores.
 //! - [`capture`]: a live cluster read into a snapshot.
 //! - [`snapshot_cli`]: `berth snapshot capture|import|export|list`.
 //! - [`simulate_cli`]: `berth simulate`, the predicted scriptlet calls as JSON.
-//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI.
+//! - [`check`]: `berth check`, Incus's verdict on a scriptlet for authors and CI, its golden
+//!   cases and its reason × version matrix ([`matrix_cli`]; [`matrix`]: the matrix's
+//!   simulations on the sandbox workers).
 //! - [`impact`]: impact replays split across the sandbox workers; [`impact_cli`]: `berth
 //!   impact`.
 //! - [`sandbox`]: scriptlets run in `berth worker` processes under hard limits.
-//! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, static assets.
+//! - [`http`]: the axum router: Leptos pages and server functions, `/healthz`, `/readyz`, `/metrics`, static assets.
 //! - [`services`]: the [`berth_app::backend::Backend`] implementation pages call into; maps
 //!   the domain to the UI's wire types.
 //! - [`db`]: the store on SQLite or PostgreSQL (migrations, snapshots, accounts, audit, copy);
@@ -30,6 +32,7 @@
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping;
 //!   [`params`]: times and Incus versions as requests name them.
+//! - [`metrics`]: the Prometheus families of `GET /metrics`, counted where things happen.
 //! - [`cpu`]: CPU-heavy work a request triggers, run off the async runtime a few at a time.
 //!
 //! The domain rules live in `berth-core`; this crate only moves data in and out.
@@ -45,12 +48,16 @@ pub mod cpu;
 pub mod db;
 pub mod decisions;
 pub mod decisions_cli;
+pub mod demo;
 pub mod error;
 pub mod executor;
 pub mod http;
 pub mod impact;
 pub mod impact_cli;
 pub mod incus;
+pub mod matrix;
+pub mod matrix_cli;
+pub mod metrics;
 pub mod params;
 pub mod plan_cli;
 pub mod plans;

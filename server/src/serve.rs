@@ -13,7 +13,7 @@ use berth_core::access::Role;
 use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
-use crate::audit::{Actor, Audit};
+use crate::audit::Actor;
 use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::connection_cli::open_secret_key;
@@ -37,6 +37,12 @@ pub struct ServeArgs {
     /// Berth behind a TLS proxy.
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
+
+    /// A second address that serves `GET /metrics` (Prometheus's text format) without
+    /// authentication, for a scraper: keep it on loopback or a network only the scraper
+    /// reaches. Without it, `/metrics` on the main address needs an admin's API token.
+    #[arg(long, env = "BERTH_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// PEM certificate chain: Berth serves HTTPS itself (with `--tls-key`); cookies are secure
     /// (as with `--secure-cookies`).
@@ -77,8 +83,9 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub secret_key: SecretKeyArgs,
 
-    /// Load the built-in demo snapshot into the store (once; it is identified by its hash),
-    /// and if there is no admin yet, create `admin` with a random password printed once.
+    /// Load the built-in demo snapshot (once; it is identified by its hash) and the scriptlet
+    /// templates (each once, by name) into the store, and if there is no admin yet, create
+    /// `admin` with a random password printed once.
     #[arg(long, env = "BERTH_DEMO")]
     pub demo: bool,
 
@@ -116,16 +123,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("{}", reasons.join("\n"));
     }
     let clock = Clock::system();
-    if args.demo {
-        let snapshot = berth_core::demo::demo_snapshot();
-        let entry =
-            Audit::new(store.clone(), clock.clone()).snapshot_added(&Actor::command_line(), &snapshot);
-        let (id, inserted) = store
-            .insert_snapshot(&snapshot, &entry)
-            .await
-            .context("cannot store the demo snapshot")?;
-        tracing::info!(snapshot.id = id, snapshot.new = inserted, "demo snapshot loaded");
-    }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
         _ => None,
@@ -137,6 +134,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..AuthConfig::default()
     };
     let auth = Auth::new(store.clone(), clock, config);
+    if args.demo {
+        let stored = crate::demo::store_demo(&auth).await?;
+        tracing::info!(
+            snapshot.id = stored.snapshot_id,
+            snapshot.new = stored.snapshot_new,
+            scriptlets.new = stored.scriptlets_new,
+            "demo snapshot and scriptlet templates loaded"
+        );
+    }
     ensure_admin(&auth, &store, args.demo, &args.data_dir).await?;
     spawn_pruning(auth.clone());
 
@@ -144,6 +150,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let metrics_server = match args.metrics_listen {
+        Some(metrics_address) => Some(serve_metrics(metrics_address, store.clone()).await?),
+        None => None,
+    };
     let leptos_options = LeptosOptions::builder()
         .output_name(berth_app::OUTPUT_NAME)
         .site_root(site_root.to_string_lossy().into_owned())
@@ -209,11 +219,33 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     executor_poller.abort();
     decision_supervisor.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     // Each listener records that it stopped: the next start knows where its gap begins.
     decision_log.shutdown().await;
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())
+}
+
+/// Serves `GET /metrics` on `--metrics-listen`, unauthenticated, until Berth stops; says where.
+async fn serve_metrics(address: SocketAddr, store: Store) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (--metrics-listen)"))?;
+    let address = listener.local_addr()?;
+    if !address.ip().is_loopback() {
+        tracing::warn!(listen = %address, "serving the metrics without authentication beyond loopback: anyone who reaches this address reads them");
+    }
+    tracing::info!(listen = %address, "metrics are served at /metrics");
+    println!("Metrics are served at http://{address}/metrics");
+    let app = crate::http::health::metrics_router(store);
+    Ok(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// `--origin` and `--trusted-proxy`; empty entries (an empty variable) are no entries.

@@ -106,6 +106,14 @@ async fn every_route_answers_as_the_role_table_says() {
         let anonymous = call(&app, rule, &Client::Anonymous).await;
         match rule.access {
             Access::Public => assert!(!refused(&anonymous), "{route}: public, but {}", anonymous.status),
+            Access::AdminToken => {
+                assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{route}");
+                assert!(
+                    anonymous.body.contains("admin's API token"),
+                    "{route}: {}",
+                    anonymous.body
+                );
+            }
             Access::Signed(_) if rule.surface == Surface::Page => {
                 assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "{route}");
                 let location = anonymous.headers[header::LOCATION].to_str().unwrap();
@@ -137,9 +145,28 @@ async fn every_route_answers_as_the_role_table_says() {
                 .sign_in(role.as_str(), &support::password_of(role.as_str()))
                 .await;
             let response = call(&app, rule, &client).await;
+            if rule.access == Access::AdminToken {
+                // A session, even an admin's, is not a scraper's credential; a token is, and
+                // only an admin's.
+                assert_eq!(
+                    response.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{route} as {role}'s session"
+                );
+                let token = app.token_for(&client, "scraper").await;
+                let with_token = call(&app, rule, &token).await;
+                let expected = if role == Role::Admin {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                };
+                assert_eq!(with_token.status, expected, "{route} with {role}'s token");
+                continue;
+            }
             let allowed = match rule.access {
                 Access::Public => true,
                 Access::Signed(action) => role.may(action),
+                Access::AdminToken => unreachable!("walked above"),
             };
             if allowed {
                 assert!(

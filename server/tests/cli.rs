@@ -327,6 +327,157 @@ fn golden_cases_pass_or_say_what_happened_instead() {
     assert_eq!(broken.status.code(), Some(2));
 }
 
+/// `berth check --snapshot S --matrix`: each version × situation with its calls, what the
+/// scriptlet did with each, the cells that differ, the lints; exit 1 when any call fails.
+#[test]
+fn the_matrix_shows_each_version_and_situation_and_fails_on_a_failing_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("demo.json");
+    std::fs::write(&snapshot, berth_core::demo::demo_snapshot().to_json()).unwrap();
+    let matrix = |source: &str, args: &[&str]| {
+        let scriptlet = dir.path().join("placement.star");
+        std::fs::write(&scriptlet, source).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("check")
+            .arg(&scriptlet)
+            .arg("--snapshot")
+            .arg(&snapshot)
+            .arg("--matrix")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Fails on 6.6's second call of a cross-project move (a `new` call for the copy) only.
+    let copies_fail = "def instance_placement(request, candidate_members):\n    \
+                       if request.reason == \"new\" and request.source.type == \"copy\":\n        \
+                       fail(\"copies are not placed here\")\n    \
+                       if candidate_members:\n        \
+                       set_target(candidate_members[0].server_name)\n";
+    let output = matrix(copies_fail, &["--versions", "6.0.4,6.6,7.0", "--json"]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let cells = json["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 7 * 3 + 1, "rebalance on 7.0 only");
+    let situations: std::collections::BTreeSet<&str> = cells
+        .iter()
+        .map(|cell| cell["situation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        situations,
+        [
+            "create",
+            "create-member",
+            "create-group",
+            "move-member",
+            "move-project",
+            "move-project-member",
+            "evacuate",
+            "rebalance"
+        ]
+        .into_iter()
+        .collect()
+    );
+    let mut failing = Vec::new();
+    for cell in cells {
+        assert!(["6.0.4", "6.6", "7.0"].contains(&cell["version"].as_str().unwrap()));
+        assert!(cell["instance"].as_str().unwrap().contains('/'));
+        for call in cell["calls"].as_array().unwrap() {
+            assert!(call["reason"].is_string() && call["project"].is_string());
+            assert!(call["candidates"].is_u64());
+            let outcome = call["outcome"].as_str().unwrap();
+            assert!(["member", "no_target", "error", "non_candidate", "limit"].contains(&outcome));
+            if outcome == "error" {
+                assert!(call["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("copies are not placed here"));
+                failing.push((
+                    cell["situation"].as_str().unwrap(),
+                    cell["version"].as_str().unwrap(),
+                ));
+                assert_eq!(cell["differs"], true);
+            }
+            if outcome == "member" {
+                assert!(call["member"].is_string());
+            }
+        }
+    }
+    assert_eq!(failing, [("move-project", "6.6"), ("move-project-member", "6.6")]);
+
+    // The text: a line per version, `*` differs and `!` fails; the lint names 7.0 alone.
+    let ignores_rebalance = "def instance_placement(request, candidate_members):\n    \
+                             if request.reason in [\"new\", \"relocation\", \"evacuation\"]:\n        \
+                             set_target(candidate_members[0].server_name)\n";
+    let output = matrix(ignores_rebalance, &[]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("reason × version matrix of "), "{stdout}");
+    assert!(
+        stdout.contains(": Incus 6.0.4, 6.6, 7.0\n"),
+        "default versions: {stdout}"
+    );
+    assert!(
+        stdout.contains("warning: unhandled-reason [7.0; rebalance]: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("  7.0      rebalance default ("), "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().starts_with("22 cells, "),
+        "{stdout}"
+    );
+
+    // The instance of a situation, as the user names it.
+    let output = matrix(
+        ignores_rebalance,
+        &[
+            "--versions",
+            "6.0.4",
+            "--instance",
+            "evacuate=web/api-01",
+            "--json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let evacuate = json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cell| cell["situation"] == "evacuate")
+        .unwrap();
+    assert_eq!(evacuate["instance"], "web/api-01");
+
+    // Usage errors exit 2: a version that is none, an instance that is not there, twice the
+    // same version, the matrix without a snapshot or with cases.
+    for args in [
+        &["--versions", "six"][..],
+        &["--versions", "6.6,6.6.0"],
+        &["--instance", "evacuate=web/nope"],
+        &["--instance", "teleport=web/api-01"],
+        &["--cases", "cases.json"],
+    ] {
+        let output = matrix(ignores_rebalance, args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let scriptlet = dir.path().join("placement.star");
+    let no_snapshot = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .arg("check")
+        .arg(&scriptlet)
+        .arg("--matrix")
+        .output()
+        .unwrap();
+    assert_eq!(no_snapshot.status.code(), Some(2));
+}
+
 /// `berth impact`: the changed decisions, one line each, then the summary; `--json` the whole
 /// replay; a revision that does not compile exits 1 with its file, line and column.
 #[test]

@@ -192,8 +192,11 @@ fn workers_of_a_server_keep_nothing_of_its_environment() {
     let database = format!("sqlite://{}", dir.path().join("berth.db").display());
     let secret = "a-secret-only-the-server-may-know";
     support::logs::secret(secret);
+    // The data directory too: the secret key file goes there (not into the working directory).
+    let data = dir.path().display().to_string();
     let env = [
         ("BERTH_DATABASE_URL", database.as_str()),
+        ("BERTH_DATA_DIR", data.as_str()),
         ("BERTH_TEST_SECRET", secret),
     ];
     let server = Server::start_with_env(&["--demo", "--listen", "127.0.0.1:0", "--site-root", &site], &env);

@@ -2,8 +2,9 @@
 //! server, members, projects, profiles and instances hold planted secret values
 //! (`environment.*`, `cloud-init.*`, keys named like passwords, tokens or keys), and a saved
 //! scriptlet that prints every config it can reach and fails quoting them. Every GET route of
-//! the router (pages and server functions included), the sandbox, simulations, evaluations and
-//! impact replays are fetched as every role, and no answer may carry a planted value. The one
+//! the router (pages and server functions included, the editor's Matrix tab too), the sandbox,
+//! simulations, evaluations, impact replays and reason × version matrices are fetched as every
+//! role, and no answer may carry a planted value. The one
 //! way out is the explicit unredacted export, which only admins get, and which is audited.
 
 mod support;
@@ -298,6 +299,10 @@ impl Planted {
                 "/scriptlets/{scriptlet}?rev=2&snapshot={snapshot}&kind=move&instance={}/{}&target_project={}",
                 self.project, self.name, self.other_project
             ),
+            format!(
+                "/scriptlets/{scriptlet}?rev=2&snapshot={snapshot}&tab=matrix&versions=6.0.4,6.6&{}",
+                self.matrix_picks()
+            ),
             format!("/impact?snapshot={snapshot}&scriptlet={scriptlet}&from=1&to=2"),
             format!("/api/v1/impact/events?snapshot={snapshot}&scriptlet={scriptlet}&from=1&to=2"),
             format!("/api/v1/scriptlets/{scriptlet}/revisions/2?download=true"),
@@ -308,8 +313,26 @@ impl Planted {
         uris
     }
 
+    /// The Matrix tab's instance per situation: the planted one wherever it fits, so that each
+    /// request the matrix makes carries its secrets.
+    fn matrix_picks(&self) -> String {
+        [
+            "create",
+            "create-member",
+            "create-group",
+            "move-member",
+            "move-project",
+            "evacuate",
+        ]
+        .iter()
+        .map(|situation| format!("pick-{situation}={}/{}", self.project, self.name))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+
     /// What an author (and every role above) may run on the snapshot: the sandbox, a simulation,
-    /// an evaluation, an impact replay; each with the leaking scriptlet.
+    /// an evaluation, an impact replay, a reason × version matrix; each with the leaking
+    /// scriptlet.
     async fn runs(&self, client: &Client) -> Vec<(String, TestResponse)> {
         let app = &self.app;
         let source = leaking_source(true);
@@ -338,6 +361,18 @@ impl Planted {
                 Some(evaluate),
             )
             .await,
+        ));
+        let planted = format!("{}/{}", self.project, self.name);
+        let matrix = json!({
+            "snapshot_id": 1,
+            "source": source,
+            "versions": ["6.0.4", "6.6"],
+            "instances": {"create": planted, "move-member": planted, "move-project": planted, "evacuate": planted},
+        });
+        answers.push((
+            "matrix".into(),
+            app.send_as(client, Method::POST, "/api/v1/scriptlets/matrix", Some(matrix))
+                .await,
         ));
         let impact = json!({"snapshot_id": 1, "from": {"source": ""}, "to": {"source": source}});
         answers.push((

@@ -45,6 +45,10 @@ def instance_placement(request, candidate_members):
         set_target(names[0])
 "#;
 
+/// The placement scriptlet is one cluster-wide setting: the tests here take turns (each on a
+/// runtime of its own, holding its turn across awaits).
+static SCRIPTLET_SETTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 struct Case {
     name: &'static str,
     /// `incus` commands that prepare the cluster (not simulated).
@@ -549,6 +553,7 @@ fn run_all(bed: &TestBed, commands: &[Vec<String>]) {
 #[tokio::test]
 async fn simulate_predicts_what_incus_does() {
     let Some(bed) = support::testbed() else { return };
+    let _turn = SCRIPTLET_SETTING.lock().await;
     let client = IncusClient::unix(&bed.socket("m1")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("scriptlet.star");
@@ -684,4 +689,97 @@ async fn simulate_predicts_what_incus_does() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Logs how many more instances `pending=True` counts in the request's project; places as
+/// Incus would by default.
+const PENDING_SCRIPTLET: &str = r#"
+def instance_placement(request, candidate_members):
+    log_info("PENDING +", get_instances_count(project=request.project, pending=True) - get_instances_count(project=request.project))
+"#;
+
+/// Incus counts a create as pending until 5 s after it finishes (its row in the `operations`
+/// table; issue 20): creates that follow each other see the earlier ones twice, as instances
+/// and as pending creations (+0, +1, +2 measured on 6.0.4). Berth predicts each call from a
+/// capture taken just before it (which lists the finished creates as `success`), and the
+/// three as one sequence from the first capture (operations back to back).
+#[tokio::test]
+async fn creates_that_just_finished_count_as_pending() {
+    let Some(bed) = support::testbed() else { return };
+    let _turn = SCRIPTLET_SETTING.lock().await;
+    let client = IncusClient::unix(&bed.socket("m1")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pending.star");
+    std::fs::write(&file, PENDING_SCRIPTLET).unwrap();
+    let names = ["berth-pending-1", "berth-pending-2", "berth-pending-3"];
+    for name in names {
+        let _ = incus(bed, &["delete", name, "--force"]);
+    }
+    let set = std::process::Command::new("incus")
+        .env("INCUS_DIR", bed.dir.join("members/m1"))
+        .args(["config", "set", "instances.placement.scriptlet=-"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .status()
+        .unwrap();
+    assert!(set.success());
+    // Creates of earlier tests are no longer counted.
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+
+    let scriptlet = berth_core::engine::compile(
+        PENDING_SCRIPTLET,
+        berth_core::engine::IncusVersion::DEFAULT,
+        &berth_core::engine::Limits::default(),
+        &|| false,
+    )
+    .unwrap()
+    .unwrap();
+    let simulator = berth_core::simulate::Simulator::new(
+        Some(&scriptlet),
+        berth_core::engine::IncusVersion::DEFAULT,
+        berth_core::simulate::Mode::Upstream,
+    );
+    let create = |name: &str| -> berth_core::simulate::Operation {
+        serde_json::from_value(json!({"kind": "create", "project": "default", "name": name,
+                                      "source": {"type": "none"}}))
+        .unwrap()
+    };
+    let logged = |simulation: &berth_core::simulate::Simulation| -> Vec<String> {
+        simulation
+            .calls
+            .iter()
+            .flat_map(|call| call.logs.iter().map(|line| line.message.clone()))
+            .collect()
+    };
+
+    let mut first_capture = None;
+    let (mut incus_saw, mut berth_predicted) = (Vec::new(), Vec::new());
+    for name in names {
+        let snapshot = capture(&client, "unix", String::new()).await.expect("capture");
+        berth_predicted.extend(logged(&simulator.run(&snapshot, &[create(name)])));
+        first_capture.get_or_insert(snapshot);
+        let marks = log_marks(bed);
+        let created = incus(bed, &["create", "--empty", name]);
+        assert!(
+            created.status.success(),
+            "{}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        incus_saw.extend(
+            scriptlet_lines_since(bed, &marks)
+                .into_iter()
+                .map(|(_, _, message)| message)
+                .filter(|message| message.starts_with("PENDING")),
+        );
+    }
+    let operations: Vec<_> = names.iter().map(|name| create(name)).collect();
+    let sequence = logged(&simulator.run(first_capture.as_ref().unwrap(), &operations));
+
+    for name in names {
+        let _ = incus(bed, &["delete", name, "--force"]);
+    }
+    let unset = incus(bed, &["config", "unset", "instances.placement.scriptlet"]);
+    assert!(unset.status.success());
+    assert_eq!(incus_saw, ["PENDING +0", "PENDING +1", "PENDING +2"]);
+    assert_eq!(berth_predicted, incus_saw, "each from a capture just before");
+    assert_eq!(sequence, incus_saw, "the three as one sequence");
 }

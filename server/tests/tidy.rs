@@ -131,11 +131,14 @@ fn sql_lives_in_the_store_module_only() {
 fn routes_are_added_only_with_their_access_rule() {
     // The router is built from `Endpoint`s (path, method, access rule, handler) in
     // `http/mod.rs`; a `.route(` anywhere else would add a route the guard has no rule for.
+    // One exception: `--metrics-listen`'s own router (`http/health.rs`), `GET /metrics` alone
+    // and unauthenticated by design, on an address of its own (tested in `metrics.rs`).
     for file in sources("server") {
         let relative = file.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&file).unwrap();
         let routes = text.matches(".route(").count();
-        let allowed = usize::from(relative == "server/src/http/mod.rs");
+        let allowed =
+            usize::from(relative == "server/src/http/mod.rs" || relative == "server/src/http/health.rs");
         assert!(routes <= allowed, "{relative} adds routes directly ({routes})");
     }
 }

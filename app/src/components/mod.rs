@@ -5,6 +5,7 @@ pub mod code_editor;
 pub mod error_notice;
 pub mod feedback;
 pub mod load_chart;
+pub mod matrix;
 pub mod nav;
 pub mod timeline;
 pub mod usage_bar;

@@ -17,6 +17,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::get_impact_setup;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::load_chart::LoadChart;
+use crate::query::percent_encode;
 use crate::types::{ChangedDecisionView, DecisionView, ImpactProgress, ImpactSetup, ImpactView, LoadView};
 
 /// Where a replay is (only the browser moves it on).
@@ -366,19 +367,6 @@ fn csv(changed: &[ChangedDecisionView]) -> String {
         ];
         out.push_str(&cells.map(field).join(","));
         out.push('\n');
-    }
-    out
-}
-
-/// Percent-encodes everything but unreserved characters (a query value, a `data:` URL).
-fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
     }
     out
 }

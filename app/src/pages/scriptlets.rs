@@ -2,6 +2,10 @@
 //! and `/scriptlets/{id}` (the editor with the sandbox beside it), `/scriptlets/{id}/diff`
 //! (a line diff between two revisions).
 //!
+//! A new scriptlet starts from a working placement, from a snapshot's live scriptlet
+//! (`?from=live`), or from a template of the library (`?template=NAME`, chosen in the picker
+//! above the editor: links, so the choice is in the URL and works without JavaScript).
+//!
 //! The editor page's state is in its URL: `rev` (the revision opened), and the sandbox
 //! scenario (`snapshot`, `kind`, `project`, `name`, `instance`, `target_project`, `target`,
 //! `member`, `version`, `ops`), so a link shows the same result to whoever opens it. The
@@ -17,15 +21,20 @@ use leptos_router::params::ParamsMap;
 use leptos_router::NavigateOptions;
 
 use crate::api::{
-    completion_schema, get_sandbox_setup, get_scriptlet, list_scriptlets, run_sandbox, scriptlet_diff,
-    CreateScriptlet, SaveRevision,
+    completion_schema, get_sandbox_setup, get_scriptlet, list_scriptlet_templates, list_scriptlets,
+    run_sandbox, scriptlet_diff, CreateScriptlet, SaveRevision,
 };
 use crate::components::code_editor::{CodeEditor, CursorRequest};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
+use crate::components::matrix::{MatrixTab, SandboxTabs};
 use crate::components::timeline::{DiagnosticLine, GoTo, Timeline};
+use crate::error::BerthError;
 use crate::format;
-use crate::types::{DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, Viewer};
+use crate::query::query_string;
+use crate::types::{
+    DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView, TemplateView, Viewer,
+};
 use crate::ViewerResource;
 
 /// What a new scriptlet starts with: a working placement, so the sandbox shows a result at once.
@@ -148,6 +157,28 @@ pub fn ScriptletPage() -> impl IntoView {
     }
 }
 
+/// What the editor opens with: a saved scriptlet's revision, or a new scriptlet's first text
+/// with the templates it may start from instead. Serialized into the page for hydration.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Opened {
+    initial: String,
+    document: Option<ScriptletView>,
+    /// The template library (empty for a saved scriptlet).
+    templates: Vec<TemplateView>,
+    /// Where a new scriptlet's text came from.
+    start: Start,
+}
+
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Start {
+    /// [`TEMPLATE`], the plain working placement (and a saved scriptlet's text).
+    Plain,
+    /// The template of this name.
+    Template(String),
+    /// A snapshot's live scriptlet.
+    Live,
+}
+
 /// The editor and the sandbox for one scriptlet (`None`: a new one, not saved yet).
 #[component]
 fn Workspace(id: Option<i64>) -> impl IntoView {
@@ -159,18 +190,20 @@ fn Workspace(id: Option<i64>) -> impl IntoView {
         (query.get("from").as_deref() == Some("live"))
             .then(|| query.get("snapshot").and_then(|id| id.parse::<i64>().ok()))
     });
+    // `/scriptlets/new?template=NAME` starts from a template of the library.
+    let template = Memo::new(move |_| query.read().get("template").filter(|name| !name.is_empty()));
     let document = Resource::new(
-        move || (revision.get(), live_from.get()),
-        move |(revision, live_from)| async move {
-            match (id, live_from) {
-                (Some(id), _) => get_scriptlet(id, revision)
-                    .await
-                    .map(|doc| (doc.source.clone(), Some(doc))),
-                (None, Some(snapshot)) => get_sandbox_setup(snapshot)
-                    .await
-                    .map(|setup| (setup.live_scriptlet, None)),
-                (None, None) => Ok((TEMPLATE.to_owned(), None)),
-            }
+        move || (revision.get(), live_from.get(), template.get()),
+        move |(revision, live_from, template)| async move {
+            let Some(id) = id else {
+                return open_new(live_from, template).await;
+            };
+            get_scriptlet(id, revision).await.map(|doc| Opened {
+                initial: doc.source.clone(),
+                document: Some(doc),
+                templates: Vec::new(),
+                start: Start::Plain,
+            })
         },
     );
     let viewer = expect_context::<ViewerResource>();
@@ -182,7 +215,7 @@ fn Workspace(id: Option<i64>) -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
                     {move || Suspend::new(async move {
                         let viewer = viewer.await.ok().flatten();
-                        document.await.map(|(initial, document)| view! { <Workbench id initial document viewer/> })
+                        document.await.map(|opened| view! { <Workbench id opened viewer/> })
                     })}
                 </ErrorBoundary>
             </Suspense>
@@ -190,17 +223,48 @@ fn Workspace(id: Option<i64>) -> impl IntoView {
     }
 }
 
+/// A new scriptlet's first text: the live scriptlet of a snapshot, a template, or [`TEMPLATE`].
+async fn open_new(live_from: Option<Option<i64>>, template: Option<String>) -> Result<Opened, BerthError> {
+    let templates = list_scriptlet_templates().await?;
+    let (initial, start) = match (live_from, template) {
+        (Some(snapshot), _) => (get_sandbox_setup(snapshot).await?.live_scriptlet, Start::Live),
+        (None, Some(name)) => {
+            let source = templates
+                .iter()
+                .find(|candidate| candidate.name == name)
+                .map(|found| found.source.clone())
+                .ok_or_else(|| BerthError::NotFound(format!("there is no template {name:?}")))?;
+            (source, Start::Template(name))
+        }
+        (None, None) => (TEMPLATE.to_owned(), Start::Plain),
+    };
+    Ok(Opened {
+        initial,
+        document: None,
+        templates,
+        start,
+    })
+}
+
 #[component]
-fn Workbench(
-    id: Option<i64>,
-    initial: String,
-    document: Option<ScriptletView>,
-    viewer: Option<Viewer>,
-) -> impl IntoView {
+fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl IntoView {
+    let Opened {
+        initial,
+        document,
+        templates,
+        start,
+    } = opened;
+    let template_name = match &start {
+        Start::Template(name) => name.clone(),
+        Start::Plain | Start::Live => String::new(),
+    };
     let may = |action: &str| viewer.as_ref().is_some_and(|viewer| viewer.may(action));
     let (may_edit, may_run) = (may("edit_scriptlets"), may("run_sandbox"));
     let query = use_query_map();
     let scenario = Memo::new(move |_| scenario_of(&query.read()));
+    // The sandbox's Matrix tab (`tab=matrix`); the scenario's stays mounted, hidden, so the
+    // editor keeps its diagnostics.
+    let matrix_tab = Signal::derive(move || may_run && query.read().get_str("tab") == Some("matrix"));
     let source = RwSignal::new(initial.clone());
     let edited = RwSignal::new(false);
 
@@ -311,6 +375,9 @@ fn Workbench(
                     })}
                     {(!may_edit).then(|| view! { <span class="badge" data-test="read-only">"read-only"</span> })}
                 </header>
+                {(id.is_none() && !templates.is_empty()).then(|| view! {
+                    <TemplatePicker templates start=start.clone()/>
+                })}
                 <CodeEditor
                     initial
                     read_only=Signal::derive(move || !may_edit)
@@ -320,10 +387,13 @@ fn Workbench(
                     cursor=cursor.into()
                 />
                 <Diagnostics run=shown_run go_to/>
-                {may_edit.then(|| view! { <SaveBar id source edited/> })}
+                {may_edit.then(|| view! { <SaveBar id source edited initial_name=template_name.clone()/> })}
                 {id.map(|id| view! { <Revisions id revisions shown=shown_revision name=name.clone().unwrap_or_default()/> })}
             </section>
             <section class="sandbox-pane" aria-label="Sandbox" data-test="sandbox" data-runs=move || runs.get().to_string()>
+                {may_run.then(|| view! { <SandboxTabs matrix=matrix_tab/> })}
+                <div id="sandbox-scenario" class="sandbox-panel" role=may_run.then_some("tabpanel")
+                    aria-labelledby=may_run.then_some("tab-scenario") hidden=move || matrix_tab.get()>
                 <ScenarioForm scenario revision=shown_revision/>
                 {move || live_error.get().map(|error| view! { <p class="notice error" role="alert">{error}</p> })}
                 {if may_run {
@@ -346,6 +416,12 @@ fn Workbench(
                     }
                     .into_any()
                 }}
+                </div>
+                {move || matrix_tab.get().then(|| view! {
+                    <div id="sandbox-matrix" class="sandbox-panel" role="tabpanel" aria-labelledby="tab-matrix">
+                        <MatrixTab source go_to/>
+                    </div>
+                })}
             </section>
         </div>
     }
@@ -373,10 +449,77 @@ fn Diagnostics(run: Signal<Option<SandboxRun>>, go_to: GoTo) -> impl IntoView {
     }
 }
 
+/// The templates a new scriptlet may start from, as links to `/scriptlets/new?template=NAME`
+/// with the rest of the URL (the snapshot and the scenario) kept; the first starts from the
+/// plain working placement. Following one replaces the editor's text. It is open until the
+/// text comes from somewhere else than the plain start.
 #[component]
-fn SaveBar(id: Option<i64>, source: RwSignal<String>, edited: RwSignal<bool>) -> impl IntoView {
+fn TemplatePicker(templates: Vec<TemplateView>, start: Start) -> impl IntoView {
+    let query = use_query_map();
+    let link = move |name: Option<&str>| {
+        let mut params = query.get_untracked();
+        params.remove("from");
+        match name {
+            Some(name) => params.replace("template", name.to_owned()),
+            None => {
+                params.remove("template");
+            }
+        }
+        format!("/scriptlets/new{}", query_string(&params))
+    };
+    let current = |name: Option<&str>| {
+        let is_current = match (&start, name) {
+            (Start::Plain, None) => true,
+            (Start::Template(chosen), Some(name)) => chosen == name,
+            _ => false,
+        };
+        is_current.then_some("page")
+    };
+    let option = |href: String, name: &str, title: String, summary: String, current: Option<&'static str>| {
+        view! {
+            <li>
+                // A plain link (the router still navigates in place): `<A>` would mark every
+                // one as the current page, as they share the path.
+                <a href=href class="template-option" data-test="template-option" data-template=name.to_owned() aria-current=current>
+                    <strong>{title}</strong>
+                    <span class="muted small">{summary}</span>
+                </a>
+            </li>
+        }
+    };
+    view! {
+        <details class="template-picker" data-test="template-picker" open=start == Start::Plain>
+            <summary>"Start from a template"</summary>
+            <ul class="template-options">
+                {option(
+                    link(None),
+                    "",
+                    "Fewest instances".to_owned(),
+                    "The candidate running the fewest instances: the plain starting point".to_owned(),
+                    current(None),
+                )}
+                {templates
+                    .into_iter()
+                    .map(|template| {
+                        let is_current = current(Some(&template.name));
+                        option(link(Some(&template.name)), &template.name, template.title, template.summary, is_current)
+                    })
+                    .collect_view()}
+            </ul>
+        </details>
+    }
+}
+
+#[component]
+fn SaveBar(
+    id: Option<i64>,
+    source: RwSignal<String>,
+    edited: RwSignal<bool>,
+    initial_name: String,
+) -> impl IntoView {
     let message = RwSignal::new(String::new());
-    let scriptlet_name = RwSignal::new(String::new());
+    // A template's name, until the author names the scriptlet otherwise.
+    let scriptlet_name = RwSignal::new(initial_name);
     let save = ServerAction::<SaveRevision>::new();
     let create = ServerAction::<CreateScriptlet>::new();
     let navigate = use_navigate();

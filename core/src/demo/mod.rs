@@ -684,6 +684,7 @@ fn pending_creates() -> Vec<Operation> {
             .into_iter()
             .collect(),
         created_at: "2026-11-20T08:59:58Z".into(),
+        updated_at: String::new(),
         may_cancel: false,
         err: String::new(),
     };

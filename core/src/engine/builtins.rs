@@ -14,7 +14,7 @@ use starlark::values::tuple::UnpackTuple;
 use starlark::values::{Heap, Value, ValueLike};
 
 use super::builtin_names::uninitialized;
-use super::cluster::PreparedCluster;
+use super::cluster::{CreateProgress, PreparedCluster};
 use super::go_value::{GoValue, IncusObject};
 use super::marshal;
 use super::request::PlacementRequest;
@@ -177,6 +177,38 @@ fn optional(name: &str, value: Option<&str>) -> Option<String> {
     value.map(|value| format!("{name}={value:?}"))
 }
 
+/// The fidelity note on a `pending=True` count that includes finished creates: Incus counts a
+/// create for 5 s after it finished, and neither a snapshot nor a simulated sequence knows
+/// when the real call will come.
+fn finished_creates_note(counted: &[CreateProgress]) -> String {
+    let count = |progress| counted.iter().filter(|&&counted| counted == progress).count();
+    let (before, simulated) = (
+        count(CreateProgress::FinishedBeforeSnapshot),
+        count(CreateProgress::FinishedInSimulation),
+    );
+    let creates = |n: usize| {
+        if n == 1 {
+            "1 create".to_owned()
+        } else {
+            format!("{n} creates")
+        }
+    };
+    let which = match (before, simulated) {
+        (0, 0) => return String::new(),
+        (before, 0) => format!("{} that finished just before the snapshot", creates(before)),
+        (0, simulated) => format!("{} made earlier in this simulation", creates(simulated)),
+        (before, simulated) => format!(
+            "{} that finished just before the snapshot and {} made earlier in this simulation",
+            creates(before),
+            creates(simulated)
+        ),
+    };
+    format!(
+        " (fidelity: includes {which}; Incus counts a create as pending until 5 s after it \
+         finishes, so a call later than that counts fewer)"
+    )
+}
+
 /// `limits.cpu` as a count of CPUs: a number, or a set such as `0-3,8`.
 fn cpu_count(limit: &str) -> Option<u64> {
     if let Ok(count) = limit.trim().parse::<u64>() {
@@ -333,14 +365,17 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
         let (project, location) = (project.into_option(), location.into_option());
         let pending = pending.into_option().unwrap_or(false);
         let mut count = scope.cluster.instances_of(project, location).len();
+        let mut counted_creates = Vec::new();
         if pending {
-            count += scope
+            counted_creates = scope
                 .cluster
                 .pending_creates
                 .iter()
-                .filter(|(pending_project, _)| project.is_none_or(|project| pending_project == project))
-                .filter(|(_, pending_location)| location.is_none_or(|location| pending_location == location))
-                .count();
+                .filter(|create| project.is_none_or(|project| create.project == project))
+                .filter(|create| location.is_none_or(|location| create.location == location))
+                .map(|create| create.progress)
+                .collect();
+            count += counted_creates.len();
         }
         let mut arguments: Vec<String> = [optional("project", project), optional("location", location)]
             .into_iter()
@@ -350,7 +385,10 @@ pub(crate) fn placement_builtins(builder: &mut GlobalsBuilder) {
             arguments.push("pending=True".into());
         }
         context.record("get_instances_count", || {
-            (arguments.join(", "), count.to_string())
+            (
+                arguments.join(", "),
+                format!("{count}{}", finished_creates_note(&counted_creates)),
+            )
         });
         Ok(count as i64)
     }

@@ -23,8 +23,9 @@ pub struct PreparedCluster {
     by_project: BTreeMap<String, Vec<usize>>,
     by_location: BTreeMap<String, Vec<usize>>,
     pub(crate) projects: BTreeMap<String, GoValue>,
-    /// Pending instance creations: (project, member).
-    pub(crate) pending_creates: Vec<(String, String)>,
+    /// The instance creations Incus counts as pending (`get_instances_count(pending=True)`):
+    /// the snapshot's, then those of the simulation so far.
+    pub(crate) pending_creates: Vec<PendingCreate>,
     /// The member that answered the capture's `GET /1.0`.
     pub(crate) server_name: String,
     /// `(project, location)` of each instance, to keep the indexes right when it changes.
@@ -67,6 +68,29 @@ pub struct Checkpoint {
     instances: usize,
     heaps: usize,
     undo: usize,
+    pending_creates: usize,
+}
+
+/// An instance creation Incus still has in its `operations` table, which it counts as pending
+/// (`Operation::counts_as_pending_create`).
+#[derive(Clone)]
+pub(crate) struct PendingCreate {
+    pub project: String,
+    pub location: String,
+    pub progress: CreateProgress,
+}
+
+/// How far a [`PendingCreate`] is: what a prediction that counts it must say.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CreateProgress {
+    /// Under way when the snapshot was taken.
+    Running,
+    /// Finished shortly before the snapshot was taken: Incus counts it until 5 s after it
+    /// finished, so a call at the snapshot's time counts it and a later one may not.
+    FinishedBeforeSnapshot,
+    /// Made earlier in the same simulated sequence: counted as if the operations ran back to
+    /// back, within the 5 s Incus keeps counting a finished create.
+    FinishedInSimulation,
 }
 
 #[derive(Clone)]
@@ -124,15 +148,15 @@ impl PreparedCluster {
         let pending_creates = snapshot
             .operations
             .iter()
-            .filter(|operation| operation.is_pending_create())
-            .map(|operation| {
-                let project = operation
-                    .resources
-                    .get("instances")
-                    .and_then(|urls| urls.first())
-                    .and_then(|url| url.split_once("?project=").map(|(_, project)| project.to_owned()))
-                    .unwrap_or_else(|| "default".to_owned());
-                (project, operation.location.clone())
+            .filter(|operation| operation.counts_as_pending_create())
+            .map(|operation| PendingCreate {
+                project: operation.instance_project().to_owned(),
+                location: operation.location.clone(),
+                progress: if operation.is_finished() {
+                    CreateProgress::FinishedBeforeSnapshot
+                } else {
+                    CreateProgress::Running
+                },
             })
             .collect();
         PreparedCluster {
@@ -193,6 +217,17 @@ impl PreparedCluster {
         }
     }
 
+    /// A create a simulation made finished on `member` in `project`: Incus counts it as pending
+    /// for 5 s more ([`CreateProgress::FinishedInSimulation`]).
+    pub fn add_finished_create(&mut self, project: &str, member: &str) {
+        self.generation = next_generation();
+        self.pending_creates.push(PendingCreate {
+            project: project.to_owned(),
+            location: member.to_owned(),
+            progress: CreateProgress::FinishedInSimulation,
+        });
+    }
+
     /// Where [`PreparedCluster::rollback`] can come back to.
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
@@ -200,6 +235,7 @@ impl PreparedCluster {
             instances: self.instances.len(),
             heaps: self.frozen_heaps.len(),
             undo: self.undo.len(),
+            pending_creates: self.pending_creates.len(),
         }
     }
 
@@ -223,6 +259,7 @@ impl PreparedCluster {
             remove_sorted(&mut self.by_location, &location, index);
         }
         self.instances.truncate(checkpoint.instances);
+        self.pending_creates.truncate(checkpoint.pending_creates);
         self.frozen_heaps.truncate(checkpoint.heaps);
         self.generation = checkpoint.generation;
     }

@@ -180,19 +180,44 @@ fn incus_wording(message: &str) -> String {
     message.to_owned()
 }
 
-/// A panic inside the `starlark` crate as the message of an internal error.
-pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+/// A panic inside the `starlark` crate as a diagnostic: the memory limit when the crate's heap
+/// could not get memory (its arena allocator panics with "out of memory" when the sandbox's
+/// limit refuses a chunk, where the global allocator would abort the worker), else an internal
+/// error with the panic's message.
+pub fn panic_diagnostic(panic: &Box<dyn std::any::Any + Send>) -> Diagnostic {
     let detail = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    format!("the scriptlet engine failed: {detail}")
+    if detail == "out of memory" {
+        return Diagnostic::error(
+            ErrorKind::MemoryLimit,
+            "scriptlet exceeded its memory limit (an allocation was refused)",
+        );
+    }
+    Diagnostic::error(
+        ErrorKind::Internal,
+        format!("the scriptlet engine failed: {detail}"),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_allocation_the_memory_limit_refused_is_the_memory_limit() {
+        let refused: Box<dyn std::any::Any + Send> = Box::new("out of memory");
+        assert_eq!(panic_diagnostic(&refused).kind, Some(ErrorKind::MemoryLimit));
+        let bug: Box<dyn std::any::Any + Send> = Box::new(String::from("index out of bounds"));
+        let diagnostic = panic_diagnostic(&bug);
+        assert_eq!(diagnostic.kind, Some(ErrorKind::Internal));
+        assert_eq!(
+            diagnostic.message,
+            "the scriptlet engine failed: index out of bounds"
+        );
+    }
 
     #[test]
     fn renders_the_line_with_a_caret() {

@@ -21,6 +21,7 @@ mod go_value;
 mod lints;
 mod marshal;
 mod memo;
+mod reasons;
 mod recursion;
 mod request;
 pub mod schema;
@@ -41,11 +42,12 @@ pub use builtin_names::BUILTIN_NAMES;
 pub use builtins::{BuiltinCall, LogLevel, LogLine};
 pub use cluster::{Checkpoint, PreparedCluster};
 pub use diagnostic::{Diagnostic, ErrorKind, Severity};
+pub use reasons::{reason_branches, ReasonBranches};
 pub use request::{InstanceSource, PlacementRequest};
 pub use version::{BadVersion, IncusVersion};
 
 use builtins::{placement_builtins, Context, PlacementScope};
-use diagnostic::{diagnose, panic_message};
+use diagnostic::{diagnose, panic_diagnostic};
 use dialect::entry_point::{self, ENTRY_POINT};
 use dialect::lexical::SourceMap;
 use dialect::Parsed;
@@ -238,7 +240,7 @@ fn guard_compile(
             warnings = lints::fidelity_warnings(&parsed);
             compile_parsed(parsed, version, limits, cancelled, recording)
         }))
-        .unwrap_or_else(|panic| Err(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))));
+        .unwrap_or_else(|panic| Err(panic_diagnostic(&panic)));
         (result, warnings)
     });
     outcome.unwrap_or_else(|error| (Err(error), Vec::new()))
@@ -342,7 +344,7 @@ impl Scriptlet {
         }));
         match outcome {
             Ok(evaluation) => evaluation,
-            Err(panic) => Evaluation::failed(Diagnostic::error(ErrorKind::Internal, panic_message(&panic))),
+            Err(panic) => Evaluation::failed(panic_diagnostic(&panic)),
         }
     }
 

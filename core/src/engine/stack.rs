@@ -4,8 +4,9 @@
 //! opt-level 2 gives the same): `Compiler::expr` takes 2.3 KB per level, the 200,000-term line
 //! `x = 1 + 1 + …` needs 432–448 MB of stack and a list nested 3,000 deep 8–10 MB. Incus (Go, growable stacks up to 1 GB) accepts
 //! both. The caller's thread has 2–8 MB; a deep scriptlet is compiled on a thread whose stack
-//! is sized from the source's [`Nesting`], so shallow ones (nearly all) pay nothing and the
-//! sandbox's address-space limit counts only the stack a scriptlet needs.
+//! is sized from the source's [`Nesting`], so shallow ones (nearly all) pay nothing. The
+//! sandbox's memory limit (`RLIMIT_DATA`, which counts a thread's stack) counts that stack
+//! whole, and it is what the scriptlet needs: the 200,000-term line touches 440 of its 492 MiB.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! `GET /1.0/instances?recursion=1&all-projects=true` and the pending create operations of
-//! `GET /1.0/operations?recursion=1&all-projects=true`.
+//! `GET /1.0/instances?recursion=1&all-projects=true` and the operations of
+//! `GET /1.0/operations?recursion=1&all-projects=true` a snapshot keeps.
 
 use std::collections::BTreeMap;
 
@@ -54,8 +54,9 @@ impl Instance {
     }
 }
 
-/// A background operation (`api.Operation`). Only pending "Creating instance" operations
-/// matter to placement: `get_instances_count(pending=True)` counts them per member.
+/// A background operation (`api.Operation`). Only "Creating instance" operations matter to
+/// placement: `get_instances_count(pending=True)` and the default placement's ordering count
+/// them per member and project (see [`Operation::counts_as_pending_create`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Operation {
@@ -70,6 +71,10 @@ pub struct Operation {
     #[serde(deserialize_with = "null_entries_as_default")]
     pub resources: BTreeMap<String, Vec<String>>,
     pub created_at: String,
+    /// When its status last changed: for a finished operation, when it finished. Absent from
+    /// snapshots taken before Berth kept finished operations (and so from their hashes).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub updated_at: String,
     pub may_cancel: bool,
     pub err: String,
 }
@@ -82,18 +87,53 @@ pub struct OperationsByStatus(
 );
 
 impl OperationsByStatus {
-    /// The operations that have not finished: only those can still add load to a member.
-    pub fn unfinished(self) -> Vec<Operation> {
+    /// The operations a snapshot keeps: those that have not finished (they can still add load
+    /// to a member) and the finished instance creations Incus still lists, which it still
+    /// counts as pending (see [`Operation::counts_as_pending_create`]).
+    pub fn for_snapshot(self) -> Vec<Operation> {
         self.0
             .into_iter()
-            .filter(|(status, _)| matches!(status.as_str(), "running" | "pending"))
-            .flat_map(|(_, operations)| operations)
+            .flat_map(|(status, operations)| {
+                let unfinished = matches!(status.as_str(), "running" | "pending");
+                operations
+                    .into_iter()
+                    .filter(move |operation| unfinished || operation.counts_as_pending_create())
+            })
             .collect()
     }
 }
 
 impl Operation {
+    /// An instance creation still under way: load a member is about to take.
     pub fn is_pending_create(&self) -> bool {
-        self.description == "Creating instance" && matches!(self.status.as_str(), "Pending" | "Running")
+        self.counts_as_pending_create() && !self.is_finished()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        !matches!(self.status.as_str(), "Pending" | "Running")
+    }
+
+    /// Whether Incus counts this operation as a pending creation: `GetInstancesCount(…,
+    /// includePending)` (6.0.4 `internal/server/db/instances.go` L1111-1206, used by
+    /// `get_instances_count(pending=True)` and by `GetCandidateMembers`'s ordering) counts the
+    /// rows of type `InstanceCreate` in the cluster's `operations` table, and an operation's row
+    /// is deleted only 5 s after it finishes (`internal/server/operations/operations.go`
+    /// `done()`, L227-275; in memory for as long, so `GET /1.0/operations` lists it with its
+    /// final status meanwhile). So a create that finished within the last 5 s counts twice: as
+    /// an instance and as a pending creation.
+    pub fn counts_as_pending_create(&self) -> bool {
+        // Incus's `InstanceCreate` type, whatever the status.
+        self.description == "Creating instance"
+    }
+
+    /// The project of the instance the operation is about (`?project=` of its resource URL;
+    /// none: `default`), as Incus records the operation's project.
+    pub fn instance_project(&self) -> &str {
+        self.resources
+            .get("instances")
+            .and_then(|urls| urls.first())
+            .and_then(|url| url.split_once("?project="))
+            .map(|(_, query)| query.split('&').next().unwrap_or(query))
+            .unwrap_or("default")
     }
 }

@@ -65,9 +65,29 @@ mod tests {
         let response = include_str!("testdata/operations-busy.json");
         assert!(response.contains(r#""metadata": null"#));
         let busy: OperationsByStatus = metadata(response);
-        let unfinished = busy.unfinished();
-        assert_eq!(unfinished.len(), 4, "{unfinished:?}");
-        assert!(unfinished.iter().any(|op| op.is_pending_create()));
+        let kept = busy.for_snapshot();
+        // The 4 unfinished ones, and the 2 creates that had finished (Incus lists and counts
+        // them for 5 s); the finished migration is dropped.
+        assert_eq!(kept.len(), 6, "{kept:?}");
+        let pending: Vec<&str> = kept
+            .iter()
+            .filter(|op| op.is_pending_create())
+            .map(|op| op.location.as_str())
+            .collect();
+        assert_eq!(pending, ["m1"]);
+        let counted: Vec<(&str, &str)> = kept
+            .iter()
+            .filter(|op| op.counts_as_pending_create())
+            .map(|op| (op.location.as_str(), op.updated_at.as_str()))
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                ("m1", "2026-11-29T14:02:18.434695005Z"),
+                ("m2", "2026-11-29T14:02:17.93633167Z"),
+                ("m3", "2026-11-29T14:02:18.276370642Z"),
+            ]
+        );
     }
 
     #[test]
@@ -79,7 +99,7 @@ mod tests {
         assert!(response.contains(r#""resources": {"#) && response.contains(r#""cluster": null"#));
         let operations: OperationsByStatus = metadata(response);
         let token = operations
-            .unfinished()
+            .for_snapshot()
             .into_iter()
             .find(|op| op.class == "token" && op.description == "Executing operation")
             .expect("the join token is listed");
@@ -143,6 +163,6 @@ mod tests {
             json!({"running": null, "pending": [{"resources": null, "metadata": null}]}),
         )
         .unwrap();
-        assert_eq!(operations.unfinished().len(), 1);
+        assert_eq!(operations.for_snapshot().len(), 1);
     }
 }

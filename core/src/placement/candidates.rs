@@ -160,11 +160,13 @@ pub fn candidates_by_load(
     query: &CandidateQuery,
     instances_on: impl Fn(&str) -> usize,
 ) -> Candidates {
+    // Incus orders by `GetInstancesCount(member, pending)`: creations under way and those
+    // finished within 5 s (`Operation::counts_as_pending_create`).
     let mut pending: BTreeMap<&str, usize> = BTreeMap::new();
     for operation in snapshot
         .operations
         .iter()
-        .filter(|operation| operation.is_pending_create())
+        .filter(|operation| operation.counts_as_pending_create())
     {
         *pending.entry(operation.location.as_str()).or_default() += 1;
     }
@@ -191,6 +193,7 @@ pub fn candidates_by_load(
 mod tests {
     use super::*;
     use crate::demo::demo_snapshot;
+    use crate::model::Operation;
 
     fn reasons(candidates: &Candidates) -> BTreeMap<&str, String> {
         candidates
@@ -275,6 +278,35 @@ mod tests {
             .map(|m| load.get(m.as_str()).copied().unwrap_or(0))
             .collect();
         assert!(counts.windows(2).all(|pair| pair[0] <= pair[1]), "{counts:?}");
+    }
+
+    /// Incus orders by `GetInstancesCount(member, pending)`, which counts a create for 5 s after
+    /// it finished (issue 20): the least loaded member falls behind the next once the creates
+    /// it just finished are counted again.
+    #[test]
+    fn creates_that_just_finished_count_in_the_order() {
+        let mut snapshot = demo_snapshot();
+        let before = candidates(&snapshot, &CandidateQuery::default()).members;
+        let (first, second) = (before[0].clone(), before[1].clone());
+        let load = |snapshot: &Snapshot, member: &str| {
+            snapshot.instance_counts().get(member).copied().unwrap_or(0)
+                + snapshot
+                    .operations
+                    .iter()
+                    .filter(|operation| operation.location == member)
+                    .count()
+        };
+        let behind = load(&snapshot, &second) - load(&snapshot, &first) + 1;
+        let finished = Operation {
+            description: "Creating instance".into(),
+            status: "Success".into(),
+            location: first.clone(),
+            ..Operation::default()
+        };
+        snapshot.operations.extend(std::iter::repeat_n(finished, behind));
+        let after = candidates(&snapshot, &CandidateQuery::default()).members;
+        assert_eq!(after[0], second);
+        assert!(after.iter().position(|m| *m == first) > Some(0), "{after:?}");
     }
 
     #[test]

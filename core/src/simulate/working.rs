@@ -7,7 +7,7 @@
 //! 20,000-instance snapshot per simulation would cost more than the simulation.
 
 use crate::engine::{Checkpoint, PreparedCluster};
-use crate::model::{Instance, MemberStatus};
+use crate::model::{Instance, MemberStatus, Operation};
 use crate::Snapshot;
 
 pub(super) struct Working<'w> {
@@ -17,6 +17,8 @@ pub(super) struct Working<'w> {
     checkpoint: Checkpoint,
     /// Instances in the snapshot before the simulation; later ones were added by it.
     instances: usize,
+    /// Operations in the snapshot before the simulation; later ones were added by it.
+    operations: usize,
     /// What the simulation replaced in the snapshot, oldest first.
     undo: Vec<Undo>,
 }
@@ -32,6 +34,7 @@ impl<'w> Working<'w> {
         Working {
             checkpoint: cluster.checkpoint(),
             instances: snapshot.instances.len(),
+            operations: snapshot.operations.len(),
             snapshot,
             cluster,
             undo: Vec::new(),
@@ -54,9 +57,15 @@ impl<'w> Working<'w> {
             .position(|i| i.project == project && i.name == name)
     }
 
+    /// A created instance, and its finished create operation, which Incus keeps counting as
+    /// pending for 5 s (`Operation::counts_as_pending_create`): a sequence's operations are
+    /// taken to follow each other within that.
     pub fn add_instance(&mut self, instance: Instance) {
         let index = self.snapshot.instances.len();
         self.cluster.set_instance(index, &instance);
+        self.cluster
+            .add_finished_create(&instance.project, &instance.location);
+        self.snapshot.operations.push(finished_create(&instance));
         self.snapshot.instances.push(instance);
     }
 
@@ -91,6 +100,24 @@ impl Drop for Working<'_> {
             }
         }
         self.snapshot.instances.truncate(self.instances);
+        self.snapshot.operations.truncate(self.operations);
         self.cluster.rollback(self.checkpoint);
+    }
+}
+
+/// The operation Incus records for a create that succeeded, as `GET /1.0/operations` lists it.
+fn finished_create(instance: &Instance) -> Operation {
+    let url = match instance.project.as_str() {
+        "default" => format!("/1.0/instances/{}", instance.name),
+        project => format!("/1.0/instances/{}?project={project}", instance.name),
+    };
+    Operation {
+        class: "task".into(),
+        description: "Creating instance".into(),
+        status: "Success".into(),
+        status_code: 200,
+        location: instance.location.clone(),
+        resources: [("instances".to_owned(), vec![url])].into_iter().collect(),
+        ..Operation::default()
     }
 }

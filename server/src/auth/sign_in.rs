@@ -43,6 +43,31 @@ impl Auth {
         password: &str,
         address: Option<&str>,
     ) -> Result<NewSession, AuthError> {
+        let signed_in = self.try_sign_in(username, password, address).await;
+        let refused = match &signed_in {
+            Err(AuthError::BadCredentials) => Some("bad_credentials"),
+            Err(AuthError::RateLimited { .. }) => Some("rate_limited"),
+            Err(AuthError::Busy { .. }) => Some("busy"),
+            Err(AuthError::UnusableUsername) => Some("unusable_username"),
+            // The store failed: an error of the server's, not a refusal.
+            _ => None,
+        };
+        if let Some(reason) = refused {
+            crate::metrics::metrics()
+                .login_failures
+                .with_label_values(&[reason])
+                .inc();
+        }
+        signed_in
+    }
+
+    /// [`Auth::sign_in`], uncounted.
+    async fn try_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        address: Option<&str>,
+    ) -> Result<NewSession, AuthError> {
         // Before anything else: such a name is never stored, logged or looked up.
         if !is_valid_username(username) {
             return Err(AuthError::UnusableUsername);

@@ -244,6 +244,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// How many connections the store's pool holds, how many of those are idle, and its maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub size: u32,
+    pub idle: u32,
+    pub max_connections: u32,
+}
+
 /// A handle to the store; cheap to clone (a connection pool, a shared snapshot cache, and the
 /// secret key that seals connections' client keys when the process was given one).
 #[derive(Debug, Clone)]
@@ -321,6 +329,15 @@ impl Store {
     }
 
     /// A cheap query that proves the database answers.
+    /// The connection pool's use now (for `berth_db_pool_*`).
+    pub fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max_connections: self.pool.options().get_max_connections(),
+        }
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -157,6 +157,15 @@ impl Executor {
         }
         let outcome = self.run_leased(id).await;
         self.running.lock().expect("not poisoned").remove(&id);
+        // `Done` is counted where the plan's end was written (`finish`, `supersede`).
+        let unfinished = match &outcome {
+            Err(_) => Some("interrupted"),
+            Ok(RunEnd::LeaseLost) => Some("lease_lost"),
+            Ok(RunEnd::Done | RunEnd::HeldElsewhere) => None,
+        };
+        if let Some(outcome) = unfinished {
+            count_execution(outcome);
+        }
         self.note_interruption(id, &outcome).await;
         outcome
     }
@@ -192,7 +201,7 @@ impl Executor {
     /// Supersedes the executing plan with the reason (unless it left `executing` meanwhile).
     async fn supersede(&self, id: i64, reason: &str) -> Result<RunEnd, AppError> {
         let entry = self.entry(id, AuditKind::PlanSuperseded, json!({ "reason": reason }));
-        supersede(
+        let superseded = supersede(
             self.auth.store(),
             id,
             PlanState::Executing,
@@ -201,6 +210,9 @@ impl Executor {
             &entry,
         )
         .await?;
+        if superseded {
+            count_execution("superseded");
+        }
         Ok(RunEnd::Done)
     }
 
@@ -226,10 +238,14 @@ impl Executor {
             ..PlanWrite::default()
         };
         // Lost: the plan left `executing` meanwhile (cancelled): nothing to finish.
-        self.auth
+        let written = self
+            .auth
             .store()
             .write_plan(&write, &self.entry(id, AuditKind::PlanFinished, detail))
             .await?;
+        if written.is_some() {
+            count_execution(if failed { "failed" } else { "succeeded" });
+        }
         Ok(RunEnd::Done)
     }
 
@@ -238,6 +254,22 @@ impl Executor {
         let plan = plans::load(self.auth.store(), id).await?;
         Ok((plan.state == PlanState::Executing).then_some(plan))
     }
+}
+
+/// A run of a plan that ended in this process, in `berth_plan_executions_total`.
+fn count_execution(outcome: &str) {
+    crate::metrics::metrics()
+        .plan_executions
+        .with_label_values(&[outcome])
+        .inc();
+}
+
+/// A move that ended, in `berth_plan_moves_total`.
+fn count_move(outcome: &str) {
+    crate::metrics::metrics()
+        .plan_moves
+        .with_label_values(&[outcome])
+        .inc();
 }
 
 #[cfg(test)]

@@ -91,8 +91,12 @@ impl Executor {
         };
         let instance = format!("{}/{}", row.project, row.name);
         let detail = json!({ "move": row.position, "instance": instance, "reason": reason });
-        self.advance_while_executing(id, step, AuditKind::MoveSkipped, detail)
-            .await?;
+        if self
+            .advance_while_executing(id, step, AuditKind::MoveSkipped, detail)
+            .await?
+        {
+            super::count_move("skipped");
+        }
         Ok(())
     }
 
@@ -260,6 +264,7 @@ impl Executor {
         instance: &str,
         result: Result<(), String>,
     ) -> Result<(), Stop> {
+        let outcome = if result.is_ok() { "succeeded" } else { "failed" };
         let (event, kind, detail) = match result {
             Ok(()) => (
                 MoveEvent::Succeed,
@@ -282,7 +287,9 @@ impl Executor {
             },
         };
         let entry = self.entry(id, kind, detail);
-        advance_move(self.auth.store(), id, step, None, None, self.now(), &entry).await?;
+        if advance_move(self.auth.store(), id, step, None, None, self.now(), &entry).await? {
+            super::count_move(outcome);
+        }
         Ok(())
     }
 }

@@ -5,7 +5,8 @@
 //!    lists; a route without a rule is refused, never let through),
 //! 2. establishes who is asking: `Authorization: Bearer` (an API token) or the session cookie,
 //! 3. refuses, per the rule and `berth_core::access`: no identity → 401 (pages: a redirect to
-//!    `/login?next=…`), a role that may not take the route's action → 403,
+//!    `/login?next=…`), a role that may not take the route's action → 403; a route for an
+//!    admin's API token only (`/metrics`) → 401 for anything else,
 //! 4. refuses cross-site writes: an unsafe method with a foreign `Origin` → 403; a write
 //!    authenticated by the cookie also needs the session's CSRF token, in `X-CSRF-Token` (or, for
 //!    a form posted without JavaScript, its `csrf_token` field) and a same-origin `Origin`,
@@ -31,7 +32,7 @@ use axum::routing::{on, MethodFilter, MethodRouter};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use berth_app::backend::Caller;
 use berth_app::error::BerthError;
-use berth_core::access::Action;
+use berth_core::access::{Action, Role};
 
 use super::client_address::client_address;
 use super::{AppState, WebConfig};
@@ -61,6 +62,10 @@ pub enum Access {
     Public,
     /// A signed-in user whose role may take the action.
     Signed(Action),
+    /// An admin's API token (`GET /metrics` for a scraper); anything else, a session cookie
+    /// included, is 401: a scraper holds a token, and a browser page has no use for the
+    /// metrics, so a session never reads them.
+    AdminToken,
 }
 
 /// How a route answers a refusal: a browser navigating to a page is sent to the login page;
@@ -160,8 +165,11 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/get_scriptlet", Access::Signed(Action::Read)),
     ("/api/save_revision", Access::Signed(Action::EditScriptlets)),
     ("/api/scriptlet_diff", Access::Signed(Action::Read)),
+    // The picker is on the new-scriptlet page, which only authors open.
+    ("/api/scriptlet_templates", Access::Signed(Action::EditScriptlets)),
     ("/api/sandbox_setup", Access::Signed(Action::Read)),
     ("/api/sandbox_run", Access::Signed(Action::RunSandbox)),
+    ("/api/matrix_run", Access::Signed(Action::RunSandbox)),
     ("/api/impact_setup", Access::Signed(Action::Read)),
     ("/api/completion_schema", Access::Signed(Action::Read)),
     ("/api/list_snapshots", Access::Signed(Action::Read)),
@@ -319,6 +327,15 @@ async fn admit(guard: &Guard, request: Request, next: Next, nonce: &str) -> (Res
                 client_address(peer.ip(), request.headers(), &guard.web.trusted_proxies).to_string()
             });
 
+    if access == Access::AdminToken {
+        let admin_token = identity.principal.as_ref().is_some_and(|principal| {
+            principal.role == Role::Admin && matches!(principal.credential, Credential::Token { .. })
+        });
+        if !admin_token {
+            let message = "this needs an admin's API token: `Authorization: Bearer TOKEN`";
+            return (unauthenticated(surface, &request, Some(message)), stale_cookie);
+        }
+    }
     if let Access::Signed(action) = access {
         match &identity.principal {
             None => {

@@ -1,7 +1,9 @@
-//! The axum router: Leptos pages and server functions, `/api/v1`, `/healthz`, static assets,
-//! all behind the guard of `access.rs`.
+//! The axum router: Leptos pages and server functions, `/api/v1`, `/healthz`, `/readyz`,
+//! `/metrics`, static assets, all behind the guard of `access.rs`, every request counted by
+//! `crate::metrics::track_request` under its route template.
 //!
 //! - `access.rs`: the locked door (who is asking, which role may use which route, CSRF, CSP).
+//! - `health.rs`: `/healthz`, `/readyz`, `/metrics` (and the router of `--metrics-listen`).
 //! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
 //!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events),
@@ -22,6 +24,7 @@ mod client_address;
 mod connections;
 mod decisions;
 mod extract;
+pub mod health;
 mod impact;
 mod plans;
 mod scriptlets;
@@ -34,7 +37,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::services::plans::PlanContext;
-use axum::extract::{FromRef, State};
+use axum::extract::FromRef;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::Router;
 use berth_app::backend::SharedBackend;
@@ -49,7 +52,6 @@ use tower_http::trace::TraceLayer;
 use self::access::{AccessTable, Endpoint, Guard, Surface};
 use crate::auth::Auth;
 use crate::db::Store;
-use crate::error::AppError;
 use crate::sandbox::Sandbox;
 
 /// Everything a request may need. Handlers ask for parts through `FromRef`.
@@ -115,12 +117,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             router
         })
     };
-    let health = routes_of(vec![Endpoint::api(
-        Method::GET,
-        "/healthz",
-        access::Access::Public,
-        healthz,
-    )]);
+    let health = routes_of(health::endpoints());
     let api = routes_of(
         [
             session::endpoints(),
@@ -140,6 +137,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     let long_running = routes_of(
         [
             simulations::endpoints(),
+            scriptlets::long_running_endpoints(),
             connections::capture_endpoints(),
             plans::long_running_endpoints(),
             impact::long_running_endpoints(),
@@ -221,6 +219,8 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         .merge(streams.layer(axum::middleware::from_fn(body_limit::limit_body)))
         // After every route is in: the guard wraps each of them and the fallback.
         .layer(axum::middleware::from_fn_with_state(guard.clone(), access::guard))
+        // Outside the guard: its refusals are counted too.
+        .layer(axum::middleware::from_fn(crate::metrics::track_request))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -256,10 +256,4 @@ fn provide_request_nonce() {
     if let Some(access::CspNonce(nonce)) = nonce {
         provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
-}
-
-/// Liveness and readiness: answers 200 only when the database answers.
-async fn healthz(State(store): State<Store>) -> Result<&'static str, AppError> {
-    store.ping().await?;
-    Ok("ok\n")
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/scriptlets`: stored scriptlets and their revisions; checking a scriptlet as Incus
-//! would, evaluating one placement call against a stored snapshot, and the completion schema.
+//! would, evaluating one placement call against a stored snapshot, its reason × version matrix
+//! on a stored snapshot, and the completion schema.
 //! Scriptlets run in the sandbox, never here. Running a scriptlet is the author's sandbox
 //! right, saving one the author's edit right; reading is anyone's.
 
@@ -24,6 +25,7 @@ use crate::error::AppError;
 use crate::params::incus_version;
 use crate::sandbox::protocol::EvaluateReply;
 use crate::sandbox::{JobSnapshot, Sandbox};
+use crate::services::matrix::{self, MatrixRequest};
 use crate::services::scriptlets;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -60,6 +62,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             scriptlet_schema,
         ),
     ]
+}
+
+/// Routes that may run for the whole simulation budget: the long-running group's timeout.
+pub fn long_running_endpoints() -> Vec<Endpoint> {
+    vec![Endpoint::api(
+        Method::POST,
+        "/api/v1/scriptlets/matrix",
+        Access::Signed(Action::RunSandbox),
+        scriptlet_matrix,
+    )]
 }
 
 async fn list_scriptlets(State(store): State<Store>) -> Result<Json<Vec<ScriptletSummary>>, AppError> {
@@ -248,6 +260,17 @@ async fn evaluate_scriptlet(
         serde_json::to_value(EvaluateScriptletResponse::from(reply)).expect("an evaluation serializes");
     berth_core::redact::redact_json(&mut answer, &stored.secrets);
     Ok(Json(answer))
+}
+
+/// The reason × version matrix: `{"snapshot_id", "source"} | {"snapshot_id", "scriptlet",
+/// "revision"?}` with `"versions"?` and `"instances"?`; the matrix as `berth check --matrix
+/// --json` prints it, redacted.
+async fn scriptlet_matrix(
+    State(sandbox): State<Arc<Sandbox>>,
+    State(store): State<Store>,
+    ApiJson(body): ApiJson<MatrixRequest>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    Ok(Json(matrix::run(&store, &sandbox, &body).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,8 +3,9 @@
 //!
 //! The `starlark` crate bounds steps, heap and call depth, but checks them between operations:
 //! one native operation (`'x' * 2000000000`, even folded at compile time) can allocate without
-//! bound and an allocation failure aborts the process. So each worker runs with an address-space
-//! limit (`RLIMIT_AS`) and a CPU-time limit (`RLIMIT_CPU`); the pool kills a worker that overruns
+//! bound and an allocation failure aborts the process. So each worker runs with a limit on the
+//! memory its data takes (`RLIMIT_DATA`: heap and stacks, not code or reservations; see
+//! `worker::limit_memory`) and a CPU-time limit (`RLIMIT_CPU`); the pool kills a worker that overruns
 //! the wall-time limit, reads how a worker died ("exceeded its memory limit", "… time limit"),
 //! and starts a fresh one. The server only ever sees a reply or a clear error.
 //!

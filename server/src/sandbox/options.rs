@@ -13,7 +13,8 @@ pub struct SandboxArgs {
     #[arg(long, env = "BERTH_SCRIPTLET_TIME_LIMIT_MS", default_value_t = 2000)]
     pub scriptlet_time_limit_ms: u64,
 
-    /// Memory (address space) of a scriptlet worker process.
+    /// Memory a scriptlet worker process's data may take (its heap and stacks: `RLIMIT_DATA`;
+    /// code and reserved address space are not counted).
     #[arg(long, env = "BERTH_SCRIPTLET_MEMORY_MB", default_value_t = 1024)]
     pub scriptlet_memory_mb: u64,
 

@@ -16,6 +16,7 @@ use berth_core::engine::{
     CheckReport, Diagnostic, ErrorKind, Evaluation, IncusVersion, Limits, PlacementRequest,
 };
 use berth_core::impact::{Scenario, ShardImpact};
+use berth_core::matrix::{PlannedSimulation, SimulationRun};
 use berth_core::simulate::{Mode, Operation};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -23,8 +24,10 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::confinement::{Confinement, ConfinementReport};
 use super::protocol::{
-    EvaluateJob, EvaluateReply, ImpactJob, Job, ProbeJob, ProbeReport, Reply, RevisionError, SimulateJob,
+    EvaluateJob, EvaluateReply, ImpactJob, Job, MatrixJob, ProbeJob, ProbeReport, Reply, RevisionError,
+    SimulateJob,
 };
+use crate::metrics::{metrics, Raised};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -89,10 +92,14 @@ impl<'a> JobSnapshot<'a> {
 
 pub struct Sandbox {
     config: SandboxConfig,
+    /// The pool's name in the metrics' `pool` label (`authors`, `plans`).
+    name: &'static str,
     idle: Mutex<Vec<Worker>>,
     permits: Semaphore,
     /// The first worker's confinement (every worker of a process gets the same).
     confinement: OnceLock<ConfinementReport>,
+    /// When workers last answered a readiness probe, and whether they did ([`Sandbox::answers`]).
+    last_answer: Mutex<Option<(Instant, bool)>>,
 }
 
 struct Worker {
@@ -112,13 +119,25 @@ enum Outcome {
 }
 
 impl Sandbox {
+    /// A pool named `authors` in the metrics.
     pub fn new(config: SandboxConfig) -> Sandbox {
+        Sandbox::named(config, "authors")
+    }
+
+    /// A pool with its name in the metrics' `pool` label.
+    pub fn named(config: SandboxConfig, name: &'static str) -> Sandbox {
         let permits = Semaphore::new(config.workers.max(1));
+        metrics()
+            .sandbox_workers_max
+            .with_label_values(&[name])
+            .set(i64::try_from(config.workers.max(1)).unwrap_or(i64::MAX));
         Sandbox {
             config,
+            name,
             idle: Mutex::new(Vec::new()),
             permits,
             confinement: OnceLock::new(),
+            last_answer: Mutex::new(None),
         }
     }
 
@@ -147,6 +166,35 @@ impl Sandbox {
             .get()
             .cloned()
             .expect("a worker that started reported its confinement"))
+    }
+
+    /// Whether this pool's workers answer, for `/readyz`: a pool whose every worker runs a job
+    /// answers (each job is bounded by its hard limit); otherwise an idle worker (or one
+    /// started and kept for the next job, never one per probe) checks an empty scriptlet
+    /// within [`READY_LIMIT`]. One probe at a time, its answer reused for [`READY_REUSE`]: a
+    /// client asking `/readyz` in a loop costs at most one small job per interval.
+    pub async fn answers(&self) -> bool {
+        let mut last = self.last_answer.lock().await;
+        if let Some((at, answered)) = *last {
+            if at.elapsed() < READY_REUSE {
+                return answered;
+            }
+        }
+        let answered = self.available_workers() == 0 || {
+            let job = Job::Check {
+                source: String::new(),
+                incus_version: IncusVersion::default().to_string(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+            };
+            let probe = self.run(None, self.call_limit(), |_| job.clone());
+            matches!(
+                tokio::time::timeout(READY_LIMIT, probe).await,
+                Ok(Ok(Outcome::Reply(Reply::Checked(_))))
+            )
+        };
+        *last = Some((Instant::now(), answered));
+        answered
     }
 
     /// Runs [`Job::Probe`] in a worker of this pool: what a scriptlet that escaped the engine
@@ -289,6 +337,44 @@ impl Sandbox {
         }
     }
 
+    /// Runs one simulation of a reason × version matrix in a worker, its calls classified there.
+    /// The matrix has one budget, the simulation budget, started at `started`: each simulation
+    /// has what is left of it when a worker takes it up. A worker that dies (its memory or CPU
+    /// limit) or overruns the budget answers with the cell cut short, saying why.
+    pub async fn matrix_simulation(
+        &self,
+        snapshot: JobSnapshot<'_>,
+        source: &str,
+        simulation: &PlannedSimulation,
+        started: Instant,
+    ) -> Result<SimulationRun, SandboxError> {
+        let budget = self.config.simulation_budget;
+        let job = |with_snapshot: bool| {
+            Job::Matrix(Box::new(MatrixJob {
+                snapshot_hash: snapshot.hash.to_owned(),
+                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                source: source.to_owned(),
+                simulation: simulation.clone(),
+                limits: self.config.limits,
+                time_limit_ms: self.config.time_limit.as_millis() as u64,
+                budget_ms: budget.as_millis() as u64,
+                spent_ms: started.elapsed().as_millis() as u64,
+            }))
+        };
+        let limit = HardLimit {
+            wall: budget.saturating_sub(started.elapsed()) + self.config.time_limit + SIMULATION_MARGIN,
+            error: Diagnostic::error(
+                ErrorKind::Timeout,
+                format!("the matrix exceeded its budget of {} s", budget.as_secs_f64()),
+            ),
+        };
+        match self.run(Some(snapshot.hash), limit, job).await? {
+            Outcome::Reply(Reply::MatrixRun(run)) => Ok(*run),
+            Outcome::Reply(other) => Err(unexpected(other)),
+            Outcome::Died(error) => Ok(SimulationRun::cut_short(simulation, error.message)),
+        }
+    }
+
     /// How long a simulation job may take before its worker is killed. The worker stops a
     /// simulation itself once the budget is spent (after the call under way, itself bounded by
     /// `time_limit`); the margin covers reading and preparing the snapshot.
@@ -326,11 +412,20 @@ impl Sandbox {
         limit: HardLimit,
         make: impl Fn(bool) -> Job,
     ) -> Result<Outcome, SandboxError> {
+        let metrics = metrics();
+        let queued = Raised::new(metrics.sandbox_queue_depth.with_label_values(&[self.name]));
+        let waiting = Instant::now();
         let _permit = self
             .permits
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        drop(queued);
+        metrics
+            .sandbox_queue_wait
+            .with_label_values(&[self.name])
+            .observe(waiting.elapsed().as_secs_f64());
+        let _busy = Raised::new(metrics.sandbox_workers_busy.with_label_values(&[self.name]));
         let idle = self.idle.lock().await.pop();
         let mut worker = match idle {
             Some(worker) => worker,
@@ -338,23 +433,52 @@ impl Sandbox {
         };
         let started = Instant::now();
         let mut sent_snapshot = snapshot_hash.is_some_and(|hash| !worker.snapshots.contains(hash));
-        let mut outcome = self.exchange(&mut worker, &make(sent_snapshot), &limit).await?;
-        if matches!(outcome, Outcome::Reply(Reply::NeedSnapshot)) {
+        let job = make(sent_snapshot);
+        let kind = job.kind();
+        let mut outcome = self.exchange(&mut worker, &job, &limit).await;
+        drop(job);
+        if matches!(outcome, Ok(Outcome::Reply(Reply::NeedSnapshot))) {
             // The worker dropped it from its cache.
             sent_snapshot = true;
-            outcome = self.exchange(&mut worker, &make(true), &limit).await?;
+            outcome = self.exchange(&mut worker, &make(true), &limit).await;
         }
         worker.busy += started.elapsed();
+        let label = match &outcome {
+            Ok(Outcome::Reply(_)) => "reply",
+            Ok(Outcome::Died(_)) => "died",
+            Err(_) => "error",
+        };
+        metrics
+            .sandbox_job_duration
+            .with_label_values(&[self.name, kind, label])
+            .observe(started.elapsed().as_secs_f64());
         if sent_snapshot {
             // The job's copies of the snapshot's JSON are gone now.
             super::release_free_memory();
         }
-        if let Outcome::Reply(_) = outcome {
-            worker.snapshots.extend(snapshot_hash.map(str::to_owned));
-            // Retire a worker well before its lifetime CPU limit could strike mid-job.
-            if worker.busy < Duration::from_secs(self.cpu_seconds() / 2) {
-                self.idle.lock().await.push(worker);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // The worker is dropped (killed) with the job that confused it.
+                metrics
+                    .sandbox_worker_restarts
+                    .with_label_values(&[self.name, "error"])
+                    .inc();
+                return Err(error);
             }
+        };
+        let kept = matches!(outcome, Outcome::Reply(_))
+            // Retire a worker well before its lifetime CPU limit could strike mid-job.
+            && worker.busy < Duration::from_secs(self.cpu_seconds() / 2);
+        if kept {
+            worker.snapshots.extend(snapshot_hash.map(str::to_owned));
+            self.idle.lock().await.push(worker);
+        } else {
+            let reason = if label == "died" { "died" } else { "retired" };
+            metrics
+                .sandbox_worker_restarts
+                .with_label_values(&[self.name, reason])
+                .inc();
         }
         Ok(outcome)
     }
@@ -389,6 +513,10 @@ impl Sandbox {
                 program: self.config.program.display().to_string(),
                 source,
             })?;
+        metrics()
+            .sandbox_worker_starts
+            .with_label_values(&[self.name])
+            .inc();
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
         let mut worker = Worker {
@@ -501,6 +629,12 @@ struct HardLimit {
 
 /// Beyond a simulation's budget and one call: time to read and prepare the snapshot.
 const SIMULATION_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long a readiness probe waits for a worker's answer (starting one included).
+const READY_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long a readiness probe's answer is reused.
+const READY_REUSE: Duration = Duration::from_secs(2);
 
 /// How long a new worker may take to confine itself and say so (milliseconds on an idle
 /// machine; a loaded one may be slow to start a process).

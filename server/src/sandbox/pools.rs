@@ -23,8 +23,8 @@ impl SandboxPools {
             ..config.clone()
         };
         SandboxPools {
-            authors: Arc::new(Sandbox::new(config)),
-            plans: Arc::new(Sandbox::new(plans)),
+            authors: Arc::new(Sandbox::named(config, "authors")),
+            plans: Arc::new(Sandbox::named(plans, "plans")),
         }
     }
 

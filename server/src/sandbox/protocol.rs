@@ -25,10 +25,27 @@ pub enum Job {
     /// Replay one shard of an impact replay under two revisions; the snapshot travels once per
     /// worker, as for `Evaluate`.
     Impact(Box<ImpactJob>),
+    /// Run one simulation of a reason × version matrix and classify its calls; the snapshot
+    /// travels once per worker, as for `Evaluate`.
+    Matrix(Box<MatrixJob>),
     /// Try, from inside the confined worker, what a scriptlet that escaped the engine would:
     /// read a file, connect to an address, start a program. Only the confinement tests send it
     /// (`server/tests/confinement.rs`); it reports outcomes, never what it read.
     Probe(ProbeJob),
+}
+
+impl Job {
+    /// The job's kind, as the metrics' `job` label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Check { .. } => "check",
+            Job::Evaluate(_) => "evaluate",
+            Job::Simulate(_) => "simulate",
+            Job::Impact(_) => "impact",
+            Job::Matrix(_) => "matrix",
+            Job::Probe(_) => "probe",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +105,21 @@ pub struct RevisionError {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatrixJob {
+    pub snapshot_hash: String,
+    pub snapshot: Option<String>,
+    pub source: String,
+    pub simulation: berth_core::matrix::PlannedSimulation,
+    pub limits: Limits,
+    /// Wall time of the compilation and of each placement call.
+    pub time_limit_ms: u64,
+    /// Wall time of the whole matrix, checked before each call.
+    pub budget_ms: u64,
+    /// How much of it was spent when a worker took the job up.
+    pub spent_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimulateJob {
     /// Like [`EvaluateJob::snapshot_hash`]: the worker keeps the snapshot and its prepared
     /// cluster, and each simulation starts from a copy.
@@ -126,6 +158,8 @@ pub enum Reply {
     Simulated(Result<serde_json::Value, Diagnostic>),
     /// One shard replayed, or the revision that did not compile.
     Replayed(Result<Box<berth_core::impact::ShardImpact>, Box<RevisionError>>),
+    /// One simulation of a matrix, its calls classified.
+    MatrixRun(Box<berth_core::matrix::SimulationRun>),
     /// The worker does not have the snapshot: send the job again with it.
     NeedSnapshot,
     /// The job itself was malformed (not the scriptlet); as a worker's first line: the worker

@@ -16,7 +16,9 @@ use berth_core::simulate::{Deadlines, Simulator};
 use berth_core::Snapshot;
 
 use super::confinement::{self, Confinement, Layer};
-use super::protocol::{EvaluateJob, EvaluateReply, ImpactJob, Job, Reply, RevisionError, SimulateJob};
+use super::protocol::{
+    EvaluateJob, EvaluateReply, ImpactJob, Job, MatrixJob, Reply, RevisionError, SimulateJob,
+};
 
 /// How many prepared snapshots a worker keeps.
 const SNAPSHOT_CACHE: usize = 4;
@@ -79,9 +81,7 @@ impl PreparedSnapshots {
 
 /// Runs the worker loop on stdin/stdout until stdin closes.
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    rlimit::Resource::AS
-        .set(args.memory_bytes, args.memory_bytes)
-        .context("cannot limit the worker's memory")?;
+    limit_memory(args.memory_bytes)?;
     rlimit::Resource::CPU
         .set(args.cpu_seconds, args.cpu_seconds)
         .context("cannot limit the worker's CPU time")?;
@@ -111,6 +111,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
                     Job::Check { .. } => false,
                     Job::Evaluate(job) => job.snapshot.is_some(),
                     Job::Simulate(_) => true,
+                    Job::Matrix(job) => job.snapshot.is_some(),
                     Job::Impact(job) => job.snapshot.is_some(),
                     Job::Probe(_) => false,
                 };
@@ -126,6 +127,34 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Limits the memory the worker's data may take to `memory_bytes`: `RLIMIT_DATA`, which since
+/// Linux 4.7 counts every private writable mapping (the heap, each allocator arena as far as it
+/// is in use, large allocations, the threads' stacks) and nothing else. So a scriptlet is
+/// accepted or refused for what it makes the engine use, and not for what the machine maps
+/// besides: an address-space limit (`RLIMIT_AS`) also counted the program's code, its
+/// libraries and the 64 MiB glibc reserves (as `PROT_NONE`) for each thread's arena, which
+/// differ between builds and machines, and refused the 200,000-term line Incus accepts (its
+/// compile thread's stack alone is 492 MiB) on one machine and not another. The stack a deep
+/// scriptlet's compile thread is given is counted whole: it is reserved for the scriptlet, and
+/// the engine touches nearly all of it.
+///
+/// A kernel booted with `ignore_rlimit_data` only warns about `RLIMIT_DATA`, so the address
+/// space keeps a limit of its own as a backstop: the data limit plus room for what holds no
+/// data (code, libraries, reservations), well above what any build maps.
+fn limit_memory(memory_bytes: u64) -> anyhow::Result<()> {
+    rlimit::Resource::DATA
+        .set(memory_bytes, memory_bytes)
+        .context("cannot limit the worker's memory")?;
+    let backstop = memory_bytes.saturating_add(ADDRESS_SPACE_ALLOWANCE);
+    rlimit::Resource::AS
+        .set(backstop, backstop)
+        .context("cannot limit the worker's address space")?;
+    Ok(())
+}
+
+/// Address space that holds no scriptlet data: code, libraries, the allocator's reservations.
+const ADDRESS_SPACE_ALLOWANCE: u64 = 1 << 30;
 
 /// Writes one reply line.
 fn send(stdout: &mut impl Write, reply: &Reply) -> anyhow::Result<()> {
@@ -152,6 +181,7 @@ fn handle(job: Job, snapshots: &mut PreparedSnapshots, scriptlets: &mut Compiled
         }
         Job::Evaluate(job) => evaluate(*job, snapshots),
         Job::Simulate(job) => simulate(*job, snapshots),
+        Job::Matrix(job) => matrix(*job, snapshots),
         Job::Impact(job) => impact(*job, snapshots, scriptlets),
         Job::Probe(job) => Reply::Probed(super::probe::probe(&job)),
     }
@@ -252,6 +282,32 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
     Reply::Simulated(Ok(
         serde_json::to_value(&simulation).expect("a simulation serializes")
     ))
+}
+
+/// One simulation of a matrix on the cached snapshot and prepared cluster (changed in place and
+/// put back), compiled and classified by `berth_core::matrix::run_simulation`.
+fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
+    // The budget is the whole matrix's: its clock started before this job did.
+    let now = Instant::now();
+    let clock = WallClock {
+        per_call: Duration::from_millis(job.time_limit_ms),
+        budget: Duration::from_millis(job.budget_ms),
+        started: now
+            .checked_sub(Duration::from_millis(job.spent_ms))
+            .unwrap_or(now),
+    };
+    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+        Ok(prepared) => prepared,
+        Err(reply) => return reply,
+    };
+    Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation(
+        &job.simulation,
+        &job.source,
+        &job.limits,
+        &clock,
+        &mut prepared.snapshot,
+        &mut prepared.cluster,
+    )))
 }
 
 fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut CompiledScriptlets) -> Reply {

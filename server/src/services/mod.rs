@@ -9,6 +9,7 @@ mod cluster;
 pub mod connections;
 pub mod decisions;
 pub mod impact;
+pub mod matrix;
 pub mod plans;
 pub(crate) mod rollouts;
 pub mod sandbox;
@@ -19,9 +20,9 @@ use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
     AuditEntryView, AuditPage, AuditQuery, ClusterView, ConnectionView, CreatedToken, DecisionQuery,
-    DecisionsPageData, DiffView, ImpactSetup, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup,
-    PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TokenView, UserView,
+    DecisionsPageData, DiffView, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan,
+    PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 use std::sync::Arc;
 
@@ -183,12 +184,20 @@ impl Backend for Services {
         Ok(scriptlets::diff(&self.store, id, from, to).await?)
     }
 
+    async fn scriptlet_templates(&self) -> Result<Vec<TemplateView>, BerthError> {
+        Ok(scriptlets::templates())
+    }
+
     async fn sandbox_setup(&self, snapshot_id: Option<i64>) -> Result<SandboxSetup, BerthError> {
         Ok(sandbox::setup(&self.store, snapshot_id).await?)
     }
 
     async fn sandbox_run(&self, source: String, scenario: Scenario) -> Result<SandboxRun, BerthError> {
         Ok(sandbox::run(&self.store, &self.sandbox, &source, &scenario).await?)
+    }
+
+    async fn matrix_run(&self, source: String, query: MatrixQuery) -> Result<MatrixView, BerthError> {
+        Ok(matrix::run_for_page(&self.store, &self.sandbox, source, &query).await?)
     }
 
     async fn impact_setup(&self) -> Result<ImpactSetup, BerthError> {

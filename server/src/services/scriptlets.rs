@@ -8,7 +8,10 @@
 
 use std::time::Duration;
 
-use berth_app::types::{DiffLine, DiffView, RevisionText, RevisionView, ScriptletSummary, ScriptletView};
+use berth_app::types::{
+    DiffLine, DiffView, RevisionText, RevisionView, ScriptletSummary, ScriptletView, TemplateView,
+};
+use berth_core::templates::TEMPLATES;
 use serde_json::json;
 
 use crate::audit::{Actor, AuditKind};
@@ -72,6 +75,19 @@ pub async fn list(store: &Store) -> Result<Vec<ScriptletSummary>, AppError> {
         .into_iter()
         .map(summary_of)
         .collect())
+}
+
+/// The template library (`berth_core::templates`), as the new-scriptlet picker lists it.
+pub fn templates() -> Vec<TemplateView> {
+    TEMPLATES
+        .iter()
+        .map(|template| TemplateView {
+            name: template.name.to_owned(),
+            title: template.title().to_owned(),
+            summary: template.summary.to_owned(),
+            source: template.source.to_owned(),
+        })
+        .collect()
 }
 
 /// A new scriptlet with `source` as its first revision.

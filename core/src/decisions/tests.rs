@@ -139,7 +139,7 @@ fn each_placement_carries_its_own_scriptlet_lines_in_order() {
         // The scriptlet logs its request first, then warns with the instance's name (the
         // events of one millisecond arrive in any order: their nanoseconds put them back).
         assert!(
-            decision.logs[0].starts_with(&format!("info EXP reason=")),
+            decision.logs[0].starts_with("info EXP reason="),
             "{:?}",
             decision.logs
         );

@@ -66,8 +66,11 @@ pub struct DecisionLog {
     /// This process, as lease holder.
     holder: String,
     /// The listeners running here, each with the switch that stops it.
-    running: Mutex<HashMap<String, (watch::Sender<Stop>, tokio::task::JoinHandle<()>)>>,
+    running: Mutex<HashMap<String, Running>>,
 }
+
+/// A listener running here: the switch that stops it, and its task.
+type Running = (watch::Sender<Stop>, tokio::task::JoinHandle<()>);
 
 impl DecisionLog {
     pub fn new(auth: Auth, sandbox: Arc<Sandbox>, options: DecisionArgs) -> Arc<DecisionLog> {

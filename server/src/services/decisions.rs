@@ -206,13 +206,13 @@ pub async fn views(store: &Store, rows: &[DecisionRow]) -> Result<Vec<LoggedDeci
     for row in rows {
         let revision = match (row.revision_scriptlet, row.revision) {
             (Some(scriptlet), Some(number)) => {
-                if !names.contains_key(&scriptlet) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(scriptlet) {
                     let name = store
                         .scriptlet(scriptlet)
                         .await?
                         .map(|s| s.name)
                         .unwrap_or_default();
-                    names.insert(scriptlet, name);
+                    slot.insert(name);
                 }
                 Some(RevisionRef {
                     scriptlet,

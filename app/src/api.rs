@@ -10,9 +10,7 @@ use leptos::server_fn::codec::{GetUrl, Json};
 use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
-    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary,
-    PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
     SnapshotSummary, TemplateView, TokenView, UserView, Viewer,
 };
 
@@ -302,6 +300,7 @@ pub async fn add_connection(
             server_cert: Some(server_cert),
             server_ca: Some(server_ca),
             server_fingerprint: Some(server_fingerprint),
+            decision_log: false,
         };
         crate::backend::backend()?
             .add_connection(&caller, connection)
@@ -469,6 +468,24 @@ pub async fn skip_plan_move(id: i64, position: usize, reason: String) -> Result<
         let caller = crate::backend::signed_in()?;
         crate::backend::backend()?
             .skip_move(&caller, id, position, reason)
+            .await
+    })
+    .await
+}
+
+/// The Decisions page's data for its filters: a page of decisions, the agreement, the gaps.
+#[server(input = GetUrl, endpoint = "decisions_page")]
+pub async fn get_decisions_page(query: DecisionQuery) -> Result<DecisionsPageData, BerthError> {
+    crate::backend::answered(async move { crate::backend::backend()?.decisions_page(query).await }).await
+}
+
+/// Turns a connection's decision log on or off (admins).
+#[server(endpoint = "set_decision_log", client = CsrfClient)]
+pub async fn set_decision_log(connection: String, on: bool) -> Result<ConnectionView, BerthError> {
+    crate::backend::answered(async move {
+        let caller = crate::backend::signed_in()?;
+        crate::backend::backend()?
+            .set_decision_log(&caller, connection, on)
             .await
     })
     .await

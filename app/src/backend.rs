@@ -12,9 +12,7 @@ use leptos::prelude::use_context;
 
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
-    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction,
-    PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
     ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 
@@ -123,6 +121,16 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_connection(&self, caller: &Caller, name: String) -> Result<(), BerthError>;
     /// Captures the cluster behind a connection now and stores the snapshot.
     async fn capture(&self, caller: &Caller, connection: String) -> Result<SnapshotSummary, BerthError>;
+    /// Turns a connection's decision log on or off (admins; audited).
+    async fn set_decision_log(
+        &self,
+        caller: &Caller,
+        connection: String,
+        on: bool,
+    ) -> Result<ConnectionView, BerthError>;
+
+    /// The Decisions page: a page of decisions, the agreement, the gaps, the connections.
+    async fn decisions_page(&self, query: DecisionQuery) -> Result<DecisionsPageData, BerthError>;
 
     async fn list_plans(&self) -> Result<Vec<PlanSummary>, BerthError>;
     async fn plan(&self, id: i64) -> Result<PlanView, BerthError>;

@@ -34,6 +34,7 @@ use crate::components::nav::NavShell;
 use crate::error::BerthError;
 use crate::pages::audit::AuditPage;
 use crate::pages::cluster::ClusterPage;
+use crate::pages::decisions::DecisionsPage;
 use crate::pages::impact::ImpactPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFoundPage;
@@ -105,6 +106,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/plans/new") view=NewPlanPage ssr=SsrMode::Async/>
                     <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
                     <Route path=path!("/impact") view=ImpactPage ssr=SsrMode::Async/>
+                    <Route path=path!("/decisions") view=DecisionsPage ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

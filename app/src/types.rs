@@ -1,7 +1,15 @@
 //! The wire types pages display, named for what they show. The server builds them from the
-//! domain (`server/src/services/`); the UI never sees `berth-core` types.
+//! domain (`server/src/services/`); the UI never sees `berth-core` types. A feature's own
+//! types live in a module of their own (`decisions`).
 
 use serde::{Deserialize, Serialize};
+
+mod decisions;
+
+pub use decisions::{
+    AgreementView, DecisionList, DecisionQuery, DecisionsPageData, GapView, LoggedDecision, PredictedView,
+    RevisionRef,
+};
 
 /// One stored snapshot, as listed in the snapshot history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +257,9 @@ pub struct ConnectionView {
     pub trust: String,
     pub created_by: String,
     pub created_at: String,
+    /// Whether the decision log listens to its cluster.
+    #[serde(default)]
+    pub decision_log: bool,
 }
 
 /// A new connection, as an admin enters it. PEM texts, not file names: the server keeps them
@@ -263,6 +274,9 @@ pub struct NewConnection {
     pub server_cert: Option<String>,
     pub server_ca: Option<String>,
     pub server_fingerprint: Option<String>,
+    /// Turn the decision log on at once.
+    #[serde(default)]
+    pub decision_log: bool,
 }
 
 impl std::fmt::Debug for NewConnection {
@@ -275,6 +289,7 @@ impl std::fmt::Debug for NewConnection {
             .field("server_cert", &self.server_cert.as_ref().map(|_| "[certificate]"))
             .field("server_ca", &self.server_ca.as_ref().map(|_| "[certificate]"))
             .field("server_fingerprint", &self.server_fingerprint)
+            .field("decision_log", &self.decision_log)
             .finish()
     }
 }

@@ -22,6 +22,7 @@
 //! - [`coverage`]: line and branch coverage of a scriptlet, merged, as a percentage and lcov.
 //! - [`fuzz`]: the coverage-guided fuzzer: placement calls decoded from bytes, mutated,
 //!   steered by coverage, failures shrunk to golden cases; deterministic for a seed.
+//! - [`decisions`]: the decision log: placements the cluster really made, read from its events.
 //! - [`matrix`]: the reason × version matrix: every situation that calls a scriptlet, on every
 //!   version asked for, with what the scriptlet does with each call, and the lints drawn from it.
 //! - [`templates`]: the library of starting scriptlets (`templates/`), with their golden cases.
@@ -32,6 +33,7 @@
 pub mod access;
 pub mod cases;
 pub mod coverage;
+pub mod decisions;
 pub mod demo;
 pub mod engine;
 pub mod fuzz;

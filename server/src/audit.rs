@@ -37,6 +37,8 @@ pub enum AuditKind {
     ConnectionKeySealed,
     /// Every connection's client key sealed again under a new secret key file.
     ConnectionsRekeyed,
+    /// A connection's decision log turned on or off.
+    ConnectionDecisionLog,
     /// The whole store copied into another database (`berth store copy`), recorded in both.
     StoreCopied,
     // A plan's life (subject `plan:ID`) and its moves' (subject `plan:ID`, the move in the
@@ -65,7 +67,7 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 42] = [
+    pub const ALL: [AuditKind; 43] = [
         AuditKind::Login,
         AuditKind::LoginFailed,
         AuditKind::LoginRateLimited,
@@ -87,6 +89,7 @@ impl AuditKind {
         AuditKind::ConnectionDeleted,
         AuditKind::ConnectionKeySealed,
         AuditKind::ConnectionsRekeyed,
+        AuditKind::ConnectionDecisionLog,
         AuditKind::StoreCopied,
         AuditKind::PlanCreated,
         AuditKind::PlanEdited,
@@ -133,6 +136,7 @@ impl AuditKind {
             AuditKind::ConnectionDeleted => "connection.deleted",
             AuditKind::ConnectionKeySealed => "connection.key_sealed",
             AuditKind::ConnectionsRekeyed => "connection.rekeyed",
+            AuditKind::ConnectionDecisionLog => "connection.decision_log",
             AuditKind::StoreCopied => "store.copied",
             AuditKind::PlanCreated => "plan.created",
             AuditKind::PlanEdited => "plan.edited",

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::check::CheckArgs;
 use crate::connection_cli::ConnectionCommand;
 use crate::fuzz_cli::FuzzArgs;
+use crate::decisions_cli::DecisionsCommand;
 use crate::impact_cli::ImpactArgs;
 use crate::plan_cli::PlanCommand;
 use crate::sandbox::worker::WorkerArgs;
@@ -57,6 +58,12 @@ pub enum Command {
     Connection {
         #[command(subcommand)]
         command: ConnectionCommand,
+    },
+    /// The decision log: the placements the cluster made, beside Berth's predictions: list,
+    /// tail, replay against another revision.
+    Decisions {
+        #[command(subcommand)]
+        command: DecisionsCommand,
     },
     /// Migration plans: create, preview, submit, approve, execute, status, reverse, list.
     Plan {
@@ -111,6 +118,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 .enable_all()
                 .build()?;
             runtime.block_on(crate::connection_cli::run(command))
+        }
+        // Several threads: a replay's simulations come back from the workers side by side.
+        Command::Decisions { command } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(crate::decisions_cli::run(command))
         }
         // Several threads: the executor's lease heartbeat runs beside the moves.
         Command::Plan { command } => {
@@ -230,6 +242,10 @@ mod tests {
             vec!["berth", "user", "set-role", "alice", "viewer"],
             vec!["berth", "connection", "list"],
             vec!["berth", "connection", "rekey"],
+            vec!["berth", "connection", "set", "lab", "--decision-log", "on"],
+            vec!["berth", "decisions", "list", "--connection", "lab"],
+            vec!["berth", "decisions", "tail"],
+            vec!["berth", "decisions", "replay", "--revision", "4/3"],
         ] {
             let mut with_dir = command.clone();
             with_dir.extend(["--data-dir", "/tmp/elsewhere"]);

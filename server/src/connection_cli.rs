@@ -1,4 +1,4 @@
-//! `berth connection add|list|remove|rekey`: the clusters Berth captures from (and, with plans,
+//! `berth connection add|list|set|remove|rekey`: the clusters Berth captures from (and, with plans,
 //! moves instances in), configured on the server's machine. The authority is access to the data
 //! directory and the secret key file; every change is in the audit log, marked as made on the
 //! command line. Exit codes: 0 done, 1 refused (a name taken, an incomplete HTTPS connection,
@@ -31,11 +31,24 @@ pub enum ConnectionCommand {
         name: String,
         #[command(flatten)]
         connection: ConnectionArgs,
+        /// Record every placement the cluster makes from now on (the decision log): `berth
+        /// serve` listens to its events.
+        #[arg(long)]
+        decision_log: bool,
         #[command(flatten)]
         store: KeyedStoreArgs,
     },
-    /// List connections: name, remote, credential, trust.
+    /// List connections: name, remote, credential, trust (and `decision log` when it is on).
     List {
+        #[command(flatten)]
+        store: KeyedStoreArgs,
+    },
+    /// Change a connection: turn its decision log on or off.
+    Set {
+        name: String,
+        /// `on`: `berth serve` records every placement the cluster makes; `off`: it stops.
+        #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+        decision_log: String,
         #[command(flatten)]
         store: KeyedStoreArgs,
     },
@@ -102,6 +115,7 @@ impl ConnectionArgs {
             server_cert: read(&self.server_cert)?,
             server_ca: read(&self.server_ca)?,
             server_fingerprint: self.server_fingerprint.clone(),
+            decision_log: false,
         })
     }
 }
@@ -148,6 +162,7 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<u8> {
     let keyed = match &command {
         ConnectionCommand::Add { store, .. }
         | ConnectionCommand::List { store }
+        | ConnectionCommand::Set { store, .. }
         | ConnectionCommand::Remove { store, .. }
         | ConnectionCommand::Rekey { store, .. } => store.clone(),
     };
@@ -181,20 +196,52 @@ pub async fn run(command: ConnectionCommand) -> anyhow::Result<u8> {
     let auth = Auth::new(store.clone(), Clock::system(), AuthConfig::default());
     let actor = Actor::command_line();
     let outcome = match command {
-        ConnectionCommand::Add { name, connection, .. } => {
-            let new = connection.read(&name)?;
+        ConnectionCommand::Add {
+            name,
+            connection,
+            decision_log,
+            ..
+        } => {
+            let mut new = connection.read(&name)?;
+            new.decision_log = decision_log;
             connections::add(&auth, &actor, &new).await.map(|added| {
-                println!("added {} ({}, {})", added.name, added.credential, added.trust);
+                let log = if added.decision_log {
+                    ", decision log on"
+                } else {
+                    ""
+                };
+                println!(
+                    "added {} ({}, {}{log})",
+                    added.name, added.credential, added.trust
+                );
             })
         }
         ConnectionCommand::List { .. } => connections::list(&store).await.map(|list| {
             for connection in list {
+                // The decision log's column only when it is on: the four columns stay as
+                // scripts read them.
+                let log = if connection.decision_log {
+                    "\tdecision log"
+                } else {
+                    ""
+                };
                 println!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}{log}",
                     connection.name, connection.remote, connection.credential, connection.trust
                 );
             }
         }),
+        ConnectionCommand::Set {
+            name, decision_log, ..
+        } => {
+            let on = decision_log == "on";
+            connections::set_decision_log(&auth, &actor, &name, on)
+                .await
+                .map(|changed| {
+                    let state = if changed.decision_log { "on" } else { "off" };
+                    println!("{}: decision log {state}", changed.name);
+                })
+        }
         ConnectionCommand::Remove { name, .. } => connections::delete(&auth, &actor, &name)
             .await
             .map(|()| println!("removed {name}")),

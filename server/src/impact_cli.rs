@@ -78,10 +78,30 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         }
         Err(error) => return Err(error.into()),
     };
-    if args.json {
-        let mut json = JsonImpact::of(&impact);
-        json.coverage = coverage.as_ref().filter(|_| args.coverage.coverage);
-        println!("{}", serde_json::to_string_pretty(&json)?);
+    let json_coverage = coverage.as_ref().filter(|_| args.coverage.coverage);
+    print_with(&impact, args.json, json_coverage)?;
+    if let Some(coverage) = &coverage {
+        args.coverage
+            .report(coverage, &args.to.display().to_string(), args.json)?;
+    }
+    Ok(0)
+}
+
+/// The replay on stdout: one line per changed decision and the summary, or `--json`.
+pub(crate) fn print(impact: &Impact, json: bool) -> anyhow::Result<()> {
+    print_with(impact, json, None)
+}
+
+/// [`print`], the JSON carrying the lines the replay ran when they were asked for.
+fn print_with(
+    impact: &Impact,
+    json: bool,
+    coverage: Option<&berth_core::coverage::Coverage>,
+) -> anyhow::Result<()> {
+    if json {
+        let mut document = JsonImpact::of(impact);
+        document.coverage = coverage;
+        println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
         for changed in &impact.changed {
             println!("{}", line(changed));
@@ -91,11 +111,7 @@ pub async fn impact(args: ImpactArgs) -> anyhow::Result<u8> {
         }
         println!("{}", impact.summary());
     }
-    if let Some(coverage) = &coverage {
-        args.coverage
-            .report(coverage, &args.to.display().to_string(), args.json)?;
-    }
-    Ok(0)
+    Ok(())
 }
 
 /// A revision's text: the file, or the snapshot's scriptlet for `live` (empty when it has none:
@@ -112,7 +128,7 @@ fn revision(path: &Path, snapshot: &Snapshot) -> anyhow::Result<String> {
 }
 
 /// `PROJECT/NAME (on M): A → B  [candidates before: …; after: …]`.
-fn line(changed: &ChangedDecision) -> String {
+pub(crate) fn line(changed: &ChangedDecision) -> String {
     let candidates = if changed.from.candidates == changed.to.candidates {
         format!("candidates: {}", changed.from.candidates.join(", "))
     } else {
@@ -133,7 +149,7 @@ fn line(changed: &ChangedDecision) -> String {
 
 /// `--json`: the replay and its summary line.
 #[derive(serde::Serialize)]
-struct JsonImpact<'a> {
+pub(crate) struct JsonImpact<'a> {
     #[serde(flatten)]
     impact: &'a Impact,
     summary: String,
@@ -142,7 +158,7 @@ struct JsonImpact<'a> {
 }
 
 impl<'a> JsonImpact<'a> {
-    fn of(impact: &'a Impact) -> JsonImpact<'a> {
+    pub(crate) fn of(impact: &'a Impact) -> JsonImpact<'a> {
         JsonImpact {
             impact,
             summary: impact.summary(),

@@ -28,6 +28,9 @@
 //!   staleness), below both [`services::plans`] (the review and the views) and [`executor`]
 //!   (carrying plans out on the cluster, one lease-holding process per plan); [`plan_cli`]:
 //!   `berth plan …`.
+//! - [`decisions`]: the decision log: one listener per connection across replicas records
+//!   the placements the cluster makes, with gaps, reconciliation and predictions;
+//!   [`decisions_cli`]: `berth decisions list|tail|replay`.
 //! - [`tls`]: Berth's own HTTPS (`--tls-cert`); [`clock`]: the time, movable in tests.
 //! - [`site`]: finding the built web assets.
 //! - [`error`]: `AppError`, the one error type of request handling, and its HTTP mapping;
@@ -47,6 +50,8 @@ pub mod connection_cli;
 pub mod coverage_cli;
 pub mod cpu;
 pub mod db;
+pub mod decisions;
+pub mod decisions_cli;
 pub mod demo;
 pub mod error;
 pub mod executor;

@@ -18,6 +18,7 @@ use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::connection_cli::open_secret_key;
 use crate::db::{Store, StoreArgs};
+use crate::decisions::{DecisionArgs, DecisionLog};
 use crate::http::streams::OpenStreams;
 use crate::http::{router, AppState, WebConfig};
 use crate::sandbox::{PlanSandboxArgs, SandboxArgs, SandboxPools, SimulationArgs};
@@ -104,6 +105,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub approvals: crate::plan_cli::PlanApprovals,
+
+    #[command(flatten)]
+    pub decisions: DecisionArgs,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -173,6 +177,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let plans = services.plan_context().clone();
     // Plans left executing (a restart, a replica that died) are taken up again.
     let executor_poller = services.executor().spawn_poller();
+    // Each connection with the decision log on gets one listener across the replicas.
+    let decision_log = DecisionLog::new(auth.clone(), pools.authors.clone(), args.decisions.clone());
+    let decision_supervisor = decision_log.spawn();
     let backend: SharedBackend = Arc::new(services);
     let app = router(AppState {
         leptos_options,
@@ -211,9 +218,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     executor_poller.abort();
+    decision_supervisor.abort();
     if let Some(metrics_server) = metrics_server {
         metrics_server.abort();
     }
+    // Each listener records that it stopped: the next start knows where its gap begins.
+    decision_log.shutdown().await;
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())

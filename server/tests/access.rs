@@ -17,11 +17,43 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", "999999").replace("{name}", "nobody")
 }
 
-/// A request on `rule` as `client`: writes carry an empty JSON object.
+/// A request on `rule` as `client`: writes carry an empty JSON object. An event stream that
+/// opens is answered with its status alone (its body never ends).
 async fn call(app: &TestApp, rule: &RouteRule, client: &Client) -> TestResponse {
     let body = (!rule.method.is_safe()).then(|| serde_json::json!({}));
-    app.send_as(client, rule.method.clone(), &concrete(&rule.path), body)
-        .await
+    let uri = concrete(&rule.path);
+    if rule.path.ends_with("/events") {
+        let response = app
+            .open(
+                app.request(client, rule.method.clone(), &uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let streaming = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| value == "text/event-stream");
+        if streaming {
+            return TestResponse {
+                status: response.status(),
+                headers: response.headers().clone(),
+                body: String::new(),
+            };
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        return TestResponse {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+    }
+    app.send_as(client, rule.method.clone(), &uri, body).await
 }
 
 fn refused(response: &TestResponse) -> bool {

@@ -121,7 +121,8 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
         text(&copy.stdout),
         "users\t1\nsessions\t1\napi_tokens\t1\nlogin_limits\t2\nsnapshots\t1\nscriptlets\t0\n\
          scriptlet_revisions\t0\nconnections\t0\naudit_log\t4\nleases\t0\nplans\t0\nplan_moves\t0\n\
-         plan_approvals\t0\nplan_contributors\t0\nplan_comments\t0\nplan_rollouts\t0\n"
+         plan_approvals\t0\nplan_contributors\t0\nplan_comments\t0\nplan_rollouts\t0\n\
+         decisions\t0\ndecision_gaps\t0\ndecision_listeners\t0\nconnection_captures\t0\n"
     );
     let again = berth(&["store", "copy", "--from", &sqlite, "--to", &postgres.text], "");
     assert!(!again.status.success(), "a non-empty destination is refused");

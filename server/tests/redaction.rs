@@ -112,6 +112,90 @@ fn assert_clean(what: &str, body: &str) {
     }
 }
 
+/// A value only a new instance's own configuration holds (its create's request): not in the
+/// snapshot, scrubbed from the decisions all the same.
+const NEW_INSTANCE_SECRET: (&str, &str) = ("environment.NEW_SECRET", "planted-new-instance-secret-5eed");
+
+/// The decision log of a connection `lab` to the planted cluster: a capture (the planted
+/// snapshot) and two placements whose scriptlet printed secret values, one of an instance with
+/// a secret of its own, one predicted with an error quoting a value.
+async fn plant_decisions(app: &TestApp, instance: &berth_core::model::Instance) {
+    use berth_server::db::{ConnectionRecord, NewDecision, PredictionWrite};
+    support::logs::secret(NEW_INSTANCE_SECRET.1);
+    let store = &app.store;
+    let record = ConnectionRecord {
+        name: "lab".into(),
+        remote: "unix:///var/lib/incus/unix.socket".into(),
+        client_cert: None,
+        client_key: None,
+        server_cert: None,
+        server_ca: None,
+        server_fingerprint: None,
+        created_by: "root".into(),
+        created_at: 1,
+        decision_log: 1,
+    };
+    let added = app.auth.audit().entry(
+        &berth_server::audit::Actor::command_line(),
+        berth_server::audit::AuditKind::ConnectionAdded,
+        Some("lab"),
+        json!({}),
+    );
+    store.insert_connection(&record, &added).await.unwrap();
+    store.record_capture("lab", 1, 1, 2).await.unwrap();
+    let printed = json!([
+        {"level": "info", "message": format!("request {{\"environment.DB_PASSWORD\": \"{}\"}}", value_of("environment.DB_PASSWORD"))},
+        {"level": "warn", "message": format!("the token is {}", value_of("user.api_token"))},
+        {"level": "error", "message": format!("new instance's {}", NEW_INSTANCE_SECRET.1)},
+    ]);
+    let mut create = berth_core::simulate::CreateOperation {
+        project: instance.project.clone(),
+        name: "dl-new".into(),
+        architecture: "x86_64".into(),
+        ..Default::default()
+    };
+    create
+        .config
+        .insert(NEW_INSTANCE_SECRET.0.into(), NEW_INSTANCE_SECRET.1.into());
+    create.config.insert(
+        "environment.DB_PASSWORD".into(),
+        value_of("environment.DB_PASSWORD").into(),
+    );
+    let decision = |name: &str, at: i64| NewDecision {
+        connection: "lab".into(),
+        at,
+        operation: "instance-created".into(),
+        reason: "new".into(),
+        project: instance.project.clone(),
+        instance: name.into(),
+        member: Some(instance.location.clone()),
+        from_project: None,
+        from_member: None,
+        runs_on: Some(instance.location.clone()),
+        logs: printed.to_string(),
+        seen_later: false,
+        gap_id: None,
+        revision: None,
+        request: Some(serde_json::to_string(&create).unwrap()),
+        unpredictable: None,
+    };
+    let ids = store
+        .insert_decisions(&[decision("dl-new", 10), decision("dl-other", 20)], 30)
+        .await
+        .unwrap();
+    let row = store.decision(ids[1]).await.unwrap().unwrap();
+    let refused = PredictionWrite {
+        snapshot_id: Some(1),
+        error: Some(format!("scriptlet refused: {}", value_of("user.deploy_key"))),
+        agrees: Some(false),
+        ..PredictionWrite::default()
+    };
+    assert!(store
+        .record_prediction(row.id, row.updated_at, &refused, 40)
+        .await
+        .unwrap());
+}
+
 struct Planted {
     app: TestApp,
     /// Project, name and member of the instance holding the secrets, and another project to
@@ -159,6 +243,7 @@ async fn planted_app() -> Planted {
             .unwrap();
     }
     let instance = &snapshot.instances[planted_instance(&snapshot)];
+    plant_decisions(&app, instance).await;
     let other_project = "web".to_owned();
     Planted {
         other_project,
@@ -184,8 +269,9 @@ impl Planted {
         let mut uris: Vec<String> = route_rules(&self.app.state)
             .into_iter()
             .filter(|rule| rule.method == Method::GET)
-            // The impact stream needs its link (below); a page needs no parameters.
-            .filter(|rule| rule.path != "/api/v1/impact/events")
+            // The impact stream needs its link (below); a page needs no parameters. The
+            // decisions' tail never ends: `decisions_show_no_secret_…` reads it.
+            .filter(|rule| rule.path != "/api/v1/impact/events" && rule.path != "/api/v1/decisions/events")
             .map(|rule| {
                 let uri = rule
                     .path
@@ -220,6 +306,9 @@ impl Planted {
             format!("/impact?snapshot={snapshot}&scriptlet={scriptlet}&from=1&to=2"),
             format!("/api/v1/impact/events?snapshot={snapshot}&scriptlet={scriptlet}&from=1&to=2"),
             format!("/api/v1/scriptlets/{scriptlet}/revisions/2?download=true"),
+            "/decisions?connection=lab".into(),
+            "/api/v1/decisions?connection=lab".into(),
+            "/api/decisions_page?query[connection]=lab".into(),
         ]);
         uris
     }
@@ -535,4 +624,84 @@ async fn exports(app: &TestApp) -> Vec<berth_server::db::AuditEntry> {
         })
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn decisions_show_no_secret_a_scriptlet_printed_or_an_instance_holds() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+
+    let planted = planted_app().await;
+    let clean = |what: &str, text: &str| {
+        assert_clean(what, text);
+        assert!(
+            !text.contains(NEW_INSTANCE_SECRET.1),
+            "{what} shows the new instance's secret: {text}"
+        );
+    };
+    for role in Role::ALL {
+        let client = planted.client(role).await;
+        let listed = planted
+            .app
+            .send_as(&client, Method::GET, "/api/v1/decisions?connection=lab", None)
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        clean(&format!("the decisions as {role}"), &listed.body);
+        // The check bites: the scriptlet's lines are there, their values replaced.
+        assert!(listed.body.contains("the token is [redacted"), "{}", listed.body);
+        assert!(
+            listed.body.contains("new instance's [redacted"),
+            "{}",
+            listed.body
+        );
+        // The way into the sandbox carries the request: its config redacted by key.
+        let sandbox = planted
+            .app
+            .send_as(&client, Method::GET, "/api/v1/decisions/1/sandbox", None)
+            .await;
+        assert_eq!(sandbox.status, StatusCode::SEE_OTHER, "{}", sandbox.body);
+        let location = sandbox.headers["location"].to_str().unwrap();
+        let decoded: String = url::form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+            .map(|(key, value)| format!("{key}={value}&"))
+            .collect();
+        clean(&format!("the sandbox link as {role}"), &decoded);
+        assert!(
+            decoded.contains("\"environment.DB_PASSWORD\":\"[redacted"),
+            "{decoded}"
+        );
+    }
+    // The live tail sends a decision changed after it opened, scrubbed as the list is.
+    let viewer = planted.client(Role::Viewer).await;
+    let request = planted
+        .app
+        .request(&viewer, Method::GET, "/api/v1/decisions/events?connection=lab")
+        .body(Body::empty())
+        .unwrap();
+    let mut body = planted.app.open(request).await.into_body();
+    let row = planted.app.store.decision(1).await.unwrap().unwrap();
+    let write = berth_server::db::PredictionWrite {
+        snapshot_id: Some(1),
+        member: row.member.clone(),
+        agrees: Some(true),
+        ..Default::default()
+    };
+    planted
+        .app
+        .store
+        .record_prediction(1, row.updated_at, &write, 50)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while !text.contains("event: decision") || !text.contains("\n\n") {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame())
+            .await
+            .expect("an event")
+            .unwrap()
+            .unwrap();
+        if let Some(bytes) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(bytes));
+        }
+    }
+    clean("the live tail", &text);
+    assert!(text.contains("the token is [redacted"), "{text}");
 }

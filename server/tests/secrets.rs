@@ -400,6 +400,7 @@ async fn a_key_an_older_berth_stored_in_the_clear_is_sealed_at_start(backend: Ba
         server_fingerprint: Some("ab".repeat(32)),
         created_by: "root".into(),
         created_at: 1,
+        decision_log: 0,
     };
     let added = berth_server::db::NewAuditEntry {
         at: 1,

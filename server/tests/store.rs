@@ -9,8 +9,8 @@ use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;
 use berth_server::db::{
     known_schema_version, Admission, ApprovalLost, AttemptLimit, AttemptScope, AuditFilter, ClientKeyChange,
-    ConnectionRecord, MoveChange, NewAuditEntry, NewSessionRow, PlanWrite, PreviewWrite, RolloutStart,
-    StateChange, Store, StoreError, UserChange, UserUpdate, DATABASE_FILE,
+    ConnectionRecord, MoveChange, NewAuditEntry, NewDecision, NewGap, NewSessionRow, PlanWrite, PreviewWrite,
+    RolloutStart, StateChange, Store, StoreError, UserChange, UserUpdate, DATABASE_FILE,
 };
 use support::database::{Backend, TestDatabase};
 
@@ -1046,6 +1046,7 @@ async fn connections_and_snapshot_deletion(database: TestDatabase) {
         server_fingerprint: Some("ab".repeat(32)),
         created_by: "root".into(),
         created_at: 5,
+        decision_log: 0,
     };
     let (added, deleted) = (
         entry("connection.added", "prod"),
@@ -1113,6 +1114,7 @@ async fn client_keys_are_replaced_all_or_none(database: TestDatabase) {
             server_fingerprint: Some("ab".repeat(32)),
             created_by: "root".into(),
             created_at: 5,
+            decision_log: 0,
         };
         assert!(store
             .insert_connection(&record, &entry("connection.added", name))
@@ -1250,9 +1252,34 @@ async fn populate(store: &Store) {
                 server_fingerprint: None,
                 created_by: "dave".into(),
                 created_at: 17,
+                decision_log: 1,
             },
             &entry("connection.added", "lab"),
         )
+        .await
+        .unwrap();
+    // The decision log of `lab`: a capture, its listener, the cluster's scriptlet kept (a
+    // scriptlet of Berth's, a revision and its entry), a placement and a gap.
+    store.record_capture("lab", 1, 18, 19).await.unwrap();
+    store.start_listening("lab", "replica-a", 20).await.unwrap();
+    store
+        .keep_live_revision("lab", "lab (live, decision log)", "# live ✓", 21, |_, _, _| {
+            entry("scriptlet.created", "lab (live, decision log)")
+        })
+        .await
+        .unwrap();
+    store
+        .insert_decisions(&[decision("lab", 22, "ünïcode-1", Some("m1"))], 23)
+        .await
+        .unwrap();
+    store
+        .open_gap(&NewGap {
+            connection: "lab".into(),
+            member: None,
+            reason: "restart".into(),
+            detail: "Berth was stopped with the log on".into(),
+            started_at: 24,
+        })
         .await
         .unwrap();
     store
@@ -1361,6 +1388,28 @@ async fn populate(store: &Store) {
         .unwrap();
 }
 
+/// A placement of `connection`'s cluster, as the listener records one.
+fn decision(connection: &str, at: i64, instance: &str, member: Option<&str>) -> NewDecision {
+    NewDecision {
+        connection: connection.into(),
+        at,
+        operation: "instance-created".into(),
+        reason: "new".into(),
+        project: "default".into(),
+        instance: instance.into(),
+        member: member.map(str::to_owned),
+        from_project: None,
+        from_member: None,
+        runs_on: Some("m1".into()),
+        logs: r#"[{"level":"info","message":"placed ✓"}]"#.into(),
+        seen_later: false,
+        gap_id: None,
+        revision: Some((2, 1)),
+        request: None,
+        unpredictable: None,
+    }
+}
+
 /// The rows without the audit entries of copies (a copy adds one to its destination).
 fn without_copies(
     mut tables: Vec<(&'static str, Vec<Vec<berth_server::db::copy::Cell>>)>,
@@ -1407,17 +1456,21 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
             "api_tokens=2",
             "login_limits=1",
             "snapshots=1",
-            "scriptlets=1",
-            "scriptlet_revisions=3",
+            "scriptlets=2",
+            "scriptlet_revisions=4",
             "connections=1",
-            "audit_log=19",
+            "audit_log=20",
             "leases=1",
             "plans=2",
             "plan_moves=1",
             "plan_approvals=1",
             "plan_contributors=3",
             "plan_comments=1",
-            "plan_rollouts=1"
+            "plan_rollouts=1",
+            "decisions=1",
+            "decision_gaps=1",
+            "decision_listeners=1",
+            "connection_captures=1"
         ]
     );
     let target = postgres.open().await;
@@ -1446,8 +1499,8 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     );
     let detail: serde_json::Value = serde_json::from_str(&copies[1].detail).unwrap();
     assert_eq!(
-        detail["rows"]["audit_log"], 20,
-        "the 19 populated and the first copy's: {detail}"
+        detail["rows"]["audit_log"], 21,
+        "the 20 populated and the first copy's: {detail}"
     );
     assert_eq!(detail["rows"]["connections"], 1, "{detail}");
     assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));

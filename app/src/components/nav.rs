@@ -73,6 +73,9 @@ fn Sections(viewer: Viewer) -> impl IntoView {
             <li>
                 <A href="/plans" attr:class="nav-link" attr:data-test="nav-plans">"Plans"</A>
             </li>
+            <li>
+                <A href="/decisions" attr:class="nav-link" attr:data-test="nav-decisions">"Decisions"</A>
+            </li>
             {admin_links}
         </ul>
         <div class="user-menu" data-test="user-menu">

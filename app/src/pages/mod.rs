@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod cluster;
+pub mod decisions;
 pub mod impact;
 pub mod login;
 pub mod not_found;

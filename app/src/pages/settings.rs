@@ -12,7 +12,7 @@ use leptos_meta::Title;
 
 use crate::api::{
     list_connections, list_tokens, list_users, AddConnection, AddUser, ChangePassword, ChangeUser,
-    CreateToken, DeleteConnection, RevokeToken, RevokeUserToken,
+    CreateToken, DeleteConnection, RevokeToken, RevokeUserToken, SetDecisionLog,
 };
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::{hydration_flag, outcome};
@@ -283,8 +283,9 @@ fn UserTokens(
 pub fn ConnectionsPage() -> impl IntoView {
     let add = ServerAction::<AddConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
+    let log = ServerAction::<SetDecisionLog>::new();
     let connections = Resource::new(
-        move || (add.version().get(), delete.version().get()),
+        move || (add.version().get(), delete.version().get(), log.version().get()),
         |_| list_connections(),
     );
     let hydrated = hydration_flag();
@@ -299,11 +300,12 @@ pub fn ConnectionsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="loading">"Loading connections…"</p> }>
                 <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
                     {move || Suspend::new(async move {
-                        connections.await.map(|list| view! { <ConnectionTable list delete/> })
+                        connections.await.map(|list| view! { <ConnectionTable list delete log/> })
                     })}
                 </ErrorBoundary>
             </Suspense>
             {outcome(delete, "Connection deleted.")}
+            {outcome(log, "Decision log changed.")}
             <h2>"Add a connection"</h2>
             <ActionForm action=add attr:class="form">
                 <CsrfField/>
@@ -328,21 +330,38 @@ pub fn ConnectionsPage() -> impl IntoView {
 }
 
 #[component]
-fn ConnectionTable(list: Vec<ConnectionView>, delete: ServerAction<DeleteConnection>) -> impl IntoView {
+fn ConnectionTable(
+    list: Vec<ConnectionView>,
+    delete: ServerAction<DeleteConnection>,
+    log: ServerAction<SetDecisionLog>,
+) -> impl IntoView {
     if list.is_empty() {
         return view! { <p class="empty" data-test="no-connections">"No connection yet."</p> }.into_any();
     }
     view! {
         <table class="table" data-test="connection-table">
-            <thead><tr><th>"Name"</th><th>"Remote"</th><th>"Credential"</th><th>"Trust"</th><th>"Added"</th><th><span class="visually-hidden">"Delete"</span></th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"Remote"</th><th>"Credential"</th><th>"Trust"</th><th>"Added"</th><th>"Decision log"</th><th><span class="visually-hidden">"Delete"</span></th></tr></thead>
             <tbody>
-                {list.into_iter().map(|connection| view! {
-                    <tr data-test="connection-row">
+                {list.into_iter().map(|connection| {
+                    let name = connection.name.clone();
+                    view! {
+                    <tr data-test="connection-row" data-decision-log=connection.decision_log.to_string()>
                         <td>{connection.name.clone()}</td>
                         <td class="mono">{connection.remote}</td>
                         <td>{connection.credential}</td>
                         <td>{connection.trust}</td>
                         <td>{format!("{} by {}", connection.created_at, connection.created_by)}</td>
+                        <td>
+                            <ActionForm action=log>
+                                <CsrfField/>
+                                <input type="hidden" name="connection" value=name/>
+                                <input type="hidden" name="on" value=(!connection.decision_log).to_string()/>
+                                <span class="small">{if connection.decision_log { "on " } else { "off " }}</span>
+                                <button type="submit" class="button" data-test="toggle-decision-log">
+                                    {if connection.decision_log { "Turn off" } else { "Turn on" }}
+                                </button>
+                            </ActionForm>
+                        </td>
                         <td>
                             <ActionForm action=delete>
                                 <CsrfField/>
@@ -351,7 +370,7 @@ fn ConnectionTable(list: Vec<ConnectionView>, delete: ServerAction<DeleteConnect
                             </ActionForm>
                         </td>
                     </tr>
-                }).collect_view()}
+                }}).collect_view()}
             </tbody>
         </table>
     }

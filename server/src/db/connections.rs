@@ -24,6 +24,8 @@ pub struct ConnectionRecord {
     pub server_fingerprint: Option<String>,
     pub created_by: String,
     pub created_at: i64,
+    /// 1 when the decision log listens to this connection's cluster.
+    pub decision_log: i64,
 }
 
 impl fmt::Debug for ConnectionRecord {
@@ -46,6 +48,7 @@ impl fmt::Debug for ConnectionRecord {
             .field("server_fingerprint", &self.server_fingerprint)
             .field("created_by", &self.created_by)
             .field("created_at", &self.created_at)
+            .field("decision_log", &self.decision_log)
             .finish()
     }
 }
@@ -75,8 +78,8 @@ impl Store {
         let mut transaction = self.pool().begin().await?;
         let done = sqlx::query(
             "INSERT INTO connections (name, remote, client_cert, client_key, server_cert, server_ca,
-                                      server_fingerprint, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                      server_fingerprint, created_by, created_at, decision_log)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(&connection.name)
@@ -88,6 +91,7 @@ impl Store {
         .bind(&connection.server_fingerprint)
         .bind(&connection.created_by)
         .bind(connection.created_at)
+        .bind(connection.decision_log)
         .execute(&mut *transaction)
         .await?;
         let inserted = done.rows_affected() == 1;
@@ -101,7 +105,7 @@ impl Store {
     pub async fn connection(&self, name: &str) -> Result<Option<ConnectionRecord>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT name, remote, client_cert, client_key, server_cert, server_ca, server_fingerprint,
-                    created_by, created_at
+                    created_by, created_at, decision_log
              FROM connections WHERE name = $1",
         )
         .bind(name)
@@ -113,7 +117,7 @@ impl Store {
     pub async fn list_connections(&self) -> Result<Vec<ConnectionRecord>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT name, remote, client_cert, client_key, server_cert, server_ca, server_fingerprint,
-                    created_by, created_at
+                    created_by, created_at, decision_log
              FROM connections ORDER BY name",
         )
         .fetch_all(self.pool())

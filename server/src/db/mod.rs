@@ -1,8 +1,9 @@
 //! The store: one interface over SQLite (default: `berth.db` in the data directory) and
 //! PostgreSQL (`--database postgres://…`, several Berth replicas on one database). Snapshots
 //! (`snapshots.rs`), accounts, sessions and API tokens (`accounts.rs`), the sign-in limits'
-//! counters (`login_limits.rs`), the audit log (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), and copying a whole store from one
-//! database to another (`copy.rs`).
+//! counters (`login_limits.rs`), the audit log (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), the decision log
+//! (`decisions.rs`, with its listeners, gaps and captures in `decision_listeners.rs`), and
+//! copying a whole store from one database to another (`copy.rs`).
 //!
 //! One SQL text serves both databases: queries run through sqlx's `Any` driver with numbered
 //! placeholders (`$1`, which SQLite reads by number too), and the schemas keep the same columns
@@ -16,6 +17,8 @@ mod audit;
 mod cache;
 mod connections;
 pub mod copy;
+mod decision_listeners;
+mod decisions;
 mod leases;
 mod login_limits;
 mod plans;
@@ -40,6 +43,10 @@ pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cache::StoredSnapshot;
 pub use connections::{ClientKeyChange, ConnectionRecord};
 pub use copy::CopyReport;
+pub use decision_listeners::{CaptureRow, GapRow, ListenerRow, LiveRevision, NewGap};
+pub use decisions::{
+    AgreementRow, DecisionCursor, DecisionFilter, DecisionRow, NewDecision, Outcome, PredictionWrite,
+};
 pub use leases::LeaseGrant;
 pub use login_limits::{Admission, AttemptLimit, AttemptScope, Reservation};
 pub use plans::{

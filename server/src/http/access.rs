@@ -143,6 +143,7 @@ pub const PAGES: &[(&str, Access)] = &[
     ("/plans/new", Access::Signed(Action::DraftPlans)),
     ("/plans/{id}", Access::Signed(Action::Read)),
     ("/impact", Access::Signed(Action::Read)),
+    ("/decisions", Access::Signed(Action::Read)),
 ];
 
 /// The server functions (by path) and what each needs. One missing here makes the router
@@ -183,6 +184,8 @@ pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
         Access::Signed(Action::ManageConnections),
     ),
     ("/api/capture_snapshot", Access::Signed(Action::AddSnapshots)),
+    ("/api/set_decision_log", Access::Signed(Action::ManageConnections)),
+    ("/api/decisions_page", Access::Signed(Action::Read)),
     ("/api/list_plans", Access::Signed(Action::Read)),
     ("/api/get_plan", Access::Signed(Action::Read)),
     ("/api/plan_timeline", Access::Signed(Action::Read)),

@@ -27,7 +27,15 @@ pub fn endpoints() -> Vec<Endpoint> {
         ),
         Endpoint::api(Method::POST, "/api/v1/connections", manage, add),
         Endpoint::api(Method::DELETE, "/api/v1/connections/{name}", manage, delete),
+        Endpoint::api(Method::PATCH, "/api/v1/connections/{name}", manage, change),
     ]
+}
+
+/// `PATCH /api/v1/connections/{name}`: what may change of a connection.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionChange {
+    decision_log: bool,
 }
 
 /// Capturing, which may take minutes on a large cluster (the router gives it a longer timeout).
@@ -64,6 +72,20 @@ async fn delete(
     let actor = Actor::user(principal.user_id, &principal.username, address);
     connections::delete(&auth, &actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns the decision log on or off (audited); 200 with the connection.
+async fn change(
+    State(auth): State<Auth>,
+    principal: Principal,
+    ClientAddress(address): ClientAddress,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(body): ApiJson<ConnectionChange>,
+) -> Result<Json<ConnectionView>, AppError> {
+    let actor = Actor::user(principal.user_id, &principal.username, address);
+    Ok(Json(
+        connections::set_decision_log(&auth, &actor, &name, body.decision_log).await?,
+    ))
 }
 
 /// Captures now; 201 with the stored snapshot (200 when nothing changed since the last

@@ -8,6 +8,7 @@
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
 //!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events),
 //!   `assurance.rs` (golden cases and the fuzzer);
+//!   `decisions.rs` (the decision log, its replays and its live tail);
 //!   `streams.rs` ends those event streams (credential re-checked, a lifetime, a per-user
 //!   limit);
 //!   `extract.rs` answers
@@ -23,6 +24,7 @@ mod audit;
 mod body_limit;
 mod client_address;
 mod connections;
+mod decisions;
 mod extract;
 pub mod health;
 mod impact;
@@ -127,6 +129,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             snapshots::endpoints(),
             connections::endpoints(),
             plans::endpoints(),
+            decisions::endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -141,6 +144,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             plans::long_running_endpoints(),
             impact::long_running_endpoints(),
             assurance::endpoints(),
+            decisions::long_running_endpoints(),
         ]
         .into_iter()
         .flatten()
@@ -149,10 +153,14 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
 
     // Event streams last as long as what they follow: no timeout, no compression.
     let streams = routes_of(
-        [plans::stream_endpoints(), impact::stream_endpoints()]
-            .into_iter()
-            .flatten()
-            .collect(),
+        [
+            plans::stream_endpoints(),
+            impact::stream_endpoints(),
+            decisions::stream_endpoints(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
     );
 
     let pages = page_routes();

@@ -5,15 +5,18 @@
 //! address used, so HTTPS trust is either a pinned SHA-256 fingerprint of that certificate
 //! or a CA file (see [`tls`]). The client key never leaves this process and is never logged.
 
+mod events;
 mod paths;
 mod tls;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use events::{EventStream, StreamEnd, EVENTS_PATH};
 pub use paths::{api_path, instance_path};
 pub use tls::{fingerprint_of_pem, ServerTrust};
 
@@ -62,6 +65,18 @@ pub struct IncusClient {
     base: String,
     /// For messages: the socket path or URL, never credentials.
     remote: String,
+    /// How to open other connections than HTTP requests (the event stream's websocket).
+    transport: Transport,
+}
+
+/// Where the client connects, for what reqwest does not do (a websocket).
+#[derive(Clone)]
+enum Transport {
+    Unix(PathBuf),
+    /// The TLS configuration holds the client key, opened once into it (`remote.rs`).
+    Https {
+        config: Arc<rustls::ClientConfig>,
+    },
 }
 
 impl IncusClient {
@@ -84,6 +99,7 @@ impl IncusClient {
             http,
             base: "http://incus".into(),
             remote: format!("unix://{}", socket.display()),
+            transport: Transport::Unix(socket.to_owned()),
         })
     }
 
@@ -108,7 +124,7 @@ impl IncusClient {
     ) -> Result<IncusClient, IncusError> {
         let config = tls::client_config(client_cert, client_key, trust)?;
         let http = client_builder()
-            .use_preconfigured_tls(config)
+            .use_preconfigured_tls(config.clone())
             .build()
             .map_err(|error| IncusError::Tls(error.to_string()))?;
         let base = url.trim_end_matches('/').to_owned();
@@ -116,7 +132,21 @@ impl IncusClient {
             http,
             remote: base.clone(),
             base,
+            transport: Transport::Https {
+                config: Arc::new(config),
+            },
         })
+    }
+
+    /// The remote, for messages (a socket path or URL).
+    pub fn remote(&self) -> &str {
+        &self.remote
+    }
+
+    /// Whether this client speaks to one member over its unix socket (other members are out
+    /// of reach: their events come forwarded).
+    pub fn is_unix(&self) -> bool {
+        matches!(self.transport, Transport::Unix(_))
     }
 
     /// `GET path` and the response's `metadata`, e.g. `get("/1.0/cluster/members?recursion=1")`.

@@ -46,6 +46,7 @@ fn view_of(record: &ConnectionRecord) -> ConnectionView {
         trust,
         created_by: record.created_by.clone(),
         created_at: rfc3339(record.created_at),
+        decision_log: record.decision_log == 1,
     }
 }
 
@@ -82,6 +83,7 @@ fn record_of(
         remote,
         created_by,
         created_at,
+        decision_log: i64::from(new.decision_log),
     };
     (record, client_key)
 }
@@ -133,7 +135,11 @@ pub async fn add(auth: &Auth, actor: &Actor, new: &NewConnection) -> Result<Conn
         actor,
         AuditKind::ConnectionAdded,
         Some(name),
-        json!({ "remote": record.remote, "credential": view_of(&record).credential }),
+        json!({
+            "remote": record.remote,
+            "credential": view_of(&record).credential,
+            "decision_log": new.decision_log,
+        }),
     );
     if !auth.store().insert_connection(&record, &entry).await? {
         return Err(AppError::Conflict(format!(
@@ -151,6 +157,32 @@ pub async fn delete(auth: &Auth, actor: &Actor, name: &str) -> Result<(), AppErr
         return Err(AppError::NotFound(format!("there is no connection {name:?}")));
     }
     Ok(())
+}
+
+/// Turns the decision log of connection `name` on or off (an admin's), audited in the same
+/// transaction; the connection as it is now. The listeners of every replica notice within
+/// their next look (`decisions::DecisionLog`).
+pub async fn set_decision_log(
+    auth: &Auth,
+    actor: &Actor,
+    name: &str,
+    on: bool,
+) -> Result<ConnectionView, AppError> {
+    let entry = auth.audit().entry(
+        actor,
+        AuditKind::ConnectionDecisionLog,
+        Some(name),
+        json!({ "decision_log": on }),
+    );
+    if !auth.store().set_decision_log(name, on, &entry).await? {
+        return Err(AppError::NotFound(format!("there is no connection {name:?}")));
+    }
+    let record = auth
+        .store()
+        .connection(name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no connection {name:?}")))?;
+    Ok(view_of(&record))
 }
 
 /// What [`unlock`] found in the store.
@@ -260,11 +292,21 @@ pub async fn capture_now(auth: &Auth, actor: &Actor, name: &str) -> Result<Store
         .await?
         .ok_or_else(|| AppError::NotFound(format!("there is no connection {name:?}")))?;
     let client = client_for(auth.store(), &record)?;
-    let captured_at = rfc3339(auth.clock().now_ms());
-    let snapshot = capture(&client, &record.remote, captured_at)
+    let started_at = auth.clock().now_ms();
+    let snapshot = capture(&client, &record.remote, rfc3339(started_at))
         .await
         .map_err(|error| AppError::Upstream(format!("capture from {name} failed: {error}")))?;
     let stored = snapshots::store(auth, actor, &snapshot).await?;
+    // The decision log predicts on the newest capture through the connection: this one too.
+    crate::decisions::keep_capture(
+        auth,
+        name,
+        &snapshot,
+        stored.snapshot.id,
+        started_at,
+        auth.clock().now_ms(),
+    )
+    .await?;
     tracing::info!(
         connection = name,
         snapshot.id = stored.snapshot.id,

@@ -8,6 +8,7 @@ pub(crate) mod accounts;
 pub mod assurance;
 mod cluster;
 pub mod connections;
+pub mod decisions;
 pub mod impact;
 pub mod matrix;
 pub mod plans;
@@ -19,9 +20,7 @@ pub mod snapshots;
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
-    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DiffView,
-    FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction,
-    PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
     ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
 };
 use std::sync::Arc;
@@ -280,6 +279,19 @@ impl Backend for Services {
         Ok(connections::capture_now(&self.auth, &actor(caller), &connection)
             .await?
             .snapshot)
+    }
+
+    async fn set_decision_log(
+        &self,
+        caller: &Caller,
+        connection: String,
+        on: bool,
+    ) -> Result<ConnectionView, BerthError> {
+        Ok(connections::set_decision_log(&self.auth, &actor(caller), &connection, on).await?)
+    }
+
+    async fn decisions_page(&self, query: DecisionQuery) -> Result<DecisionsPageData, BerthError> {
+        Ok(decisions::page(&self.store, &query).await?)
     }
 
     async fn list_plans(&self) -> Result<Vec<PlanSummary>, BerthError> {

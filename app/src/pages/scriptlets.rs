@@ -665,9 +665,14 @@ fn ScenarioForm(scenario: Memo<Scenario>, revision: Option<i64>) -> impl IntoVie
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading the snapshot…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
-                {move || Suspend::new(async move {
-                    setup.await.map(|setup| view! { <ScenarioFields setup scenario=scenario.get_untracked() revision/> })
-                })}
+                {move || {
+                    // Drawn again when the URL's scenario changes without a new snapshot (a
+                    // fuzz finding or a matrix cell opened here), so the fields show what runs.
+                    let scenario = scenario.get();
+                    Suspend::new(async move {
+                        setup.await.map(|setup| view! { <ScenarioFields setup scenario revision/> })
+                    })
+                }}
             </ErrorBoundary>
         </Suspense>
     }
@@ -702,9 +707,20 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
         .collect_view();
     let version_options = {
         let snapshot_version = &setup.snapshot.incus_version;
+        // The URL may write the version short (`7.0`, as the matrix and the fuzzer do): the
+        // option of the same version is chosen, and a version not offered is added.
+        let asked = scenario.incus_version.trim();
+        let offered = setup
+            .versions
+            .iter()
+            .find(|version| same_version(version, asked))
+            .cloned();
+        let unlisted = (!asked.is_empty() && offered.is_none()).then(|| asked.to_owned());
+        let chosen = offered.or_else(|| unlisted.clone()).unwrap_or_default();
         view! {
-            <option value="" selected=scenario.incus_version.is_empty()>{format!("snapshot's ({snapshot_version})")}</option>
-            {options(&setup.versions, &scenario.incus_version)}
+            <option value="" selected=chosen.is_empty()>{format!("snapshot's ({snapshot_version})")}</option>
+            {unlisted.map(|version| view! { <option value=version.clone() selected=true>{version.clone()}</option> })}
+            {options(&setup.versions, &chosen)}
         }
     };
     let create_project = if scenario.project.is_empty() {
@@ -795,6 +811,16 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
         </Form>
     }
     .into_any()
+}
+
+/// Whether two Incus versions, as written, are the same one (`7.0` is `7.0.0`, `v6.6` is `6.6`).
+fn same_version(a: &str, b: &str) -> bool {
+    fn parts(version: &str) -> Vec<&str> {
+        let mut parts: Vec<&str> = version.trim().trim_start_matches('v').split('.').collect();
+        parts.resize(parts.len().max(3), "0");
+        parts
+    }
+    !a.trim().is_empty() && parts(a) == parts(b)
 }
 
 /// `<option>`s for `values`, `chosen` selected.
@@ -938,5 +964,20 @@ fn DiffTable(scriptlet: ScriptletView, diff: DiffView) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_version;
+
+    #[test]
+    fn a_version_written_short_is_the_same_version() {
+        assert!(same_version("7.0.0", "7.0"));
+        assert!(same_version("6.6.0", "v6.6"));
+        assert!(same_version("6.0.4", "6.0.4"));
+        assert!(!same_version("6.0.4", "6.0"));
+        assert!(!same_version("6.6.0", "6.7"));
+        assert!(!same_version("", ""));
     }
 }

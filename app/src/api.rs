@@ -10,8 +10,10 @@ use leptos::server_fn::codec::{GetUrl, Json};
 use crate::csrf::CsrfClient;
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    SnapshotSummary, TemplateView, TokenView, UserView, Viewer,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken,
+    DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec,
+    NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
+    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView, Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable

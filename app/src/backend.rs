@@ -12,8 +12,11 @@ use leptos::prelude::use_context;
 
 use crate::error::BerthError;
 use crate::types::{
-    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
-    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken,
+    DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec,
+    NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun,
+    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView,
+    UserView,
 };
 
 /// The signed-in user of this request, as the server's guard established it (it is in the

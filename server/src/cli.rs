@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::check::CheckArgs;
 use crate::connection_cli::ConnectionCommand;
-use crate::fuzz_cli::FuzzArgs;
 use crate::decisions_cli::DecisionsCommand;
+use crate::fuzz_cli::FuzzArgs;
 use crate::impact_cli::ImpactArgs;
 use crate::plan_cli::PlanCommand;
 use crate::sandbox::worker::WorkerArgs;

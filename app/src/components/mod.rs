@@ -1,7 +1,7 @@
 //! Pieces shared by pages.
 
-pub mod checks;
 pub mod agreement_chart;
+pub mod checks;
 pub mod code_editor;
 pub mod error_notice;
 pub mod feedback;

@@ -20,8 +20,11 @@ pub mod snapshots;
 use berth_app::backend::{Backend, Caller};
 use berth_app::error::BerthError;
 use berth_app::types::{
-    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken, DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec, NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
-    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView,
+    AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken,
+    DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec,
+    NewConnection, NewPlan, PlanAction, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun,
+    SandboxSetup, Scenario, ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView,
+    UserView,
 };
 use std::sync::Arc;
 

@@ -620,9 +620,10 @@ async fn answered_meanwhile<T>(app: &TestApp, heavy: impl std::future::Future<Ou
 /// More health checks than a request's own awaits (its session, its reads and writes) leave
 /// room for. Measured on both databases with the work computed inline: a diff let none
 /// through, a snapshot's upload, export or view 0 to 13; off the runtime, 60 to 330 and 140 to
-/// 620.
+/// 620 — and once 33 for the Cluster view on PostgreSQL, on a machine busy with other tests, so
+/// the bound sits above what inline work allows, not near what a quiet machine reaches.
 const ANSWERED_DURING_A_DIFF: usize = 5;
-const ANSWERED_DURING_A_SNAPSHOT: usize = 40;
+const ANSWERED_DURING_A_SNAPSHOT: usize = 20;
 
 #[tokio::test]
 async fn a_diff_of_revisions_too_long_to_compare_is_refused_with_the_reason() {

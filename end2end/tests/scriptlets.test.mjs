@@ -128,7 +128,11 @@ test("an author writes a scriptlet: diagnostics, completion, the move's timeline
     const completions = page.locator(".cm-tooltip-autocomplete");
     await completions.waitFor();
     await page.keyboard.type("reas");
-    await completions.getByText("reason", { exact: true }).waitFor();
+    // The list filtered to what was typed: "reason" is the selected option (it was visible in the
+    // whole list of `request.` already, and Enter accepts only an option completing the word).
+    await completions
+      .locator('li[aria-selected="true"] .cm-completionLabel', { hasText: /^reason$/ })
+      .waitFor();
     await page.keyboard.press("Enter");
     assert.match(await editorText(page), /log_info\(request\.reason\)/);
 

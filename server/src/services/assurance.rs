@@ -9,6 +9,7 @@
 //! runs for at most [`MAX_FUZZ_TIME`] (and the round under way), the campaign it continues is
 //! checked against the bounds a campaign keeps to.
 
+use super::sandbox::snapshot_or_newest;
 use std::time::{Duration, Instant};
 
 use berth_app::types::{CasesRun, FuzzFailureView, FuzzRound};
@@ -293,19 +294,6 @@ pub async fn fuzz(store: &Store, sandbox: &Sandbox, request: FuzzRequest) -> Res
     let mut value = serde_json::to_value(answer).expect("an answer serializes");
     redact_json(&mut value, &stored.secrets);
     Ok(value)
-}
-
-/// The snapshot the editor means: the one it names, else the newest.
-async fn snapshot_or_newest(store: &Store, snapshot_id: Option<i64>) -> Result<i64, AppError> {
-    match snapshot_id {
-        Some(id) => Ok(id),
-        None => store
-            .list_snapshots()
-            .await?
-            .first()
-            .map(|row| row.id)
-            .ok_or_else(|| AppError::NotFound("no snapshot is stored yet".into())),
-    }
 }
 
 /// The editor's golden cases (their JSON as the author edits it).

@@ -108,15 +108,7 @@ pub async fn run_for_page(
     source: String,
     query: &MatrixQuery,
 ) -> Result<MatrixView, AppError> {
-    let snapshot_id = match query.snapshot_id {
-        Some(id) => id,
-        None => store
-            .list_snapshots()
-            .await?
-            .first()
-            .map(|row| row.id)
-            .ok_or_else(|| AppError::NotFound("no snapshot is stored yet".into()))?,
-    };
+    let snapshot_id = super::sandbox::snapshot_or_newest(store, query.snapshot_id).await?;
     let mut instances = BTreeMap::new();
     for line in query.picks.lines().map(str::trim).filter(|line| !line.is_empty()) {
         let (situation, instance) = line

@@ -175,6 +175,20 @@ fn diagnostic_view(diagnostic: &Diagnostic) -> DiagnosticView {
         .expect("a diagnostic reads as its view")
 }
 
+/// The snapshot the editor means (its sandbox, matrix, cases and fuzzer): the one it names,
+/// else the newest.
+pub(crate) async fn snapshot_or_newest(store: &Store, snapshot_id: Option<i64>) -> Result<i64, AppError> {
+    match snapshot_id {
+        Some(id) => Ok(id),
+        None => store
+            .list_snapshots()
+            .await?
+            .first()
+            .map(|row| row.id)
+            .ok_or_else(|| AppError::NotFound("no snapshot is stored yet".into())),
+    }
+}
+
 /// Runs the scenario with `source` on its snapshot.
 pub async fn run(
     store: &Store,
@@ -182,15 +196,7 @@ pub async fn run(
     source: &str,
     scenario: &Scenario,
 ) -> Result<SandboxRun, AppError> {
-    let snapshot_id = match scenario.snapshot_id {
-        Some(id) => id,
-        None => store
-            .list_snapshots()
-            .await?
-            .first()
-            .map(|row| row.id)
-            .ok_or_else(|| AppError::NotFound("no snapshot is stored yet".into()))?,
-    };
+    let snapshot_id = snapshot_or_newest(store, scenario.snapshot_id).await?;
     let stored = store
         .stored_snapshot(snapshot_id)
         .await?

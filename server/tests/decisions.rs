@@ -957,3 +957,20 @@ async fn next_event(body: &mut Body) -> String {
         }
     }
 }
+
+/// A form with empty fields sends `name=`: each is the same as absent, the limit included; a
+/// limit that is not a number is refused with the reason.
+#[tokio::test]
+async fn empty_query_fields_are_the_same_as_absent_ones() {
+    let (app, _ids) = logged_app().await;
+    let absent = app.get("/api/v1/decisions?connection=lab").await;
+    let empty = app
+        .get("/api/v1/decisions?connection=lab&project=&member=&instance=&reason=&outcome=&since=&until=&limit=&cursor=")
+        .await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert_eq!(empty.json(), absent.json());
+    assert_eq!(empty.json()["decisions"].as_array().unwrap().len(), 3);
+    let bad = app.get("/api/v1/decisions?connection=lab&limit=many").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("limit"), "{}", bad.body);
+}

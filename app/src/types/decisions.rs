@@ -21,10 +21,33 @@ pub struct DecisionQuery {
     pub outcome: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
-    /// At most this many (default 50, at most 500).
+    /// At most this many (default 50, at most 500); `limit=` (a form's empty field) is the
+    /// default.
+    #[serde(default, deserialize_with = "empty_or_number")]
     pub limit: Option<u32>,
     /// Where the previous page ended (its `next`).
     pub cursor: Option<String>,
+}
+
+/// A query's number, absent or empty alike (`?limit=` as a form with an empty field sends it);
+/// a number in JSON too.
+fn empty_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(u32),
+        Text(String),
+    }
+    match Option::<Given>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Given::Number(number)) => Ok(Some(number)),
+        Some(Given::Text(text)) if text.trim().is_empty() => Ok(None),
+        Some(Given::Text(text)) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("limit {text:?} is not a number"))),
+    }
 }
 
 /// One placement the cluster made, beside Berth's prediction.

@@ -1,13 +1,16 @@
 //! Capturing a live cluster into a snapshot: every read of `incus-placement.md` §4.a, the
 //! cluster-wide ones at once and the per-member ones in parallel with a bound. A member that
 //! cannot answer (offline: its state and resources calls fail with 500) is recorded in
-//! `capture_errors` instead of failing the capture.
+//! `capture_errors` instead of failing the capture. A member the cluster calls online is asked
+//! again before its failure is recorded: right after another member goes offline, Incus may
+//! answer a forwarded request with a passing 500 while the cluster rearranges its database roles.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use berth_core::model::{
-    ClusterGroup, ClusterMember, ClusterMemberState, Image, Instance, OperationsByStatus, Profile, Project,
-    Resources, Server,
+    ClusterGroup, ClusterMember, ClusterMemberState, Image, Instance, MemberStatus, OperationsByStatus,
+    Profile, Project, Resources, Server,
 };
 use berth_core::snapshot::{CaptureError, SnapshotSource};
 use berth_core::{Snapshot, SnapshotError, SNAPSHOT_FORMAT};
@@ -17,6 +20,9 @@ use crate::incus::{api_path, IncusClient, IncusError};
 
 /// Per-member requests in flight at once.
 const PARALLEL_MEMBER_REQUESTS: usize = 8;
+
+/// Waits before asking an online member again; an offline member is asked once.
+const ONLINE_MEMBER_RETRIES: [Duration; 2] = [Duration::from_millis(300), Duration::from_secs(1)];
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureFailed {
@@ -80,14 +86,17 @@ async fn read_cluster(
     let mut member_state = BTreeMap::new();
     let mut member_resources = BTreeMap::new();
     let mut capture_errors = Vec::new();
-    let names: Vec<String> = members.iter().map(|member| member.server_name.clone()).collect();
+    let names: Vec<(String, bool)> = members
+        .iter()
+        .map(|member| (member.server_name.clone(), member.status == MemberStatus::Online))
+        .collect();
     let mut replies = stream::iter(names)
-        .map(|name| async move {
+        .map(|(name, online)| async move {
             let state_path = api_path(&["cluster", "members", &name, "state"], &[]);
             let resources_path = api_path(&["resources"], &[("target", &name)]);
             let (state, resources) = tokio::join!(
-                client.get::<ClusterMemberState>(&state_path),
-                client.get::<Resources>(&resources_path),
+                read_member::<ClusterMemberState>(client, &state_path, online),
+                read_member::<Resources>(client, &resources_path, online),
             );
             (name, (state_path, state), (resources_path, resources))
         })
@@ -134,6 +143,30 @@ async fn read_cluster(
     };
     snapshot.validate()?;
     Ok(snapshot)
+}
+
+/// One per-member read; an online member's failure is asked again (module doc).
+async fn read_member<T: serde::de::DeserializeOwned>(
+    client: &IncusClient,
+    path: &str,
+    online: bool,
+) -> Result<T, IncusError> {
+    let mut waits = ONLINE_MEMBER_RETRIES.iter().filter(|_| online);
+    loop {
+        match client.get::<T>(path).await {
+            Err(error) if is_passing(&error) => match waits.next() {
+                Some(wait) => tokio::time::sleep(*wait).await,
+                None => return Err(error),
+            },
+            answer => return answer,
+        }
+    }
+}
+
+/// A server error may pass; a refusal (4xx), an unreachable endpoint (every other read failed
+/// too) or a bad answer will not.
+fn is_passing(error: &IncusError) -> bool {
+    matches!(error, IncusError::Api { status, .. } if *status >= 500)
 }
 
 /// A certificate restricted to some projects sees only those: the snapshot would look whole

@@ -323,7 +323,9 @@ async fn a_cluster_with_an_offline_member_is_captured_with_the_failures_recorded
         [
             ("/1.0/cluster/members/m3/state", 500),
             ("/1.0/resources?target=m3", 500)
-        ]
+        ],
+        "{:#?}",
+        snapshot.capture_errors
     );
 }
 

@@ -180,6 +180,21 @@ test("an author writes a scriptlet: diagnostics, completion, the move's timeline
     await page.locator('[data-test="save"]').click();
     await page.locator('[data-test="saved"]').waitFor();
     assert.match(await page.locator('[data-test="saved"]').textContent(), /Saved revision 2/);
+    // The page follows the save: the badge, the list and its current row say revision 2.
+    assert.equal(await page.locator('[data-test="revision"]').textContent(), "revision 2");
+    assert.equal(await page.locator('[data-test="revisions"] summary').textContent(), "Revisions (2)");
+    assert.equal(await page.locator('[data-test="revision-row"].current a').first().textContent(), "r2");
+    // An edit not saved yet survives a new scenario: the form keeps the URL's revision as it is.
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type("\n# not saved yet");
+    await page.locator('[data-test="scenario-version"]').selectOption("");
+    await page.locator('[data-test="scenario-run"]').click();
+    await page.waitForURL((url) => !/version=6\.6/.test(url.search));
+    assert.doesNotMatch(page.url(), /[?&]rev=/);
+    await page.locator('[data-test="timeline-upstream"] [data-test="call"]').first().waitFor();
+    assert.match(await editorText(page), /# Spread instances evenly\.[\s\S]*# not saved yet/);
+    assert.equal(await page.locator('[data-test="revision"]').textContent(), "revision 2");
     await page.locator('[data-test="saved-diff"]').click();
     await page.locator('[data-test="diff-summary"]').waitFor();
     assert.deepEqual(await page.locator('[data-test="diff-added"] td.code').allTextContents(), ["# Spread instances evenly."]);

@@ -36,8 +36,8 @@ use crate::error::BerthError;
 use crate::format;
 use crate::query::query_string;
 use crate::types::{
-    CoverageView, DiffView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary, ScriptletView,
-    TemplateView, Viewer,
+    CoverageView, DiffView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary,
+    ScriptletView, TemplateView, Viewer,
 };
 use crate::ViewerResource;
 
@@ -363,22 +363,28 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
     });
 
     let name = document.as_ref().map(|doc| doc.name.clone());
-    let shown_revision = document.as_ref().map(|doc| doc.revision);
-    let newest = document
-        .as_ref()
-        .and_then(|doc| doc.revisions.first().map(|r| r.number));
-    let revisions = document
-        .as_ref()
-        .map(|doc| doc.revisions.clone())
-        .unwrap_or_default();
+    // What the editor holds: the revision opened, until a save makes the text a new one (the
+    // badge, the list and the diff link follow without reloading the page and the sandbox).
+    let shown_revision = RwSignal::new(document.as_ref().map(|doc| doc.revision));
+    let revisions = RwSignal::new(
+        document
+            .as_ref()
+            .map(|doc| doc.revisions.clone())
+            .unwrap_or_default(),
+    );
+    let newest = Memo::new(move |_| revisions.with(|list| list.first().map(|r| r.number)));
+    let on_saved = Callback::new(move |saved: RevisionView| {
+        shown_revision.set(Some(saved.number));
+        revisions.update(|list| list.insert(0, saved));
+    });
     view! {
         <div class="workbench">
             <section class="editor-pane" aria-label="Scriptlet">
                 <header class="pane-head">
                     <h1 data-test="scriptlet-name">{name.clone().unwrap_or_else(|| "New scriptlet".into())}</h1>
-                    {shown_revision.map(|rev| view! {
+                    {move || shown_revision.get().map(|rev| view! {
                         <span class="badge" data-test="revision">{format!("revision {rev}")}</span>
-                        {(Some(rev) != newest).then(|| view! { <span class="badge warn">"not the newest"</span> })}
+                        {(Some(rev) != newest.get()).then(|| view! { <span class="badge warn">"not the newest"</span> })}
                     })}
                     {(!may_edit).then(|| view! { <span class="badge" data-test="read-only">"read-only"</span> })}
                 </header>
@@ -395,14 +401,14 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                     coverage=coverage.into()
                 />
                 <Diagnostics run=shown_run go_to/>
-                {may_edit.then(|| view! { <SaveBar id source edited initial_name=template_name.clone()/> })}
+                {may_edit.then(|| view! { <SaveBar id source edited initial_name=template_name.clone() on_saved/> })}
                 {id.map(|id| view! { <Revisions id revisions shown=shown_revision name=name.clone().unwrap_or_default()/> })}
             </section>
             <section class="sandbox-pane" aria-label="Sandbox" data-test="sandbox" data-runs=move || runs.get().to_string()>
                 {may_run.then(|| view! { <SandboxTabs matrix=matrix_tab/> })}
                 <div id="sandbox-scenario" class="sandbox-panel" role=may_run.then_some("tabpanel")
                     aria-labelledby=may_run.then_some("tab-scenario") hidden=move || matrix_tab.get()>
-                <ScenarioForm scenario revision=shown_revision/>
+                <ScenarioForm scenario/>
                 {move || (!scenario.with(|s| s.call.is_empty())).then(|| view! {
                     <p class="notice" data-test="call-scenario">
                         "The sandbox runs one placement call (a golden case's, a fuzz finding's). Run a scenario from the form to leave it."
@@ -530,6 +536,7 @@ fn SaveBar(
     source: RwSignal<String>,
     edited: RwSignal<bool>,
     initial_name: String,
+    on_saved: Callback<RevisionView>,
 ) -> impl IntoView {
     let message = RwSignal::new(String::new());
     // A template's name, until the author names the scriptlet otherwise.
@@ -553,8 +560,9 @@ fn SaveBar(
     });
     // Saved: the text is a revision now.
     Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
+        if let Some(Ok(saved)) = save.value().get() {
             edited.set(false);
+            on_saved.run(saved);
         }
     });
     let pending = Signal::derive(move || save.pending().get() || create.pending().get());
@@ -617,8 +625,8 @@ fn SaveBar(
 #[component]
 fn Revisions(
     id: i64,
-    revisions: Vec<crate::types::RevisionView>,
-    shown: Option<i64>,
+    revisions: RwSignal<Vec<RevisionView>>,
+    shown: RwSignal<Option<i64>>,
     name: String,
 ) -> impl IntoView {
     let query = use_query_map();
@@ -628,11 +636,13 @@ fn Revisions(
     );
     view! {
         <details class="revisions" data-test="revisions">
-            <summary>{format!("Revisions ({})", revisions.len())}</summary>
+            <summary>{move || format!("Revisions ({})", revisions.with(Vec::len))}</summary>
             <ol class="revision-list">
-                {revisions
+                {move || revisions
+                    .get()
                     .into_iter()
                     .map(|revision| {
+                        let file_name = file_name.clone();
                         let number = revision.number;
                         let open = move || {
                             let mut params = query.get();
@@ -640,14 +650,14 @@ fn Revisions(
                             format!("/scriptlets/{id}{}", params.to_query_string())
                         };
                         view! {
-                            <li class:current=Some(number) == shown data-test="revision-row">
+                            <li class:current=move || Some(number) == shown.get() data-test="revision-row">
                                 <A href=open>{format!("r{number}")}</A>
                                 " "<span>{revision.message}</span>
                                 " "<span class="muted small">{format!("{} · {}", revision.author, format::timestamp(&revision.created_at))}</span>
                                 {(number > 1).then(|| view! {
                                     " "<A href=format!("/scriptlets/{id}/diff?from={}&to={number}", number - 1) attr:class="small" attr:data-test="revision-diff">"diff"</A>
                                 })}
-                                " "<a class="small" href=format!("/api/v1/scriptlets/{id}/revisions/{number}?download=true") download=file_name.clone()>".star"</a>
+                                " "<a class="small" href=format!("/api/v1/scriptlets/{id}/revisions/{number}?download=true") download=file_name>".star"</a>
                             </li>
                         }
                     })
@@ -658,10 +668,12 @@ fn Revisions(
 }
 
 /// The scenario as a GET form: submitting it changes the URL, which re-runs the sandbox (and
-/// works without JavaScript).
+/// works without JavaScript). It keeps the URL's `rev` as it is: a `rev` that changed would
+/// open that revision again and drop the text being edited.
 #[component]
-fn ScenarioForm(scenario: Memo<Scenario>, revision: Option<i64>) -> impl IntoView {
+fn ScenarioForm(scenario: Memo<Scenario>) -> impl IntoView {
     let setup = Resource::new(move || scenario.get().snapshot_id, get_sandbox_setup);
+    let query = use_query_map();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading the snapshot…"</p> }>
             <ErrorBoundary fallback=|errors| view! { <ErrorNotice errors/> }>
@@ -669,6 +681,7 @@ fn ScenarioForm(scenario: Memo<Scenario>, revision: Option<i64>) -> impl IntoVie
                     // Drawn again when the URL's scenario changes without a new snapshot (a
                     // fuzz finding or a matrix cell opened here), so the fields show what runs.
                     let scenario = scenario.get();
+                    let revision = query.with_untracked(|query| query.get("rev"));
                     Suspend::new(async move {
                         setup.await.map(|setup| view! { <ScenarioFields setup scenario revision/> })
                     })
@@ -679,7 +692,7 @@ fn ScenarioForm(scenario: Memo<Scenario>, revision: Option<i64>) -> impl IntoVie
 }
 
 #[component]
-fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>) -> impl IntoView {
+fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<String>) -> impl IntoView {
     let kind = RwSignal::new(if scenario.kind.is_empty() {
         "create".to_owned()
     } else {
@@ -731,7 +744,7 @@ fn ScenarioFields(setup: SandboxSetup, scenario: Scenario, revision: Option<i64>
     let shown = move |kinds: &'static [&'static str]| move || !kinds.contains(&kind.get().as_str());
     view! {
         <Form method="GET" action="" attr:class="scenario form" attr:data-test="scenario-form">
-            {revision.map(|rev| view! { <input type="hidden" name="rev" value=rev.to_string()/> })}
+            {revision.map(|rev| view! { <input type="hidden" name="rev" value=rev/> })}
             <div class="form-row">
                 <label>"Snapshot"
                     <select name="snapshot" data-test="scenario-snapshot">{snapshot_options}</select>

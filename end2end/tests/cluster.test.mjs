@@ -94,6 +94,8 @@ test("a group link works with JavaScript disabled", async () => {
     assert.deepEqual(await shownMembers(page), ["hv-b01", "hv-b02", "hv-b03", "hv-b04", "hv-b05"]);
     const offline = page.locator('[data-test="member"][data-member="hv-b04"]');
     assert.equal(await offline.getAttribute("data-status"), "Offline");
+    assert.match(await offline.locator('[data-test="member-message"]').textContent(), /^No heartbeat for 1m47/);
+    assert.equal(await page.locator('[data-test="member"][data-status="Online"] [data-test="member-message"]').count(), 0);
   } finally {
     await browser.close();
   }

@@ -278,8 +278,13 @@ fn MemberCard(member: MemberView) -> impl IntoView {
         <article class="member" data-test="member" data-member=member.name.clone() data-status=member.status.clone()>
             <header class="member-head">
                 <h4>{member.name.clone()}</h4>
-                <span class=status_class title=member.message.clone()>{member.status.clone()}</span>
+                <span class=status_class>{member.status.clone()}</span>
             </header>
+            // Why a member is not online is shown, not left to a hover: a keyboard or screen
+            // reader user gets it too.
+            {(member.status != "Online" && !member.message.is_empty()).then(|| view! {
+                <p class="member-message small" data-test="member-message">{member.message.clone()}</p>
+            })}
             <p class="member-meta">
                 <span>{member.architecture.clone()}</span>
                 <span title="failure domain">{format!("fd: {}", member.failure_domain)}</span>

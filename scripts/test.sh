@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step says when it starts (minutes:seconds into the run): where `make test` spends its time.
+step() { printf '\n\033[1m== %s\033[0m (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
@@ -89,3 +90,4 @@ step "no secrets in the logs"
 kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
 server_pid=""
 scripts/check-secrets.sh target/tmp/test-logs "$work"
+step "done"

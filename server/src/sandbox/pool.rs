@@ -27,7 +27,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::confinement::{Confinement, ConfinementReport};
 use super::protocol::{
-    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, MatrixJob, ProbeJob,
+    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, JobFrame, MatrixJob, ProbeJob,
     ProbeReport, ReplayedShard, Reply, RevisionError, SimulateJob,
 };
 use crate::metrics::{metrics, Raised};
@@ -243,31 +243,14 @@ impl Sandbox {
         candidates: &[String],
         local_member: Option<&str>,
     ) -> Result<EvaluateReply, SandboxError> {
-        let job = |with_snapshot: bool| {
-            Job::Evaluate(Box::new(EvaluateJob {
-                snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
-                source: source.to_owned(),
-                incus_version: version.to_string(),
-                limits: self.config.limits,
-                time_limit_ms: self.config.time_limit.as_millis() as u64,
-                request: request.clone(),
-                candidates: candidates.to_vec(),
-                local_member: local_member.map(str::to_owned),
-                member_status: Default::default(),
-            }))
+        let call = DirectCall {
+            incus_version: None,
+            request: request.clone(),
+            candidates: candidates.to_vec(),
+            runs_on: local_member.map(str::to_owned),
+            member_status: Default::default(),
         };
-        let outcome = self.run(Some(snapshot.hash), self.call_limit(), job).await?;
-        match outcome {
-            Outcome::Reply(Reply::Evaluated(reply)) => Ok(*reply),
-            Outcome::Reply(other) => Err(unexpected(other)),
-            Outcome::Died(error) => Ok(EvaluateReply {
-                evaluation: Some(Evaluation::failed(error)),
-                compile_error: None,
-                warnings: Vec::new(),
-                elapsed_us: 0,
-            }),
-        }
+        self.evaluate_call(snapshot, source, version, &call).await
     }
 
     /// One direct placement call (a golden case's, a fuzz finding's) against a snapshot, with
@@ -358,15 +341,11 @@ impl Sandbox {
     ) -> Result<Outcome, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Simulate(Box::new(SimulateJob {
-                snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                frame: self.frame(snapshot, with_snapshot, self.config.simulation_budget),
                 source: source.to_owned(),
                 incus_version: version.to_string(),
                 mode,
                 operations: operations.to_vec(),
-                limits: self.config.limits,
-                time_limit_ms: self.config.time_limit.as_millis() as u64,
-                budget_ms: self.config.simulation_budget.as_millis() as u64,
                 coverage,
             }))
         };
@@ -386,15 +365,11 @@ impl Sandbox {
     ) -> Result<CaseReply, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Case(Box::new(CaseJob {
-                snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                frame: self.frame(snapshot, with_snapshot, self.config.simulation_budget),
                 source: source.to_owned(),
                 incus_version: version.to_string(),
                 case: case.clone(),
                 coverage,
-                limits: self.config.limits,
-                time_limit_ms: self.config.time_limit.as_millis() as u64,
-                budget_ms: self.config.simulation_budget.as_millis() as u64,
             }))
         };
         let limit = self.budget_limit("case");
@@ -422,14 +397,10 @@ impl Sandbox {
     ) -> Result<Result<BatchReport, Diagnostic>, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Fuzz(Box::new(FuzzJob {
-                snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                frame: self.frame(snapshot, with_snapshot, budget),
                 source: source.to_owned(),
                 incus_versions: versions.to_vec(),
                 batch: batch.clone(),
-                limits: self.config.limits,
-                time_limit_ms: self.config.time_limit.as_millis() as u64,
-                budget_ms: budget.as_millis() as u64,
             }))
         };
         let limit = HardLimit {
@@ -463,16 +434,12 @@ impl Sandbox {
     ) -> Result<Result<ReplayedShard, RevisionError>, SandboxError> {
         let job = |with_snapshot: bool| {
             Job::Impact(Box::new(ImpactJob {
-                snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                frame: self.frame(snapshot, with_snapshot, self.config.simulation_budget),
                 from: from.to_owned(),
                 to: to.to_owned(),
                 incus_version: version.to_string(),
                 scenario,
                 instances: instances.to_vec(),
-                limits: self.config.limits,
-                time_limit_ms: self.config.time_limit.as_millis() as u64,
-                budget_ms: self.config.simulation_budget.as_millis() as u64,
                 coverage,
             }))
         };
@@ -502,13 +469,9 @@ impl Sandbox {
         let budget = self.config.simulation_budget;
         let job = |with_snapshot: bool| {
             Job::Matrix(Box::new(MatrixJob {
-                snapshot_hash: snapshot.hash.to_owned(),
-                snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+                frame: self.frame(snapshot, with_snapshot, budget),
                 source: source.to_owned(),
                 simulation: simulation.clone(),
-                limits: self.config.limits,
-                time_limit_ms: self.config.time_limit.as_millis() as u64,
-                budget_ms: budget.as_millis() as u64,
                 spent_ms: started.elapsed().as_millis() as u64,
                 coverage,
             }))
@@ -535,6 +498,18 @@ impl Sandbox {
     }
 
     /// The hard limit of a job under the simulation budget (`what`: how its error names it).
+    /// The frame of a job on `snapshot` with this pool's limits and `budget`; the snapshot's
+    /// text only `with_snapshot` (the worker does not hold it).
+    fn frame(&self, snapshot: JobSnapshot<'_>, with_snapshot: bool, budget: Duration) -> JobFrame {
+        JobFrame {
+            snapshot_hash: snapshot.hash.to_owned(),
+            snapshot: with_snapshot.then(|| snapshot.json.to_owned()),
+            limits: self.config.limits,
+            time_limit_ms: self.config.time_limit.as_millis() as u64,
+            budget_ms: budget.as_millis() as u64,
+        }
+    }
+
     fn budget_limit(&self, what: &str) -> HardLimit {
         HardLimit {
             wall: self.simulation_hard_limit(),

@@ -57,6 +57,25 @@ impl Job {
     }
 }
 
+/// What every job that runs placement calls on a snapshot carries, beside its own fields: the
+/// snapshot (its text only when the worker does not hold it yet), the engine's limits and the
+/// job's clock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobFrame {
+    /// The worker keeps snapshots and their prepared clusters by hash; each job starts from a
+    /// copy of them (or changes them in place and puts them back).
+    pub snapshot_hash: String,
+    /// `None` when the worker already holds `snapshot_hash` (it answers
+    /// [`Reply::NeedSnapshot`] when it does not).
+    pub snapshot: Option<String>,
+    pub limits: Limits,
+    /// Wall time of each compilation and each placement call.
+    pub time_limit_ms: u64,
+    /// Wall time of the whole job (a simulation, a shard, a case, a fuzz batch; a matrix's
+    /// whole budget), checked before each call.
+    pub budget_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeJob {
     /// A file to open and read a byte of.
@@ -89,8 +108,8 @@ pub enum Attempt {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImpactJob {
-    pub snapshot_hash: String,
-    pub snapshot: Option<String>,
+    #[serde(flatten)]
+    pub frame: JobFrame,
     /// The revision before and the revision after; empty: Incus's default placement.
     pub from: String,
     pub to: String,
@@ -98,11 +117,6 @@ pub struct ImpactJob {
     pub scenario: berth_core::impact::Scenario,
     /// Positions in the snapshot's instance list (`berth_core::impact::shards`).
     pub instances: Vec<usize>,
-    pub limits: Limits,
-    /// Wall time of each compilation and each placement call.
-    pub time_limit_ms: u64,
-    /// Wall time of the whole shard, checked before each call.
-    pub budget_ms: u64,
     /// Count the `to` revision's lines (kept compiled between shards; each shard's own
     /// coverage is answered).
     #[serde(default)]
@@ -118,19 +132,14 @@ pub struct ReplayedShard {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseJob {
-    pub snapshot_hash: String,
-    pub snapshot: Option<String>,
+    #[serde(flatten)]
+    pub frame: JobFrame,
     pub source: String,
     /// The version the cases run under (a direct call may name its own).
     pub incus_version: String,
     pub case: Case,
     /// Count the lines the case runs.
     pub coverage: bool,
-    pub limits: Limits,
-    /// Wall time of the compilation and of each placement call.
-    pub time_limit_ms: u64,
-    /// Wall time of the case's simulation, checked before each call.
-    pub budget_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,17 +153,13 @@ pub struct CaseReply {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FuzzJob {
-    pub snapshot_hash: String,
-    pub snapshot: Option<String>,
+    #[serde(flatten)]
+    pub frame: JobFrame,
     pub source: String,
     /// The versions fuzzed, as written (`6.6`).
     pub incus_versions: Vec<String>,
+    /// The batch's budget is the frame's (a batch cut short says so).
     pub batch: BatchSpec,
-    pub limits: Limits,
-    /// Wall time of the compilation and of each placement call.
-    pub time_limit_ms: u64,
-    /// Wall time of the batch, checked before each call (a batch cut short says so).
-    pub budget_ms: u64,
 }
 
 /// Why a replay could not start: a revision that does not compile.
@@ -167,16 +172,12 @@ pub struct RevisionError {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatrixJob {
-    pub snapshot_hash: String,
-    pub snapshot: Option<String>,
+    /// Its budget is the whole matrix's.
+    #[serde(flatten)]
+    pub frame: JobFrame,
     pub source: String,
     pub simulation: berth_core::matrix::PlannedSimulation,
-    pub limits: Limits,
-    /// Wall time of the compilation and of each placement call.
-    pub time_limit_ms: u64,
-    /// Wall time of the whole matrix, checked before each call.
-    pub budget_ms: u64,
-    /// How much of it was spent when a worker took the job up.
+    /// How much of the matrix's budget was spent when a worker took the job up.
     pub spent_ms: u64,
     /// Count the lines and branches the simulation runs (`SimulationRun::coverage`).
     #[serde(default)]
@@ -185,19 +186,12 @@ pub struct MatrixJob {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SimulateJob {
-    /// Like [`EvaluateJob::snapshot_hash`]: the worker keeps the snapshot and its prepared
-    /// cluster, and each simulation starts from a copy.
-    pub snapshot_hash: String,
-    pub snapshot: Option<String>,
+    #[serde(flatten)]
+    pub frame: JobFrame,
     pub source: String,
     pub incus_version: String,
     pub mode: berth_core::simulate::Mode,
     pub operations: Vec<berth_core::simulate::Operation>,
-    pub limits: Limits,
-    /// Wall time of the compilation and of each placement call.
-    pub time_limit_ms: u64,
-    /// Wall time of the whole simulation, checked before each call.
-    pub budget_ms: u64,
     /// Count the lines the simulation runs (answered as [`Reply::SimulatedCovered`]).
     #[serde(default)]
     pub coverage: bool,

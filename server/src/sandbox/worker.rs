@@ -20,8 +20,8 @@ use berth_core::Snapshot;
 
 use super::confinement::{self, Confinement, Layer};
 use super::protocol::{
-    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, MatrixJob, ReplayedShard, Reply,
-    RevisionError, SimulateJob,
+    CaseJob, CaseReply, EvaluateJob, EvaluateReply, FuzzJob, ImpactJob, Job, JobFrame, MatrixJob,
+    ReplayedShard, Reply, RevisionError, SimulateJob,
 };
 
 /// How many prepared snapshots a worker keeps.
@@ -116,10 +116,10 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
                     Job::Check { .. } => false,
                     Job::Evaluate(job) => job.snapshot.is_some(),
                     Job::Simulate(_) => true,
-                    Job::Matrix(job) => job.snapshot.is_some(),
-                    Job::Impact(job) => job.snapshot.is_some(),
-                    Job::Case(job) => job.snapshot.is_some(),
-                    Job::Fuzz(job) => job.snapshot.is_some(),
+                    Job::Matrix(job) => job.frame.snapshot.is_some(),
+                    Job::Impact(job) => job.frame.snapshot.is_some(),
+                    Job::Case(job) => job.frame.snapshot.is_some(),
+                    Job::Fuzz(job) => job.frame.snapshot.is_some(),
                     Job::Probe(_) => false,
                 };
                 let mut held = Held {
@@ -291,6 +291,18 @@ struct WallClock {
     started: Instant,
 }
 
+impl WallClock {
+    /// A job's clock, started `spent` ago (a matrix simulation's budget is the whole matrix's).
+    fn of(frame: &JobFrame, spent: Duration) -> WallClock {
+        let now = Instant::now();
+        WallClock {
+            per_call: Duration::from_millis(frame.time_limit_ms),
+            budget: Duration::from_millis(frame.budget_ms),
+            started: now.checked_sub(spent).unwrap_or(now),
+        }
+    }
+}
+
 impl Deadlines for WallClock {
     /// The cancellation of one call starting now.
     fn start_call(&self) -> Box<dyn Fn() -> bool + '_> {
@@ -308,27 +320,29 @@ impl Deadlines for WallClock {
 }
 
 fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
-    let clock = WallClock {
-        per_call: Duration::from_millis(job.time_limit_ms),
-        budget: Duration::from_millis(job.budget_ms),
-        started: Instant::now(),
-    };
+    let clock = WallClock::of(&job.frame, Duration::ZERO);
     let version = match job.incus_version.parse::<IncusVersion>() {
         Ok(version) => version,
         Err(error) => return Reply::Refused(error.to_string()),
     };
-    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+    let prepared = match snapshots.get(&job.frame.snapshot_hash, job.frame.snapshot.as_deref()) {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
     let options = CompileOptions::AUTHOR.with_coverage(job.coverage);
-    let scriptlet = match compile_with(&job.source, version, &job.limits, &*clock.start_call(), options) {
+    let scriptlet = match compile_with(
+        &job.source,
+        version,
+        &job.frame.limits,
+        &*clock.start_call(),
+        options,
+    ) {
         Ok(scriptlet) => scriptlet,
         Err(error) if job.coverage => return Reply::SimulatedCovered(Err(error)),
         Err(error) => return Reply::Simulated(Err(error)),
     };
     let mut simulator = Simulator::new(scriptlet.as_ref(), version, job.mode);
-    simulator.limits = job.limits;
+    simulator.limits = job.frame.limits;
     // Each call under its own time limit, the whole under the budget; the cached snapshot and
     // prepared cluster changed in place and put back, neither copied nor marshalled again.
     let simulator = simulator.with_deadlines(&clock);
@@ -348,22 +362,15 @@ fn simulate(job: SimulateJob, snapshots: &mut PreparedSnapshots) -> Reply {
 /// put back), compiled and classified by `berth_core::matrix::run_simulation`.
 fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
     // The budget is the whole matrix's: its clock started before this job did.
-    let now = Instant::now();
-    let clock = WallClock {
-        per_call: Duration::from_millis(job.time_limit_ms),
-        budget: Duration::from_millis(job.budget_ms),
-        started: now
-            .checked_sub(Duration::from_millis(job.spent_ms))
-            .unwrap_or(now),
-    };
-    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+    let clock = WallClock::of(&job.frame, Duration::from_millis(job.spent_ms));
+    let prepared = match snapshots.get(&job.frame.snapshot_hash, job.frame.snapshot.as_deref()) {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
     Reply::MatrixRun(Box::new(berth_core::matrix::run_simulation_with(
         &job.simulation,
         &job.source,
-        &job.limits,
+        &job.frame.limits,
         &clock,
         &mut prepared.snapshot,
         &mut prepared.cluster,
@@ -372,16 +379,12 @@ fn matrix(job: MatrixJob, snapshots: &mut PreparedSnapshots) -> Reply {
 }
 
 fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut CompiledScriptlets) -> Reply {
-    let clock = WallClock {
-        per_call: Duration::from_millis(job.time_limit_ms),
-        budget: Duration::from_millis(job.budget_ms),
-        started: Instant::now(),
-    };
+    let clock = WallClock::of(&job.frame, Duration::ZERO);
     let version = match job.incus_version.parse::<IncusVersion>() {
         Ok(version) => version,
         Err(error) => return Reply::Refused(error.to_string()),
     };
-    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+    let prepared = match snapshots.get(&job.frame.snapshot_hash, job.frame.snapshot.as_deref()) {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
@@ -390,7 +393,9 @@ fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut Co
         ("from", &job.from, CompileOptions::REPLAY),
         ("to", &job.to, to_options),
     ] {
-        if let Err(diagnostic) = scriptlets.get(source, version, options, &job.limits, &*clock.start_call()) {
+        if let Err(diagnostic) =
+            scriptlets.get(source, version, options, &job.frame.limits, &*clock.start_call())
+        {
             return Reply::Replayed(Err(Box::new(RevisionError {
                 revision: revision.into(),
                 diagnostic,
@@ -408,7 +413,7 @@ fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut Co
     }
     let simulator = |scriptlet| {
         let mut simulator = Simulator::new(scriptlet, version, berth_core::simulate::Mode::Upstream);
-        simulator.limits = job.limits;
+        simulator.limits = job.frame.limits;
         simulator.with_deadlines(&clock)
     };
     let shard = replay_shard(
@@ -428,16 +433,12 @@ fn impact(job: ImpactJob, snapshots: &mut PreparedSnapshots, scriptlets: &mut Co
 /// One golden case, compiled for its version (with coverage when asked), run on the cached
 /// snapshot and prepared cluster (put back afterwards) and judged.
 fn run_case(job: CaseJob, snapshots: &mut PreparedSnapshots) -> Reply {
-    let clock = WallClock {
-        per_call: Duration::from_millis(job.time_limit_ms),
-        budget: Duration::from_millis(job.budget_ms),
-        started: Instant::now(),
-    };
+    let clock = WallClock::of(&job.frame, Duration::ZERO);
     let default = match job.incus_version.parse::<IncusVersion>() {
         Ok(version) => version,
         Err(error) => return Reply::Refused(error.to_string()),
     };
-    let prepared = match snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+    let prepared = match snapshots.get(&job.frame.snapshot_hash, job.frame.snapshot.as_deref()) {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
@@ -452,7 +453,13 @@ fn run_case(job: CaseJob, snapshots: &mut PreparedSnapshots) -> Reply {
         }
     };
     let options = CompileOptions::AUTHOR.with_coverage(job.coverage);
-    let scriptlet = match compile_with(&job.source, version, &job.limits, &*clock.start_call(), options) {
+    let scriptlet = match compile_with(
+        &job.source,
+        version,
+        &job.frame.limits,
+        &*clock.start_call(),
+        options,
+    ) {
         Ok(scriptlet) => scriptlet,
         Err(error) => {
             return Reply::CaseRun(Box::new(CaseReply {
@@ -468,7 +475,7 @@ fn run_case(job: CaseJob, snapshots: &mut PreparedSnapshots) -> Reply {
     let verdict = job.case.run(
         scriptlet.as_ref(),
         version,
-        &job.limits,
+        &job.frame.limits,
         &clock,
         &mut prepared.snapshot,
         &mut prepared.cluster,
@@ -490,11 +497,7 @@ fn run_case(job: CaseJob, snapshots: &mut PreparedSnapshots) -> Reply {
 /// statements) kept between batches, the cluster's members' statuses changed per call and put
 /// back.
 fn fuzz(job: FuzzJob, held: &mut Held) -> Reply {
-    let clock = WallClock {
-        per_call: Duration::from_millis(job.time_limit_ms),
-        budget: Duration::from_millis(job.budget_ms),
-        started: Instant::now(),
-    };
+    let clock = WallClock::of(&job.frame, Duration::ZERO);
     let mut versions = Vec::new();
     for name in &job.incus_versions {
         match name.parse::<IncusVersion>() {
@@ -502,7 +505,10 @@ fn fuzz(job: FuzzJob, held: &mut Held) -> Reply {
             Err(error) => return Reply::Refused(error.to_string()),
         }
     }
-    let prepared = match held.snapshots.get(&job.snapshot_hash, job.snapshot.as_deref()) {
+    let prepared = match held
+        .snapshots
+        .get(&job.frame.snapshot_hash, job.frame.snapshot.as_deref())
+    {
         Ok(prepared) => prepared,
         Err(reply) => return reply,
     };
@@ -511,7 +517,7 @@ fn fuzz(job: FuzzJob, held: &mut Held) -> Reply {
             &job.source,
             *version,
             CompileOptions::FUZZ,
-            &job.limits,
+            &job.frame.limits,
             &*clock.start_call(),
         ) {
             // With several versions, say which refuses it.
@@ -530,7 +536,7 @@ fn fuzz(job: FuzzJob, held: &mut Held) -> Reply {
     }
     let Prepared { snapshot, cluster } = prepared;
     let key = (
-        job.snapshot_hash.clone(),
+        job.frame.snapshot_hash.clone(),
         job.source.clone(),
         job.incus_versions.clone(),
     );
@@ -542,7 +548,7 @@ fn fuzz(job: FuzzJob, held: &mut Held) -> Reply {
         snapshot,
         cluster,
         scriptlets: scriptlets.clone(),
-        limits: job.limits,
+        limits: job.frame.limits,
         deadlines: &clock,
     };
     let mut report = run_batch(&mut engine, &job.batch);

@@ -4,8 +4,9 @@
 #      (cargo deny: licenses, bans, sources)
 #   2. unit and integration tests (cargo test), including the Incus client against the real
 #      3-member Incus cluster of scripts/testbed.sh and the store against a throw-away
-#      PostgreSQL (scripts/postgres.sh), both started here and stopped at the end; the HTTP
-#      suites run a second time on PostgreSQL
+#      PostgreSQL (scripts/postgres.sh), both started here and stopped at the end; the suites on
+#      the test bed run beside the others (they mostly wait for Incus); the HTTP suites run a
+#      second time on PostgreSQL
 #   3. end-to-end tests: a debug build of Berth with the demo snapshot, driven in Debian's
 #      headless chromium by end2end/ (node's test runner + playwright-core); they take the
 #      README's screenshots (docs/screenshots/)
@@ -19,8 +20,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 step() { printf '\n\033[1m== %s\033[0m (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 work=$(mktemp -d)
 server_pid=""
+live_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$live_pid" ] && kill "$live_pid" 2>/dev/null && wait "$live_pid" 2>/dev/null
   scripts/testbed.sh down || true
   scripts/postgres.sh down || true
   rm -rf "$work"
@@ -46,10 +49,31 @@ export BERTH_TEST_POSTGRES_URL
 step "unit and integration tests"
 # Each test process writes its server logs and the secrets it made here (step 4 reads them).
 rm -rf target/tmp/test-logs
-cargo test
+cargo test --workspace --no-run
+# The suites on the test bed mostly wait for Incus (about 8 minutes of waiting, 2 of CPU): they
+# run one after another beside the rest, which never touch the test bed.
+live=(capture decisions_live metrics plans_live scriptlet_live simulate_live testbed)
+others=()
+for suite in server/tests/*.rs; do
+  suite=$(basename "$suite" .rs)
+  [[ " ${live[*]} " == *" $suite "* ]] || others+=(--test "$suite")
+done
+cargo test -p berth-server $(printf -- '--test %s ' "${live[@]}") >"$work/live.log" 2>&1 &
+live_pid=$!
+cargo test --workspace --exclude berth-server
+cargo test -p berth-server --lib --bins "${others[@]}"
+cargo test -p berth-server --doc
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test metrics --test assurance --test decisions
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test assurance --test decisions
+
+step "the suites on the test bed"
+live_status=0
+wait "$live_pid" || live_status=$?
+live_pid=""
+cat "$work/live.log"
+[ "$live_status" -eq 0 ] || { echo "the suites on the test bed failed" >&2; exit "$live_status"; }
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test metrics
 BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test plans_live the_api_drives_a_plan
 
 step "build (debug)"

@@ -93,6 +93,13 @@ pub struct ProjectView {
     pub own_images: bool,
 }
 
+/// How one may sign in besides a local account: the single sign-on's name on the login
+/// page's button (`None`: no single sign-on). The server provides it as context.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub single_sign_on: Option<String>,
+}
+
 /// The signed-in user as the UI sees it: who, and what the role may do (to hide the rest;
 /// the server enforces it regardless).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

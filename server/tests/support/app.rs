@@ -175,6 +175,7 @@ impl TestApp {
             auth: auth.clone(),
             web: Arc::new(web),
             streams: OpenStreams::new(streams),
+            oidc: None,
         };
         let router = router(state.clone());
         let mut app = TestApp {

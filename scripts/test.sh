@@ -48,7 +48,7 @@ rm -rf target/tmp/test-logs
 cargo test
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test metrics --test assurance --test decisions
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test metrics --test assurance --test decisions --test oidc
 BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test plans_live the_api_drives_a_plan
 
 step "build (debug)"

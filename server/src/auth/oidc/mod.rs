@@ -572,6 +572,12 @@ impl Oidc {
             .login_failures
             .with_label_values(&["oidc"])
             .inc();
+        if let OidcError::UnknownState = error {
+            // No sign-in of this browser's is known: nobody was refused, and an unauthenticated
+            // flood of made-up callbacks must not grow the audit log. Counted only.
+            tracing::debug!(address, "single sign-on callback for an unknown state");
+            return;
+        }
         let anonymous = Actor {
             address: address.map(str::to_owned),
             ..Actor::default()

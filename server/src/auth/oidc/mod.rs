@@ -651,3 +651,77 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     message
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        oidc: OidcArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<OidcArgs, clap::Error> {
+        Command::try_parse_from(std::iter::once("berth").chain(args.iter().copied()))
+            .map(|command| command.oidc)
+    }
+
+    #[test]
+    fn the_issuer_needs_a_client_its_secret_and_a_role_map() {
+        assert!(parse(&[]).unwrap().settings("http://b/cb").unwrap().is_none());
+        for partial in [
+            &["--oidc-issuer", "https://id.example"][..],
+            &["--oidc-issuer", "https://id.example", "--oidc-client-id", "berth"],
+            &["--oidc-client-id", "berth"],
+        ] {
+            assert!(parse(partial).is_err(), "{partial:?}");
+        }
+    }
+
+    #[test]
+    fn settings_name_the_issuers_host_and_refuse_an_empty_secret_or_a_bad_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, "s3cret\nignored\n").unwrap();
+        let secret = secret.to_str().unwrap();
+        let base = [
+            "--oidc-issuer",
+            "https://id.example/realms/main/",
+            "--oidc-client-id",
+            "berth",
+            "--oidc-client-secret-file",
+            secret,
+        ];
+        let with = |extra: &[&str]| {
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            parse(&args)
+                .unwrap()
+                .settings("http://127.0.0.1:3000/login/oidc/callback")
+        };
+        let settings = with(&[
+            "--oidc-role-map",
+            "ops=operator",
+            "--oidc-scopes",
+            "openid,profile, groups",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(settings.name, "id.example");
+        assert_eq!(settings.issuer.as_str(), "https://id.example/realms/main");
+        assert_eq!(settings.client_secret.secret(), "s3cret");
+        assert_eq!(settings.scopes, ["profile", "groups"]);
+        assert_eq!(settings.role_claim, "groups");
+        assert_eq!(
+            settings.redirect_url.as_str(),
+            "http://127.0.0.1:3000/login/oidc/callback"
+        );
+
+        let error = with(&["--oidc-role-map", "ops=root"]).unwrap_err();
+        assert!(error.to_string().contains("ops=root"), "{error}");
+        std::fs::write(dir.path().join("secret"), "\n").unwrap();
+        let error = with(&["--oidc-role-map", "ops=operator"]).unwrap_err();
+        assert!(error.to_string().contains("is empty"), "{error}");
+    }
+}

@@ -62,7 +62,10 @@ async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -
                 .into_response()
         }
         Err(error) => {
-            tracing::warn!(reason = error.reason(), "cannot start a single sign-on: {error}");
+            match &error {
+                OidcError::Unreachable(cause) => tracing::warn!("cannot start a single sign-on: {cause}"),
+                error => tracing::warn!(reason = error.reason(), "cannot start a single sign-on: {error}"),
+            }
             back_to_login(&oidc, &error, &next)
         }
     }

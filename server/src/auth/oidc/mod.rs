@@ -229,7 +229,8 @@ pub enum OidcError {
     OtherBrowser,
     #[error("the identity provider refused the sign-in ({0})")]
     ProviderRefused(String),
-    #[error("the identity provider cannot be reached: {0}")]
+    /// The cause is for the server's log, not for the login page.
+    #[error("the identity provider cannot be reached; try again later")]
     Unreachable(String),
     #[error("the identity provider's ID token is not valid: {0}")]
     InvalidToken(String),
@@ -598,11 +599,19 @@ impl Oidc {
             .auth
             .audit()
             .entry(&anonymous, AuditKind::LoginFailed, subject, detail);
-        tracing::info!(
-            reason = error.reason(),
-            address,
-            "single sign-on refused: {error}"
-        );
+        match error {
+            OidcError::Unreachable(cause) => {
+                tracing::warn!(
+                    address,
+                    "single sign-on failed: the identity provider cannot be reached: {cause}"
+                )
+            }
+            error => tracing::info!(
+                reason = error.reason(),
+                address,
+                "single sign-on refused: {error}"
+            ),
+        }
         let store = self.inner.auth.store();
         let written = match error {
             // Whoever lost their groups at the provider loses their sessions here too.

@@ -55,8 +55,11 @@ const MAX_PENDING: i64 = 10_000;
 pub const MAX_EXCHANGES: usize = 8;
 /// How long a callback waits for a free exchange before it is answered "busy".
 const EXCHANGE_WAIT: Duration = Duration::from_secs(5);
-/// The provider's discovery document and keys are read again this often (key rotation).
+/// The provider's discovery document and keys are read again this often (key rotation; a
+/// token signed with a key Berth does not know also has them read again at the next sign-in).
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// After a failed discovery, how long sign-ins are refused before it is tried again.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(5);
 
 /// `berth serve`'s single sign-on options.
 #[derive(Debug, Clone, clap::Args)]
@@ -286,8 +289,17 @@ struct Inner {
     http: ProviderClient,
     auth: Auth,
     /// The provider's metadata and keys, and when they were read.
-    provider: Mutex<Option<(Instant, Arc<ProviderOidcClient>)>>,
+    provider: Mutex<Discovery>,
     exchanges: Semaphore,
+}
+
+/// What discovery last gave.
+#[derive(Default)]
+struct Discovery {
+    client: Option<(Instant, Arc<ProviderOidcClient>)>,
+    /// When it last failed: for [`RETRY_AFTER_FAILURE`] sign-ins fail at once rather than each
+    /// waiting its turn to ask a provider that is down.
+    failed_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Oidc {
@@ -321,7 +333,7 @@ impl Oidc {
                 settings,
                 http: ProviderClient::new(ca_file)?,
                 auth,
-                provider: Mutex::new(None),
+                provider: Mutex::new(Discovery::default()),
                 exchanges: Semaphore::new(MAX_EXCHANGES),
             }),
         })
@@ -338,16 +350,27 @@ impl Oidc {
 
     /// The provider's client, from discovery (read again after [`DISCOVERY_TTL`]).
     async fn client(&self) -> Result<Arc<ProviderOidcClient>, OidcError> {
-        let mut cached = self.inner.provider.lock().await;
-        if let Some((read_at, client)) = cached.as_ref() {
+        let mut discovery = self.inner.provider.lock().await;
+        if let Some((read_at, client)) = discovery.client.as_ref() {
             if read_at.elapsed() < DISCOVERY_TTL {
                 return Ok(client.clone());
             }
         }
+        if discovery
+            .failed_at
+            .is_some_and(|failed_at| failed_at.elapsed() < RETRY_AFTER_FAILURE)
+        {
+            return Err(OidcError::Unreachable("discovery failed moments ago".into()));
+        }
         let settings = &self.inner.settings;
-        let metadata = CoreProviderMetadata::discover_async(settings.issuer.clone(), &self.inner.http)
-            .await
-            .map_err(|error| OidcError::Unreachable(error_chain(&error)))?;
+        let metadata =
+            match CoreProviderMetadata::discover_async(settings.issuer.clone(), &self.inner.http).await {
+                Ok(metadata) => metadata,
+                Err(error) => {
+                    discovery.failed_at = Some(Instant::now());
+                    return Err(OidcError::Unreachable(error_chain(&error)));
+                }
+            };
         let client = ProviderOidcClient::from_provider_metadata(
             metadata,
             settings.client_id.clone(),
@@ -355,8 +378,17 @@ impl Oidc {
         )
         .set_redirect_uri(settings.redirect_url.clone());
         let client = Arc::new(client);
-        *cached = Some((Instant::now(), client.clone()));
+        *discovery = Discovery {
+            client: Some((Instant::now(), client.clone())),
+            failed_at: None,
+        };
         Ok(client)
+    }
+
+    /// Forgets the provider's keys: the next sign-in reads them again (a token signed with a
+    /// key Berth does not have: the provider may have rotated its keys).
+    async fn forget_keys(&self) {
+        self.inner.provider.lock().await.client = None;
     }
 
     /// Starts a sign-in: records it, and says where to send the browser.
@@ -481,9 +513,15 @@ impl Oidc {
             .ok_or_else(|| OidcError::InvalidToken("the answer has no ID token".into()))?;
         let verifier = client.id_token_verifier();
         let nonce = Nonce::new(derived("nonce", browser_secret));
-        let claims = id_token
-            .claims(&verifier, &nonce)
-            .map_err(|error| OidcError::InvalidToken(claims_error(&error)))?;
+        let claims = match id_token.claims(&verifier, &nonce) {
+            Ok(claims) => claims,
+            Err(error) => {
+                if let ClaimsVerificationError::SignatureVerification(_) = error {
+                    self.forget_keys().await;
+                }
+                return Err(OidcError::InvalidToken(claims_error(&error)));
+            }
+        };
 
         let subject = claims.subject().as_str();
         let external_id = format!("{}#{subject}", self.inner.settings.issuer.as_str());

@@ -138,6 +138,8 @@ pub struct UserView {
     pub username: String,
     pub role: String,
     pub disabled: bool,
+    /// An account of the identity provider (single sign-on): it has no password in Berth.
+    pub external: bool,
     pub created_at: String,
     /// Their unrevoked API tokens.
     pub tokens: Vec<TokenView>,

@@ -101,6 +101,11 @@ test("sign in with the provider: the account is made with the role of its groups
     assert.deepEqual(await whoAmI(page), { username: "alice", role: "admin" });
     await page.locator('[data-test="user-name"]').waitFor();
     assert.equal(await page.locator('[data-test="user-role"]').innerText(), "admin");
+    // On the Users page the account is marked as the provider's: no password to reset.
+    await page.goto(`${berthUrl}/settings/users`);
+    const row = page.locator('[data-test="user-row"][data-user="alice"]');
+    assert.equal(await row.locator('[data-test="external-account"]').count(), 1);
+    assert.equal(await row.locator('[data-test="reset-password"]').count(), 0);
   } finally {
     await browser.close();
   }

@@ -362,6 +362,19 @@ async fn a_disabled_external_account_is_refused_and_one_without_a_role_loses_its
 async fn an_external_account_has_no_password_to_sign_in_with_or_to_change() {
     let app = TestApp::empty().await;
     let (_, cookie) = sign_in_external(&app, "s-1", "dave", Role::Author).await;
+    let users = app.get("/api/v1/users").await.json();
+    let external: Vec<(&str, bool)> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| {
+            (
+                user["username"].as_str().unwrap(),
+                user["external"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(external, [("admin", false), ("dave", true)]);
     for password in ["", "anything at all", &password_of("dave")] {
         let response = app.try_sign_in("dave", password, None).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{password:?}");

@@ -86,6 +86,21 @@ async function audit(kind) {
   return response.json();
 }
 
+/** Errors on Berth's pages (the provider's development pages load fonts from the web, which
+ *  this machine does not reach: theirs are not counted). */
+function berthProblems(page) {
+  const problems = [];
+  const ours = (url) => url.startsWith(berthUrl);
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && ours(message.location().url ?? "")) problems.push(`console: ${message.text()}`);
+  });
+  page.on("response", (response) => {
+    if (response.status() >= 400 && ours(response.url())) problems.push(`HTTP ${response.status()} ${response.url()}`);
+  });
+  return problems;
+}
+
 async function whoAmI(page) {
   return page.evaluate(async () => (await fetch("/api/v1/me")).json());
 }
@@ -94,7 +109,10 @@ test("sign in with the provider: the account is made with the role of its groups
   const browser = await openBrowser({ signedIn: false });
   try {
     const page = await browser.context.newPage();
+    const problems = berthProblems(page);
     await page.goto(`${berthUrl}/login`);
+    // The button is there once hydrated too (the page renders it on the server and in wasm).
+    await page.locator('[data-test="login-page"][data-hydrated="true"]').waitFor();
     assert.equal(await page.locator('[data-test="login-oidc"]').innerText(), "Sign in with Test ID");
     await signInWithProvider(page, "alice", "/audit?kind=login");
     await page.waitForURL(`${berthUrl}/audit?kind=login`);
@@ -106,6 +124,8 @@ test("sign in with the provider: the account is made with the role of its groups
     const row = page.locator('[data-test="user-row"][data-user="alice"]');
     assert.equal(await row.locator('[data-test="external-account"]').count(), 1);
     assert.equal(await row.locator('[data-test="reset-password"]').count(), 0);
+    // Nothing went wrong on Berth's pages on the way.
+    assert.deepEqual(problems, []);
   } finally {
     await browser.close();
   }

@@ -106,7 +106,8 @@ async fn without_single_sign_on_its_routes_are_not_found_and_the_login_page_has_
         .send_as(&Client::Anonymous, Method::GET, "/login?next=/audit", None)
         .await;
     assert!(
-        page.body.contains(r#"href="/login/oidc?next=%2Faudit""#),
+        page.body
+            .contains(r#"href="/login/oidc?next=%2Faudit" rel="external""#),
         "{}",
         page.body
     );

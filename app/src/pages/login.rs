@@ -62,9 +62,11 @@ pub fn LoginPage() -> impl IntoView {
                             "/login/oidc{}",
                             query_string(if next.is_empty() { vec![] } else { vec![("next", next)] })
                         );
+                        // `rel="external"`: a full navigation (the server redirects to the
+                        // provider), not the router's client-side one, which knows no such page.
                         Some(view! {
                             <p class="single-sign-on">
-                                <a class="button" href=href data-test="login-oidc">"Sign in with " {name}</a>
+                                <a class="button" href=href rel="external" data-test="login-oidc">"Sign in with " {name}</a>
                             </p>
                         })
                     })

@@ -65,7 +65,7 @@ cargo test -p berth-server --lib --bins "${others[@]}"
 cargo test -p berth-server --doc
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test assurance --test decisions
+BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test assurance --test decisions --test oidc
 
 step "the suites on the test bed"
 live_status=0

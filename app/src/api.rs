@@ -13,7 +13,8 @@ use crate::types::{
     AuditEntryView, AuditPage, AuditQuery, CasesRun, ClusterView, ConnectionView, CreatedToken,
     DecisionQuery, DecisionsPageData, DiffView, FuzzRound, ImpactSetup, MatrixQuery, MatrixView, MoveSpec,
     NewPlan, PlanBuilderSetup, PlanSummary, PlanView, RevisionView, SandboxRun, SandboxSetup, Scenario,
-    ScriptletSummary, ScriptletView, SnapshotSummary, TemplateView, TokenView, UserView, Viewer,
+    ScriptletSummary, ScriptletView, SignInOptions, SnapshotSummary, TemplateView, TokenView, UserView,
+    Viewer,
 };
 
 /// The Cluster page's data for one snapshot (`None`: the newest). A GET, so it is cacheable
@@ -31,6 +32,12 @@ pub async fn get_viewer() -> Result<Option<Viewer>, BerthError> {
         role: caller.role,
         actions: caller.actions,
     }))
+}
+
+/// How one may sign in (the login page's single sign-on button); public, as the page is.
+#[server(input = GetUrl, endpoint = "sign_in_options")]
+pub async fn get_sign_in_options() -> Result<SignInOptions, BerthError> {
+    Ok(use_context::<SignInOptions>().unwrap_or_default())
 }
 
 /// Changes the signed-in user's password; their other sessions end.

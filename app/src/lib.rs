@@ -36,7 +36,7 @@ use crate::pages::audit::AuditPage;
 use crate::pages::cluster::ClusterPage;
 use crate::pages::decisions::DecisionsPage;
 use crate::pages::impact::ImpactPage;
-use crate::pages::login::LoginPage;
+use crate::pages::login::{LoginPage, NoAccessPage};
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::plans::{NewPlanPage, PlanPage, PlansPage};
 use crate::pages::scriptlets::{DiffPage, NewScriptletPage, ScriptletPage, ScriptletsPage};
@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     // JavaScript (out-of-order streaming needs a script to place its parts).
                     <Route path=path!("/") view=ClusterPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/no-access") view=NoAccessPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/password") view=PasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>

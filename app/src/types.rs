@@ -93,6 +93,13 @@ pub struct ProjectView {
     pub own_images: bool,
 }
 
+/// How one may sign in besides a local account: the single sign-on's name on the login
+/// page's button (`None`: no single sign-on). The server provides it as context.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    pub single_sign_on: Option<String>,
+}
+
 /// The signed-in user as the UI sees it: who, and what the role may do (to hide the rest;
 /// the server enforces it regardless).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +138,8 @@ pub struct UserView {
     pub username: String,
     pub role: String,
     pub disabled: bool,
+    /// An account of the identity provider (single sign-on): it has no password in Berth.
+    pub external: bool,
     pub created_at: String,
     /// Their unrevoked API tokens.
     pub tokens: Vec<TokenView>,

@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web UI and API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a placement scriptlet as Incus would when it is set: exit 0 when Incus would
     /// accept it, 1 when it would refuse it, 2 on usage or IO errors. Errors are printed as
     /// FILE:LINE:COL: message, fidelity warnings as FILE:LINE:COL: warning: message.
@@ -110,7 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Serve(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(crate::serve::serve(args))?;
+            runtime.block_on(crate::serve::serve(*args))?;
             Ok(0)
         }
         Command::Connection { command } => {

@@ -168,7 +168,9 @@ impl From<AuthError> for AppError {
             | AuthError::UnusableUsername
             | AuthError::InvalidUsername(_)
             | AuthError::InvalidTokenName => AppError::Unprocessable(message),
-            AuthError::UserExists(_) | AuthError::Refused(_) => AppError::Conflict(message),
+            AuthError::UserExists(_) | AuthError::Refused(_) | AuthError::ExternalAccount(_) => {
+                AppError::Conflict(message)
+            }
             AuthError::NoSuchUser(_) | AuthError::NoSuchToken(_) | AuthError::NoSuchTokenOf { .. } => {
                 AppError::NotFound(message)
             }

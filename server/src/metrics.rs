@@ -84,7 +84,14 @@ pub const PLAN_EXECUTION_OUTCOMES: [&str; 5] =
 /// How a move ended, as `berth_plan_moves_total` labels it.
 pub const MOVE_OUTCOMES: [&str; 3] = ["succeeded", "failed", "skipped"];
 /// Why a sign-in was refused, as `berth_login_failures_total` labels it.
-pub const LOGIN_FAILURE_REASONS: [&str; 4] = ["bad_credentials", "rate_limited", "busy", "unusable_username"];
+pub const LOGIN_FAILURE_REASONS: [&str; 5] = [
+    "bad_credentials",
+    "rate_limited",
+    "busy",
+    "unusable_username",
+    // A single sign-on refused (`auth/oidc/`; the audit log has its reason).
+    "oidc",
+];
 
 impl Metrics {
     fn new() -> Metrics {

@@ -14,6 +14,7 @@ use leptos::prelude::LeptosOptions;
 use tokio::net::TcpListener;
 
 use crate::audit::Actor;
+use crate::auth::oidc::{Oidc, OidcArgs};
 use crate::auth::{secret, Auth, AuthConfig, AuthError};
 use crate::clock::Clock;
 use crate::connection_cli::open_secret_key;
@@ -108,6 +109,9 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub decisions: DecisionArgs,
+
+    #[command(flatten)]
+    pub oidc: OidcArgs,
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -150,6 +154,25 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let oidc = match args
+        .oidc
+        .settings(&format!("{scheme}://{address}/login/oidc/callback"))?
+    {
+        Some(settings) => {
+            tracing::info!(
+                issuer = settings.issuer.as_str(),
+                redirect = settings.redirect_url.as_str(),
+                "single sign-on is on"
+            );
+            Some(Oidc::new(
+                settings,
+                args.oidc.oidc_ca_file.as_deref(),
+                auth.clone(),
+            )?)
+        }
+        None => None,
+    };
     let metrics_server = match args.metrics_listen {
         Some(metrics_address) => Some(serve_metrics(metrics_address, store.clone()).await?),
         None => None,
@@ -190,9 +213,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         auth,
         web: Arc::new(web_config(&args)?),
         streams: OpenStreams::default(),
+        oidc,
     });
 
-    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         listen = %address,
         tls = tls.is_some(),

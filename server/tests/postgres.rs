@@ -119,7 +119,7 @@ async fn a_deployment_moves_from_sqlite_to_postgres_and_back() {
     assert!(copy.status.success(), "{}", text(&copy.stderr));
     assert_eq!(
         text(&copy.stdout),
-        "users\t1\nsessions\t1\napi_tokens\t1\nlogin_limits\t2\nsnapshots\t1\nscriptlets\t0\n\
+        "users\t1\nsessions\t1\napi_tokens\t1\noidc_logins\t0\nlogin_limits\t2\nsnapshots\t1\nscriptlets\t0\n\
          scriptlet_revisions\t0\nconnections\t0\naudit_log\t4\nleases\t0\nplans\t0\nplan_moves\t0\n\
          plan_approvals\t0\nplan_contributors\t0\nplan_comments\t0\nplan_rollouts\t0\n\
          decisions\t0\ndecision_gaps\t0\ndecision_listeners\t0\nconnection_captures\t0\n"

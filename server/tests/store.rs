@@ -1170,6 +1170,35 @@ async fn populate(store: &Store) {
         )
         .await
         .unwrap();
+    // An account of the identity provider (its external id) with a session, and a sign-in
+    // pending at the provider.
+    let login = |_: &berth_server::db::UserRecord| entry("login", "fay");
+    store
+        .sign_in_external(
+            &berth_server::db::ExternalAccount {
+                external_id: "https://id.example#f-1",
+                username: "fay",
+                role: Role::Author,
+            },
+            &berth_server::db::NewSessionRow {
+                id_hash: "fay-session-digest",
+                user_id: 0,
+                csrf_token: "fay-csrf",
+                now: 8,
+                address: None,
+            },
+            &berth_server::db::ExternalSignInEntries {
+                created: entry("user.created", "fay"),
+                role_changed: entry("user.role_changed", "fay"),
+                login: &login,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .insert_oidc_login("state-digest", "browser-digest", "/audit?x=ü", 9, 0, 10)
+        .await
+        .unwrap());
     let disable = UserChange {
         disabled: Some(true),
         ..UserChange::default()
@@ -1451,15 +1480,16 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     assert_eq!(
         counts,
         [
-            "users=2",
-            "sessions=1",
+            "users=3",
+            "sessions=2",
             "api_tokens=2",
+            "oidc_logins=1",
             "login_limits=1",
             "snapshots=1",
             "scriptlets=2",
             "scriptlet_revisions=4",
             "connections=1",
-            "audit_log=20",
+            "audit_log=22",
             "leases=1",
             "plans=2",
             "plan_moves=1",
@@ -1499,8 +1529,8 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
     );
     let detail: serde_json::Value = serde_json::from_str(&copies[1].detail).unwrap();
     assert_eq!(
-        detail["rows"]["audit_log"], 21,
-        "the 20 populated and the first copy's: {detail}"
+        detail["rows"]["audit_log"], 23,
+        "the 22 populated and the first copy's: {detail}"
     );
     assert_eq!(detail["rows"]["connections"], 1, "{detail}");
     assert_eq!(target.load_snapshot(1).await.unwrap(), Some(demo_snapshot()));
@@ -1511,7 +1541,7 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(added.id, 3);
+    assert_eq!(added.id, 4);
 
     // A destination with anything in it is refused, and keeps what it had.
     let error = source
@@ -1519,8 +1549,8 @@ async fn a_store_copied_to_postgres_and_back_is_the_same() {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::DestinationNotEmpty(..)), "{error:?}");
-    assert!(error.to_string().contains("3 rows in users"), "{error}");
-    assert_eq!(target.list_users().await.unwrap().len(), 3);
+    assert!(error.to_string().contains("4 rows in users"), "{error}");
+    assert_eq!(target.list_users().await.unwrap().len(), 4);
 }
 
 #[tokio::test]

@@ -225,13 +225,19 @@ fn UserTable(
                                 </ActionForm>
                             </td>
                             <td>
-                                <ActionForm action=change attr:class="form inline">
-                                    <CsrfField/>
-                                    <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password"
-                                        aria-label=format!("New password for {password_name}") data-test="reset-password"/>
-                                    <input type="hidden" name="username" value=password_name/>
-                                    <button type="submit" class="button" data-test="save-password">"Reset"</button>
-                                </ActionForm>
+                                {if user.external {
+                                    view! { <span class="muted" data-test="external-account">"Single sign-on: no password in Berth"</span> }.into_any()
+                                } else {
+                                    view! {
+                                        <ActionForm action=change attr:class="form inline">
+                                            <CsrfField/>
+                                            <input type="password" name="password" autocomplete="new-password" minlength="8" required placeholder="new password"
+                                                aria-label=format!("New password for {password_name}") data-test="reset-password"/>
+                                            <input type="hidden" name="username" value=password_name/>
+                                            <button type="submit" class="button" data-test="save-password">"Reset"</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                }}
                             </td>
                             <td><UserTokens username=tokens_name tokens=user.tokens.clone() revoke/></td>
                         </tr>

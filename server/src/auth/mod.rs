@@ -2,6 +2,7 @@
 //!
 //! - `password.rs`: argon2id hashes, at most a few computed at once; `secret.rs`: random
 //!   secrets and the digests the store keeps.
+//! - `oidc/`: single sign-on with OpenID Connect (external accounts, no password).
 //! - [`Auth`]: sessions with idle and absolute expiry (here), sign-in with its limits and
 //!   constant-time failure (`sign_in.rs`), users (`users.rs`), API tokens (`tokens.rs`).
 //!   Every change is audited in the store transaction that makes it.
@@ -9,6 +10,7 @@
 //! Which role may do what is `berth_core::access`; which route needs which action is
 //! `http/access.rs`. This module only establishes identities.
 
+pub mod oidc;
 pub mod password;
 pub mod secret;
 mod sign_in;
@@ -153,6 +155,9 @@ pub enum AuthError {
     InvalidTokenName,
     #[error("{0}")]
     Refused(String),
+    /// A password for an account of the identity provider, which has none in Berth.
+    #[error("`{0}` signs in with single sign-on: it has no password in Berth")]
+    ExternalAccount(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -141,7 +141,13 @@ impl Auth {
     ) -> Result<NewSession, AuthError> {
         let user = self.store.user_by_name(username).await?;
         let matches = match self
-            .verify_password(password, user.as_ref().map(|user| user.password_hash.as_str()))
+            .verify_password(
+                password,
+                // An external account has no password: the decoy, as for an unknown name.
+                user.as_ref()
+                    .filter(|user| user.external_id.is_none())
+                    .map(|user| user.password_hash.as_str()),
+            )
             .await
         {
             Ok(matches) => matches,
@@ -153,7 +159,7 @@ impl Auth {
             }
         };
         let user = match user {
-            Some(user) if matches && !user.disabled => user,
+            Some(user) if matches && !user.disabled && user.external_id.is_none() => user,
             _ => {
                 tracing::info!(user = username, address, "sign-in failed");
                 let anonymous = Actor {

@@ -56,6 +56,9 @@ impl Auth {
             .user_by_name(username)
             .await?
             .ok_or_else(|| AuthError::NoSuchUser(username.to_owned()))?;
+        if new_password.is_some() && before.external_id.is_some() {
+            return Err(AuthError::ExternalAccount(username.to_owned()));
+        }
         let loses_admin = before.role == Role::Admin
             && !before.disabled
             && (role.is_some_and(|role| role != Role::Admin) || disabled == Some(true));
@@ -148,6 +151,9 @@ impl Auth {
             .user_by_name(&principal.username)
             .await?
             .ok_or_else(|| AuthError::NoSuchUser(principal.username.clone()))?;
+        if user.external_id.is_some() {
+            return Err(AuthError::ExternalAccount(user.username));
+        }
         if !self.verify_password(current, Some(&user.password_hash)).await? {
             return Err(AuthError::WrongCurrentPassword);
         }

@@ -23,6 +23,9 @@ pub struct UserRecord {
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: i64,
+    /// An account of the identity provider (`ISSUER#SUB`, `auth/oidc/`): no password, signs
+    /// in only there. `None` for a local account.
+    pub external_id: Option<String>,
 }
 
 /// A live session with its user, as one lookup returns it.
@@ -45,7 +48,7 @@ pub struct TokenRecord {
 }
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: i64,
     username: String,
     role: String,
@@ -53,6 +56,7 @@ struct UserRow {
     /// 0 or 1 (an integer on both databases: one SQL text serves both).
     disabled: i64,
     created_at: i64,
+    external_id: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -82,6 +86,7 @@ impl TryFrom<UserRow> for UserRecord {
             password_hash: row.password_hash,
             disabled: row.disabled != 0,
             created_at: row.created_at,
+            external_id: row.external_id,
         })
     }
 }
@@ -89,7 +94,7 @@ impl TryFrom<UserRow> for UserRecord {
 /// The columns `UserRow` reads, as a literal for `concat!` (queries stay static strings).
 macro_rules! user_columns {
     () => {
-        "id, username, role, password_hash, disabled, created_at"
+        "id, username, role, password_hash, disabled, created_at, external_id"
     };
 }
 
@@ -303,7 +308,7 @@ impl Store {
     /// about expiry and disabled users.
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row: Option<SessionRow> = sqlx::query_as(
-            "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at,
+            "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.external_id,
                     s.csrf_token, s.created_at AS session_created_at, s.last_seen_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1",
@@ -432,7 +437,7 @@ impl Store {
     /// what a long-lived request checks again now and then. Records no use.
     pub async fn token_holder(&self, token_id: i64) -> Result<Option<UserRecord>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(
-            "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at
+            "SELECT u.id, u.username, u.role, u.password_hash, u.disabled, u.created_at, u.external_id
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.id = $1 AND t.revoked_at IS NULL",
         )

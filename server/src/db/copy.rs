@@ -33,6 +33,7 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("disabled", Integer),
             ("created_at", Integer),
             ("password_changed_at", Integer),
+            ("external_id", Text),
         ],
     ),
     (
@@ -56,6 +57,15 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("created_at", Integer),
             ("last_used_at", Integer),
             ("revoked_at", Integer),
+        ],
+    ),
+    (
+        "oidc_logins",
+        &[
+            ("state_hash", Text),
+            ("browser_hash", Text),
+            ("next", Text),
+            ("created_at", Integer),
         ],
     ),
     (

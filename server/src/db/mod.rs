@@ -1,7 +1,8 @@
 //! The store: one interface over SQLite (default: `berth.db` in the data directory) and
 //! PostgreSQL (`--database postgres://…`, several Berth replicas on one database). Snapshots
 //! (`snapshots.rs`), accounts, sessions and API tokens (`accounts.rs`), the sign-in limits'
-//! counters (`login_limits.rs`), the audit log (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), the decision log
+//! counters (`login_limits.rs`), single sign-on's pending sign-ins and external accounts
+//! (`oidc.rs`), the audit log (`audit.rs`), leases across replicas (`leases.rs`), migration plans (`plans.rs`, with the rollout step of `rollouts.rs`), the decision log
 //! (`decisions.rs`, with its listeners, gaps and captures in `decision_listeners.rs`), and
 //! copying a whole store from one database to another (`copy.rs`).
 //!
@@ -21,6 +22,7 @@ mod decision_listeners;
 mod decisions;
 mod leases;
 mod login_limits;
+mod oidc;
 mod plans;
 mod rollouts;
 mod scriptlets;
@@ -49,6 +51,7 @@ pub use decisions::{
 };
 pub use leases::LeaseGrant;
 pub use login_limits::{Admission, AttemptLimit, AttemptScope, Reservation};
+pub use oidc::{ExternalAccount, ExternalSignIn, ExternalSignInEntries, PendingOidcLogin};
 pub use plans::{
     ApprovalLost, ContributorRow, MoveChange, NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow, PlanWrite,
     PreviewWrite, ReviewFacts, StateChange,

@@ -129,6 +129,7 @@ impl Endpoint {
 pub const PAGES: &[(&str, Access)] = &[
     ("/", Access::Signed(Action::Read)),
     ("/login", Access::Public),
+    ("/no-access", Access::Public),
     ("/settings/password", Access::Signed(Action::ManageOwnAccount)),
     ("/settings/tokens", Access::Signed(Action::ManageOwnAccount)),
     ("/settings/users", Access::Signed(Action::ManageUsers)),
@@ -150,6 +151,7 @@ pub const PAGES: &[(&str, Access)] = &[
 /// refuse to build.
 pub const SERVER_FUNCTIONS: &[(&str, Access)] = &[
     ("/api/viewer", Access::Public),
+    ("/api/sign_in_options", Access::Public),
     ("/api/cluster_view", Access::Signed(Action::Read)),
     ("/api/change_password", Access::Signed(Action::ManageOwnAccount)),
     ("/api/list_tokens", Access::Signed(Action::ManageOwnAccount)),

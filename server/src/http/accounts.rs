@@ -93,6 +93,8 @@ pub struct UserListing {
     pub username: String,
     pub role: Role,
     pub disabled: bool,
+    /// An account of the identity provider (single sign-on): it has no password in Berth.
+    pub external: bool,
     pub created_at: String,
 }
 
@@ -102,6 +104,7 @@ impl From<UserRecord> for UserListing {
             username: user.username,
             role: user.role,
             disabled: user.disabled,
+            external: user.external_id.is_some(),
             created_at: rfc3339(user.created_at),
         }
     }

@@ -4,7 +4,8 @@
 //!
 //! - `access.rs`: the locked door (who is asking, which role may use which route, CSRF, CSP).
 //! - `health.rs`: `/healthz`, `/readyz`, `/metrics` (and the router of `--metrics-listen`).
-//! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `accounts.rs`
+//! - `/api/v1`: `session.rs` (sign in and out, `/login` and `/logout` forms), `oidc.rs`
+//!   (single sign-on's start and callback), `accounts.rs`
 //!   (API tokens, users), `audit.rs`, `scriptlets.rs`, `simulations.rs`, `snapshots.rs`,
 //!   `connections.rs`, `plans.rs`, `impact.rs` (replays, and their progress as events),
 //!   `assurance.rs` (golden cases and the fuzzer);
@@ -28,6 +29,7 @@ mod decisions;
 mod extract;
 pub mod health;
 mod impact;
+mod oidc;
 mod plans;
 mod scriptlets;
 mod session;
@@ -73,6 +75,8 @@ pub struct AppState {
     pub web: Arc<WebConfig>,
     /// The event streams open in this process, and their limits.
     pub streams: streams::OpenStreams,
+    /// Single sign-on, when configured (`--oidc-issuer`).
+    pub oidc: Option<crate::auth::oidc::Oidc>,
 }
 
 /// The web surface's settings from the command line.
@@ -123,6 +127,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
     let api = routes_of(
         [
             session::endpoints(),
+            oidc::endpoints(),
             accounts::endpoints(),
             audit::endpoints(),
             scriptlets::endpoints(),
@@ -180,6 +185,9 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
         secure: state.auth.config().secure_cookies,
     });
     let backend = state.backend.clone();
+    let sign_in_options = berth_app::types::SignInOptions {
+        single_sign_on: state.oidc.as_ref().map(|oidc| oidc.name().to_owned()),
+    };
     let shell_options = state.leptos_options.clone();
     // A simulation may use its whole budget (the timeout is past the point where the sandbox
     // gives up on it), and a capture of a large cluster takes a while.
@@ -194,6 +202,7 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             pages,
             move || {
                 provide_context(backend.clone());
+                provide_context(sign_in_options.clone());
                 provide_request_nonce();
             },
             move || shell(shell_options.clone()),

@@ -156,7 +156,7 @@ async fn sign_out_form(
 /// exactly one `/`, hold no backslash, control character or whitespace even once
 /// percent-decoded (`/%2F%2Fevil.example`, `/%09/…`), and resolve against this site to this
 /// site; what is followed is that resolution, normalised.
-fn local_path(next: &str) -> String {
+pub(super) fn local_path(next: &str) -> String {
     // A stand-in for this site: only whether the origin stays the same matters.
     const SITE: &str = "http://berth.invalid/";
     let decoded = percent_decode_str(next).decode_utf8_lossy();

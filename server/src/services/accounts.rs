@@ -109,6 +109,7 @@ pub async fn list_users(auth: &Auth) -> Result<Vec<UserView>, AppError> {
             username: user.username,
             role: user.role.as_str().to_owned(),
             disabled: user.disabled,
+            external: user.external_id.is_some(),
             created_at: rfc3339(user.created_at),
         })
         .collect())

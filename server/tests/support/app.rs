@@ -175,6 +175,7 @@ impl TestApp {
             auth: auth.clone(),
             web: Arc::new(web),
             streams: OpenStreams::new(streams),
+            oidc: None,
         };
         let router = router(state.clone());
         let mut app = TestApp {
@@ -191,6 +192,15 @@ impl TestApp {
         };
         app.admin = app.user("admin", Role::Admin).await;
         app
+    }
+
+    /// The app with single sign-on configured as `settings` say (its router rebuilt).
+    pub fn with_single_sign_on(mut self, settings: berth_server::auth::oidc::OidcSettings) -> TestApp {
+        let oidc = berth_server::auth::oidc::Oidc::new(settings, None, self.auth.clone())
+            .expect("the provider's client builds");
+        self.state.oidc = Some(oidc);
+        self.router = router(self.state.clone());
+        self
     }
 
     /// An app whose store holds the demo snapshot.

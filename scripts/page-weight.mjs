@@ -13,10 +13,11 @@ import { gzipSync } from "node:zlib";
 
 const site = path.resolve(process.argv[2] ?? "target/site");
 
-/** The pages of each kind (app/src/lib.rs's routes; the editor is on a scriptlet's page). */
+/** The pages of each kind (app/src/lib.rs's routes; the editor is on a scriptlet's page), and
+ *  the issue's budget for a release build, KB gzip. */
 const PAGES = [
-  ["pages without an editor", "/, /scriptlets, /snapshots, /plans…, /impact, /decisions, /audit, /settings/…, /login", false],
-  ["pages with the editor", "/scriptlets/new, /scriptlets/:id", true],
+  ["pages without an editor", "/, /scriptlets, /snapshots, /plans…, /impact, /decisions, /audit, /settings/…, /login", false, 450],
+  ["pages with the editor", "/scriptlets/new, /scriptlets/:id", true, 600],
 ];
 
 const gzipKb = (file) => gzipSync(readFileSync(file), { level: 9 }).length / 1024;
@@ -53,15 +54,16 @@ function closure(entries, withDynamic) {
 }
 
 const entries = [path.join(site, "pkg/berth.js"), path.join(site, "pkg/berth_bg.wasm")];
-const rows = PAGES.map(([kind, paths, withEditor]) => {
+const rows = PAGES.map(([kind, paths, withEditor, budget]) => {
   const files = closure(entries, withEditor);
   const kb = files.reduce((sum, file) => sum + gzipKb(file), 0);
-  return { kind, paths, kb, files };
+  return { kind, paths, kb, budget };
 });
 
 for (const file of closure(entries, true)) {
   console.log(`  ${path.relative(site, file).padEnd(52)} ${gzipKb(file).toFixed(0).padStart(5)} KB gzip`);
 }
-for (const { kind, paths, kb } of rows) {
-  console.log(`  ${kind.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB  (${paths})`);
+for (const { kind, paths, kb, budget } of rows) {
+  const verdict = kb <= budget ? "within" : "over";
+  console.log(`  ${kind.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB  ${verdict} the release budget of ${budget} KB  (${paths})`);
 }

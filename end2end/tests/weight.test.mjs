@@ -1,8 +1,12 @@
 // What each page downloads of Berth's code, from the browser's network log: the wasm and the
 // JavaScript under /pkg/ (gzip -9, as the issue counts them). CodeMirror (`/pkg/editor.js`) is
 // imported only where an editor is shown: pages without one never request it, and the editor's
-// pages request it and mount CodeMirror. Prints a table page → KB (of the build being served:
-// `scripts/build.sh --release` prints the release build's).
+// pages request it and mount CodeMirror. Prints a table page → KB of the build being served
+// (`make test` serves a debug build; `scripts/build.sh --release` prints the release build's).
+//
+// The issue's budget (release: 450 KB without an editor, 600 KB with it) is not asserted yet:
+// the release wasm alone is 818 KB gzip. Once it fits, `make test` should serve a release site
+// (`scripts/build.sh --release --site-only`, about two more minutes) and this test assert it.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { gzipSync } from "node:zlib";

@@ -50,7 +50,7 @@ cp style/main.css "$pkg/berth.css"
 cp -R public/. "$site/"
 
 say "page weight: what a page downloads of wasm + JS (gzip -9; the issue's budget is about these)"
-node scripts/page-weight.mjs "$site"
+if [ $release = 1 ]; then node scripts/page-weight.mjs "$site" --release; else node scripts/page-weight.mjs "$site"; fi
 
 [ $binary = 1 ] || exit 0
 say "berth binary"

@@ -3,7 +3,9 @@
 // on a page with an editor what the editor imports dynamically (`/pkg/editor.js`, CodeMirror).
 // Run by `scripts/build.sh` after the site is built:
 //
-//   node scripts/page-weight.mjs target/site
+//   node scripts/page-weight.mjs target/site [--release]
+//
+// With --release each kind of page is compared with the issue's budget (it is for release builds).
 //
 // The browser suite measures the same from the network, page by page (end2end/tests/weight.test.mjs);
 // this is the build's reading of it.
@@ -12,6 +14,7 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 
 const site = path.resolve(process.argv[2] ?? "target/site");
+const release = process.argv.includes("--release");
 
 /** The pages of each kind (app/src/lib.rs's routes; the editor is on a scriptlet's page), and
  *  the issue's budget for a release build, KB gzip. */
@@ -64,6 +67,6 @@ for (const file of closure(entries, true)) {
   console.log(`  ${path.relative(site, file).padEnd(52)} ${gzipKb(file).toFixed(0).padStart(5)} KB gzip`);
 }
 for (const { kind, paths, kb, budget } of rows) {
-  const verdict = kb <= budget ? "within" : "over";
-  console.log(`  ${kind.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB  ${verdict} the release budget of ${budget} KB  (${paths})`);
+  const verdict = release ? `${kb <= budget ? "within" : "over"} the budget of ${budget} KB` : "(debug build)";
+  console.log(`  ${kind.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB  ${verdict}  (${paths})`);
 }

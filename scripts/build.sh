@@ -5,6 +5,7 @@
 #
 #   scripts/build.sh             debug:   target/debug/berth
 #   scripts/build.sh --release   release: target/release/berth, wasm built for size and optimised by wasm-opt
+#   … --site-only                target/site alone (no berth binary): e.g. to weigh the pages
 #
 # Needs the tools of `scripts/setup.sh build` (and `release` for --release). Ends with what a
 # page downloads (gzip): the issue's budget is about these numbers.
@@ -13,7 +14,14 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 release=0
-[ "${1:-}" = --release ] && release=1
+binary=1
+for arg in "$@"; do
+  case "$arg" in
+    --release) release=1 ;;
+    --site-only) binary=0 ;;
+    *) echo "usage: $0 [--release] [--site-only]" >&2; exit 2 ;;
+  esac
+done
 site=target/site
 pkg=$site/pkg
 
@@ -41,19 +49,10 @@ node editor/build.mjs "$pkg/editor.js"
 cp style/main.css "$pkg/berth.css"
 cp -R public/. "$site/"
 
-page_weight() {  # what a browser downloads for the hydrating code, gzip -9, in KB
-  local gz_wasm gz_js gz_editor static_editor=0
-  gz_kb() { echo $(( $(gzip -9 -c "$1" | wc -c) / 1024 )); }
-  gz_wasm=$(gz_kb "$pkg/berth_bg.wasm"); gz_js=$(gz_kb "$pkg/berth.js"); gz_editor=$(gz_kb "$pkg/editor.js")
-  # wasm-bindgen writes a static `import … from '/pkg/editor.js'` for the editor's binding, so
-  # every page loads CodeMirror unless the binding imports it dynamically.
-  grep -q "from '/pkg/editor.js'" "$pkg/berth.js" && static_editor=1
-  say "page weight (gzip -9): berth_bg.wasm ${gz_wasm} KB, berth.js ${gz_js} KB, editor.js ${gz_editor} KB"
-  printf '  %-28s %5s KB\n' "page without an editor" $((gz_wasm + gz_js + static_editor * gz_editor)) \
-    "editor page" $((gz_wasm + gz_js + gz_editor))
-}
-page_weight
+say "page weight: what a page downloads of wasm + JS (gzip -9; the issue's budget is about these)"
+if [ $release = 1 ]; then node scripts/page-weight.mjs "$site" --release; else node scripts/page-weight.mjs "$site"; fi
 
+[ $binary = 1 ] || exit 0
 say "berth binary"
 if [ $release = 1 ]; then
   cargo build -p berth-server --bin berth --release

@@ -22,6 +22,7 @@ pub mod error;
 mod format;
 mod pages;
 mod query;
+pub mod resource;
 pub mod types;
 
 use leptos::prelude::*;
@@ -42,13 +43,14 @@ use crate::pages::plans::{NewPlanPage, PlanPage, PlansPage};
 use crate::pages::scriptlets::{DiffPage, NewScriptletPage, ScriptletPage, ScriptletsPage};
 use crate::pages::settings::{ConnectionsPage, PasswordPage, TokensPage, UsersPage};
 use crate::pages::snapshots::SnapshotsPage;
+use crate::resource::page_resource;
 use crate::types::Viewer;
 
 /// What a new scriptlet starts with (a working placement, so the sandbox shows a result at once).
 pub use crate::pages::scriptlets::TEMPLATE as NEW_SCRIPTLET;
 
 /// The signed-in user, loaded once per page load and shared by the navigation and the pages.
-pub type ViewerResource = Resource<Result<Option<Viewer>, BerthError>>;
+pub type ViewerResource = resource::PageResource<Result<Option<Viewer>, BerthError>>;
 
 /// The name of the generated assets: `/pkg/berth.js`, `/pkg/berth.wasm`, `/pkg/berth.css`.
 pub const OUTPUT_NAME: &str = "berth";
@@ -80,7 +82,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let viewer: ViewerResource = Resource::new(|| (), |()| get_viewer());
+    let viewer: ViewerResource = page_resource(|| (), |()| get_viewer());
     provide_context(viewer);
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>

@@ -79,6 +79,10 @@ async function open(page, path, root, content) {
   await page.goto(`${BASE_URL}${path}`);
   await page.locator(`[data-test="${root}"][data-hydrated="true"]`).waitFor({ timeout: 30_000 });
   await page.locator(content).first().waitFor({ timeout: 60_000 });
+  // CodeMirror is imported once an editor mounts, after hydration: check the editor as used.
+  if (await page.locator('[data-test="editor"]').count()) {
+    await page.locator('[data-test="editor"] .cm-editor').waitFor({ timeout: 30_000 });
+  }
 }
 
 /** axe-core's serious and critical violations on the page as shown, one line per element. */

@@ -114,6 +114,20 @@ fn frontend_only_hydrates() {
 }
 
 #[test]
+fn pages_create_resources_through_page_resource() {
+    // `Resource::new` decodes with `from_str`, server functions with `from_slice`: one resource
+    // made the other way puts every type it carries in the wasm twice (app/src/resource.rs).
+    for file in sources("app") {
+        let relative = file.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains("Resource::new("),
+            "{relative} makes a resource with Resource::new; use resource::page_resource"
+        );
+    }
+}
+
+#[test]
 fn sql_lives_in_the_store_module_only() {
     for file in sources("server") {
         let relative = file.strip_prefix(repo()).unwrap().to_string_lossy().into_owned();

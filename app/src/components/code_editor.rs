@@ -1,9 +1,10 @@
 //! The scriptlet editor: CodeMirror 6 (bundled from npm into `/pkg/editor.js`, see `editor/`)
-//! bound through wasm-bindgen.
+//! bound through wasm-bindgen, and imported (`import()`) only when an editor mounts, so that
+//! pages without one never download it.
 //!
-//! On the server, and in a browser before the wasm has loaded, the editor is the scriptlet in a
-//! `<pre>`: the page reads without JavaScript. Once hydrated, CodeMirror replaces it; the page
-//! hands it diagnostics (as lint markers), the lines a run covered (a gutter of run and
+//! On the server, and in a browser before the wasm and CodeMirror have loaded, the editor is the
+//! scriptlet in a `<pre>`: the page reads without JavaScript. Then CodeMirror replaces it; the
+//! page hands it diagnostics (as lint markers), the lines a run covered (a gutter of run and
 //! never-run lines), the completion schema and cursor moves, and hears of every change through
 //! `on_change`.
 
@@ -60,34 +61,55 @@ pub fn CodeEditor(
 mod browser {
     use leptos::prelude::*;
     use wasm_bindgen::prelude::*;
+    use wasm_bindgen_futures::JsFuture;
 
     use super::CursorRequest;
     use crate::types::{CoverageView, DiagnosticView};
 
-    #[wasm_bindgen(raw_module = "/pkg/editor.js")]
+    // A dynamic `import()`, so that CodeMirror is fetched only when an editor mounts: a
+    // `#[wasm_bindgen(module = ...)]` binding would become a static import in `berth.js`, which
+    // every page loads. wasm-bindgen writes this snippet beside `berth.js` (`/pkg/snippets/`).
+    #[wasm_bindgen(inline_js = "export function importEditor() { return import('/pkg/editor.js'); }")]
     extern "C" {
-        /// CodeMirror's `EditorView`.
-        pub type EditorView;
+        #[wasm_bindgen(js_name = importEditor)]
+        fn import_editor() -> js_sys::Promise;
+    }
 
-        #[wasm_bindgen(js_name = createEditor)]
+    #[wasm_bindgen]
+    extern "C" {
+        /// The module `/pkg/editor.js` (`editor/src/editor.js`) once imported: its exports are
+        /// called as methods of the module namespace.
+        type EditorModule;
+        /// CodeMirror's `EditorView`.
+        type EditorView;
+
+        #[wasm_bindgen(method, js_name = createEditor)]
         fn create_editor(
+            this: &EditorModule,
             parent: &web_sys::HtmlElement,
             doc: &str,
             read_only: bool,
             nonce: &str,
             on_change: &js_sys::Function,
         ) -> EditorView;
-        #[wasm_bindgen(js_name = setReadOnly)]
-        fn set_read_only(view: &EditorView, read_only: bool);
-        #[wasm_bindgen(js_name = setDiagnostics)]
-        fn set_diagnostics(view: &EditorView, json: &str);
-        #[wasm_bindgen(js_name = setSchema)]
-        fn set_schema(view: &EditorView, json: &str);
-        #[wasm_bindgen(js_name = setCoverage)]
-        fn set_coverage(view: &EditorView, json: &str);
-        #[wasm_bindgen(js_name = goTo)]
-        fn go_to(view: &EditorView, line: usize, column: usize);
-        fn destroy(view: &EditorView);
+        #[wasm_bindgen(method, js_name = setReadOnly)]
+        fn set_read_only(this: &EditorModule, view: &EditorView, read_only: bool);
+        #[wasm_bindgen(method, js_name = setDiagnostics)]
+        fn set_diagnostics(this: &EditorModule, view: &EditorView, json: &str);
+        #[wasm_bindgen(method, js_name = setSchema)]
+        fn set_schema(this: &EditorModule, view: &EditorView, json: &str);
+        #[wasm_bindgen(method, js_name = setCoverage)]
+        fn set_coverage(this: &EditorModule, view: &EditorView, json: &str);
+        #[wasm_bindgen(method, js_name = goTo)]
+        fn go_to(this: &EditorModule, view: &EditorView, line: usize, column: usize);
+        #[wasm_bindgen(method)]
+        fn destroy(this: &EditorModule, view: &EditorView);
+    }
+
+    /// A mounted CodeMirror and the module that drives it.
+    struct Editor {
+        module: EditorModule,
+        view: EditorView,
     }
 
     /// The nonce of this page's scripts (the CSP lets CodeMirror's `<style>` elements in with it).
@@ -110,32 +132,58 @@ mod browser {
         cursor: Signal<Option<CursorRequest>>,
         coverage: Signal<Option<CoverageView>>,
     ) {
-        let editor = StoredValue::new_local(None::<EditorView>);
+        let editor = StoredValue::new_local(None::<Editor>);
+        // Set once CodeMirror has mounted: the effects below then hand it what the page
+        // already holds (diagnostics, schema, …), and every change after that.
+        let ready = RwSignal::new(false);
+        let loading = StoredValue::new(false);
         Effect::new(move |_| {
             let Some(element) = mount.get() else { return };
-            if editor.with_value(Option::is_some) {
+            if loading.get_value() {
                 return;
             }
-            let listener = Closure::<dyn Fn(String)>::new(move |text: String| on_change.run(text));
-            let view = create_editor(
-                &element,
-                &initial,
-                read_only.get_untracked(),
-                &page_nonce(),
-                listener.as_ref().unchecked_ref(),
-            );
-            // The editor calls it for as long as it lives, which is the page's life.
-            listener.forget();
-            editor.set_value(Some(view));
+            loading.set_value(true);
+            let initial = initial.clone();
+            leptos::task::spawn_local(async move {
+                let module = match JsFuture::from(import_editor()).await {
+                    Ok(module) => module.unchecked_into::<EditorModule>(),
+                    Err(error) => {
+                        // The scriptlet stays readable in its fallback `<pre>`.
+                        leptos::logging::error!("the editor could not be loaded: {error:?}");
+                        return;
+                    }
+                };
+                // The page may have moved on while the module loaded.
+                if editor.is_disposed() {
+                    return;
+                }
+                let listener = Closure::<dyn Fn(String)>::new(move |text: String| on_change.run(text));
+                let view = module.create_editor(
+                    &element,
+                    &initial,
+                    read_only.get_untracked(),
+                    &page_nonce(),
+                    listener.as_ref().unchecked_ref(),
+                );
+                // The editor calls it for as long as it lives, which is the page's life.
+                listener.forget();
+                editor.set_value(Some(Editor { module, view }));
+                ready.set(true);
+            });
         });
+        // Runs `apply` on the editor once it has mounted (and not before: `ready` re-runs the
+        // effect that calls it when it does).
+        let with_editor = move |apply: &dyn Fn(&Editor)| {
+            ready.track();
+            editor.with_value(|editor| editor.as_ref().map(apply));
+        };
         Effect::new(move |_| {
             let read_only = read_only.get();
-            editor.with_value(|view| view.as_ref().map(|view| set_read_only(view, read_only)));
+            with_editor(&|e| e.module.set_read_only(&e.view, read_only));
         });
         Effect::new(move |_| {
             let json = diagnostics.with(|list| serde_json::to_string(list).unwrap_or_default());
-            mount.track();
-            editor.with_value(|view| view.as_ref().map(|view| set_diagnostics(view, &json)));
+            with_editor(&|e| e.module.set_diagnostics(&e.view, &json));
         });
         Effect::new(move |_| {
             let json = coverage.with(|coverage| {
@@ -144,23 +192,18 @@ mod browser {
                     .map(|c| serde_json::json!({"run": c.run, "unrun": c.unrun}).to_string())
                     .unwrap_or_default()
             });
-            mount.track();
-            editor.with_value(|view| view.as_ref().map(|view| set_coverage(view, &json)));
+            with_editor(&|e| e.module.set_coverage(&e.view, &json));
         });
         Effect::new(move |_| {
             let Some(json) = schema.get() else { return };
-            mount.track();
-            editor.with_value(|view| view.as_ref().map(|view| set_schema(view, &json)));
+            with_editor(&|e| e.module.set_schema(&e.view, &json));
         });
         Effect::new(move |_| {
             let Some(request) = cursor.get() else { return };
-            editor.with_value(|view| {
-                view.as_ref()
-                    .map(|view| go_to(view, request.line, request.column))
-            });
+            with_editor(&|e| e.module.go_to(&e.view, request.line, request.column));
         });
         on_cleanup(move || {
-            editor.with_value(|view| view.as_ref().map(destroy));
+            editor.with_value(|editor| editor.as_ref().map(|editor| editor.module.destroy(&editor.view)));
         });
     }
 }

@@ -17,6 +17,7 @@ use leptos_router::params::ParamsMap;
 use crate::api::run_matrix;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::timeline::GoTo;
+use crate::resource::page_resource;
 use crate::types::{CoverageView, MatrixCallView, MatrixCellView, MatrixQuery, MatrixView};
 
 /// The URL parameters the Matrix tab owns; the form carries every other one through.
@@ -87,7 +88,7 @@ pub fn MatrixTab(
 ) -> impl IntoView {
     let query = use_query_map();
     let request = Memo::new(move |_| request_of(&query.read()));
-    let result = Resource::new(
+    let result = page_resource(
         move || request.get(),
         move |(request, _)| async move { run_matrix(source.get_untracked(), request).await },
     );

@@ -8,6 +8,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::audit_log;
 use crate::components::error_notice::ErrorNotice;
+use crate::resource::page_resource;
 use crate::types::{AuditPage as AuditPageData, AuditQuery};
 
 #[component]
@@ -24,7 +25,7 @@ pub fn AuditPage() -> impl IntoView {
             before_id: text("before").and_then(|id| id.parse().ok()),
         }
     });
-    let entries = Resource::new(move || filters.get(), audit_log);
+    let entries = page_resource(move || filters.get(), audit_log);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {

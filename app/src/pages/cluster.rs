@@ -14,13 +14,14 @@ use crate::api::get_cluster_view;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::usage_bar::UsageBar;
 use crate::format;
+use crate::resource::page_resource;
 use crate::types::{ClusterView, GroupView, MemberView, ProjectView, SnapshotSummary};
 
 #[component]
 pub fn ClusterPage() -> impl IntoView {
     let query = use_query_map();
     let snapshot_id = Memo::new(move |_| query.read().get("snapshot").and_then(|id| id.parse::<i64>().ok()));
-    let cluster = Resource::new(move || snapshot_id.get(), get_cluster_view);
+    let cluster = page_resource(move || snapshot_id.get(), get_cluster_view);
     // Effects run only in the browser, so this flips once the page is hydrated; the
     // end-to-end tests wait for it before interacting.
     let hydrated = RwSignal::new(false);

@@ -18,6 +18,7 @@ use crate::api::get_impact_setup;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::load_chart::LoadChart;
 use crate::query::percent_encode;
+use crate::resource::page_resource;
 use crate::types::{ChangedDecisionView, DecisionView, ImpactProgress, ImpactSetup, ImpactView, LoadView};
 
 /// Where a replay is (only the browser moves it on).
@@ -37,7 +38,7 @@ const PARAMETERS: [&str; 6] = ["snapshot", "scriptlet", "from", "to", "scenario"
 
 #[component]
 pub fn ImpactPage() -> impl IntoView {
-    let setup = Resource::new(|| (), |_| get_impact_setup());
+    let setup = page_resource(|| (), |_| get_impact_setup());
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {

@@ -11,6 +11,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::get_sign_in_options;
 use crate::query::query_string;
+use crate::resource::page_resource;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -19,7 +20,7 @@ pub fn LoginPage() -> impl IntoView {
     let (next, error, username) = (param("next"), param("error"), param("username"));
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let options = Resource::new(|| (), |()| get_sign_in_options());
+    let options = page_resource(|| (), |()| get_sign_in_options());
     let single_sign_on_next = next.clone();
     view! {
         <Title text="Sign in"/>
@@ -84,7 +85,7 @@ pub fn LoginPage() -> impl IntoView {
 /// Berth: no session was opened.
 #[component]
 pub fn NoAccessPage() -> impl IntoView {
-    let options = Resource::new(|| (), |()| get_sign_in_options());
+    let options = page_resource(|| (), |()| get_sign_in_options());
     view! {
         <Title text="No access"/>
         <section class="page narrow login" data-test="no-access-page">

@@ -35,6 +35,7 @@ use crate::components::timeline::{DiagnosticLine, GoTo, Timeline};
 use crate::error::BerthError;
 use crate::format;
 use crate::query::query_string;
+use crate::resource::page_resource;
 use crate::types::{
     CoverageView, DiffView, RevisionView, SandboxRun, SandboxSetup, Scenario, ScriptletSummary,
     ScriptletView, TemplateView, Viewer,
@@ -58,7 +59,7 @@ pub const TEMPLATE: &str = r#"def instance_placement(request, candidate_members)
 
 #[component]
 pub fn ScriptletsPage() -> impl IntoView {
-    let scriptlets = Resource::new(|| (), |()| list_scriptlets());
+    let scriptlets = page_resource(|| (), |()| list_scriptlets());
     let viewer = expect_context::<ViewerResource>();
     let hydrated = hydration_flag();
     view! {
@@ -197,7 +198,7 @@ fn Workspace(id: Option<i64>) -> impl IntoView {
     });
     // `/scriptlets/new?template=NAME` starts from a template of the library.
     let template = Memo::new(move |_| query.read().get("template").filter(|name| !name.is_empty()));
-    let document = Resource::new(
+    let document = page_resource(
         move || (revision.get(), live_from.get(), template.get()),
         move |(revision, live_from, template)| async move {
             let Some(id) = id else {
@@ -275,7 +276,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
 
     // The result for the scenario as the URL has it (rendered on the server), replaced by the
     // result of the newest edit once there is one.
-    let first_run = Resource::new(
+    let first_run = page_resource(
         move || scenario.get(),
         move |scenario| async move {
             if may_run {
@@ -672,7 +673,7 @@ fn Revisions(
 /// open that revision again and drop the text being edited.
 #[component]
 fn ScenarioForm(scenario: Memo<Scenario>) -> impl IntoView {
-    let setup = Resource::new(move || scenario.get().snapshot_id, get_sandbox_setup);
+    let setup = page_resource(move || scenario.get().snapshot_id, get_sandbox_setup);
     let query = use_query_map();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading the snapshot…"</p> }>
@@ -896,7 +897,7 @@ pub fn DiffPage() -> impl IntoView {
         let number = |key: &str| query.read().get(key).and_then(|n| n.parse::<i64>().ok());
         (id, number("from"), number("to"))
     });
-    let data = Resource::new(
+    let data = page_resource(
         move || key.get(),
         |(id, from, to)| async move {
             let id =

@@ -17,6 +17,7 @@ use crate::api::{
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::{hydration_flag, outcome};
 use crate::csrf::CsrfField;
+use crate::resource::page_resource;
 use crate::types::{ConnectionView, TokenView, UserView, ROLES};
 
 #[component]
@@ -50,7 +51,7 @@ pub fn PasswordPage() -> impl IntoView {
 pub fn TokensPage() -> impl IntoView {
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
+    let tokens = page_resource(
         move || (create.version().get(), revoke.version().get()),
         |_| list_tokens(),
     );
@@ -127,7 +128,7 @@ pub fn UsersPage() -> impl IntoView {
     let add = ServerAction::<AddUser>::new();
     let change = ServerAction::<ChangeUser>::new();
     let revoke = ServerAction::<RevokeUserToken>::new();
-    let users = Resource::new(
+    let users = page_resource(
         move || {
             (
                 add.version().get(),
@@ -290,7 +291,7 @@ pub fn ConnectionsPage() -> impl IntoView {
     let add = ServerAction::<AddConnection>::new();
     let delete = ServerAction::<DeleteConnection>::new();
     let log = ServerAction::<SetDecisionLog>::new();
-    let connections = Resource::new(
+    let connections = page_resource(
         move || (add.version().get(), delete.version().get(), log.version().get()),
         |_| list_connections(),
     );

@@ -11,6 +11,7 @@ use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::{hydration_flag, outcome};
 use crate::csrf::CsrfField;
 use crate::format;
+use crate::resource::page_resource;
 use crate::types::{ConnectionView, SnapshotSummary};
 use crate::ViewerResource;
 
@@ -19,7 +20,7 @@ pub fn SnapshotsPage() -> impl IntoView {
     let upload = ServerAction::<UploadSnapshot>::new();
     let delete = ServerAction::<DeleteSnapshot>::new();
     let capture = ServerAction::<CaptureSnapshot>::new();
-    let snapshots = Resource::new(
+    let snapshots = page_resource(
         move || {
             (
                 upload.version().get(),
@@ -29,7 +30,7 @@ pub fn SnapshotsPage() -> impl IntoView {
         },
         |_| list_snapshots(),
     );
-    let connections = Resource::new(|| (), |()| list_connections());
+    let connections = page_resource(|| (), |()| list_connections());
     let viewer = expect_context::<ViewerResource>();
     let hydrated = hydration_flag();
     view! {

@@ -20,6 +20,7 @@ use crate::api::get_decisions_page;
 use crate::components::agreement_chart::AgreementChart;
 use crate::components::error_notice::ErrorNotice;
 use crate::format::timestamp;
+use crate::resource::page_resource;
 use crate::types::{DecisionQuery, DecisionsPageData, GapView, LoggedDecision};
 
 /// The filters, in URL order (and the cursor of a later page).
@@ -83,7 +84,7 @@ fn filters_query(query: &DecisionQuery) -> String {
 pub fn DecisionsPage() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| query_of(&query.read()));
-    let data = Resource::new(move || filters.get(), get_decisions_page);
+    let data = page_resource(move || filters.get(), get_decisions_page);
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {

@@ -19,6 +19,7 @@ use leptos_router::NavigateOptions;
 use crate::api::{plan_builder, CreatePlan};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
+use crate::resource::page_resource;
 use crate::types::{
     BuilderInstance, MoveSpec, NewPlan, PlanBuilderSetup, RolloutSpec, ScriptletChoice, SnapshotSummary,
 };
@@ -28,7 +29,7 @@ pub fn NewPlanPage() -> impl IntoView {
     let query = use_query_map();
     let connection = Memo::new(move |_| query.read().get("connection").filter(|name| !name.is_empty()));
     let snapshot = Memo::new(move |_| query.read().get("snapshot").and_then(|id| id.parse::<i64>().ok()));
-    let setup = Resource::new(
+    let setup = page_resource(
         move || (connection.get(), snapshot.get()),
         |(connection, snapshot)| plan_builder(connection, snapshot),
     );

@@ -26,6 +26,7 @@ use crate::csrf::CsrfField;
 use crate::error::BerthError;
 use crate::format;
 use crate::pages::impact::outcome;
+use crate::resource::page_resource;
 use crate::types::{AuditEntryView, MoveSpec, PlanMoveView, PlanView, PreviewStamp, RolloutView, Viewer};
 use crate::ViewerResource;
 
@@ -127,13 +128,13 @@ pub fn PlanPage() -> impl IntoView {
     let id = Memo::new(move |_| params.read().get("id").and_then(|id| id.parse::<i64>().ok()));
     let actions = Actions::new();
     let key = move || (id.get(), actions.version());
-    let plan = Resource::new(key, |(id, _)| async move {
+    let plan = page_resource(key, |(id, _)| async move {
         match id {
             Some(id) => get_plan(id).await,
             None => Err(BerthError::NotFound("there is no such plan".into())),
         }
     });
-    let timeline = Resource::new(key, |(id, _)| async move {
+    let timeline = page_resource(key, |(id, _)| async move {
         match id {
             Some(id) => plan_timeline(id).await,
             None => Ok(Vec::new()),

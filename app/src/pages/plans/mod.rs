@@ -21,6 +21,7 @@ use crate::api::list_plans;
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
 use crate::format;
+use crate::resource::page_resource;
 use crate::types::PlanSummary;
 use crate::ViewerResource;
 
@@ -38,7 +39,7 @@ pub(crate) fn state_badge(state: &str) -> AnyView {
 
 #[component]
 pub fn PlansPage() -> impl IntoView {
-    let plans = Resource::new(|| (), |()| list_plans());
+    let plans = page_resource(|| (), |()| list_plans());
     let viewer = expect_context::<ViewerResource>();
     let hydrated = hydration_flag();
     view! {

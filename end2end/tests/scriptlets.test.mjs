@@ -349,7 +349,11 @@ test("without JavaScript the editor page still shows the scriptlet and the last 
   try {
     const page = await browser.context.newPage();
     await page.goto(`${BASE_URL}/scriptlets/${created.body.id}?kind=create&project=default`);
-    assert.equal(await page.locator('[data-test="editor-fallback"]').textContent(), FIXED);
+    const fallback = page.locator('[data-test="editor-fallback"]');
+    assert.equal(await fallback.textContent(), FIXED);
+    // Reached from the keyboard (it scrolls) and named for a screen reader.
+    assert.equal(await fallback.getAttribute("tabindex"), "0");
+    assert.equal(await fallback.getAttribute("aria-label"), "The scriptlet's text");
     assert.ok(await page.locator('[data-test="timeline-upstream"] [data-test="call"]').count() >= 1);
   } finally {
     await browser.close();

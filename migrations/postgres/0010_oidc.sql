@@ -8,7 +8,9 @@ CREATE TABLE oidc_logins (
     state_hash   TEXT    PRIMARY KEY,
     browser_hash TEXT    NOT NULL,
     next         TEXT    NOT NULL,
+    client_address TEXT,
     created_at   BIGINT  NOT NULL
 );
 
 CREATE INDEX oidc_logins_by_time ON oidc_logins (created_at);
+CREATE INDEX oidc_logins_by_address ON oidc_logins (client_address);

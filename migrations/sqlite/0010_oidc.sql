@@ -13,12 +13,15 @@ CREATE UNIQUE INDEX users_by_external_id ON users (external_id);
 -- a secret only that browser's cookie holds (the PKCE verifier and the nonce are derived from
 -- that secret, so nothing here lets anyone finish the sign-in). A row is taken once (the
 -- callback deletes it) and lives a few minutes. Where to go after (`next`), checked as the
--- login form's. Times are Unix milliseconds.
+-- login form's. `client_address` (who started it, when known) bounds one address's share of
+-- the table. Times are Unix milliseconds.
 CREATE TABLE oidc_logins (
     state_hash   TEXT    PRIMARY KEY,
     browser_hash TEXT    NOT NULL,
     next         TEXT    NOT NULL,
+    client_address TEXT,
     created_at   INTEGER NOT NULL
 );
 
 CREATE INDEX oidc_logins_by_time ON oidc_logins (created_at);
+CREATE INDEX oidc_logins_by_address ON oidc_logins (client_address);

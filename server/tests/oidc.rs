@@ -16,7 +16,10 @@ use berth_server::audit::{Actor, AuditKind};
 use berth_server::auth::oidc::{OidcArgs, OidcSettings, PENDING_TTL};
 use berth_server::auth::secret::{digest, random_secret};
 use berth_server::clock::millis;
-use berth_server::db::{ExternalAccount, ExternalSignIn, ExternalSignInEntries, NewSessionRow, UserRecord};
+use berth_server::db::{
+    ExternalAccount, ExternalSignIn, ExternalSignInEntries, NewOidcLogin, NewSessionRow, PendingBounds,
+    UserRecord,
+};
 use serde_json::json;
 use support::{password_of, Client, TestApp, TestResponse};
 
@@ -67,18 +70,52 @@ fn login_error(response: &TestResponse) -> String {
         .unwrap()
 }
 
+/// Records a pending sign-in from `address` at `at` (bounds: `max_pending` in all, 2 per
+/// address); whether it was recorded.
+async fn insert_pending(
+    app: &TestApp,
+    state: &str,
+    address: Option<&str>,
+    at: i64,
+    max_pending: i64,
+) -> bool {
+    app.store
+        .insert_oidc_login(
+            &NewOidcLogin {
+                state_hash: &digest(state),
+                browser_hash: &digest("b"),
+                next: "/",
+                client_address: address,
+                now: at,
+            },
+            PendingBounds {
+                expired_before: at - millis(PENDING_TTL),
+                max_pending,
+                max_per_address: 2,
+            },
+        )
+        .await
+        .unwrap()
+}
+
 async fn pending(app: &TestApp, next: &str) -> (String, String) {
     let (state, browser) = (random_secret(), random_secret());
     let now = app.auth.clock().now_ms();
     assert!(app
         .store
         .insert_oidc_login(
-            &digest(&state),
-            &digest(&browser),
-            next,
-            now,
-            now - millis(PENDING_TTL),
-            100
+            &NewOidcLogin {
+                state_hash: &digest(&state),
+                browser_hash: &digest(&browser),
+                next,
+                client_address: None,
+                now,
+            },
+            PendingBounds {
+                expired_before: now - millis(PENDING_TTL),
+                max_pending: 100,
+                max_per_address: 100,
+            },
         )
         .await
         .unwrap());
@@ -179,15 +216,7 @@ async fn a_flood_of_made_up_callbacks_costs_a_delete_each_and_reaches_neither_pr
 async fn pending_sign_ins_are_bounded_and_expire() {
     let app = TestApp::empty().await;
     let now = app.auth.clock().now_ms();
-    let insert = |state: &'static str, at: i64| {
-        let store = app.store.clone();
-        async move {
-            store
-                .insert_oidc_login(&digest(state), &digest("b"), "/", at, at - millis(PENDING_TTL), 3)
-                .await
-                .unwrap()
-        }
-    };
+    let insert = |state: &'static str, at: i64| insert_pending(&app, state, None, at, 3);
     assert!(insert("a", now).await);
     assert!(insert("b", now).await);
     assert!(insert("c", now).await);
@@ -205,6 +234,26 @@ async fn pending_sign_ins_are_bounded_and_expire() {
         (digest("b").as_str(), "/")
     );
     assert!(app.store.take_oidc_login(&digest("d")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn one_address_flooding_starts_fills_only_its_own_share() {
+    let app = TestApp::empty().await;
+    let now = app.auth.clock().now_ms();
+    let flooder = Some("192.0.2.66");
+    assert!(insert_pending(&app, "f1", flooder, now, 10).await);
+    assert!(insert_pending(&app, "f2", flooder, now, 10).await);
+    // Its third is refused (2 per address here), nothing written …
+    for state in ["f3", "f4", "f5"] {
+        assert!(!insert_pending(&app, state, flooder, now, 10).await);
+    }
+    assert_eq!(app.store.pending_oidc_logins().await.unwrap(), 2);
+    // … while others still start theirs.
+    assert!(insert_pending(&app, "someone", Some("198.51.100.1"), now, 10).await);
+    assert!(insert_pending(&app, "someone else", Some("198.51.100.2"), now, 10).await);
+    // A finished sign-in gives its address room again.
+    assert!(app.store.take_oidc_login(&digest("f1")).await.unwrap().is_some());
+    assert!(insert_pending(&app, "f6", flooder, now, 10).await);
 }
 
 /// Signs an external account in through the store as the callback does; the session's cookie.

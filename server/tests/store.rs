@@ -1196,7 +1196,20 @@ async fn populate(store: &Store) {
         .await
         .unwrap();
     assert!(store
-        .insert_oidc_login("state-digest", "browser-digest", "/audit?x=ü", 9, 0, 10)
+        .insert_oidc_login(
+            &berth_server::db::NewOidcLogin {
+                state_hash: "state-digest",
+                browser_hash: "browser-digest",
+                next: "/audit?x=ü",
+                client_address: Some("192.0.2.7"),
+                now: 9,
+            },
+            berth_server::db::PendingBounds {
+                expired_before: 0,
+                max_pending: 10,
+                max_per_address: 10,
+            },
+        )
         .await
         .unwrap());
     let disable = UserChange {

@@ -52,7 +52,10 @@ pub fn CodeEditor(
     let _ = (read_only, on_change, diagnostics, schema, cursor, coverage);
     view! {
         <div class="code-editor" node_ref=mount data-test="editor">
-            <pre class="code-fallback" data-test="editor-fallback">{initial}</pre>
+            // Focusable and named: a long scriptlet scrolls, and a keyboard must reach it to
+            // scroll it (axe's scrollable-region-focusable) before CodeMirror is up, or without
+            // JavaScript.
+            <pre class="code-fallback" data-test="editor-fallback" tabindex="0" role="region" aria-label="The scriptlet's text">{initial}</pre>
         </div>
     }
 }

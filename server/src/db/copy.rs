@@ -65,6 +65,7 @@ pub const TABLES: &[(&str, &[(&str, ColumnType)])] = &[
             ("state_hash", Text),
             ("browser_hash", Text),
             ("next", Text),
+            ("client_address", Text),
             ("created_at", Integer),
         ],
     ),

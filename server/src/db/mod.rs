@@ -51,7 +51,9 @@ pub use decisions::{
 };
 pub use leases::LeaseGrant;
 pub use login_limits::{Admission, AttemptLimit, AttemptScope, Reservation};
-pub use oidc::{ExternalAccount, ExternalSignIn, ExternalSignInEntries, PendingOidcLogin};
+pub use oidc::{
+    ExternalAccount, ExternalSignIn, ExternalSignInEntries, NewOidcLogin, PendingBounds, PendingOidcLogin,
+};
 pub use plans::{
     ApprovalLost, ContributorRow, MoveChange, NewPlanRow, PlanCommentRow, PlanMoveRow, PlanRow, PlanWrite,
     PreviewWrite, ReviewFacts, StateChange,

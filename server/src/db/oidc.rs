@@ -13,6 +13,26 @@ use super::accounts::{NewSessionRow, UserRecord, UserRow};
 use super::audit::append_in;
 use super::{NewAuditEntry, Store, StoreError};
 
+/// A sign-in sent to the identity provider, as [`Store::insert_oidc_login`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOidcLogin<'a> {
+    pub state_hash: &'a str,
+    pub browser_hash: &'a str,
+    pub next: &'a str,
+    /// Who asked (the client address the access layer gives), when known.
+    pub client_address: Option<&'a str>,
+    pub now: i64,
+}
+
+/// How many sign-ins may be pending: in all, and from one client address.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingBounds {
+    /// Pending sign-ins created before this are removed first.
+    pub expired_before: i64,
+    pub max_pending: i64,
+    pub max_per_address: i64,
+}
+
 /// A pending sign-in as the callback takes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingOidcLogin {
@@ -55,33 +75,34 @@ pub enum ExternalSignIn {
 }
 
 impl Store {
-    /// Records a sign-in sent to the identity provider, unless `max_pending` are live already
-    /// (`false`: refused, nothing stored). Pending sign-ins older than `expired_before` are
-    /// removed first: the table holds only the last few minutes' redirects.
+    /// Records a sign-in sent to the identity provider, unless `max_pending` are live already,
+    /// or `max_per_address` from its client address (`false`: refused, nothing stored): one
+    /// address's flood of starts fills its own share, not the table everyone signs in through.
+    /// Pending sign-ins older than `expired_before` are removed first: the table holds only the
+    /// last few minutes' redirects.
     pub async fn insert_oidc_login(
         &self,
-        state_hash: &str,
-        browser_hash: &str,
-        next: &str,
-        now: i64,
-        expired_before: i64,
-        max_pending: i64,
+        login: &NewOidcLogin<'_>,
+        bounds: PendingBounds,
     ) -> Result<bool, StoreError> {
         let mut transaction = self.pool().begin().await?;
         sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
-            .bind(expired_before)
+            .bind(bounds.expired_before)
             .execute(&mut *transaction)
             .await?;
         let inserted = sqlx::query(
-            "INSERT INTO oidc_logins (state_hash, browser_hash, next, created_at)
-             SELECT $1, $2, $3, $4
-             WHERE (SELECT COUNT(*) FROM oidc_logins) < $5",
+            "INSERT INTO oidc_logins (state_hash, browser_hash, next, client_address, created_at)
+             SELECT $1, $2, $3, $4, $5
+             WHERE (SELECT COUNT(*) FROM oidc_logins) < $6
+               AND (SELECT COUNT(*) FROM oidc_logins WHERE client_address = $4) < $7",
         )
-        .bind(state_hash)
-        .bind(browser_hash)
-        .bind(next)
-        .bind(now)
-        .bind(max_pending)
+        .bind(login.state_hash)
+        .bind(login.browser_hash)
+        .bind(login.next)
+        .bind(login.client_address)
+        .bind(login.now)
+        .bind(bounds.max_pending)
+        .bind(bounds.max_per_address)
         .execute(&mut *transaction)
         .await?
         .rows_affected();

@@ -47,12 +47,16 @@ struct StartQuery {
     next: String,
 }
 
-async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -> Response {
+async fn start(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    Query(query): Query<StartQuery>,
+) -> Response {
     let Some(oidc) = state.oidc else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let next = local_path(&query.next);
-    match oidc.start(&next).await {
+    match oidc.start(&next, address.as_deref()).await {
         Ok(started) => {
             let cookie = browser_cookie(&oidc, started.browser_secret);
             (

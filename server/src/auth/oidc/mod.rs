@@ -42,15 +42,20 @@ use tokio::sync::{Mutex, Semaphore};
 use super::{secret, Auth, Credential, NewSession, Principal};
 use crate::audit::{Actor, AuditKind};
 use crate::clock::millis;
-use crate::db::{ExternalAccount, ExternalSignIn, ExternalSignInEntries, NewSessionRow};
+use crate::db::{
+    ExternalAccount, ExternalSignIn, ExternalSignInEntries, NewOidcLogin, NewSessionRow, PendingBounds,
+};
 pub use http_client::ProviderClient;
 pub use roles::{RoleMap, RoleMapError};
 
 /// How long a sign-in may stay at the provider (the login, perhaps a second factor).
 pub const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
-/// Sign-ins pending at once, across replicas: a flood of `GET /login/oidc` fills the table up
-/// to here and is then answered "busy" without writing.
+/// Sign-ins pending at once, across replicas: a flood of `GET /login/oidc` from many addresses
+/// fills the table up to here and is then answered "busy" without writing.
 const MAX_PENDING: i64 = 10_000;
+/// Sign-ins pending at once from one client address: a flood from one address is answered
+/// "busy" once it has these, and everyone else still signs in.
+const MAX_PENDING_PER_ADDRESS: i64 = 20;
 /// Code exchanges with the provider running at once in this process.
 pub const MAX_EXCHANGES: usize = 8;
 /// How long a callback waits for a free exchange before it is answered "busy".
@@ -392,7 +397,7 @@ impl Oidc {
     }
 
     /// Starts a sign-in: records it, and says where to send the browser.
-    pub async fn start(&self, next: &str) -> Result<Started, OidcError> {
+    pub async fn start(&self, next: &str, address: Option<&str>) -> Result<Started, OidcError> {
         let client = self.client().await?;
         let browser_secret = secret::random_secret();
         let state = secret::random_secret();
@@ -417,12 +422,18 @@ impl Oidc {
             .auth
             .store()
             .insert_oidc_login(
-                &secret::digest(&state),
-                &secret::digest(&browser_secret),
-                next,
-                now,
-                now - millis(PENDING_TTL),
-                MAX_PENDING,
+                &NewOidcLogin {
+                    state_hash: &secret::digest(&state),
+                    browser_hash: &secret::digest(&browser_secret),
+                    next,
+                    client_address: address,
+                    now,
+                },
+                PendingBounds {
+                    expired_before: now - millis(PENDING_TTL),
+                    max_pending: MAX_PENDING,
+                    max_per_address: MAX_PENDING_PER_ADDRESS,
+                },
             )
             .await?;
         if !recorded {

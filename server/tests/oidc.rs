@@ -46,10 +46,14 @@ fn unreachable_issuer() -> OidcSettings {
 }
 
 async fn callback(app: &TestApp, state: &str, browser_secret: Option<&str>) -> TestResponse {
+    // The one-time code and the state, as a provider sends them: never in a log.
+    let code = random_secret();
+    support::logs::secret(&code);
+    support::logs::secret(state);
     let mut request = app.request(
         &Client::Anonymous,
         Method::GET,
-        &format!("/login/oidc/callback?code=a-code&state={state}"),
+        &format!("/login/oidc/callback?code={code}&state={state}"),
     );
     if let Some(secret) = browser_secret {
         request = request.header(header::COOKIE, format!("berth_oidc={secret}"));
@@ -254,6 +258,19 @@ async fn one_address_flooding_starts_fills_only_its_own_share() {
     // A finished sign-in gives its address room again.
     assert!(app.store.take_oidc_login(&digest("f1")).await.unwrap().is_some());
     assert!(insert_pending(&app, "f6", flooder, now, 10).await);
+}
+
+#[tokio::test]
+async fn a_callbacks_code_and_state_are_not_logged() {
+    let app = TestApp::empty().await.with_single_sign_on(unreachable_issuer());
+    let (state, browser) = pending(&app, "/").await;
+    let response = callback(&app, &state, Some(&browser)).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    let logged = support::logs::written();
+    // The request was logged (its path), its query was not.
+    assert!(logged.contains("/login/oidc/callback"), "{logged}");
+    assert!(!logged.contains(&state), "the state was logged");
+    assert!(!logged.contains("code="), "the code was logged");
 }
 
 /// Signs an external account in through the store as the callback does; the session's cookie.

@@ -245,7 +245,11 @@ fn build(state: AppState) -> (Router, Arc<Guard>) {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(TraceLayer::new_for_http())
+        // The request's path, never its query: a query may carry what must not be logged (a
+        // single sign-on callback's one-time code and state).
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state);
     (router, guard)
 }

@@ -43,6 +43,7 @@
 pub mod audit;
 pub mod auth;
 pub mod capture;
+pub mod causes;
 pub mod check;
 pub mod cli;
 pub mod clock;

@@ -284,18 +284,7 @@ impl Store {
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError> {
         let mut transaction = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, address)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(session.id_hash)
-        .bind(session.user_id)
-        .bind(session.csrf_token)
-        .bind(session.now)
-        .bind(session.now)
-        .bind(session.address)
-        .execute(&mut *transaction)
-        .await?;
+        insert_session_in(&mut transaction, session, session.user_id).await?;
         for reservation in reservations {
             release_in(&mut transaction, reservation).await?;
         }
@@ -537,6 +526,28 @@ async fn update_user_in(
     .fetch_optional(&mut *connection)
     .await?;
     row.map(UserRecord::try_from).transpose()
+}
+
+/// Opens `session` for `user_id` (the row's own `user_id` is 0 for an account a single sign-on
+/// creates in the same transaction).
+pub(super) async fn insert_session_in(
+    connection: &mut sqlx::AnyConnection,
+    session: &NewSessionRow<'_>,
+    user_id: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, address)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(session.id_hash)
+    .bind(user_id)
+    .bind(session.csrf_token)
+    .bind(session.now)
+    .bind(session.now)
+    .bind(session.address)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 /// Ends every session of a user except `keep`; how many ended.

@@ -9,7 +9,7 @@
 
 use berth_core::access::Role;
 
-use super::accounts::{NewSessionRow, UserRecord, UserRow};
+use super::accounts::{insert_session_in, NewSessionRow, UserRecord, UserRow};
 use super::audit::append_in;
 use super::{NewAuditEntry, Store, StoreError};
 
@@ -198,18 +198,7 @@ impl Store {
                 user
             }
         };
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, address)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(session.id_hash)
-        .bind(user.id)
-        .bind(session.csrf_token)
-        .bind(session.now)
-        .bind(session.now)
-        .bind(session.address)
-        .execute(&mut *transaction)
-        .await?;
+        insert_session_in(&mut transaction, session, user.id).await?;
         append_in(&mut transaction, &(entries.login)(&user)).await?;
         transaction.commit().await?;
         Ok(ExternalSignIn::SignedIn(user))

@@ -16,6 +16,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::causes::with_causes;
+
 pub use events::{EventStream, StreamEnd, EVENTS_PATH};
 pub use paths::{api_path, instance_path};
 pub use tls::{fingerprint_of_pem, ServerTrust};
@@ -239,7 +241,7 @@ impl IncusClient {
             message: if error.is_timeout() {
                 format!("no answer to {method} {path} within {} s", timeout.as_secs())
             } else {
-                error_chain(&error)
+                with_causes(&error)
             },
         };
         let response = request.send().await.map_err(unreachable)?;
@@ -288,16 +290,4 @@ fn read(path: &Path) -> Result<Vec<u8>, IncusError> {
         path: path.to_owned(),
         source,
     })
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause; show the chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

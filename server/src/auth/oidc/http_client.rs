@@ -16,6 +16,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
+use crate::causes::with_causes;
+
 /// A provider's discovery document, key set or token answer is a few kilobytes.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 /// How long one request to the provider may take.
@@ -83,7 +85,7 @@ impl ProviderClient {
             .body(body)
             .send()
             .await
-            .map_err(|error| HttpClientError::Request(error_chain(&error)))?;
+            .map_err(|error| HttpClientError::Request(with_causes(&error)))?;
         let mut builder = axum::http::Response::builder().status(response.status());
         if let Some(headers) = builder.headers_mut() {
             *headers = std::mem::take(response.headers_mut());
@@ -92,7 +94,7 @@ impl ProviderClient {
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|error| HttpClientError::Request(error_chain(&error)))?
+            .map_err(|error| HttpClientError::Request(with_causes(&error)))?
         {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(HttpClientError::TooLarge);
@@ -112,16 +114,4 @@ impl<'c> AsyncHttpClient<'c> for ProviderClient {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
     }
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause; show the chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }

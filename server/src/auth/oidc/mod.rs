@@ -41,6 +41,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 use super::{secret, Auth, Credential, NewSession, Principal};
 use crate::audit::{Actor, AuditKind};
+use crate::causes::with_causes;
 use crate::clock::millis;
 use crate::db::{
     ExternalAccount, ExternalSignIn, ExternalSignInEntries, NewOidcLogin, NewSessionRow, PendingBounds,
@@ -373,7 +374,7 @@ impl Oidc {
                 Ok(metadata) => metadata,
                 Err(error) => {
                     discovery.failed_at = Some(Instant::now());
-                    return Err(OidcError::Unreachable(error_chain(&error)));
+                    return Err(OidcError::Unreachable(with_causes(&error)));
                 }
             };
         let client = ProviderOidcClient::from_provider_metadata(
@@ -517,7 +518,7 @@ impl Oidc {
                 }
                 // An answer whose ID token is not even a token (a byte changed on the way).
                 RequestTokenError::Parse(..) => OidcError::InvalidToken("the answer cannot be read".into()),
-                other => OidcError::Unreachable(error_chain(&other)),
+                other => OidcError::Unreachable(with_causes(&other)),
             })?;
         let id_token = response
             .id_token()
@@ -696,18 +697,6 @@ fn protocol_word(word: &str) -> String {
     } else {
         "error".to_owned()
     }
-}
-
-/// An error with its causes.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

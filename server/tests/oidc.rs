@@ -210,10 +210,35 @@ async fn a_flood_of_made_up_callbacks_costs_a_delete_each_and_reaches_neither_pr
     assert!(answers
         .iter()
         .all(|error| error.contains("unknown, expired or already used")));
+    // Nor do made-up answers of an error from the provider ("the user cancelled").
+    for _ in 0..50 {
+        let uri = format!(
+            "/login/oidc/callback?error=access_denied&state={}",
+            random_secret()
+        );
+        let response = app.send_as(&Client::Anonymous, Method::GET, &uri, None).await;
+        assert!(login_error(&response).contains("unknown, expired or already used"));
+    }
     assert!(failures(&app).await.is_empty());
     // The one real pending sign-in is untouched by them.
     assert_eq!(app.store.pending_oidc_logins().await.unwrap(), 1);
     assert!(login_error(&callback(&app, &state, Some(&browser)).await).contains("cannot be reached"));
+}
+
+#[tokio::test]
+async fn a_sign_in_the_provider_refused_is_audited_and_used_up() {
+    let app = TestApp::empty().await.with_single_sign_on(unreachable_issuer());
+    let (state, _browser) = pending(&app, "/").await;
+    let uri = format!("/login/oidc/callback?error=access_denied&error_description=No%20way&state={state}");
+    let response = app.send_as(&Client::Anonymous, Method::GET, &uri, None).await;
+    assert!(login_error(&response).contains("access_denied"), "{response:?}");
+    let failures = failures(&app).await;
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0]["detail"]["reason"], "provider_refused");
+    assert_eq!(failures[0]["detail"]["error"], "access_denied");
+    // The provider's own words are not repeated anywhere.
+    assert!(!response.body.contains("No way") && !failures[0].to_string().contains("No way"));
+    assert_eq!(app.store.pending_oidc_logins().await.unwrap(), 0);
 }
 
 #[tokio::test]

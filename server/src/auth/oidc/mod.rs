@@ -474,8 +474,11 @@ impl Oidc {
             .await;
         let error = match taken {
             Err(error) => OidcError::Store(error),
+            // Made up, expired or used: nobody's sign-in was refused (and a flood of these
+            // must not grow the audit log).
+            Ok(None) => OidcError::UnknownState,
             // Only a code of the protocol is shown: the description is the provider's text.
-            Ok(_) => OidcError::ProviderRefused(protocol_word(error)),
+            Ok(Some(_)) => OidcError::ProviderRefused(protocol_word(error)),
         };
         self.refused(&error, address).await;
         error

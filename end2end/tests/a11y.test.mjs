@@ -4,15 +4,9 @@
 // previewed plan, an Impact result); and Tab, from the top of each page, stops only where the
 // focus is visible. One visit per page, both checks on it, to keep the suite's time small.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
 import { before, test } from "node:test";
 
-import { ADMIN_PASSWORD, api, BASE_URL, openBrowser, signIn, waitForServer, watchProblems } from "./support.mjs";
-
-const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
-const RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
-/** Violations that fail the test; axe's "moderate" and "minor" ones are printed only. */
-const BLOCKING = new Set(["serious", "critical"]);
+import { ADMIN_PASSWORD, api, AXE_SCRIPT, axeViolations, BASE_URL, openBrowser, signIn, waitForServer, watchProblems } from "./support.mjs";
 
 const BEFORE = `def instance_placement(request, candidate_members):
     others = [m.server_name for m in candidate_members if "nvme" not in m.groups]
@@ -85,29 +79,12 @@ async function open(page, path, root, content) {
   }
 }
 
-/** axe-core's serious and critical violations on the page as shown, one line per element. */
-async function violations(page) {
-  const result = await page.evaluate(
-    (tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] }),
-    RULES);
-  const found = [];
-  for (const violation of result.violations) {
-    const serious = BLOCKING.has(violation.impact);
-    for (const node of violation.nodes) {
-      const line = `${violation.impact} ${violation.id} (${violation.help}): ${node.target.join(" ")}\n      ${(node.failureSummary ?? "").split("\n").slice(1).join(" ").trim()}`;
-      if (serious) found.push(line);
-      else console.log(`  (not blocking) ${line}`);
-    }
-  }
-  return found;
-}
-
 /** Checks the page in both themes; returns what was found, labelled. */
 async function checkThemes(page, name) {
   const found = [];
   for (const colorScheme of ["light", "dark"]) {
     await page.emulateMedia({ colorScheme });
-    for (const violation of await violations(page)) found.push(`${name} [${colorScheme}] ${violation}`);
+    for (const violation of await axeViolations(page)) found.push(`${name} [${colorScheme}] ${violation}`);
   }
   await page.emulateMedia({ colorScheme: "light" });
   return found;
@@ -150,7 +127,7 @@ test("every page: no serious or critical axe-core violation in light and dark, a
     const page = await browser.context.newPage();
     const problems = watchProblems(page);
     // axe-core is injected before the page's scripts (the page's CSP refuses inline scripts).
-    await page.addInitScript({ path: AXE });
+    await page.addInitScript({ path: AXE_SCRIPT });
     const found = [];
     const unfocused = [];
     const check = async (name) => {

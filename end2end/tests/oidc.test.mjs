@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 
 import { accounts, startProvider } from "../oidc/provider.mjs";
-import { openBrowser, recordSecret } from "./support.mjs";
+import { AXE_SCRIPT, axeViolations, openBrowser, recordSecret } from "./support.mjs";
 
 const BERTH_BIN = process.env.BERTH_BIN ?? resolve("../target/debug/berth");
 
@@ -136,6 +136,27 @@ test("sign in with the provider: the account is made with the role of its groups
   assert.equal(created[0].detail.role, "admin");
 });
 
+test("from the keyboard: Tab reaches \"Sign in with …\" and Enter starts it; the login page passes axe-core", async () => {
+  const browser = await openBrowser({ signedIn: false });
+  try {
+    const page = await browser.context.newPage();
+    await page.addInitScript({ path: AXE_SCRIPT });
+    await page.goto(`${berthUrl}/login?next=${encodeURIComponent("/plans")}`);
+    await page.locator('[data-test="login-page"][data-hydrated="true"]').waitFor();
+    assert.deepEqual(await axeViolations(page), [], "the login page with single sign-on");
+    let reached = false;
+    for (let tabs = 0; tabs < 15 && !reached; tabs++) {
+      await page.keyboard.press("Tab");
+      reached = await page.evaluate(() => document.activeElement?.dataset.test === "login-oidc");
+    }
+    assert.ok(reached, "Tab never reached the single sign-on link");
+    await page.keyboard.press("Enter");
+    await page.waitForURL((url) => url.href.startsWith(provider.issuer));
+  } finally {
+    await browser.close();
+  }
+});
+
 test("the role is read again at every sign-in; a password sign-in of the external account is refused", async () => {
   for (const [groups, role] of [[["sre", "dev"], "operator"], [["dev"], "author"]]) {
     accounts.sam.groups = groups;
@@ -165,9 +186,11 @@ test("groups that map to no role: the no-access page, no session, the failure au
   const browser = await openBrowser({ signedIn: false });
   try {
     const page = await browser.context.newPage();
+    await page.addInitScript({ path: AXE_SCRIPT });
     await signInWithProvider(page, "bob");
     await page.waitForURL(`${berthUrl}/no-access`);
     assert.match(await page.locator('[data-test="no-access"]').innerText(), /none of your groups there gives a role in Berth/);
+    assert.deepEqual(await axeViolations(page), [], "the no-access page");
     const me = await page.evaluate(async () => (await fetch("/api/v1/me")).status);
     assert.equal(me, 401);
   } finally {

@@ -3,6 +3,7 @@
 // the password it printed for the demo's admin in ADMIN_PASSWORD, and a file to list the
 // secrets the tests see in SECRETS_FILE (scripts/check-secrets.sh checks no log holds them).
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -169,4 +170,28 @@ export async function shownMembers(page) {
     (cards) => cards.map((card) => card.dataset.member),
   );
   return [...new Set(names)].sort();
+}
+
+/** axe-core, for a page to load with `page.addInitScript({ path: AXE_SCRIPT })` before it opens. */
+export const AXE_SCRIPT = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+/** The WCAG 2 / 2.1 A and AA rules; violations that fail a test ("moderate" and "minor" ones are
+ *  printed only). */
+const AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+const AXE_BLOCKING = new Set(["serious", "critical"]);
+
+/** axe-core's serious and critical violations on the page as shown, one line per element. */
+export async function axeViolations(page) {
+  const result = await page.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] }),
+    AXE_RULES);
+  const found = [];
+  for (const violation of result.violations) {
+    const serious = AXE_BLOCKING.has(violation.impact);
+    for (const node of violation.nodes) {
+      const line = `${violation.impact} ${violation.id} (${violation.help}): ${node.target.join(" ")}\n      ${(node.failureSummary ?? "").split("\n").slice(1).join(" ").trim()}`;
+      if (serious) found.push(line);
+      else console.log(`  (not blocking) ${line}`);
+    }
+  }
+  return found;
 }

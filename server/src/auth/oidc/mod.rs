@@ -140,13 +140,22 @@ impl OidcArgs {
     /// The settings, or `None` without `--oidc-issuer`. `default_redirect` is the callback at
     /// the address Berth listens on.
     pub fn settings(&self, default_redirect: &str) -> anyhow::Result<Option<OidcSettings>> {
-        let Some(issuer) = &self.oidc_issuer else {
+        // An empty issuer (`BERTH_OIDC_ISSUER=` in an environment file) is no issuer.
+        let Some(issuer) = self
+            .oidc_issuer
+            .as_deref()
+            .map(str::trim)
+            .filter(|issuer| !issuer.is_empty())
+        else {
             return Ok(None);
         };
         let issuer = IssuerUrl::new(issuer.trim_end_matches('/').to_owned())
             .with_context(|| format!("--oidc-issuer {issuer}: not a URL"))?;
         let (Some(client_id), Some(secret_file), Some(role_map)) = (
-            &self.oidc_client_id,
+            self.oidc_client_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty()),
             &self.oidc_client_secret_file,
             &self.oidc_role_map,
         ) else {
@@ -175,10 +184,13 @@ impl OidcArgs {
         };
         Ok(Some(OidcSettings {
             issuer,
-            client_id: ClientId::new(client_id.clone()),
+            client_id: ClientId::new(client_id.to_owned()),
             client_secret: ClientSecret::new(secret),
             redirect_url,
-            role_claim: self.oidc_role_claim.clone(),
+            role_claim: match self.oidc_role_claim.trim() {
+                "" => "groups".to_owned(),
+                claim => claim.to_owned(),
+            },
             role_map: RoleMap::parse(role_map)?,
             name,
             scopes: self
@@ -721,6 +733,36 @@ mod tests {
     #[test]
     fn the_issuer_needs_a_client_its_secret_and_a_role_map() {
         assert!(parse(&[]).unwrap().settings("http://b/cb").unwrap().is_none());
+        // An empty issuer is no issuer (an environment file's `BERTH_OIDC_ISSUER=` is absent
+        // to clap already); an empty client id is none.
+        for empty in ["", " "] {
+            let args = parse(&[
+                "--oidc-issuer",
+                empty,
+                "--oidc-client-id",
+                "berth",
+                "--oidc-client-secret-file",
+                "/nonexistent",
+                "--oidc-role-map",
+                "a=admin",
+            ])
+            .unwrap();
+            assert!(args.settings("http://b/cb").unwrap().is_none(), "{empty:?}");
+        }
+        let error = parse(&[
+            "--oidc-issuer",
+            "https://id.example",
+            "--oidc-client-id",
+            "",
+            "--oidc-client-secret-file",
+            "/nonexistent",
+            "--oidc-role-map",
+            "a=admin",
+        ])
+        .unwrap()
+        .settings("http://b/cb")
+        .unwrap_err();
+        assert!(error.to_string().contains("needs --oidc-client-id"), "{error}");
         for partial in [
             &["--oidc-issuer", "https://id.example"][..],
             &["--oidc-issuer", "https://id.example", "--oidc-client-id", "berth"],
@@ -768,6 +810,11 @@ mod tests {
             "http://127.0.0.1:3000/login/oidc/callback"
         );
 
+        // An empty claim name is the default one.
+        let settings = with(&["--oidc-role-map", "ops=operator", "--oidc-role-claim", ""])
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.role_claim, "groups");
         let error = with(&["--oidc-role-map", "ops=root"]).unwrap_err();
         assert!(error.to_string().contains("ops=root"), "{error}");
         std::fs::write(dir.path().join("secret"), "\n").unwrap();

@@ -131,7 +131,8 @@ fn onward(next: &str) -> Html<String> {
     let next = escape(next);
     Html(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"refresh\" content=\"0;url={next}\"><title>Signed in · Berth</title></head>\
+         <meta http-equiv=\"refresh\" content=\"0;url={next}\"><title>Signed in · Berth</title>\
+         <link rel=\"icon\" type=\"image/svg+xml\" href=\"/favicon.svg\"></head>\
          <body><p>Signed in. <a href=\"{next}\">Continue</a>.</p></body></html>"
     ))
 }

@@ -37,12 +37,16 @@ else
 fi
 rm -rf "$pkg"
 mkdir -p "$pkg"
-# Writes berth.js and berth_bg.wasm: the names <HydrationScripts/> asks for.
-wasm-bindgen --target web --no-typescript --out-name berth --out-dir "$pkg" "$wasm"
+say "wasm split: the main module and one module per page (tools/wasm-split)"
+cargo build -p berth-wasm-split --release --quiet
+target/release/berth-wasm-split "$wasm" "$pkg"
+# Writes berth.js and berth_bg.wasm: the names <HydrationScripts/> asks for. The split modules
+# link to the main one by the linker's export names, so those are kept as they are.
+wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle --out-name berth --out-dir "$pkg" "$pkg/berth_split.wasm"
+rm "$pkg/berth_split.wasm"
 if [ $release = 1 ]; then
-  say "wasm-opt -Oz (binaryen 116 from npm, see scripts/setup.sh release)"
-  node tools/binaryen/node_modules/binaryen/bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    "$pkg/berth_bg.wasm" -o "$pkg/berth_bg.wasm"
+  say "wasm-opt -Oz, every module (binaryen from npm, see scripts/setup.sh release)"
+  node scripts/wasm-opt-all.mjs "$pkg"/*.wasm
 fi
 say "editor bundle (CodeMirror, esbuild)"
 node editor/build.mjs "$pkg/editor.js"

@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh build     the wasm32 target, wasm-bindgen-cli (the version in Cargo.lock), and
 #                              node with the editor's npm packages (CodeMirror, esbuild)
-#   scripts/setup.sh release   the above, and wasm-opt (binaryen 116 from npm, locked in tools/binaryen)
+#   scripts/setup.sh release   the above, and wasm-opt (binaryen 132 from npm, locked in tools/binaryen)
 #   scripts/setup.sh test      the build tools, Debian's chromium, cargo-deny, the end-to-end npm
 #                              packages and Incus (scripts/testbed.sh install)
 set -euo pipefail
@@ -57,10 +57,11 @@ npm_ci() {  # DIR WHAT: install DIR's locked npm packages unless they are instal
 
 setup_release() {
   # Debian's binaryen 108 silently breaks hydration (it rewrites the externref table export);
-  # binaryen 116 is known good. npm's `binaryen` is binaryen compiled to wasm and run by node:
+  # 116 asserts on the per-page split modules; 132 is known good. npm's `binaryen` is binaryen
+  # compiled to wasm and run by node (scripts/wasm-opt-all.mjs uses its JavaScript API):
   # pinned by the lock file, nothing native downloaded, and no six-minute C++ compile as
   # `cargo install wasm-opt` needs.
-  npm_ci tools/binaryen "wasm-opt (binaryen 116 from npm)"
+  npm_ci tools/binaryen "wasm-opt (binaryen 132 from npm)"
 }
 
 setup_test() {

@@ -1,7 +1,8 @@
 //! Berth's web UI, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
 //!
 //! - [`App`] and [`shell`]: the router and the HTML document around it.
-//! - `pages/`: one page per file; `components/`: pieces shared by pages.
+//! - `pages/`: one page per file, each a lazy route (its own wasm module in the browser);
+//!   `components/`: pieces shared by pages.
 //! - [`api`]: server functions, thin wrappers that make one [`backend::Backend`] call.
 //! - [`types`]: the wire types pages display; [`error::BerthError`]: the wire error.
 //! - `backend` (`ssr` only): the seam through which `server` provides its services,
@@ -28,21 +29,17 @@ pub mod types;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 use crate::api::get_viewer;
 use crate::components::nav::NavShell;
 use crate::error::BerthError;
-use crate::pages::audit::AuditPage;
-use crate::pages::cluster::ClusterPage;
-use crate::pages::decisions::DecisionsPage;
-use crate::pages::impact::ImpactPage;
-use crate::pages::login::{LoginPage, NoAccessPage};
 use crate::pages::not_found::NotFoundPage;
-use crate::pages::plans::{NewPlanPage, PlanPage, PlansPage};
-use crate::pages::scriptlets::{DiffPage, NewScriptletPage, ScriptletPage, ScriptletsPage};
-use crate::pages::settings::{ConnectionsPage, PasswordPage, TokensPage, UsersPage};
-use crate::pages::snapshots::SnapshotsPage;
+use crate::pages::{
+    AuditRoute, ClusterRoute, ConnectionsRoute, DecisionsRoute, DiffRoute, ImpactRoute, LoginRoute,
+    NewPlanRoute, NewScriptletRoute, NoAccessRoute, PasswordRoute, PlanRoute, PlansRoute, ScriptletRoute,
+    ScriptletsRoute, SnapshotsRoute, TokensRoute, UsersRoute,
+};
 use crate::resource::page_resource;
 use crate::types::Viewer;
 
@@ -86,30 +83,32 @@ pub fn App() -> impl IntoView {
     provide_context(viewer);
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>
-        <Title formatter=|page: String| if page.is_empty() { "Berth".to_owned() } else { format!("{page} · Berth") }/>
+        // The text "" is the title until the page sets its own: while the page's lazy module
+        // loads during hydration the document is titled "Berth", never left without a title.
+        <Title text="" formatter=|page: String| if page.is_empty() { "Berth".to_owned() } else { format!("{page} · Berth") }/>
         <Router>
             <NavShell>
                 <Routes fallback=NotFoundPage>
                     // Async: the HTML is sent once the data is in, so the page is whole without
                     // JavaScript (out-of-order streaming needs a script to place its parts).
-                    <Route path=path!("/") view=ClusterPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/no-access") view=NoAccessPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/password") view=PasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/tokens") view=TokensPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/users") view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings/connections") view=ConnectionsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/snapshots") view=SnapshotsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/scriptlets") view=ScriptletsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/scriptlets/new") view=NewScriptletPage ssr=SsrMode::Async/>
-                    <Route path=path!("/scriptlets/:id") view=ScriptletPage ssr=SsrMode::Async/>
-                    <Route path=path!("/scriptlets/:id/diff") view=DiffPage ssr=SsrMode::Async/>
-                    <Route path=path!("/plans") view=PlansPage ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/new") view=NewPlanPage ssr=SsrMode::Async/>
-                    <Route path=path!("/plans/:id") view=PlanPage ssr=SsrMode::Async/>
-                    <Route path=path!("/impact") view=ImpactPage ssr=SsrMode::Async/>
-                    <Route path=path!("/decisions") view=DecisionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<ClusterRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/no-access") view={Lazy::<NoAccessRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/password") view={Lazy::<PasswordRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/tokens") view={Lazy::<TokensRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/users") view={Lazy::<UsersRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/settings/connections") view={Lazy::<ConnectionsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/snapshots") view={Lazy::<SnapshotsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets") view={Lazy::<ScriptletsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets/new") view={Lazy::<NewScriptletRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets/:id") view={Lazy::<ScriptletRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/scriptlets/:id/diff") view={Lazy::<DiffRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans") view={Lazy::<PlansRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/new") view={Lazy::<NewPlanRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/plans/:id") view={Lazy::<PlanRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/impact") view={Lazy::<ImpactRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/decisions") view={Lazy::<DecisionsRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </NavShell>
         </Router>

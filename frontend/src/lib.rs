@@ -4,5 +4,7 @@
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(berth_app::App);
+    // Lazy: the pages are lazy routes (split wasm modules), so hydration waits for the
+    // current page's module before it walks the page's HTML.
+    leptos::mount::hydrate_lazy(berth_app::App);
 }

@@ -1,4 +1,10 @@
 //! One page per file; every route is listed in `App` (`lib.rs`).
+//!
+//! Every page but "not found" is a lazy route: in the browser its code is a wasm module of its
+//! own, split from the main one at build time (`tools/wasm-split`, run by `scripts/build.sh`)
+//! and loaded when the page is shown, so a page downloads the shell and itself rather than
+//! every page (issue 22's weight budget). The server renders the same views in place, and
+//! names the current page's modules in the HTML so the browser fetches them beside the main one.
 
 pub mod audit;
 pub mod cluster;
@@ -10,3 +16,47 @@ pub mod plans;
 pub mod scriptlets;
 pub mod settings;
 pub mod snapshots;
+
+use leptos::prelude::*;
+use leptos_router::{lazy_route, LazyRoute};
+
+/// Declares `$route`, the lazy route that shows `$page`. Pages load their own data, so a
+/// route's data half is empty and the whole page is in the split module.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:path;)*) => {$(
+        #[doc = concat!("The lazy route of [`", stringify!($page), "`].")]
+        pub struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    ClusterRoute => cluster::ClusterPage;
+    LoginRoute => login::LoginPage;
+    NoAccessRoute => login::NoAccessPage;
+    PasswordRoute => settings::PasswordPage;
+    TokensRoute => settings::TokensPage;
+    UsersRoute => settings::UsersPage;
+    ConnectionsRoute => settings::ConnectionsPage;
+    AuditRoute => audit::AuditPage;
+    SnapshotsRoute => snapshots::SnapshotsPage;
+    ScriptletsRoute => scriptlets::ScriptletsPage;
+    NewScriptletRoute => scriptlets::NewScriptletPage;
+    ScriptletRoute => scriptlets::ScriptletPage;
+    DiffRoute => scriptlets::DiffPage;
+    PlansRoute => plans::PlansPage;
+    NewPlanRoute => plans::NewPlanPage;
+    PlanRoute => plans::PlanPage;
+    ImpactRoute => impact::ImpactPage;
+    DecisionsRoute => decisions::DecisionsPage;
+}

@@ -1,0 +1,30 @@
+// `node scripts/wasm-opt-all.mjs FILE.wasm…`: what `wasm-opt -Oz` does, to every module of the
+// split wasm (scripts/build.sh --release), in one process: binaryen from npm (tools/binaryen)
+// compiled to wasm is loaded and compiled once instead of once per module (hundreds of them).
+import { readFileSync, writeFileSync } from "node:fs";
+
+import binaryen from "../tools/binaryen/node_modules/binaryen/index.js";
+
+const { Features } = binaryen;
+// What rustc targets for wasm32 today; the modules validate only with these enabled.
+const FEATURES =
+  Features.MVP | Features.MutableGlobals | Features.SignExt | Features.BulkMemory |
+  Features.BulkMemoryOpt | Features.NontrappingFPToInt | Features.Multivalue | Features.ReferenceTypes |
+  Features.CallIndirectOverlong;
+
+binaryen.setOptimizeLevel(2);
+binaryen.setShrinkLevel(2); // -Oz
+let before = 0;
+let after = 0;
+for (const file of process.argv.slice(2)) {
+  const input = readFileSync(file);
+  const module = binaryen.readBinary(input);
+  module.setFeatures(FEATURES);
+  module.optimize();
+  const output = module.emitBinary();
+  module.dispose();
+  writeFileSync(file, output);
+  before += input.length;
+  after += output.length;
+}
+console.log(`wasm-opt -Oz: ${process.argv.length - 2} modules, ${(before / 1024).toFixed(0)} KB → ${(after / 1024).toFixed(0)} KB`);

@@ -17,16 +17,9 @@ import { gzipSync } from "node:zlib";
 const site = path.resolve(process.argv[2] ?? "target/site");
 const release = process.argv.includes("--release");
 
-/** Every page (app/src/lib.rs's routes): its address, its lazy route in snake case (the name of its
- *  split module in the manifest), and whether it shows the editor. */
-const PAGES = [
-  ["/", "cluster"], ["/login", "login"], ["/no-access", "no_access"],
-  ["/settings/password", "password"], ["/settings/tokens", "tokens"], ["/settings/users", "users"],
-  ["/settings/connections", "connections"], ["/audit", "audit"], ["/snapshots", "snapshots"],
-  ["/scriptlets", "scriptlets"], ["/scriptlets/new", "new_scriptlet", true], ["/scriptlets/:id", "scriptlet", true],
-  ["/scriptlets/:id/diff", "diff"], ["/plans", "plans"], ["/plans/new", "new_plan"], ["/plans/:id", "plan"],
-  ["/impact", "impact"], ["/decisions", "decisions"],
-];
+/** The lazy routes (app/src/pages/mod.rs, in snake case) whose page shows the editor. Every
+ *  other route is read from the manifest, so a new page is weighed without being listed here. */
+const EDITOR_ROUTES = new Set(["scriptlet", "new_scriptlet"]);
 /** The issue's budget for a release build, KB gzip. */
 const BUDGET = { withEditor: 600, withoutEditor: 450 };
 
@@ -65,24 +58,25 @@ function closure(entries, withDynamic) {
 
 const entries = [path.join(site, "pkg/berth.js"), path.join(site, "pkg/berth_bg.wasm")];
 // Split module → the files it needs (itself and the chunks it shares), written by tools/wasm-split.
+// A lazy route's module is named `__{route}_route_view_{hash}`.
 const manifest = JSON.parse(readFileSync(path.join(site, "pkg/__wasm_split_manifest.json"), "utf8"));
-const moduleFiles = (route) => {
-  const key = Object.keys(manifest).find((name) => name.startsWith(`__${route}_route_view_`));
-  if (!key) throw new Error(`no split module for the ${route} route in the manifest`);
-  return manifest[key].map((file) => path.join(site, "pkg", `${file}.wasm`));
-};
+const pages = Object.entries(manifest)
+  .map(([name, files]) => [name.match(/^__(\w+?)_route_view_\d+$/)?.[1], files])
+  .filter(([route]) => route)
+  .sort(([a], [b]) => a.localeCompare(b));
 
 for (const file of closure(entries, true)) {
   console.log(`  ${path.relative(site, file).padEnd(52)} ${gzipKb(file).toFixed(0).padStart(5)} KB gzip`);
 }
 console.log("  each page: the files above it loads, its own module and the chunks it shares with other pages");
 let over = 0;
-for (const [address, route, withEditor = false] of PAGES) {
-  const files = [...closure(entries, withEditor), ...moduleFiles(route)];
+for (const [route, modules] of pages) {
+  const withEditor = EDITOR_ROUTES.has(route);
+  const files = [...closure(entries, withEditor), ...modules.map((file) => path.join(site, "pkg", `${file}.wasm`))];
   const kb = files.reduce((sum, file) => sum + gzipKb(file), 0);
   const budget = withEditor ? BUDGET.withEditor : BUDGET.withoutEditor;
   if (kb > budget) over += 1;
   const verdict = release ? (kb <= budget ? `within ${budget}` : `OVER ${budget}`) : "(debug build)";
-  console.log(`  ${address.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB in ${String(files.length).padStart(3)} files  ${verdict}`);
+  console.log(`  ${route.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB in ${String(files.length).padStart(3)} files  ${verdict}`);
 }
-if (release) console.log(`  ${PAGES.length - over} of ${PAGES.length} pages within the budget`);
+if (release) console.log(`  ${pages.length - over} of ${pages.length} pages within the budget`);

@@ -3,7 +3,14 @@
 // compiled to wasm is loaded and compiled once instead of once per module (hundreds of them).
 import { readFileSync, writeFileSync } from "node:fs";
 
-import binaryen from "../tools/binaryen/node_modules/binaryen/index.js";
+// binaryen warns, once per module, that it does not know the name subsection wasm-split writes
+// (id 3): a line each for hundreds of modules, about names the optimised output drops anyway. Its
+// printer is bound to console.error when it loads, so the filter goes in before the import.
+const printError = console.error;
+console.error = (...args) => {
+  if (!String(args[0]).startsWith("warning: unknown name subsection")) printError(...args);
+};
+const { default: binaryen } = await import("../tools/binaryen/node_modules/binaryen/index.js");
 
 const { Features } = binaryen;
 // What rustc targets for wasm32 today; the modules validate only with these enabled.

@@ -15,6 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# `make test` builds everything, mostly from scratch (CI starts from a clean clone): incremental
+# caches would only speed up the next build of a crate being edited, and take gigabytes of disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 # Each step says when it starts (minutes:seconds into the run): where `make test` spends its time.
 step() { printf '\n\033[1m== %s\033[0m (at %d:%02d)\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
@@ -50,22 +53,21 @@ step "unit and integration tests"
 # Each test process writes its server logs and the secrets it made here (step 4 reads them).
 rm -rf target/tmp/test-logs
 cargo test --workspace --no-run
-# The suites on the test bed mostly wait for Incus (about 8 minutes of waiting, 2 of CPU): they
-# run one after another beside the rest, which never touch the test bed.
+# The server's integration tests are one binary, `integration`, whose suites are its modules
+# (server/tests/main.rs). The suites on the test bed mostly wait for Incus (about 8 minutes of
+# waiting, 2 of CPU): they run one after another beside the rest, which never touch the test bed.
 live=(capture decisions_live metrics plans_live scriptlet_live simulate_live testbed)
-others=()
-for suite in server/tests/*.rs; do
-  suite=$(basename "$suite" .rs)
-  [[ " ${live[*]} " == *" $suite "* ]] || others+=(--test "$suite")
-done
-cargo test -p berth-server $(printf -- '--test %s ' "${live[@]}") >"$work/live.log" 2>&1 &
+integration() { cargo test -p berth-server --test integration -- "$@"; }
+(for suite in "${live[@]}"; do integration "$suite::" || exit; done) >"$work/live.log" 2>&1 &
 live_pid=$!
 cargo test --workspace --exclude berth-server
-cargo test -p berth-server --lib --bins "${others[@]}"
+cargo test -p berth-server --lib --bins
+integration $(printf -- '--skip %s:: ' "${live[@]}")
 cargo test -p berth-server --doc
 
 step "HTTP suites on PostgreSQL"
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test http --test access --test accounts --test sandbox --test library --test impact --test review --test redaction --test matrix --test templates --test assurance --test decisions --test oidc
+BERTH_TEST_DATABASE=postgres integration http:: access:: accounts:: sandbox:: library:: impact:: review:: \
+  redaction:: matrix:: templates:: assurance:: decisions:: oidc::
 
 step "the suites on the test bed"
 live_status=0
@@ -73,8 +75,8 @@ wait "$live_pid" || live_status=$?
 live_pid=""
 cat "$work/live.log"
 [ "$live_status" -eq 0 ] || { echo "the suites on the test bed failed" >&2; exit "$live_status"; }
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test metrics
-BERTH_TEST_DATABASE=postgres cargo test -p berth-server --test plans_live the_api_drives_a_plan
+BERTH_TEST_DATABASE=postgres integration metrics::
+BERTH_TEST_DATABASE=postgres integration plans_live::the_api_drives_a_plan
 
 step "build (debug)"
 scripts/build.sh

@@ -3,7 +3,7 @@
 //! for anonymous clients, every role, API tokens, writes without the CSRF token and writes
 //! from a foreign origin.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};

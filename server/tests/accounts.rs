@@ -4,7 +4,7 @@
 //! (sequential and under parallel load), the constant-time failure path, where the login form
 //! sends the browser, event streams that end with their session, and the audit log.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! handed out and as one run, who may, and what a request may cost; the matrix route's lines
 //! when asked.
 
-mod support;
+use crate::support;
 
 use axum::http::{Method, StatusCode};
 use berth_core::access::Role;

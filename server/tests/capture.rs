@@ -1,7 +1,7 @@
 //! Capturing the real test bed: over the unix socket and HTTPS, through the CLI into the store
 //! and out again redacted, with a member offline, and while creates, copies and moves run.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};

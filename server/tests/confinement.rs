@@ -7,7 +7,7 @@
 //! These tests need a kernel with seccomp and Landlock (ABI 6 or later), as the test machines
 //! have; elsewhere the Landlock assertions fail and say which ABI the kernel has.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 //! the test bed ingested whole, and its API as scripts and pages use it (the contract's shape,
 //! who may do what, the live tail, replays) on the database `BERTH_TEST_DATABASE` names.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -13,7 +13,7 @@
 //! - two replicas on one PostgreSQL: one listens; `kill -9` of it, and the other takes over,
 //!   recording the handover as a gap it reconciles.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,7 +1,7 @@
 //! The router through its public routes: pages rendered on the server, server functions,
 //! health and static files, over a real SQLite store.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use support::TestApp;

@@ -2,7 +2,7 @@
 //! page's event stream `GET /api/v1/impact/events`, with saved revisions and the live
 //! scriptlet, against the demo snapshot in a real store, the work in real sandbox workers.
 
-mod support;
+use crate::support;
 
 use axum::http::{Method, StatusCode};
 use berth_core::access::Role;

@@ -2,7 +2,7 @@
 //! (upload, export, delete), connections; and the editor's sandbox run (diagnostics, the
 //! upstream and corrected timelines, the difference in words).
 
-mod support;
+use crate::support;
 
 use axum::http::{header, Method, StatusCode};
 use berth_app::types::Scenario;

@@ -4,7 +4,7 @@
 //! revision as well as a text, the statuses of what is asked wrongly, who may run it, what a
 //! hostile scriptlet costs, and what it may leak.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! readiness follows the database and the workers, and that the dashboard queries only
 //! families Berth exports.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -6,7 +6,7 @@
 //! audited, a local account's name not taken over, a disabled one refused, sessions ended when
 //! the groups no longer give a role) and the passwords they do not have.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! stopped mid-plan, and the whole cluster out of reach when the executor starts. And a rollout: a plan that sets a scriptlet revision on the cluster, with
 //! its impact replay in the review, and its reverse that restores the previous text.
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::pin::Pin;

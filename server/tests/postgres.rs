@@ -2,7 +2,7 @@
 //! database behave as one Berth (sessions, CSRF tokens, API tokens and login rate limits work
 //! across them), and `berth store copy` moves a deployment from SQLite to PostgreSQL and back.
 
-mod support;
+use crate::support;
 
 use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;

@@ -7,7 +7,7 @@
 //! role, and no answer may carry a planted value. The one
 //! way out is the explicit unredacted export, which only admins get, and which is audited.
 
-mod support;
+use crate::support;
 
 use axum::http::{Method, StatusCode};
 use berth_core::access::Role;

@@ -5,7 +5,7 @@
 //! Executing needs a connection: a plan drafted on a snapshot alone is reviewed, not run.
 //! `scripts/test.sh` runs this suite on PostgreSQL too.
 
-mod support;
+use crate::support;
 
 use axum::http::{Method, StatusCode};
 use berth_core::access::Role;

@@ -2,7 +2,7 @@
 //! evaluations, and hostile scriptlets that must end with a clear error while the server
 //! keeps serving.
 
-mod support;
+use crate::support;
 
 use axum::http::StatusCode;
 use berth_core::engine::{ErrorKind, IncusVersion};

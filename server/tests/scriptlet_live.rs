@@ -1,7 +1,7 @@
 //! The engine against the real Incus of the test bed: `berth check` gives the verdict Incus
 //! gives when each corpus scriptlet is set, and an evaluation logs exactly the text Incus logs.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

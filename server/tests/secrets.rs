@@ -6,7 +6,7 @@
 //! a key an older Berth stored in the clear is sealed at start, and `berth store copy` carries
 //! ciphertext that opens with the same key file.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! password printed once, and Berth serving HTTPS itself or behind a TLS proxy
 //! (`--secure-cookies`).
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;

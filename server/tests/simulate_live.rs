@@ -7,7 +7,7 @@
 //! `@FP@` in an operation or command stands for the fingerprint of the test bed's busybox image
 //! (what `incus create busybox …` sends), `@FP4@` for its first four characters.
 
-mod support;
+use crate::support;
 
 use berth_core::model::Instance;
 use berth_core::Snapshot;

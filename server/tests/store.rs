@@ -3,7 +3,7 @@
 //! snapshots, accounts, sessions, tokens, the audit log, refusal of a newer schema, and
 //! copying a whole store from one database to the other.
 
-mod support;
+use crate::support;
 
 use berth_core::access::Role;
 use berth_core::demo::demo_snapshot;

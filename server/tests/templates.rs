@@ -3,7 +3,7 @@
 //! templates as scriptlets once, audited as the command line's; the new-scriptlet page offers
 //! them and opens one.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The Incus client against the real test bed: the unix socket and HTTPS with a client
 //! certificate, with the server pinned by fingerprint.
 
-mod support;
+use crate::support;
 
 use berth_core::model::{ClusterMember, Server};
 use berth_server::incus::{fingerprint_of_pem, IncusClient, IncusError, ServerTrust};

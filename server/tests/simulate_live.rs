@@ -703,6 +703,10 @@ def instance_placement(request, candidate_members):
 /// and as pending creations (+0, +1, +2 measured on 6.0.4). Berth predicts each call from a
 /// capture taken just before it (which lists the finished creates as `success`), and the
 /// three as one sequence from the first capture (operations back to back).
+///
+/// The three creates must fall in one window: on a loaded machine (CI runs other suites beside
+/// this one) the first create can leave it before the third places, and Incus then counts
+/// +1. Such a round says nothing about Berth, so it is run again, up to three times.
 #[tokio::test]
 async fn creates_that_just_finished_count_as_pending() {
     let Some(bed) = support::testbed() else { return };
@@ -712,9 +716,12 @@ async fn creates_that_just_finished_count_as_pending() {
     let file = dir.path().join("pending.star");
     std::fs::write(&file, PENDING_SCRIPTLET).unwrap();
     let names = ["berth-pending-1", "berth-pending-2", "berth-pending-3"];
-    for name in names {
-        let _ = incus(bed, &["delete", name, "--force"]);
-    }
+    let delete_all = || {
+        for name in names {
+            let _ = incus(bed, &["delete", name, "--force"]);
+        }
+    };
+    delete_all();
     let set = std::process::Command::new("incus")
         .env("INCUS_DIR", bed.dir.join("members/m1"))
         .args(["config", "set", "instances.placement.scriptlet=-"])
@@ -722,8 +729,6 @@ async fn creates_that_just_finished_count_as_pending() {
         .status()
         .unwrap();
     assert!(set.success());
-    // Creates of earlier tests are no longer counted.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
 
     let scriptlet = berth_core::engine::compile(
         PENDING_SCRIPTLET,
@@ -750,36 +755,55 @@ async fn creates_that_just_finished_count_as_pending() {
             .flat_map(|call| call.logs.iter().map(|line| line.message.clone()))
             .collect()
     };
+    // From the end of the first create to the start of the third: under Incus's 5 s, with room
+    // for the placement inside the third.
+    let window = std::time::Duration::from_secs(4);
 
-    let mut first_capture = None;
-    let (mut incus_saw, mut berth_predicted) = (Vec::new(), Vec::new());
-    for name in names {
-        let snapshot = capture(&client, "unix", String::new()).await.expect("capture");
-        berth_predicted.extend(logged(&simulator.run(&snapshot, &[create(name)])));
-        first_capture.get_or_insert(snapshot);
-        let marks = log_marks(bed);
-        let created = incus(bed, &["create", "--empty", name]);
-        assert!(
-            created.status.success(),
-            "{}",
-            String::from_utf8_lossy(&created.stderr)
-        );
-        incus_saw.extend(
-            scriptlet_lines_since(bed, &marks)
-                .into_iter()
-                .map(|(_, _, message)| message)
-                .filter(|message| message.starts_with("PENDING")),
-        );
-    }
+    let mut rounds = Vec::new();
+    let (first_capture, incus_saw, berth_predicted) = loop {
+        // Creates of earlier tests and rounds are no longer counted.
+        tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+        let mut first_capture = None;
+        let (mut incus_saw, mut berth_predicted) = (Vec::new(), Vec::new());
+        let (mut first_done, mut last_started) = (None, None);
+        for name in names {
+            let snapshot = capture(&client, "unix", String::new()).await.expect("capture");
+            berth_predicted.extend(logged(&simulator.run(&snapshot, &[create(name)])));
+            first_capture.get_or_insert(snapshot);
+            let marks = log_marks(bed);
+            last_started = Some(std::time::Instant::now());
+            let created = incus(bed, &["create", "--empty", name]);
+            first_done.get_or_insert_with(std::time::Instant::now);
+            assert!(
+                created.status.success(),
+                "{}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+            incus_saw.extend(
+                scriptlet_lines_since(bed, &marks)
+                    .into_iter()
+                    .map(|(_, _, message)| message)
+                    .filter(|message| message.starts_with("PENDING")),
+            );
+        }
+        delete_all();
+        let took = last_started.unwrap() - first_done.unwrap();
+        rounds.push(format!("{took:?}: Incus logged {incus_saw:?}"));
+        if took < window || rounds.len() == 3 {
+            break (first_capture.unwrap(), incus_saw, berth_predicted);
+        }
+    };
     let operations: Vec<_> = names.iter().map(|name| create(name)).collect();
-    let sequence = logged(&simulator.run(first_capture.as_ref().unwrap(), &operations));
+    let sequence = logged(&simulator.run(&first_capture, &operations));
 
-    for name in names {
-        let _ = incus(bed, &["delete", name, "--force"]);
-    }
     let unset = incus(bed, &["config", "unset", "instances.placement.scriptlet"]);
     assert!(unset.status.success());
-    assert_eq!(incus_saw, ["PENDING +0", "PENDING +1", "PENDING +2"]);
+    let rounds = rounds.join("; ");
+    assert_eq!(
+        incus_saw,
+        ["PENDING +0", "PENDING +1", "PENDING +2"],
+        "rounds (from the first create's end to the third's start): {rounds}"
+    );
     assert_eq!(berth_predicted, incus_saw, "each from a capture just before");
     assert_eq!(sequence, incus_saw, "the three as one sequence");
 }

@@ -39,7 +39,7 @@ rm -rf "$pkg"
 mkdir -p "$pkg"
 say "wasm split: the main module and one module per page (tools/wasm-split)"
 cargo build -p berth-wasm-split --release --quiet
-target/release/berth-wasm-split "$wasm" "$pkg"
+target/release/berth-wasm-split split "$wasm" "$pkg"
 # Writes berth.js and berth_bg.wasm: the names <HydrationScripts/> asks for. The split modules
 # link to the main one by the linker's export names, so those are kept as they are.
 wasm-bindgen --target web --no-typescript --keep-lld-exports --no-demangle --out-name berth --out-dir "$pkg" "$pkg/berth_split.wasm"
@@ -48,6 +48,8 @@ if [ $release = 1 ]; then
   say "wasm-opt -Oz, every module (binaryen from npm, see scripts/setup.sh release)"
   node scripts/wasm-opt-all.mjs "$pkg"/*.wasm
 fi
+say "wasm packs: each page's modules in one file (tools/wasm-split)"
+target/release/berth-wasm-split pack "$pkg"
 say "editor bundle (CodeMirror, esbuild)"
 node editor/build.mjs "$pkg/editor.js"
 cp style/main.css "$pkg/berth.css"

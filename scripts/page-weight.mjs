@@ -1,8 +1,9 @@
 // What a page downloads of Berth's code (wasm + JS, gzip -9), read from the built site: the
 // scripts the HTML loads (`/pkg/berth.js` and its wasm), everything they import statically, and
 // on a page with an editor what the editor imports dynamically (`/pkg/editor.js`, CodeMirror).
-// The wasm is split per page: a page loads the main module and its own split module with the
-// chunks it shares (`pkg/__wasm_split_manifest.json`). Run by `scripts/build.sh` after the site is built:
+// The wasm is split per page: a page loads the main module and its pack, one file with its own
+// split module and the chunks it shares (`pkg/__wasm_split_manifest.json` names it). Run by
+// `scripts/build.sh` after the site is built:
 //
 //   node scripts/page-weight.mjs target/site [--release]
 //
@@ -57,7 +58,7 @@ function closure(entries, withDynamic) {
 }
 
 const entries = [path.join(site, "pkg/berth.js"), path.join(site, "pkg/berth_bg.wasm")];
-// Split module → the files it needs (itself and the chunks it shares), written by tools/wasm-split.
+// Split module → the files it loads (its pack: itself and the chunks it shares), written by tools/wasm-split.
 // A lazy route's module is named `__{route}_route_view_{hash}`.
 const manifest = JSON.parse(readFileSync(path.join(site, "pkg/__wasm_split_manifest.json"), "utf8"));
 const pages = Object.entries(manifest)

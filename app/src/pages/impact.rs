@@ -466,14 +466,14 @@ mod browser {
     }
 
     fn on_progress(text: &str, state: RwSignal<ReplayState>, _: Slot) {
-        if let Ok(progress) = serde_json::from_str::<ImpactProgress>(text) {
+        if let Ok(progress) = crate::json::from_json::<ImpactProgress>(text) {
             state.set(ReplayState::Running(progress));
         }
     }
 
     fn on_result(text: &str, state: RwSignal<ReplayState>, slot: Slot) {
         close(slot);
-        state.set(match serde_json::from_str::<ImpactView>(text) {
+        state.set(match crate::json::from_json::<ImpactView>(text) {
             Ok(impact) => ReplayState::Done(Box::new(impact)),
             Err(error) => ReplayState::Failed(format!("unexpected answer from the replay: {error}")),
         });
@@ -481,7 +481,7 @@ mod browser {
 
     fn on_failed(text: &str, state: RwSignal<ReplayState>, slot: Slot) {
         close(slot);
-        let message = serde_json::from_str::<serde_json::Value>(text)
+        let message = crate::json::from_json::<serde_json::Value>(text)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
             .unwrap_or_else(|| text.to_owned());

@@ -71,7 +71,7 @@ mod browser {
             let Some(text) = event.data().as_string() else {
                 return;
             };
-            if let Ok(received) = serde_json::from_str::<LoggedDecision>(&text) {
+            if let Ok(received) = crate::json::from_json::<LoggedDecision>(&text) {
                 decisions.update(|list| super::merge(list, received, keep));
             }
         });

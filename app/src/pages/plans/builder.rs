@@ -391,7 +391,7 @@ fn options(values: &[String]) -> impl IntoView + use<> {
 fn JsonMoves(moves: RwSignal<Vec<MoveSpec>>) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let add = move |_| match serde_json::from_str::<Vec<MoveSpec>>(&text.get_untracked()) {
+    let add = move |_| match crate::json::from_json::<Vec<MoveSpec>>(&text.get_untracked()) {
         Ok(specs) => {
             error.set(None);
             add_moves(moves, specs);

@@ -809,7 +809,7 @@ fn MoveRows(
 fn EditMoves(id: i64, specs: Vec<MoveSpec>, edit: ServerAction<EditPlan>) -> impl IntoView {
     let text = RwSignal::new(serde_json::to_string_pretty(&specs).unwrap_or_default());
     let error = RwSignal::new(None::<String>);
-    let save = move |_| match serde_json::from_str::<Vec<MoveSpec>>(&text.get_untracked()) {
+    let save = move |_| match crate::json::from_json::<Vec<MoveSpec>>(&text.get_untracked()) {
         Ok(moves) => {
             error.set(None);
             edit.dispatch(EditPlan { id, moves });

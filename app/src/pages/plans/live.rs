@@ -83,7 +83,7 @@ mod browser {
             let Some(text) = event.data().as_string() else {
                 return;
             };
-            let Ok(received) = serde_json::from_str::<PlanView>(&text) else {
+            let Ok(received) = crate::json::from_json::<PlanView>(&text) else {
                 return;
             };
             let done = is_final(&received.state);

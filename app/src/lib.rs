@@ -21,7 +21,7 @@ mod components;
 pub mod csrf;
 pub mod error;
 mod format;
-pub mod json;
+mod json;
 mod pages;
 mod query;
 pub mod resource;

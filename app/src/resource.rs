@@ -4,9 +4,8 @@
 //! Leptos's default codec decodes a resource's JSON with `serde_json::from_str`, while server
 //! functions decode their answers with `serde_json::from_slice`: the same types, read through two
 //! different readers, so the wasm bundle carried each type's deserializer twice (the largest
-//! item in it, measured with twiggy). [`Json`] reads the resource's JSON with
-//! [`crate::json::from_json`], as bytes, the way server functions do, and the browser shares one
-//! deserializer per type.
+//! item in it, measured with twiggy). [`Json`] reads the resource's JSON with `json::from_json`,
+//! as bytes, the way server functions do, and the browser shares one deserializer per type.
 
 use std::future::Future;
 

@@ -18,11 +18,10 @@
 //! `pack` writes `pack/<split module>.wasm` for each split module: a wasm file of custom
 //! sections only, one per module it needs, named by the module's file name. The manifest then
 //! names the pack alone, so the server preloads one file per page (`__wasm_split_modules.json`
-//! keeps what `split` wrote). Leptos preloads it only on some pages (its preloads are collected
-//! in a context provided after some pages' lazy views have already run), so the loader does not
-//! rely on the preload: it opens the pack of the first page module it is asked for. Why packs:
-//! compressed as one file, a page's modules are about a tenth lighter than compressed one by one
-//! (issue 22's weight budget; ARCHITECTURE.md).
+//! keeps what `split` wrote). Leptos 0.8 emits that preload on some pages only (seen: Plans has
+//! it, Snapshots does not), so the loader does not rely on it: it opens the pack of the first
+//! page module it is asked for. Why packs: compressed as one file, a page's modules are 11–24 %
+//! lighter than compressed one by one (issue 22's weight budget; ARCHITECTURE.md).
 //!
 //! The input must be linked with `-Clink-args=--emit-relocs` (`.cargo/config.toml`).
 

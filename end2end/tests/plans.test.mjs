@@ -131,6 +131,74 @@ test("on the demo snapshot a plan is drafted, previewed and approved by another 
   }
 });
 
+test("each plan action is a form posted to its own endpoint: a comment without JavaScript, skip, cancel, a refused submit shown verbatim", async () => {
+  const snapshots = await api("GET", "/api/v1/snapshots");
+  const demo = snapshots.body.find((snapshot) => snapshot.source === "demo");
+  const exported = await api("GET", `/api/v1/snapshots/${demo.id}`);
+  const instances = JSON.stringify(exported.body).match(/"name":"[^"]+","project":"legacy"/g) ?? [];
+  const names = instances.slice(0, 2).map((found) => JSON.parse(`{${found}}`).name);
+  assert.equal(names.length, 2, "the demo has two instances in legacy");
+  const created = await api("POST", "/api/v1/plans", {
+    name: `forms ${Date.now().toString(36)}`,
+    snapshot_id: demo.id,
+    moves: names.map((name) => ({ project: "legacy", name, target_project: "default", target: "" })),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const planId = created.body.id;
+  const browsers = [];
+  try {
+    // Without JavaScript a form is posted by the browser, and the server sends it back.
+    const plain = await openBrowser({ javaScriptEnabled: false });
+    browsers.push(plain);
+    const still = await plain.context.newPage();
+    await still.goto(`${BASE_URL}/plans/${planId}`);
+    await still.locator('[data-test="comment-body"]').fill("Moving legacy first: fine.");
+    await Promise.all([still.waitForNavigation(), still.locator('[data-test="add-comment"]').click()]);
+    // (leptos_axum sends it back to the Referer, with an empty query where its error would be)
+    assert.equal(new URL(still.url()).pathname, `/plans/${planId}`);
+    await still.locator('[data-test="comment"]', { hasText: "Moving legacy first" }).waitFor();
+
+    const browser = await openBrowser();
+    browsers.push(browser);
+    const page = await browser.context.newPage();
+    const problems = watchProblems(page);
+    const posted = [];
+    page.on("request", (request) => {
+      if (request.method() === "POST") posted.push(new URL(request.url()).pathname);
+    });
+    await page.goto(`${BASE_URL}/plans/${planId}`);
+    await waitForPage(page, "plan-page");
+
+    // Skipping the second move: its form, sent without leaving the page.
+    await page.evaluate(() => { window.__berthNoReload = true; });
+    const second = page.locator('[data-test="move-row"][data-position="2"]');
+    await second.locator('[data-test="skip-move"]').click();
+    await second.locator('[data-test="skip-reason"]').fill("kept where it is for now");
+    await second.locator('[data-test="confirm-skip"]').click();
+    await second.locator('[data-test="skipped"]', { hasText: "kept where it is for now" }).waitFor();
+    assert.deepEqual(posted, ["/api/skip_plan_move"]);
+
+    // A second tab cancels the plan; this one, still showing a draft, submits it: the server's
+    // refusal is shown as it said it, and the page then shows the plan as it is.
+    const other = await browser.context.newPage();
+    await other.goto(`${BASE_URL}/plans/${planId}`);
+    await waitForPage(other, "plan-page");
+    await other.locator('[data-test="cancel-plan"]').click();
+    await other.locator('[data-test="confirm-cancel"]').click();
+    await waitForState(other, "cancelled");
+    await page.locator('[data-test="submit-plan"]').click();
+    const refusal = page.locator('[data-test="action-errors"] [data-test="error"]');
+    await refusal.waitFor();
+    assert.match(await refusal.innerText(), /cancel/i);
+    await waitForState(page, "cancelled");
+    assert.equal(await page.evaluate(() => window.__berthNoReload), true, "the page was reloaded");
+    assert.deepEqual(posted, ["/api/skip_plan_move", "/api/submit_plan"]);
+    assert.deepEqual(problems.filter((problem) => !/\b400\b/.test(problem)), []);
+  } finally {
+    for (const browser of browsers) await browser.close();
+  }
+});
+
 test("a plan is built, previewed, reviewed and executed on the test bed, followed live", async (t) => {
   if (!TESTBED_SOCKET) {
     t.skip(NO_TESTBED);
@@ -258,6 +326,14 @@ test("a plan is built, previewed, reviewed and executed on the test bed, followe
     const kinds = await run.locator('[data-test="timeline-row"]').evaluateAll((rows) => rows.map((row) => row.dataset.kind));
     assert.ok(kinds.length >= 4, kinds.join());
     await screenshot(run, "plans");
+    assert.deepEqual(runProblems, []);
+
+    // Reversing it drafts the way back, and the page opens that draft.
+    await run.locator('[data-test="reverse-plan"]').click();
+    await run.waitForURL((url) => url.pathname !== `/plans/${planId}`);
+    await waitForPage(run, "plan-page");
+    await waitForState(run, "draft");
+    assert.equal(await run.locator('[data-test="reverse-of"] a').getAttribute("href"), `/plans/${planId}`);
     assert.deepEqual(runProblems, []);
 
     // Incus agrees.

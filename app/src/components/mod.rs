@@ -8,5 +8,6 @@ pub mod feedback;
 pub mod load_chart;
 pub mod matrix;
 pub mod nav;
+pub mod posted_form;
 pub mod timeline;
 pub mod usage_bar;

@@ -3,9 +3,9 @@
 //! their verdicts, decisions and (while executing, live) their progress, the load chart,
 //! comments and the plan's audit trail.
 //!
-//! Every action is a form over a server function (`ActionForm`): with JavaScript it is sent
-//! with the CSRF header and the page reloads the plan in place; without, it is posted with the
-//! hidden token and the server sends the browser back here.
+//! Every action is a form posted to a server function (`PostedForm`): with JavaScript it is
+//! sent with the CSRF header and the page reloads the plan in place; without, it is posted with
+//! the hidden token and the server sends the browser back here.
 
 use leptos::error::Errors;
 use leptos::prelude::*;
@@ -15,14 +15,16 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
 
 use super::{is_final, live, state_badge};
+use leptos::server_fn::ServerFn;
+
 use crate::api::{
-    get_plan, plan_timeline, ApprovePlan, CancelPlan, CommentPlan, EditPlan, ExecutePlan, PreviewPlan,
-    RequestPlanChanges, ReversePlan, SkipPlanMove, SubmitPlan,
+    edit_plan, get_plan, plan_timeline, ApprovePlan, CancelPlan, CommentPlan, EditPlan, ExecutePlan,
+    PreviewPlan, RequestPlanChanges, ReversePlan, SkipPlanMove, SubmitPlan,
 };
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
 use crate::components::load_chart::LoadChart;
-use crate::csrf::CsrfField;
+use crate::components::posted_form::{FormPosts, PostedForm};
 use crate::error::BerthError;
 use crate::format;
 use crate::pages::impact::outcome;
@@ -30,93 +32,19 @@ use crate::resource::page_resource;
 use crate::types::{AuditEntryView, MoveSpec, PlanMoveView, PlanView, PreviewStamp, RolloutView, Viewer};
 use crate::ViewerResource;
 
-/// Every action a plan's page can take; each one's completion reloads the plan.
-#[derive(Clone, Copy)]
-struct Actions {
-    preview: ServerAction<PreviewPlan>,
-    submit: ServerAction<SubmitPlan>,
-    approve: ServerAction<ApprovePlan>,
-    request_changes: ServerAction<RequestPlanChanges>,
-    execute: ServerAction<ExecutePlan>,
-    cancel: ServerAction<CancelPlan>,
-    reverse: ServerAction<ReversePlan>,
-    comment: ServerAction<CommentPlan>,
-    skip: ServerAction<SkipPlanMove>,
-    edit: ServerAction<EditPlan>,
-}
-
-type Outcome = MappedSignal<Option<Result<PlanView, BerthError>>>;
-
-impl Actions {
-    fn new() -> Actions {
-        Actions {
-            preview: ServerAction::new(),
-            submit: ServerAction::new(),
-            approve: ServerAction::new(),
-            request_changes: ServerAction::new(),
-            execute: ServerAction::new(),
-            cancel: ServerAction::new(),
-            reverse: ServerAction::new(),
-            comment: ServerAction::new(),
-            skip: ServerAction::new(),
-            edit: ServerAction::new(),
-        }
-    }
-
-    /// Changes whenever an action completes (tracked).
-    fn version(&self) -> usize {
-        [
-            self.preview.version(),
-            self.submit.version(),
-            self.approve.version(),
-            self.request_changes.version(),
-            self.execute.version(),
-            self.cancel.version(),
-            self.reverse.version(),
-            self.comment.version(),
-            self.skip.version(),
-            self.edit.version(),
-        ]
-        .iter()
-        .map(|version| version.get())
-        .sum()
-    }
-
-    fn outcomes(&self) -> [Outcome; 10] {
-        [
-            self.preview.value(),
-            self.submit.value(),
-            self.approve.value(),
-            self.request_changes.value(),
-            self.execute.value(),
-            self.cancel.value(),
-            self.reverse.value(),
-            self.comment.value(),
-            self.skip.value(),
-            self.edit.value(),
-        ]
-    }
-
-    fn pending(&self) -> bool {
-        self.preview.pending().get()
-            || self.submit.pending().get()
-            || self.approve.pending().get()
-            || self.request_changes.pending().get()
-            || self.execute.pending().get()
-            || self.cancel.pending().get()
-            || self.reverse.pending().get()
-    }
-}
+/// The plan's actions: forms posted to their server functions, each answered with the plan
+/// as it is after it (one client for all of them, see `PostedForm`).
+type Actions = FormPosts<PlanView>;
 
 /// The last action's error, shown until another action succeeds.
-fn report(outcome: Outcome, errors: ArcRwSignal<Errors>) {
+fn report(actions: Actions, errors: ArcRwSignal<Errors>) {
     Effect::new(move |_| {
-        outcome.with(|outcome| match outcome {
-            Some(Err(error)) => errors.update(|errors| {
+        actions.outcome().with(|outcome| match outcome {
+            Some((_, Err(error))) => errors.update(|errors| {
                 *errors = Errors::default();
                 errors.insert_with_default_key(error.clone());
             }),
-            Some(Ok(_)) => errors.update(|errors| *errors = Errors::default()),
+            Some((_, Ok(_))) => errors.update(|errors| *errors = Errors::default()),
             None => {}
         })
     });
@@ -141,15 +69,17 @@ pub fn PlanPage() -> impl IntoView {
         }
     });
     let action_errors = ArcRwSignal::new(Errors::default());
-    for outcome in actions.outcomes() {
-        report(outcome, action_errors.clone());
-    }
+    report(actions, action_errors.clone());
     // A reversed plan is a new draft: open it.
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(reversed)) = actions.reverse.value().get() {
-            navigate(&format!("/plans/{}", reversed.id), NavigateOptions::default());
-        }
+        actions.outcome().with(|outcome| {
+            if let Some((path, Ok(reversed))) = outcome {
+                if *path == ReversePlan::PATH {
+                    navigate(&format!("/plans/{}", reversed.id), NavigateOptions::default());
+                }
+            }
+        })
     });
     let viewer = expect_context::<ViewerResource>();
     let hydrated = hydration_flag();
@@ -326,13 +256,13 @@ fn PlanDetail(
         }}
         {move || {
             (!is_rollout && rights.draft && matches!(state.get().as_str(), "draft" | "in_review" | "approved" | "superseded"))
-                .then(|| view! { <EditMoves id specs=specs.clone() edit=actions.edit/> })
+                .then(|| view! { <EditMoves id specs=specs.clone() actions/> })
         }}
         <section class="panel" aria-labelledby="load-title">
             <h2 id="load-title">"Instances per member"</h2>
             <LoadChart load subject="the plan" empty="Preview the plan to see the instances per member before and after it."/>
         </section>
-        <Comments id comments move_names may_comment=rights.draft comment=actions.comment/>
+        <Comments id comments move_names may_comment=rights.draft actions/>
     }
     .into_any()
 }
@@ -437,19 +367,22 @@ fn PreviewLine(preview: Option<PreviewStamp>) -> impl IntoView {
     }
 }
 
-/// One button: a form posting the plan's id to an action's server function.
-macro_rules! action_button {
-    ($action:expr, $id:expr, $label:expr, $test:expr, $class:expr) => {{
-        let action = $action;
-        view! {
-            <ActionForm action=action>
-                <CsrfField/>
-                <input type="hidden" name="id" value=$id/>
-                <button type="submit" class=$class data-test=$test disabled=move || action.pending().get()>{$label}</button>
-            </ActionForm>
-        }
-        .into_any()
-    }};
+/// One button: a form posting the plan's id to the server function at `path`.
+fn action_button(
+    actions: Actions,
+    path: &'static str,
+    id: i64,
+    label: &'static str,
+    test: &'static str,
+    class: &'static str,
+) -> AnyView {
+    view! {
+        <PostedForm posts=actions path>
+            <input type="hidden" name="id" value=id/>
+            <button type="submit" class=class data-test=test disabled=move || actions.pending()>{label}</button>
+        </PostedForm>
+    }
+    .into_any()
 }
 
 /// Where a plan is reviewed and executed, in words.
@@ -474,65 +407,68 @@ fn action_buttons(
     let mut buttons: Vec<AnyView> = Vec::new();
     // An approved plan is not previewed again in place: executing checks the cluster.
     if rights.draft && matches!(state, "draft" | "in_review" | "superseded") {
-        buttons.push(action_button!(
-            actions.preview,
+        buttons.push(action_button(
+            actions,
+            PreviewPlan::PATH,
             id,
             "Preview",
             "preview-plan",
-            "button"
+            "button",
         ));
     }
     if rights.draft && matches!(state, "draft" | "superseded") {
-        buttons.push(action_button!(
-            actions.submit,
+        buttons.push(action_button(
+            actions,
+            SubmitPlan::PATH,
             id,
             "Submit for review",
             "submit-plan",
-            "button primary"
+            "button primary",
         ));
     }
     if rights.approve && state == "in_review" && !rights.contributor {
-        let approve = actions.approve;
         buttons.push(
             view! {
-                <ActionForm action=approve>
-                    <CsrfField/>
+                <PostedForm posts=actions path=ApprovePlan::PATH>
                     <input type="hidden" name="id" value=id/>
                     <input type="hidden" name="version" value=version/>
                     <button type="submit" class="button primary" data-test="approve-plan"
-                        disabled=move || approve.pending().get()>
+                        disabled=move || actions.pending()>
                         {format!("Approve version {version}")}
                     </button>
-                </ActionForm>
+                </PostedForm>
             }
             .into_any(),
         );
     }
     if rights.approve && matches!(state, "in_review" | "approved") {
-        buttons.push(action_button!(
-            actions.request_changes,
+        buttons.push(action_button(
+            actions,
+            RequestPlanChanges::PATH,
             id,
             "Request changes",
             "request-changes",
-            "button"
+            "button",
         ));
     }
     if rights.execute && rights.executable && state == "approved" {
-        buttons.push(action_button!(
-            actions.execute,
+        buttons.push(action_button(
+            actions,
+            ExecutePlan::PATH,
             id,
             "Execute",
             "execute-plan",
-            "button primary"
+            "button primary",
         ));
     }
     if rights.draft && matches!(state, "succeeded" | "failed") {
-        buttons.push(action_button!(
-            actions.reverse,
+        buttons.push(action_button(
+            actions,
+            ReversePlan::PATH,
             id,
             "Reverse plan",
             "reverse-plan",
-            "button"
+            "button",
         ));
     }
     let may_cancel = if state == "executing" {
@@ -541,19 +477,17 @@ fn action_buttons(
         rights.draft && (rights.contributor || rights.approve)
     };
     if may_cancel && !final_state {
-        let cancel = actions.cancel;
         buttons.push(
             view! {
                 <details class="confirm">
                     <summary class="button danger" data-test="cancel-plan">"Cancel plan"</summary>
-                    <ActionForm action=cancel>
-                        <CsrfField/>
+                    <PostedForm posts=actions path=CancelPlan::PATH>
                         <input type="hidden" name="id" value=id/>
                         <button type="submit" class="button danger" data-test="confirm-cancel"
-                            disabled=move || cancel.pending().get()>
+                            disabled=move || actions.pending()>
                             "Cancel it for good"
                         </button>
-                    </ActionForm>
+                    </PostedForm>
                 </details>
             }
             .into_any(),
@@ -595,7 +529,7 @@ fn MovesTable(
                 {moves
                     .into_iter()
                     .enumerate()
-                    .map(|(index, first)| view! { <MoveRows index first live_plan id skip=actions.skip may_skip=rights.draft/> })
+                    .map(|(index, first)| view! { <MoveRows index first live_plan id actions may_skip=rights.draft/> })
                     .collect_view()}
             </table>
         </div>
@@ -637,7 +571,7 @@ fn MoveRows(
     first: PlanMoveView,
     live_plan: RwSignal<PlanView>,
     id: i64,
-    skip: ServerAction<SkipPlanMove>,
+    actions: Actions,
     may_skip: bool,
 ) -> impl IntoView {
     let position = index + 1;
@@ -755,13 +689,12 @@ fn MoveRows(
             view! {
                 <details class="skip">
                     <summary class="button small" data-test="skip-move">"Skip…"</summary>
-                    <ActionForm action=skip attr:class="form inline">
-                        <CsrfField/>
+                    <PostedForm posts=actions path=SkipPlanMove::PATH class="form inline">
                         <input type="hidden" name="id" value=id/>
                         <input type="hidden" name="position" value=position/>
                         <label>"Reason" <input type="text" name="reason" required maxlength="500" data-test="skip-reason"/></label>
                         <button type="submit" class="button small" data-test="confirm-skip">"Skip this move"</button>
-                    </ActionForm>
+                    </PostedForm>
                 </details>
             }
         })
@@ -806,13 +739,17 @@ fn MoveRows(
 
 /// Replaces the moves with a JSON list (the same shape as the builder's).
 #[component]
-fn EditMoves(id: i64, specs: Vec<MoveSpec>, edit: ServerAction<EditPlan>) -> impl IntoView {
+fn EditMoves(id: i64, specs: Vec<MoveSpec>, actions: Actions) -> impl IntoView {
     let text = RwSignal::new(serde_json::to_string_pretty(&specs).unwrap_or_default());
     let error = RwSignal::new(None::<String>);
     let save = move |_| match crate::json::from_json::<Vec<MoveSpec>>(&text.get_untracked()) {
         Ok(moves) => {
             error.set(None);
-            edit.dispatch(EditPlan { id, moves });
+            // A JSON body, not a form: called directly, and told to the page as a post is.
+            actions.start();
+            leptos::task::spawn_local(async move {
+                actions.finish(EditPlan::PATH, edit_plan(id, moves).await);
+            });
         }
         Err(e) => error.set(Some(format!("not a list of moves: {e}"))),
     };
@@ -825,7 +762,7 @@ fn EditMoves(id: i64, specs: Vec<MoveSpec>, edit: ServerAction<EditPlan>) -> imp
                     prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
             </label>
             <div class="form inline">
-                <button type="button" class="button" data-test="save-moves" disabled=move || edit.pending().get() on:click=save>
+                <button type="button" class="button" data-test="save-moves" disabled=move || actions.pending() on:click=save>
                     "Save the moves"
                 </button>
             </div>
@@ -840,7 +777,7 @@ fn Comments(
     comments: Vec<crate::types::CommentView>,
     move_names: Vec<String>,
     may_comment: bool,
-    comment: ServerAction<CommentPlan>,
+    actions: Actions,
 ) -> impl IntoView {
     let count = comments.len();
     view! {
@@ -863,8 +800,7 @@ fn Comments(
                     .collect_view()}
             </ol>
             {may_comment.then(|| view! {
-                <ActionForm action=comment attr:class="form wide">
-                    <CsrfField/>
+                <PostedForm posts=actions path=CommentPlan::PATH class="form wide">
                     <input type="hidden" name="id" value=id/>
                     <label>"Comment"
                         <textarea name="body" rows="3" required maxlength="4000" data-test="comment-body"></textarea>
@@ -880,11 +816,11 @@ fn Comments(
                                     .collect_view()}
                             </select>
                         </label>
-                        <button type="submit" class="button" data-test="add-comment" disabled=move || comment.pending().get()>
+                        <button type="submit" class="button" data-test="add-comment" disabled=move || actions.pending()>
                             "Add comment"
                         </button>
                     </div>
-                </ActionForm>
+                </PostedForm>
             })}
         </section>
     }

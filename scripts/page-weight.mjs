@@ -5,9 +5,11 @@
 // split module and the chunks it shares (`pkg/__wasm_split_manifest.json` names it). Run by
 // `scripts/build.sh` after the site is built:
 //
-//   node scripts/page-weight.mjs target/site [--release]
+//   node scripts/page-weight.mjs target/site [--release [--check]]
 //
-// With --release each page is compared with the issue's budget (it is for release builds).
+// With --release each page is compared with the issue's budget (it is for release builds); with
+// --check as well, it fails (exit 1) when a page weighs more than it may: the budget, or for a
+// page not yet within it, the ceiling below (`make test` runs it on a release site).
 //
 // The browser suite measures the same from the network, page by page (end2end/tests/weight.test.mjs);
 // this is the build's reading of it.
@@ -17,12 +19,17 @@ import { gzipSync } from "node:zlib";
 
 const site = path.resolve(process.argv[2] ?? "target/site");
 const release = process.argv.includes("--release");
+const check = release && process.argv.includes("--check");
 
 /** The lazy routes (app/src/pages/mod.rs, in snake case) whose page shows the editor. Every
  *  other route is read from the manifest, so a new page is weighed without being listed here. */
 const EDITOR_ROUTES = new Set(["scriptlet", "new_scriptlet"]);
 /** The issue's budget for a release build, KB gzip. */
 const BUDGET = { withEditor: 600, withoutEditor: 450 };
+/** Pages not yet within the budget, and the most they may weigh until they are (KB gzip): a
+ *  ratchet, lowered as they get lighter and removed once they fit, so that they get no heavier
+ *  meanwhile. Every other page must be within the budget. */
+const CEILING = { scriptlet: 720, new_scriptlet: 720 };
 
 const gzipKb = (file) => gzipSync(readFileSync(file), { level: 9 }).length / 1024;
 
@@ -71,13 +78,27 @@ for (const file of closure(entries, true)) {
 }
 console.log("  each page: the files above it loads, its own module and the chunks it shares with other pages");
 let over = 0;
+const refused = [];
 for (const [route, modules] of pages) {
   const withEditor = EDITOR_ROUTES.has(route);
   const files = [...closure(entries, withEditor), ...modules.map((file) => path.join(site, "pkg", `${file}.wasm`))];
   const kb = files.reduce((sum, file) => sum + gzipKb(file), 0);
   const budget = withEditor ? BUDGET.withEditor : BUDGET.withoutEditor;
   if (kb > budget) over += 1;
-  const verdict = release ? (kb <= budget ? `within ${budget}` : `OVER ${budget}`) : "(debug build)";
+  const limit = CEILING[route] ?? budget;
+  if (kb > limit) refused.push(`${route}: ${kb.toFixed(0)} KB, more than ${limit}`);
+  let verdict = "(debug build)";
+  if (release) verdict = kb <= budget ? `within ${budget}` : `OVER ${budget}${limit > budget ? ` (ceiling ${limit})` : ""}`;
   console.log(`  ${route.padEnd(24)} ${kb.toFixed(0).padStart(5)} KB in ${String(files.length).padStart(3)} files  ${verdict}`);
 }
 if (release) console.log(`  ${pages.length - over} of ${pages.length} pages within the budget`);
+if (check) {
+  for (const route of Object.keys(CEILING)) {
+    if (!pages.some(([name]) => name === route)) refused.push(`${route}: has a ceiling but is not a page`);
+  }
+  if (refused.length > 0) {
+    console.error(`page weight: too heavy\n  ${refused.join("\n  ")}`);
+    process.exit(1);
+  }
+  console.log("  page weight: every page within what it may weigh");
+}

@@ -5,8 +5,9 @@
 #   scripts/setup.sh build     the wasm32 target, wasm-bindgen-cli (the version in Cargo.lock), and
 #                              node with the editor's npm packages (CodeMirror, esbuild)
 #   scripts/setup.sh release   the above, and wasm-opt (binaryen 132 from npm, locked in tools/binaryen)
-#   scripts/setup.sh test      the build tools, Debian's chromium, cargo-deny, the end-to-end npm
-#                              packages and Incus (scripts/testbed.sh install)
+#   scripts/setup.sh test      the release build tools (the tests weigh a release site), Debian's
+#                              chromium, cargo-deny, the end-to-end npm packages and Incus
+#                              (scripts/testbed.sh install)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -79,6 +80,6 @@ setup_test() {
 case "$what" in
   build) setup_build ;;
   release) setup_build; setup_release ;;
-  test) setup_build; setup_test ;;
+  test) setup_build; setup_release; setup_test ;;
   *) echo "usage: $0 build|release|test" >&2; exit 2 ;;
 esac

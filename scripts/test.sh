@@ -7,10 +7,12 @@
 #      PostgreSQL (scripts/postgres.sh), both started here and stopped at the end; the suites on
 #      the test bed run beside the others (they mostly wait for Incus); the HTTP suites run a
 #      second time on PostgreSQL
-#   3. end-to-end tests: a debug build of Berth with the demo snapshot, driven in Debian's
+#   3. the page weight: a release build of the site, each page's wasm + JS (gzip) against the
+#      budget (scripts/page-weight.mjs --check)
+#   4. end-to-end tests: a debug build of Berth with the demo snapshot, driven in Debian's
 #      headless chromium by end2end/ (node's test runner + playwright-core); they take the
 #      README's screenshots (docs/screenshots/)
-#   4. no secret a test created (password, session id, CSRF or API token) in any log the
+#   5. no secret a test created (password, session id, CSRF or API token) in any log the
 #      suites wrote (scripts/check-secrets.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +52,7 @@ BERTH_TEST_POSTGRES_URL=$(scripts/postgres.sh up | tail -1)
 export BERTH_TEST_POSTGRES_URL
 
 step "unit and integration tests"
-# Each test process writes its server logs and the secrets it made here (step 4 reads them).
+# Each test process writes its server logs and the secrets it made here (step 5 reads them).
 rm -rf target/tmp/test-logs
 cargo test --workspace --no-run
 # The server's integration tests are one binary, `integration`, whose suites are its modules
@@ -77,6 +79,10 @@ cat "$work/live.log"
 [ "$live_status" -eq 0 ] || { echo "the suites on the test bed failed" >&2; exit "$live_status"; }
 BERTH_TEST_DATABASE=postgres integration metrics::
 BERTH_TEST_DATABASE=postgres integration plans_live::the_api_drives_a_plan
+
+step "page weight: the release site against the budget (scripts/page-weight.mjs --check)"
+scripts/build.sh --release --site-only
+node scripts/page-weight.mjs target/site --release --check
 
 step "build (debug)"
 scripts/build.sh
@@ -106,7 +112,7 @@ if ! (cd end2end && BASE_URL="$url" ADMIN_PASSWORD="$password" SECRETS_FILE="$wo
   SCREENSHOTS="$PWD/../docs/screenshots" BERTH_BIN="$PWD/../target/debug/berth" \
   TESTBED_SOCKET="${BERTH_TESTBED_DIR:-/tmp/berth-testbed}/members/m1/unix.socket" npm test); then
   # The server's warnings and errors say why a browser test waited in vain (logs hold no secrets:
-  # step 4 checks that on every run).
+  # step 5 checks that on every run).
   echo "== the server's warnings and errors during the end-to-end tests" >&2
   grep -E ' (WARN|ERROR) ' "$work/server.log" | tail -50 >&2 || true
   exit 1

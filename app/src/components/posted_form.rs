@@ -10,17 +10,22 @@
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos::server::ServerActionError;
+use leptos::server_fn::error::ServerFnUrlError;
 use serde::de::DeserializeOwned;
 
 use crate::csrf::CsrfField;
 use crate::error::BerthError;
 
+/// How a post ended: the path it was posted to and the server's answer.
+pub type Posted<T> = Option<(String, Result<T, BerthError>)>;
+
 /// The posts of a page's forms that answer a `T`: whether one is under way, and how the last
-/// one ended (with the path it was posted to).
+/// one ended.
 pub struct FormPosts<T: Send + Sync + 'static> {
     pending: RwSignal<bool>,
     version: RwSignal<usize>,
-    outcome: RwSignal<Option<(&'static str, Result<T, BerthError>)>>,
+    outcome: RwSignal<Posted<T>>,
 }
 
 impl<T: Send + Sync + 'static> Clone for FormPosts<T> {
@@ -32,11 +37,19 @@ impl<T: Send + Sync + 'static> Clone for FormPosts<T> {
 impl<T: Send + Sync + 'static> Copy for FormPosts<T> {}
 
 impl<T: Send + Sync + 'static> FormPosts<T> {
+    /// Starts with the error of a form the browser posted itself (before the page was
+    /// hydrated, or without JavaScript) and the server refused: the server sends the browser
+    /// back with it in the URL, which the router reads (`ServerActionError`), on the server as
+    /// in the browser.
     pub fn new() -> Self {
+        let refused = use_context::<ServerActionError>().map(|refused| {
+            let error = ServerFnUrlError::<BerthError>::decode_err(refused.err());
+            (refused.path().to_owned(), Err(error))
+        });
         FormPosts {
             pending: RwSignal::new(false),
             version: RwSignal::new(0),
-            outcome: RwSignal::new(None),
+            outcome: RwSignal::new(refused),
         }
     }
 
@@ -50,8 +63,8 @@ impl<T: Send + Sync + 'static> FormPosts<T> {
         self.version.get()
     }
 
-    /// How the last post ended: the server function's path and its answer.
-    pub fn outcome(&self) -> RwSignal<Option<(&'static str, Result<T, BerthError>)>> {
+    /// How the last post ended.
+    pub fn outcome(&self) -> RwSignal<Posted<T>> {
         self.outcome
     }
 
@@ -59,7 +72,7 @@ impl<T: Send + Sync + 'static> FormPosts<T> {
     /// page learns of it the way it learns of a post.
     pub fn finish(&self, path: &'static str, result: Result<T, BerthError>) {
         self.pending.set(false);
-        self.outcome.set(Some((path, result)));
+        self.outcome.set(Some((path.to_owned(), result)));
         self.version.update(|version| *version += 1);
     }
 

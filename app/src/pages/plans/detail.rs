@@ -9,14 +9,13 @@
 
 use leptos::error::Errors;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
 
 use super::{is_final, live, state_badge};
-use leptos::server_fn::ServerFn;
-
 use crate::api::{
     edit_plan, get_plan, plan_timeline, ApprovePlan, CancelPlan, CommentPlan, EditPlan, ExecutePlan,
     PreviewPlan, RequestPlanChanges, ReversePlan, SkipPlanMove, SubmitPlan,
@@ -24,7 +23,7 @@ use crate::api::{
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
 use crate::components::load_chart::LoadChart;
-use crate::components::posted_form::{FormPosts, PostedForm};
+use crate::components::posted_form::{FormPosts, Posted, PostedForm};
 use crate::error::BerthError;
 use crate::format;
 use crate::pages::impact::outcome;
@@ -36,18 +35,19 @@ use crate::ViewerResource;
 /// as it is after it (one client for all of them, see `PostedForm`).
 type Actions = FormPosts<PlanView>;
 
-/// The last action's error, shown until another action succeeds.
+/// The last action's error, shown until another action succeeds: at once (on the server too,
+/// for a form posted without JavaScript that the server refused), then as actions end.
 fn report(actions: Actions, errors: ArcRwSignal<Errors>) {
-    Effect::new(move |_| {
-        actions.outcome().with(|outcome| match outcome {
-            Some((_, Err(error))) => errors.update(|errors| {
-                *errors = Errors::default();
-                errors.insert_with_default_key(error.clone());
-            }),
-            Some((_, Ok(_))) => errors.update(|errors| *errors = Errors::default()),
-            None => {}
-        })
-    });
+    let show = move |outcome: &Posted<PlanView>, errors: &ArcRwSignal<Errors>| match outcome {
+        Some((_, Err(error))) => errors.update(|errors| {
+            *errors = Errors::default();
+            errors.insert_with_default_key(error.clone());
+        }),
+        Some((_, Ok(_))) => errors.update(|errors| *errors = Errors::default()),
+        None => {}
+    };
+    actions.outcome().with_untracked(|outcome| show(outcome, &errors));
+    Effect::new(move |_| actions.outcome().with(|outcome| show(outcome, &errors)));
 }
 
 #[component]
@@ -75,7 +75,7 @@ pub fn PlanPage() -> impl IntoView {
     Effect::new(move |_| {
         actions.outcome().with(|outcome| {
             if let Some((path, Ok(reversed))) = outcome {
-                if *path == ReversePlan::PATH {
+                if path == ReversePlan::PATH {
                     navigate(&format!("/plans/{}", reversed.id), NavigateOptions::default());
                 }
             }

@@ -38,9 +38,10 @@ impl<T: Send + Sync + 'static> Copy for FormPosts<T> {}
 
 impl<T: Send + Sync + 'static> FormPosts<T> {
     /// Starts with the error of a form the browser posted itself (before the page was
-    /// hydrated, or without JavaScript) and the server refused: the server sends the browser
-    /// back with it in the URL, which the router reads (`ServerActionError`), on the server as
-    /// in the browser.
+    /// hydrated, or without JavaScript), when leptos_axum sent the browser back with it in the
+    /// URL, which the router reads (`ServerActionError`), on the server as in the browser; as
+    /// `ServerAction` does. (An error `backend::answered` gave a status of its own is answered
+    /// there and then instead: the status replaces the redirect.)
     pub fn new() -> Self {
         let refused = use_context::<ServerActionError>().map(|refused| {
             let error = ServerFnUrlError::<BerthError>::decode_err(refused.err());

@@ -180,6 +180,18 @@ pub fn backend() -> Result<SharedBackend, BerthError> {
         .ok_or_else(|| BerthError::Internal("the backend is not available to this request".into()))
 }
 
+/// Whether the request is a form the browser posted itself: it asks for HTML, as leptos_axum
+/// tells such a post from a server function client's (which asks for its encoding).
+fn posted_by_the_browser() -> bool {
+    use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+    })
+}
+
 /// The signed-in user of the current request, if any.
 pub fn caller() -> Option<Caller> {
     use_context::<axum::http::request::Parts>()?
@@ -196,9 +208,17 @@ pub fn signed_in() -> Result<Caller, BerthError> {
 
 /// A server function's result, with its HTTP status set from the error (server functions
 /// answer 500 for every error otherwise; a wrong current password is not a server fault).
+///
+/// Not for a form the browser posted itself (without JavaScript, or before the page was
+/// hydrated): leptos_axum sends the browser back to the form's page with the error in the URL,
+/// where the page shows it, and a status set here would replace that redirect and leave the
+/// browser on the server function's raw answer.
 pub async fn answered<T>(work: impl Future<Output = Result<T, BerthError>>) -> Result<T, BerthError> {
     let result = work.await;
     if let Err(error) = &result {
+        if posted_by_the_browser() {
+            return result;
+        }
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             if let Ok(status) = axum::http::StatusCode::from_u16(error.status_code()) {
                 response.set_status(status);

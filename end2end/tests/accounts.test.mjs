@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { before, test } from "node:test";
 
 import {
-  ADMIN_PASSWORD, BASE_URL, openBrowser, recordSecret, screenshot, signIn, waitForHydration,
+  addUser, ADMIN_PASSWORD, BASE_URL, openBrowser, recordSecret, screenshot, signIn, waitForHydration,
   waitForServer, watchProblems,
 } from "./support.mjs";
 
@@ -53,6 +53,32 @@ test("a wrong password is answered on the login page, also without JavaScript", 
     await page.locator('[data-test="member"]').first().waitFor();
     await page.locator('[data-test="logout"]').click();
     await page.waitForURL(/\/login$/);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a form refused without JavaScript comes back to its page with the reason", async () => {
+  const user = await addUser("nojs", "viewer");
+  const browser = await openBrowser({ signedIn: false, javaScriptEnabled: false });
+  try {
+    const page = await browser.context.newPage();
+    await signIn(page, user.username, user.password, "/settings/password");
+    await page.locator('[data-test="current-password"]').fill("not my password");
+    await page.locator('[data-test="new-password"]').fill("a new password 1");
+    await page.locator('[data-test="confirm-password"]').fill("a new password 1");
+    await Promise.all([page.waitForNavigation(), page.locator('[data-test="change-password"]').click()]);
+    assert.equal(new URL(page.url()).pathname, "/settings/password");
+    assert.match(await page.locator('[data-test="outcome-error"]').innerText(), /password/i);
+    // Nothing changed: the password still signs in.
+    const again = await openBrowser({ signedIn: false, javaScriptEnabled: false });
+    try {
+      const check = await again.context.newPage();
+      await signIn(check, user.username, user.password, "/settings/password");
+      await check.locator('[data-test="password-page"]').waitFor();
+    } finally {
+      await again.close();
+    }
   } finally {
     await browser.close();
   }

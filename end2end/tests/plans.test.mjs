@@ -131,7 +131,7 @@ test("on the demo snapshot a plan is drafted, previewed and approved by another 
   }
 });
 
-test("each plan action is a form posted to its own endpoint: a comment without JavaScript, skip, cancel, a refused submit shown verbatim", async () => {
+test("each plan action is a form posted to its own endpoint: a comment without JavaScript, skip, cancel, a refused submit shown with and without JavaScript", async () => {
   const snapshots = await api("GET", "/api/v1/snapshots");
   const demo = snapshots.body.find((snapshot) => snapshot.source === "demo");
   const exported = await api("GET", `/api/v1/snapshots/${demo.id}`);
@@ -194,6 +194,13 @@ test("each plan action is a form posted to its own endpoint: a comment without J
     assert.equal(await page.evaluate(() => window.__berthNoReload), true, "the page was reloaded");
     assert.deepEqual(posted, ["/api/skip_plan_move", "/api/submit_plan"]);
     assert.deepEqual(problems.filter((problem) => !/\b400\b/.test(problem)), []);
+
+    // The page without JavaScript still shows the draft: its submit is refused too, and the
+    // browser is sent back to the plan, which shows the refusal.
+    await Promise.all([still.waitForNavigation(), still.locator('[data-test="submit-plan"]').click()]);
+    assert.equal(new URL(still.url()).pathname, `/plans/${planId}`);
+    assert.match(await still.locator('[data-test="action-errors"] [data-test="error"]').innerText(), /cancel/i);
+    await waitForState(still, "cancelled");
   } finally {
     for (const browser of browsers) await browser.close();
   }

@@ -249,6 +249,56 @@ async fn a_password_change_ends_the_users_other_sessions() {
     assert_eq!(changes[0]["detail"]["sessions_ended"], 1);
 }
 
+/// A form posted by the browser itself (without JavaScript) that the server function refuses
+/// sends the browser back to its page with the reason in the URL, where the page shows it; a
+/// server function client asking for JSON gets the status instead (above).
+#[tokio::test]
+async fn a_refused_form_posted_without_javascript_goes_back_to_its_page_with_the_reason() {
+    let app = TestApp::empty().await;
+    let here = app.user("dora", Role::Viewer).await;
+    let Client::Session { cookie, csrf_token } = &here else {
+        panic!("a session")
+    };
+    let new_password = "another much better password";
+    support::logs::secret(new_password);
+    let form = [
+        ("csrf_token", csrf_token.as_str()),
+        ("current", "wrong"),
+        ("new", new_password),
+        ("confirm", new_password),
+    ];
+    let request = Request::post("/api/change_password")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::REFERER, format!("{ORIGIN}/settings/password"))
+        .header(header::COOKIE, format!("berth_session={cookie}"))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(serde_urlencoded::to_string(form).unwrap()))
+        .unwrap();
+    let response = app.send(request).await;
+    assert!(
+        response.status.is_redirection(),
+        "{} {}",
+        response.status,
+        response.body
+    );
+    let location = response.headers[header::LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with(&format!("{ORIGIN}/settings/password?")),
+        "{location}"
+    );
+    assert!(location.contains("__path=%2Fapi%2Fchange_password"), "{location}");
+    assert!(location.contains("__err="), "{location}");
+    assert!(
+        app.try_sign_in("dora", &password_of("dora"), None)
+            .await
+            .status
+            .is_success(),
+        "nothing changed"
+    );
+}
+
 #[tokio::test]
 async fn api_tokens_act_as_their_user_until_revoked() {
     let app = TestApp::with_demo().await;

@@ -617,11 +617,33 @@ async fn answered_meanwhile<T>(app: &TestApp, heavy: impl std::future::Future<Ou
     }
 }
 
+/// The most health checks answered meanwhile in up to three runs of `heavy`, stopping at the
+/// first that reaches `bound`. One run is enough on a quiet machine. On a busy one (`make test`
+/// runs the suites on the test bed beside this one) a run of work done off the runtime fell
+/// short once (16 for the Cluster view on PostgreSQL); work done inline stays under the bound
+/// in every run, so trying again keeps the test as strict.
+async fn most_answered_meanwhile<T, F: std::future::Future<Output = T>>(
+    app: &TestApp,
+    bound: usize,
+    mut heavy: impl FnMut() -> F,
+) -> (T, usize) {
+    let mut most = 0;
+    for run in 1..=3 {
+        let (output, answered) = answered_meanwhile(app, heavy()).await;
+        most = most.max(answered);
+        if most >= bound || run == 3 {
+            return (output, most);
+        }
+    }
+    unreachable!("the third run returns")
+}
+
 /// More health checks than a request's own awaits (its session, its reads and writes) leave
 /// room for. Measured on both databases with the work computed inline: a diff let none
 /// through, a snapshot's upload, export or view 0 to 13; off the runtime, 60 to 330 and 140 to
-/// 620 — and once 33 for the Cluster view on PostgreSQL, on a machine busy with other tests, so
-/// the bound sits above what inline work allows, not near what a quiet machine reaches.
+/// 620 — and 33 and 16 for the Cluster view on PostgreSQL, on a machine busy with other tests
+/// (hence `most_answered_meanwhile`), so the bound sits above what inline work allows, not near
+/// what a quiet machine reaches.
 const ANSWERED_DURING_A_DIFF: usize = 5;
 const ANSWERED_DURING_A_SNAPSHOT: usize = 20;
 
@@ -686,13 +708,18 @@ async fn a_long_diff_leaves_the_server_answering() {
 #[tokio::test]
 async fn large_snapshots_are_read_and_written_while_the_server_answers() {
     let app = TestApp::empty().await;
-    let big = berth_core::demo::scale::scaled(100, 5000, 3).to_json();
-    let upload = app
-        .request(&app.admin, Method::POST, "/api/v1/snapshots")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(axum::body::Body::from(big))
-        .unwrap();
-    let (uploaded, answered) = answered_meanwhile(&app, app.send(upload)).await;
+    // Each run uploads another cluster (another seed): the same one again is not stored again.
+    let mut seed = 2;
+    let mut upload = || {
+        seed += 1;
+        let big = berth_core::demo::scale::scaled(100, 5000, seed).to_json();
+        app.request(&app.admin, Method::POST, "/api/v1/snapshots")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(big))
+            .unwrap()
+    };
+    let (uploaded, answered) =
+        most_answered_meanwhile(&app, ANSWERED_DURING_A_SNAPSHOT, || app.send(upload())).await;
     assert_eq!(uploaded.status, StatusCode::CREATED, "{}", uploaded.body);
     assert!(
         answered >= ANSWERED_DURING_A_SNAPSHOT,
@@ -700,7 +727,9 @@ async fn large_snapshots_are_read_and_written_while_the_server_answers() {
     );
     let id = uploaded.json()["id"].as_i64().unwrap();
 
-    let (exported, answered) = answered_meanwhile(&app, app.get(&format!("/api/v1/snapshots/{id}"))).await;
+    let export = format!("/api/v1/snapshots/{id}");
+    let (exported, answered) =
+        most_answered_meanwhile(&app, ANSWERED_DURING_A_SNAPSHOT, || app.get(&export)).await;
     assert_eq!(exported.status, StatusCode::OK);
     assert!(exported.body.len() > 2 << 20);
     assert!(
@@ -708,8 +737,9 @@ async fn large_snapshots_are_read_and_written_while_the_server_answers() {
         "export: {answered} answered meanwhile"
     );
 
+    let cluster_view = format!("/api/cluster_view?snapshot_id={id}");
     let (view, answered) =
-        answered_meanwhile(&app, app.get(&format!("/api/cluster_view?snapshot_id={id}"))).await;
+        most_answered_meanwhile(&app, ANSWERED_DURING_A_SNAPSHOT, || app.get(&cluster_view)).await;
     assert_eq!(view.status, StatusCode::OK, "{}", view.body);
     assert_eq!(view.json()["members"].as_array().unwrap().len(), 100);
     assert!(

@@ -135,8 +135,8 @@ test("each plan action is a form posted to its own endpoint: a comment without J
   const snapshots = await api("GET", "/api/v1/snapshots");
   const demo = snapshots.body.find((snapshot) => snapshot.source === "demo");
   const exported = await api("GET", `/api/v1/snapshots/${demo.id}`);
-  const instances = JSON.stringify(exported.body).match(/"name":"[^"]+","project":"legacy"/g) ?? [];
-  const names = instances.slice(0, 2).map((found) => JSON.parse(`{${found}}`).name);
+  const names = exported.body.instances.filter((instance) => instance.project === "legacy").slice(0, 2)
+    .map((instance) => instance.name);
   assert.equal(names.length, 2, "the demo has two instances in legacy");
   const created = await api("POST", "/api/v1/plans", {
     name: `forms ${Date.now().toString(36)}`,

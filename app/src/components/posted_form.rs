@@ -64,9 +64,9 @@ impl<T: Send + Sync + 'static> FormPosts<T> {
         self.version.get()
     }
 
-    /// How the last post ended.
-    pub fn outcome(&self) -> RwSignal<Posted<T>> {
-        self.outcome
+    /// How the last post ended (tracked).
+    pub fn outcome(&self) -> ReadSignal<Posted<T>> {
+        self.outcome.read_only()
     }
 
     /// Records a call's end: for a call made without a form (a JSON body, say), so that the

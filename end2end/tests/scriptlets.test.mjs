@@ -133,6 +133,10 @@ test("an author writes a scriptlet: diagnostics, completion, the move's timeline
     await completions
       .locator('li[aria-selected="true"] .cm-completionLabel', { hasText: /^reason$/ })
       .waitFor();
+    // A person reads the list before pressing Enter. CodeMirror ignores Enter for 75 ms after
+    // the list last changed (its `interactionDelay`, so a list that moves under the key is not
+    // accepted by mistake); Enter sooner starts a new line (it did once, in CI).
+    await page.waitForTimeout(150);
     await page.keyboard.press("Enter");
     assert.match(await editorText(page), /log_info\(request\.reason\)/);
 

@@ -50,6 +50,10 @@ if [ $release = 1 ]; then
 fi
 say "wasm packs: each page's modules in one file (tools/wasm-split)"
 target/release/berth-wasm-split pack "$pkg"
+if [ $release = 1 ]; then
+  say "the JavaScript every page loads, minified (esbuild, as the editor bundle)"
+  node scripts/minify-js.mjs "$pkg/berth.js" "$pkg/__wasm_split.______________________.js"
+fi
 say "editor bundle (CodeMirror, esbuild)"
 node editor/build.mjs "$pkg/editor.js"
 cp style/main.css "$pkg/berth.css"

@@ -114,8 +114,13 @@ test("an author finds a version's failure with the matrix and the fuzzer, pins i
     // Back to the scenario; the fuzzer on 6.6 and 7.0 finds the rebalance call.
     await page.locator('[data-test="tab-scenario"]').click();
     await page.waitForURL((url) => !url.searchParams.has("tab"));
+    // The fuzzer's section is closed until opened; its controls load then.
     const fuzz = page.locator('[data-test="fuzz"]');
-    await fuzz.scrollIntoViewIfNeeded();
+    assert.equal(await fuzz.getAttribute("open"), null);
+    assert.equal(await page.locator('[data-test="fuzz-start"]').count(), 0);
+    await fuzz.locator("summary").scrollIntoViewIfNeeded();
+    await fuzz.locator("summary").focus();
+    await page.keyboard.press("Enter");
     await page.locator('[data-test="fuzz-versions"]').fill("6.6,7.0");
     const progress = page.locator('[data-test="fuzz-progress"]');
     assert.equal(await page.locator('[data-test="fuzz-failure"]').count(), 0);
@@ -157,8 +162,11 @@ test("an author finds a version's failure with the matrix and the fuzzer, pins i
     assert.match(await call.locator('[data-test="diagnostic-place"]').textContent(), new RegExp(`^line ${RAISING_LINE},`));
 
     // Added to the golden cases, which then fail on it.
+    // Added, the golden cases' section opens (it was closed) with the case in its list.
+    assert.equal(await page.locator('[data-test="cases"]').getAttribute("open"), null);
     await found.locator('[data-test="fuzz-add"]').click();
     await page.locator('[data-test="cases-note"]').waitFor();
+    assert.equal(await page.locator('[data-test="cases"]').getAttribute("open"), "");
     const cases = JSON.parse(await page.locator('[data-test="cases-json"]').inputValue());
     assert.equal(cases.length, 1);
     assert.equal(cases[0].call.request.reason, "rebalance");

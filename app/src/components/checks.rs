@@ -14,6 +14,7 @@ use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::{fuzz_scriptlet, run_cases};
+use crate::components::lazy_panel::lazy_panel;
 use crate::components::timeline::GoTo;
 use crate::types::{CasesRun, CoverageView, FuzzFailureView, FuzzRound, Scenario};
 
@@ -30,12 +31,70 @@ pub fn Checks(
 ) -> impl IntoView {
     let cases = RwSignal::new("[]".to_owned());
     let cases_note = RwSignal::new(None::<String>);
+    // Each section is closed until the author opens it, and its controls are a wasm module of
+    // their own, loaded then and kept while the page is (issue 22's weight budget: most visits
+    // to the editor do not run them). A fuzz failure added to the golden cases opens theirs.
+    let cases_open = RwSignal::new(false);
+    let fuzz_open = RwSignal::new(false);
+    // Set again at each opening; the panels are made once (a memo changes once, to true).
+    let cases_shown = Memo::new(move |_| cases_open.get());
+    let fuzz_shown = Memo::new(move |_| fuzz_open.get());
     view! {
         <section class="checks" aria-label="Golden cases and fuzzing" data-test="checks">
-            <GoldenCases source scenario cases cases_note coverage/>
-            <Fuzzer source scenario cases cases_note coverage go_to/>
+            <details class="cases" data-test="cases" prop:open=move || cases_open.get()
+                on:toggle=move |ev| if opened(&ev) { cases_open.set(true) }>
+                <summary>"Golden cases"</summary>
+                <p class="muted small">
+                    "Each case runs an operation (\"op\") or one placement call (\"call\") on the sandbox's snapshot "
+                    "and says what must come of it: a member, an error containing a text, or \"placed\": true. "
+                    "The same JSON as "<code>"berth check --cases"</code>" reads."
+                </p>
+                {move || cases_shown.get().then(|| lazy_panel(golden_cases_panel(source, scenario, cases, cases_note, coverage)))}
+            </details>
+            <details class="fuzz" data-test="fuzz" on:toggle=move |ev| if opened(&ev) { fuzz_open.set(true) }>
+                <summary>"Fuzz"</summary>
+                <p class="muted small">
+                    "Placement calls from the snapshot's cluster, steered by the lines and branches they reach, "
+                    "for 30 seconds: every reason the versions send, candidate subsets, members offline or evacuated, "
+                    "config values present, absent or odd. A failure is an error, a target outside the candidates, or a limit."
+                </p>
+                {move || fuzz_shown.get().then(|| {
+                    lazy_panel(fuzz_panel(source, scenario, cases, cases_note, cases_open, coverage, go_to))
+                })}
+            </details>
         </section>
     }
+}
+
+/// Whether a `<details>`' toggle event opened it.
+fn opened(event: &leptos::ev::Event) -> bool {
+    event_target::<leptos::web_sys::Element>(event).has_attribute("open")
+}
+
+/// The golden cases' controls and results: a wasm module of its own (see [`Checks`]).
+#[lazy]
+fn golden_cases_panel(
+    source: RwSignal<String>,
+    scenario: Memo<Scenario>,
+    cases: RwSignal<String>,
+    cases_note: RwSignal<Option<String>>,
+    coverage: RwSignal<Option<CoverageView>>,
+) -> AnyView {
+    view! { <GoldenCases source scenario cases cases_note coverage/> }.into_any()
+}
+
+/// The fuzzer's controls and failures: a wasm module of its own (see [`Checks`]).
+#[lazy]
+fn fuzz_panel(
+    source: RwSignal<String>,
+    scenario: Memo<Scenario>,
+    cases: RwSignal<String>,
+    cases_note: RwSignal<Option<String>>,
+    cases_open: RwSignal<bool>,
+    coverage: RwSignal<Option<CoverageView>>,
+    go_to: GoTo,
+) -> AnyView {
+    view! { <Fuzzer source scenario cases cases_note cases_open coverage go_to/> }.into_any()
 }
 
 #[component]
@@ -72,29 +131,21 @@ fn GoldenCases(
         });
     };
     view! {
-        <details class="cases" open data-test="cases">
-            <summary>"Golden cases"</summary>
-            <p class="muted small">
-                "Each case runs an operation (\"op\") or one placement call (\"call\") on the sandbox's snapshot "
-                "and says what must come of it: a member, an error containing a text, or \"placed\": true. "
-                "The same JSON as "<code>"berth check --cases"</code>" reads."
-            </p>
-            <label class="block">"Cases (JSON)"
-                <textarea rows="8" class="mono" spellcheck="false" data-test="cases-json"
-                    prop:value=move || cases.get()
-                    on:input=move |ev| cases.set(event_target_value(&ev))></textarea>
-            </label>
-            {move || cases_note.get().map(|note| view! { <p class="notice" role="status" data-test="cases-note">{note}</p> })}
-            <div class="form-row">
-                <button type="button" class="button" data-test="cases-run" disabled=move || busy.get() on:click=run>
-                    {move || if busy.get() { "Running cases…" } else { "Run cases" }}
-                </button>
-            </div>
-            {move || result.get().map(|answer| match answer {
-                Err(error) => view! { <p class="notice error" role="alert" data-test="cases-error">{error}</p> }.into_any(),
-                Ok(run) => view! { <CasesResult run/> }.into_any(),
-            })}
-        </details>
+        <label class="block">"Cases (JSON)"
+            <textarea rows="8" class="mono" spellcheck="false" data-test="cases-json"
+                prop:value=move || cases.get()
+                on:input=move |ev| cases.set(event_target_value(&ev))></textarea>
+        </label>
+        {move || cases_note.get().map(|note| view! { <p class="notice" role="status" data-test="cases-note">{note}</p> })}
+        <div class="form-row">
+            <button type="button" class="button" data-test="cases-run" disabled=move || busy.get() on:click=run>
+                {move || if busy.get() { "Running cases…" } else { "Run cases" }}
+            </button>
+        </div>
+        {move || result.get().map(|answer| match answer {
+            Err(error) => view! { <p class="notice error" role="alert" data-test="cases-error">{error}</p> }.into_any(),
+            Ok(run) => view! { <CasesResult run/> }.into_any(),
+        })}
     }
 }
 
@@ -130,6 +181,7 @@ fn Fuzzer(
     scenario: Memo<Scenario>,
     cases: RwSignal<String>,
     cases_note: RwSignal<Option<String>>,
+    cases_open: RwSignal<bool>,
     coverage: RwSignal<Option<CoverageView>>,
     go_to: GoTo,
 ) -> impl IntoView {
@@ -185,49 +237,41 @@ fn Fuzzer(
         round.with(|round| round.as_ref().map(|r| r.failures.clone()).unwrap_or_default())
     });
     view! {
-        <details class="fuzz" open data-test="fuzz">
-            <summary>"Fuzz"</summary>
-            <p class="muted small">
-                "Placement calls from the snapshot's cluster, steered by the lines and branches they reach, "
-                "for 30 seconds: every reason the versions send, candidate subsets, members offline or evacuated, "
-                "config values present, absent or odd. A failure is an error, a target outside the candidates, or a limit."
-            </p>
-            <div class="form-row">
-                <label>"Incus versions"
-                    <input type="text" data-test="fuzz-versions" placeholder="the snapshot's; or 6.0.4,6.6,7.0"
-                        prop:value=move || versions.get()
-                        on:input=move |ev| versions.set(event_target_value(&ev))/>
-                </label>
-                <button type="button" class="button primary" data-test="fuzz-start" disabled=move || running.get() on:click=start>
-                    "Fuzz"
-                </button>
-                <button type="button" class="button" data-test="fuzz-stop" disabled=move || !running.get()
-                    on:click=move |_| stop.set_value(true)>
-                    "Stop"
-                </button>
-            </div>
-            <div class="fuzz-progress" role="status" aria-live="polite" data-test="fuzz-progress"
-                data-running=move || running.get().to_string()
-                data-failures=move || failures.with(Vec::len).to_string()>
-                <progress max=FUZZ_STEPS.to_string() value=move || step.get().to_string() aria-label="Fuzzing"></progress>
-                " "
-                {move || round.get().map(|round| format!(
-                    "{} calls in {} rounds ({:.0} calls/s), {} failure{}{}",
-                    round.calls,
-                    round.rounds,
-                    round.calls_per_second,
-                    round.failures.len(),
-                    if round.failures.len() == 1 { "" } else { "s" },
-                    if running.get() { "…" } else { "" },
-                ))}
-            </div>
-            {move || error.get().map(|error| view! { <p class="notice error" role="alert" data-test="fuzz-error">{error}</p> })}
-            <ol class="fuzz-failures" data-test="fuzz-failures">
-                <For each=move || failures.get() key=|failure| failure.number let:failure>
-                    <FuzzFailure failure cases cases_note go_to/>
-                </For>
-            </ol>
-        </details>
+        <div class="form-row">
+            <label>"Incus versions"
+                <input type="text" data-test="fuzz-versions" placeholder="the snapshot's; or 6.0.4,6.6,7.0"
+                    prop:value=move || versions.get()
+                    on:input=move |ev| versions.set(event_target_value(&ev))/>
+            </label>
+            <button type="button" class="button primary" data-test="fuzz-start" disabled=move || running.get() on:click=start>
+                "Fuzz"
+            </button>
+            <button type="button" class="button" data-test="fuzz-stop" disabled=move || !running.get()
+                on:click=move |_| stop.set_value(true)>
+                "Stop"
+            </button>
+        </div>
+        <div class="fuzz-progress" role="status" aria-live="polite" data-test="fuzz-progress"
+            data-running=move || running.get().to_string()
+            data-failures=move || failures.with(Vec::len).to_string()>
+            <progress max=FUZZ_STEPS.to_string() value=move || step.get().to_string() aria-label="Fuzzing"></progress>
+            " "
+            {move || round.get().map(|round| format!(
+                "{} calls in {} rounds ({} calls/s), {} failure{}{}",
+                round.calls,
+                round.rounds,
+                crate::format::whole(round.calls_per_second),
+                round.failures.len(),
+                if round.failures.len() == 1 { "" } else { "s" },
+                if running.get() { "…" } else { "" },
+            ))}
+        </div>
+        {move || error.get().map(|error| view! { <p class="notice error" role="alert" data-test="fuzz-error">{error}</p> })}
+        <ol class="fuzz-failures" data-test="fuzz-failures">
+            <For each=move || failures.get() key=|failure| failure.number let:failure>
+                <FuzzFailure failure cases cases_note cases_open go_to/>
+            </For>
+        </ol>
     }
 }
 
@@ -236,6 +280,7 @@ fn FuzzFailure(
     failure: FuzzFailureView,
     cases: RwSignal<String>,
     cases_note: RwSignal<Option<String>>,
+    cases_open: RwSignal<bool>,
     go_to: GoTo,
 ) -> impl IntoView {
     let query = use_query_map();
@@ -262,6 +307,7 @@ fn FuzzFailure(
     let number = failure.number;
     let add = move |_| {
         cases.update(|text| *text = with_case(text, &case));
+        cases_open.set(true);
         cases_note.set(Some(format!(
             "Failure {number} added to the golden cases: run them to see it fail, fix the scriptlet, run them again."
         )));

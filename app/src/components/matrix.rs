@@ -79,8 +79,35 @@ pub fn SandboxTabs(matrix: Signal<bool>) -> impl IntoView {
     }
 }
 
+/// The Matrix tab's panel, a wasm module of its own: the editor page loads it when the tab
+/// opens, not with the page (issue 22's weight budget), and a page opened on the tab loads it
+/// before hydrating ([`load_if_opened_on_tab`]). The server renders it in place.
+#[lazy]
+pub fn matrix_panel(
+    source: RwSignal<String>,
+    go_to: GoTo,
+    coverage: RwSignal<Option<CoverageView>>,
+) -> AnyView {
+    view! { <MatrixTab source go_to coverage/> }.into_any()
+}
+
+/// For the editor's routes, before the page hydrates: the panel's module when the page opens on
+/// the tab, since its HTML is then in the page and hydration needs its code at once.
+pub async fn load_if_opened_on_tab() {
+    #[cfg(feature = "hydrate")]
+    {
+        let search = window().location().search().unwrap_or_default();
+        let tab = web_sys::UrlSearchParams::new_with_str(&search)
+            .ok()
+            .and_then(|params| params.get("tab"));
+        if tab.as_deref() == Some("matrix") {
+            __preload_matrix_panel().await;
+        }
+    }
+}
+
 #[component]
-pub fn MatrixTab(
+fn MatrixTab(
     source: RwSignal<String>,
     go_to: GoTo,
     /// Where the lines the matrix ran go (the editor's gutter).

@@ -5,6 +5,7 @@ pub mod checks;
 pub mod code_editor;
 pub mod error_notice;
 pub mod feedback;
+pub mod lazy_panel;
 pub mod load_chart;
 pub mod matrix;
 pub mod nav;

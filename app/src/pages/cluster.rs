@@ -261,7 +261,13 @@ fn MemberCard(member: MemberView) -> impl IntoView {
     let cpu_fraction = member.cpu.map(|cpu| cpu.load_1m / cpu.threads.max(1) as f64);
     let cpu_detail = member
         .cpu
-        .map(|cpu| format!("load {:.1} / {} threads", cpu.load_1m, cpu.threads))
+        .map(|cpu| {
+            format!(
+                "load {} / {} threads",
+                crate::format::tenths(cpu.load_1m),
+                cpu.threads
+            )
+        })
         .unwrap_or_default();
     let capacity = |capacity: Option<crate::types::Capacity>| {
         let fraction = capacity.map(|c| c.used as f64 / c.total.max(1) as f64);

@@ -40,6 +40,46 @@ macro_rules! lazy_pages {
     )*};
 }
 
+/// Declares `$route`, the lazy route of one of the editor's pages, as [`lazy_pages!`] would with
+/// `$view` its split function (`$preload_view` that function's preload), and one step more:
+/// a page opened on the sandbox's Matrix tab also loads that tab's module before it hydrates
+/// (`components::matrix`). Written out because `#[lazy_route]` writes `preload` itself.
+macro_rules! editor_pages {
+    ($($route:ident => $page:path, $view:ident, $preload_view:ident;)*) => {$(
+        #[doc = concat!("The lazy route of [`", stringify!($page), "`].")]
+        pub struct $route;
+
+        #[allow(non_snake_case)]
+        #[leptos::lazy]
+        fn $view(_this: $route) -> AnyView {
+            $page().into_any()
+        }
+
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            async fn view(this: Self) -> AnyView {
+                $view(this).await
+            }
+
+            // The router awaits this before hydrating the page (and `view` must then be ready).
+            // One after the other: the loader takes the first module asked for as the page's.
+            async fn preload() {
+                #[cfg(feature = "hydrate")]
+                $preload_view().await;
+                crate::components::matrix::load_if_opened_on_tab().await;
+            }
+        }
+    )*};
+}
+
+editor_pages! {
+    NewScriptletRoute => scriptlets::NewScriptletPage, __NewScriptletRoute_View, __preload___NewScriptletRoute_View;
+    ScriptletRoute => scriptlets::ScriptletPage, __ScriptletRoute_View, __preload___ScriptletRoute_View;
+}
+
 lazy_pages! {
     ClusterRoute => cluster::ClusterPage;
     LoginRoute => login::LoginPage;
@@ -51,8 +91,6 @@ lazy_pages! {
     AuditRoute => audit::AuditPage;
     SnapshotsRoute => snapshots::SnapshotsPage;
     ScriptletsRoute => scriptlets::ScriptletsPage;
-    NewScriptletRoute => scriptlets::NewScriptletPage;
-    ScriptletRoute => scriptlets::ScriptletPage;
     DiffRoute => scriptlets::DiffPage;
     PlansRoute => plans::PlansPage;
     NewPlanRoute => plans::NewPlanPage;

@@ -30,7 +30,8 @@ use crate::components::checks::Checks;
 use crate::components::code_editor::{CodeEditor, CursorRequest};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
-use crate::components::matrix::{MatrixTab, SandboxTabs};
+use crate::components::lazy_panel::lazy_panel;
+use crate::components::matrix::{matrix_panel, SandboxTabs};
 use crate::components::timeline::{DiagnosticLine, GoTo, Timeline};
 use crate::error::BerthError;
 use crate::format;
@@ -440,7 +441,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                 </div>
                 {move || matrix_tab.get().then(|| view! {
                     <div id="sandbox-matrix" class="sandbox-panel" role="tabpanel" aria-labelledby="tab-matrix">
-                        <MatrixTab source go_to coverage/>
+                        {lazy_panel(matrix_panel(source, go_to, coverage))}
                     </div>
                 })}
             </section>

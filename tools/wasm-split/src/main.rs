@@ -15,7 +15,7 @@
 //! - `__wasm_split_manifest.json`: split module → the files it needs, from which the server
 //!   preloads the current page's modules beside the main one.
 //!
-//! `pack` writes `pack/<split module>.wasm` for each split module: a wasm file of custom
+//! `pack` writes `pack/<split module>.wasm` for each page's split module: a wasm file of custom
 //! sections only, one per module it needs, named by the module's file name. The manifest then
 //! names the pack alone, so the server preloads one file per page (`__wasm_split_modules.json`
 //! keeps what `split` wrote). Leptos 0.8 emits that preload on some pages only (seen: Plans has
@@ -38,6 +38,12 @@ const MAIN_MODULE: &str = "/pkg/berth.js";
 const MANIFEST: &str = "__wasm_split_manifest.json";
 /// The manifest as `split` wrote it, once `pack` has replaced it.
 const MODULES: &str = "__wasm_split_modules.json";
+/// What names a page's split module (a lazy route's view, `__{route}_route_view_{hash}`). Only
+/// pages are packed, since the loader opens the pack of the first page only (`pack_loader.js`).
+/// A module split inside a page (the editor's Matrix tab, its golden cases, its fuzzer) is left
+/// out of the packed manifest: the server would preload every file it needs, most of them in the
+/// page's pack already, where the loader fetches only those the page lacks.
+const PAGE_MODULE: &str = "_route_view_";
 /// How the generated loader fetches a module, and what fetches it instead (`pack_loader.js`).
 const FETCH: &str = "fetch(new URL(";
 const FETCH_MODULE: &str = "fetchModule(new URL(";
@@ -102,6 +108,9 @@ fn pack(pkg_dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(pkg_dir.join("pack"))?;
     let mut packed = Manifest::new();
     for (split_module, files) in &manifest {
+        if !split_module.contains(PAGE_MODULE) {
+            continue;
+        }
         let mut modules = files
             .iter()
             .map(|file| {
@@ -125,10 +134,7 @@ fn pack(pkg_dir: &Path) -> anyhow::Result<()> {
         packed.insert(split_module.clone(), vec![stem]);
     }
     write_json(&pkg_dir.join(MANIFEST), &packed)?;
-    println!(
-        "packed the modules of {} split modules, one file each",
-        packed.len()
-    );
+    println!("packed the modules of {} pages, one file each", packed.len());
     Ok(())
 }
 

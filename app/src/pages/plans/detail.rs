@@ -558,7 +558,7 @@ fn duration(ms: i64) -> String {
     if ms < 1_000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
-        format!("{:.1} s", ms as f64 / 1_000.0)
+        format!("{} s", crate::format::tenths(ms as f64 / 1_000.0))
     } else {
         format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1_000)
     }

@@ -29,7 +29,7 @@ const BUDGET = { withEditor: 600, withoutEditor: 450 };
 /** Pages not yet within the budget, and the most they may weigh until they are (KB gzip): a
  *  ratchet, lowered as they get lighter and removed once they fit, so that they get no heavier
  *  meanwhile. Every other page must be within the budget. */
-const CEILING = { scriptlet: 650, new_scriptlet: 650 };
+const CEILING = { scriptlet: 630, new_scriptlet: 630 };
 
 const gzipKb = (file) => gzipSync(readFileSync(file), { level: 9 }).length / 1024;
 

@@ -13,8 +13,8 @@ import {
   temporarilySetTabFocusMode,
 } from "@codemirror/commands";
 import {
-  LanguageSupport, syntaxHighlighting, HighlightStyle, indentOnInput, indentUnit, bracketMatching,
-  foldGutter, foldKeymap, syntaxTree,
+  LanguageSupport, StreamLanguage, syntaxHighlighting, HighlightStyle, indentOnInput, indentUnit,
+  bracketMatching, foldGutter, foldKeymap, foldService, syntaxTree,
 } from "@codemirror/language";
 import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
 import {
@@ -22,7 +22,7 @@ import {
   selectedCompletion, closeCompletion,
 } from "@codemirror/autocomplete";
 import { lintGutter, lintKeymap, setDiagnostics as lintSetDiagnostics } from "@codemirror/lint";
-import { pythonLanguage } from "@codemirror/lang-python";
+import { python } from "@codemirror/legacy-modes/mode/python";
 import { tags as t } from "@lezer/highlight";
 
 // ---------------------------------------------------------------- theme
@@ -158,7 +158,8 @@ const highlightStyle = HighlightStyle.define([
   { tag: [t.string, t.special(t.string), t.regexp], color: "var(--ok)" },
   { tag: t.escape, color: "var(--ok)", fontWeight: "600" },
   { tag: [t.comment, t.lineComment, t.blockComment, t.docComment], color: "var(--muted)", fontStyle: "italic" },
-  { tag: [t.function(t.variableName), t.function(t.definition(t.variableName)), t.definition(t.function(t.variableName)), t.className],
+  { tag: [t.function(t.variableName), t.function(t.definition(t.variableName)), t.definition(t.function(t.variableName)),
+    t.definition(t.variableName), t.standard(t.variableName), t.className],
     color: "var(--berth-cm-fn)" },
   { tag: [t.propertyName, t.function(t.propertyName)], color: "var(--berth-cm-prop)" },
   { tag: [t.operator, t.punctuation, t.bracket, t.separator], color: "var(--muted)" },
@@ -274,7 +275,7 @@ function starlarkCompletions(context) {
   const { state, pos, explicit } = context;
   const node = syntaxTree(state).resolveInner(pos, -1);
   for (let n = node; n; n = n.parent) {
-    if (/Comment|String/.test(n.name)) return null;
+    if (/comment|string/i.test(n.name)) return null;
   }
   const schema = state.field(schemaField, false) || indexSchema(null);
   const line = state.doc.lineAt(pos);
@@ -315,6 +316,43 @@ function starlarkCompletions(context) {
   for (const k of KEYWORDS) options.push({ label: k, type: "keyword", boost: -1 });
   return { from: word ? word.from : pos, options, validFor: /^\w*$/ };
 }
+
+// ---------------------------------------------------------------- language
+
+// Starlark is Python's syntax: CodeMirror's Python mode, a tokenizer (a sixth of the size of the
+// Lezer grammar, for a page within issue 22's weight budget), with one change: after `return`
+// or `pass` Enter keeps the block's depth, as after any other line (the mode would dedent
+// there); the author types dedents, one Backspace per level.
+const starlark = StreamLanguage.define({
+  ...python,
+  name: "starlark",
+  token(stream, state) {
+    const depth = state.scopes.length;
+    const block = state.scopes[depth - 1];
+    const style = python.token(stream, state);
+    // The mode closes the block at a line's end after `return` or `pass` (`dedent`): reopened.
+    if (state.dedent && state.scopes.length === depth - 1) state.scopes.push(block);
+    state.dedent = false;
+    return style;
+  },
+});
+
+const leadingWidth = (text) => /^[ \t]*/.exec(text)[0].replace(/\t/g, "    ").length;
+
+// A block folds from its `:` to its last line indented deeper than the line that opens it.
+const foldBlocks = foldService.of((state, from) => {
+  const line = state.doc.lineAt(from);
+  if (!/:\s*(#.*)?$/.test(line.text)) return null;
+  const depth = leadingWidth(line.text);
+  let end = null;
+  for (let n = line.number + 1; n <= state.doc.lines; n++) {
+    const next = state.doc.line(n);
+    if (!/\S/.test(next.text)) continue;
+    if (leadingWidth(next.text) <= depth) break;
+    end = next.to;
+  }
+  return end === null ? null : { from: line.to, to: end };
+});
 
 // ---------------------------------------------------------------- indentation
 
@@ -542,7 +580,7 @@ export function createEditor(parent, doc, readOnly, nonce, onChange) {
     // whitespace removes one unit (CodeMirror's deleteCharBackward).
     indentCompartment.of(indentUnit.of(detectIndentUnit(doc))),
     indentOnInput(),
-    new LanguageSupport(pythonLanguage),
+    new LanguageSupport(starlark, [foldBlocks]),
     syntaxHighlighting(highlightStyle),
     bracketMatching(),
     closeBrackets(),

@@ -1,6 +1,6 @@
 // The scriptlet editor as a code editor for Python-like code: a whole scriptlet typed key by
 // key (Enter, Backspace to dedent, never an indentation typed) comes out as typed and runs; a
-// scriptlet indented by 2 spaces keeps its unit; Tab leaves the editor unless the user opts in
+// scriptlet indented by 2 spaces keeps its unit and folds by its blocks; Tab leaves the editor unless the user opts in
 // to Tab indenting, and then Escape followed by Tab still leaves it.
 import assert from "node:assert/strict";
 import { before, test } from "node:test";
@@ -22,6 +22,7 @@ const LINES = [
   [2, "set_target(best)"],
   [1, "else:"],
   [2, "log_info(\"no candidate\")"],
+  [2, "pass"],
   [1, "log_info(\"typed key by key, placed on \", best)"],
 ];
 const TYPED = LINES.map(([depth, text]) => "    ".repeat(depth) + text).join("\n");
@@ -113,6 +114,18 @@ test("a scriptlet indented by 2 spaces keeps its unit; Tab indents only when the
     await signIn(page, author.username, author.password, `/scriptlets/${created.body.id}?kind=create&project=default`);
     await waitForWorkspace(page);
     const content = page.locator(".cm-content");
+
+    // Blocks fold from the gutter, by indentation: `def …:` and `for …:` open one each, and
+    // folding the `for` hides its body until the fold is opened again.
+    const folds = page.locator('.cm-foldGutter [title="Fold line"]');
+    assert.equal(await folds.count(), 2);
+    await folds.nth(1).click();
+    await page.locator(".cm-foldPlaceholder").waitFor();
+    assert.deepEqual((await editorText(page)).split("\n").slice(0, 3),
+      ["def instance_placement(request, candidate_members):", "  for member in candidate_members:…", "  return"]);
+    await page.locator(".cm-foldPlaceholder").click();
+    await page.locator(".cm-foldPlaceholder").waitFor({ state: "detached" });
+    assert.equal(await editorText(page), TWO_SPACES.replace(/\n$/, "\n"));
 
     // Enter after `for …:` indents by the scriptlet's 2 spaces past the line; Backspace takes
     // back one unit.

@@ -32,6 +32,14 @@ pub enum BerthError {
     Call(String),
 }
 
+/// A part of the page in a wasm module of its own that could not be loaded (the network).
+#[cfg(feature = "hydrate")]
+impl From<leptos::wasm_split::SplitLoaderError> for BerthError {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        BerthError::Call("this part of Berth could not be loaded: check the connection and try again".into())
+    }
+}
+
 impl BerthError {
     pub fn status_code(&self) -> u16 {
         match self {

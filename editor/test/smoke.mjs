@@ -89,7 +89,8 @@ function serve(csp) {
       res.end(body);
     };
     if (url === "/") send("text/html; charset=utf-8", PAGE);
-    else if (url === "/editor.js") send("text/javascript", fs.readFileSync(bundle));
+    // The bundle and the modules it imports (its chunk, its editing features).
+    else if (/^\/editor[\w-]*\.js$/.test(url)) send("text/javascript", fs.readFileSync(path.join(tmp, url.slice(1))));
     else if (url === "/style.css") send("text/css", CSS);
     else { res.writeHead(404); res.end(); }
   });

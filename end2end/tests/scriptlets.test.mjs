@@ -187,6 +187,7 @@ test("an author writes a scriptlet: diagnostics, completion, the move's timeline
     // The page follows the save: the badge, the list and its current row say revision 2.
     assert.equal(await page.locator('[data-test="revision"]').textContent(), "revision 2");
     assert.equal(await page.locator('[data-test="revisions"] summary').textContent(), "Revisions (2)");
+    await page.locator('[data-test="revisions"] summary').click();
     assert.equal(await page.locator('[data-test="revision-row"].current a').first().textContent(), "r2");
     // An edit not saved yet survives a new scenario: the form keeps the URL's revision as it is.
     await page.locator(".cm-content").click();

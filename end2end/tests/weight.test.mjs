@@ -5,8 +5,9 @@
 // (`make test` serves a debug build; `scripts/build.sh --release` prints the release build's).
 //
 // The wasm is split per page (lazy routes, tools/wasm-split): each page must load its own pack of
-// modules and no other page's; the editor's Matrix tab, golden cases and fuzzer are modules of
-// their own, loaded when first opened. The issue's budget (release: 450 KB without an editor, 600 KB with it)
+// modules and no other page's; the editor's Matrix tab, golden cases, fuzzer and revision list
+// are modules of their own, loaded when first opened, as are its editing features (completion,
+// search), when it first takes the focus. The issue's budget (release: 450 KB without an editor, 600 KB with it)
 // is not asserted here, on the debug site `make test` serves: `make test` weighs a release site
 // before the browser tests (`scripts/page-weight.mjs --check`).
 import assert from "node:assert/strict";
@@ -156,22 +157,29 @@ test("when its pack cannot be fetched, a page fetches its modules one by one and
   await page.close();
 });
 
-test("the editor's Matrix tab, golden cases and fuzzer load their own modules when first opened; a page opened on the tab loads it before hydrating", async () => {
+test("the editor's Matrix tab, golden cases, fuzzer, revision list and editing features load when first used; a page opened on the tab loads it before hydrating", async () => {
   const editorPath = pages.find(([, , , , route]) => route === "scriptlet")[1];
-  /** Whether `requested` holds the split module of the lazy function `name` (`#[lazy]`). */
-  const fetched = (requested, name) => requested.some((file) => new RegExp(`^/pkg/split_${name}_\\d+\\.wasm$`).test(file));
+  /** Whether `requested` holds the split module `name` (`split_fn!`, app/src/components/lazy_panel.rs). */
+  const fetched = (requested, name) => requested.includes(`/pkg/split_${name}.wasm`);
   const page = await browser.context.newPage();
   const problems = watchProblems(page);
   const requested = wasmRequests(page);
+  const scripts = [];
+  page.on("request", (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.endsWith(".js")) scripts.push(pathname);
+  });
   await page.goto(`${BASE_URL}${editorPath}`);
   await page.locator('[data-test="workspace"][data-hydrated="true"]').waitFor({ timeout: 30_000 });
   await page.locator('[data-test="editor"] .cm-editor').waitFor({ timeout: 30_000 });
   await page.waitForLoadState("networkidle");
-  for (const name of ["matrix_panel", "golden_cases_panel", "fuzz_panel"]) {
+  for (const name of ["matrix_panel", "golden_cases_panel", "fuzz_panel", "revision_list"]) {
     assert.ok(!fetched(requested, name), `${name} loaded with the page: ${requested}`);
   }
   // Each section, opened from the keyboard, loads its controls' module.
-  for (const [section, control, name] of [["cases", "cases-run", "golden_cases_panel"], ["fuzz", "fuzz-start", "fuzz_panel"]]) {
+  const sections = [["cases", "cases-run", "golden_cases_panel"], ["fuzz", "fuzz-start", "fuzz_panel"],
+    ["revisions", "revision-row", "revision_list"]];
+  for (const [section, control, name] of sections) {
     await page.locator(`[data-test="${section}"] summary`).focus();
     await page.keyboard.press("Enter");
     await page.locator(`[data-test="${control}"]`).waitFor({ timeout: 30_000 });
@@ -180,6 +188,13 @@ test("the editor's Matrix tab, golden cases and fuzzer load their own modules wh
   await page.locator('[data-test="tab-matrix"]').click();
   await page.locator('[data-test="matrix-form"]').waitFor({ timeout: 30_000 });
   assert.ok(fetched(requested, "matrix_panel"), `the matrix's module was not fetched: ${requested}`);
+  // The editor's completion and search come when it first takes the focus, and work then.
+  assert.equal(scripts.filter((file) => file.startsWith("/pkg/editor")).length, 2, `${scripts}`);
+  await page.locator(".cm-content").click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.type("\n    request.");
+  await page.locator(".cm-tooltip-autocomplete").waitFor({ timeout: 30_000 });
+  assert.equal(scripts.filter((file) => file.startsWith("/pkg/editor")).length, 3, `${scripts}`);
   assert.deepEqual(problems, []);
   await page.close();
 
@@ -199,4 +214,41 @@ test("the editor's Matrix tab, golden cases and fuzzer load their own modules wh
   assert.equal(await onTab.evaluate(() => window.berthStayed), true, "Run matrix reloaded the page: the tab was not hydrated");
   assert.deepEqual(onTabProblems, []);
   await onTab.close();
+});
+
+test("a save or a panel whose module cannot be fetched says why and loses nothing; trying again works", async () => {
+  const editorPath = pages.find(([, , , , route]) => route === "scriptlet")[1];
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  const unavailable = (route) => route.fulfill({ status: 503, body: "unavailable" });
+  await page.route("**/pkg/split_save_scriptlet.wasm", unavailable);
+  await page.route("**/pkg/split_revision_list.wasm", unavailable);
+  await page.goto(`${BASE_URL}${editorPath}`);
+  await page.locator('[data-test="workspace"][data-hydrated="true"]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-test="editor"] .cm-editor').waitFor({ timeout: 30_000 });
+
+  // The revision list: its error in its place, and a button that tries again.
+  await page.locator('[data-test="revisions"] summary').click();
+  const panelError = page.locator('[data-test="revisions"] [data-test="panel-error"]');
+  assert.match(await panelError.textContent(), /could not be loaded/);
+  await page.unroute("**/pkg/split_revision_list.wasm");
+  await panelError.locator("button").click();
+  await page.locator('[data-test="revision-row"]').first().waitFor();
+
+  // A save: refused with the reason, the text kept; the next save goes through.
+  await page.locator(".cm-content").click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.type("\n# kept");
+  await page.locator('[data-test="revision-message"]').fill("saved on the second try");
+  await page.locator('[data-test="save"]').click();
+  assert.match(await page.locator('[data-test="save-error"]').textContent(), /could not be loaded/);
+  assert.deepEqual(errors, [], "the page went on");
+  await page.unroute("**/pkg/split_save_scriptlet.wasm");
+  await page.locator('[data-test="save"]').click();
+  assert.match(await page.locator('[data-test="saved"]').textContent(), /^Saved revision \d+\./);
+  const saved = await api("GET", `/api/v1${editorPath}`);
+  assert.match(JSON.stringify(saved.body), /# kept/);
+  assert.deepEqual(errors, []);
+  await page.close();
 });

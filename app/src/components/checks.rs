@@ -14,7 +14,7 @@ use leptos_router::hooks::{use_location, use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 
 use crate::api::{fuzz_scriptlet, run_cases};
-use crate::components::lazy_panel::lazy_panel;
+use crate::components::lazy_panel::{details_opened, lazy_panel, split_fn};
 use crate::components::timeline::GoTo;
 use crate::types::{CasesRun, CoverageView, FuzzFailureView, FuzzRound, Scenario};
 
@@ -42,16 +42,16 @@ pub fn Checks(
     view! {
         <section class="checks" aria-label="Golden cases and fuzzing" data-test="checks">
             <details class="cases" data-test="cases" prop:open=move || cases_open.get()
-                on:toggle=move |ev| if opened(&ev) { cases_open.set(true) }>
+                on:toggle=move |ev| if details_opened(&ev) { cases_open.set(true) }>
                 <summary>"Golden cases"</summary>
                 <p class="muted small">
                     "Each case runs an operation (\"op\") or one placement call (\"call\") on the sandbox's snapshot "
                     "and says what must come of it: a member, an error containing a text, or \"placed\": true. "
                     "The same JSON as "<code>"berth check --cases"</code>" reads."
                 </p>
-                {move || cases_shown.get().then(|| lazy_panel(golden_cases_panel(source, scenario, cases, cases_note, coverage)))}
+                {move || cases_shown.get().then(|| lazy_panel(move || golden_cases_panel(source, scenario, cases, cases_note, coverage)))}
             </details>
-            <details class="fuzz" data-test="fuzz" on:toggle=move |ev| if opened(&ev) { fuzz_open.set(true) }>
+            <details class="fuzz" data-test="fuzz" on:toggle=move |ev| if details_opened(&ev) { fuzz_open.set(true) }>
                 <summary>"Fuzz"</summary>
                 <p class="muted small">
                     "Placement calls from the snapshot's cluster, steered by the lines and branches they reach, "
@@ -59,42 +59,43 @@ pub fn Checks(
                     "config values present, absent or odd. A failure is an error, a target outside the candidates, or a limit."
                 </p>
                 {move || fuzz_shown.get().then(|| {
-                    lazy_panel(fuzz_panel(source, scenario, cases, cases_note, cases_open, coverage, go_to))
+                    lazy_panel(move || fuzz_panel(source, scenario, cases, cases_note, cases_open, coverage, go_to))
                 })}
             </details>
         </section>
     }
 }
 
-/// Whether a `<details>`' toggle event opened it.
-fn opened(event: &leptos::ev::Event) -> bool {
-    event_target::<leptos::web_sys::Element>(event).has_attribute("open")
+split_fn! {
+    /// The golden cases' controls and results: a wasm module of its own (see [`Checks`]).
+    fn golden_cases_panel(
+        source: RwSignal<String>,
+        scenario: Memo<Scenario>,
+        cases: RwSignal<String>,
+        cases_note: RwSignal<Option<String>>,
+        coverage: RwSignal<Option<CoverageView>>,
+    ) -> AnyView,
+    in golden_cases_panel
+    {
+        Ok(view! { <GoldenCases source scenario cases cases_note coverage/> }.into_any())
+    }
 }
 
-/// The golden cases' controls and results: a wasm module of its own (see [`Checks`]).
-#[lazy]
-fn golden_cases_panel(
-    source: RwSignal<String>,
-    scenario: Memo<Scenario>,
-    cases: RwSignal<String>,
-    cases_note: RwSignal<Option<String>>,
-    coverage: RwSignal<Option<CoverageView>>,
-) -> AnyView {
-    view! { <GoldenCases source scenario cases cases_note coverage/> }.into_any()
-}
-
-/// The fuzzer's controls and failures: a wasm module of its own (see [`Checks`]).
-#[lazy]
-fn fuzz_panel(
-    source: RwSignal<String>,
-    scenario: Memo<Scenario>,
-    cases: RwSignal<String>,
-    cases_note: RwSignal<Option<String>>,
-    cases_open: RwSignal<bool>,
-    coverage: RwSignal<Option<CoverageView>>,
-    go_to: GoTo,
-) -> AnyView {
-    view! { <Fuzzer source scenario cases cases_note cases_open coverage go_to/> }.into_any()
+split_fn! {
+    /// The fuzzer's controls and failures: a wasm module of its own (see [`Checks`]).
+    fn fuzz_panel(
+        source: RwSignal<String>,
+        scenario: Memo<Scenario>,
+        cases: RwSignal<String>,
+        cases_note: RwSignal<Option<String>>,
+        cases_open: RwSignal<bool>,
+        coverage: RwSignal<Option<CoverageView>>,
+        go_to: GoTo,
+    ) -> AnyView,
+    in fuzz_panel
+    {
+        Ok(view! { <Fuzzer source scenario cases cases_note cases_open coverage go_to/> }.into_any())
+    }
 }
 
 #[component]

@@ -16,6 +16,7 @@ use leptos_router::params::ParamsMap;
 
 use crate::api::run_matrix;
 use crate::components::error_notice::ErrorNotice;
+use crate::components::lazy_panel::split_fn;
 use crate::components::timeline::GoTo;
 use crate::resource::page_resource;
 use crate::types::{CoverageView, MatrixCallView, MatrixCellView, MatrixQuery, MatrixView};
@@ -79,20 +80,20 @@ pub fn SandboxTabs(matrix: Signal<bool>) -> impl IntoView {
     }
 }
 
-/// The Matrix tab's panel, a wasm module of its own: the editor page loads it when the tab
-/// opens, not with the page (issue 22's weight budget), and a page opened on the tab loads it
-/// before hydrating ([`load_if_opened_on_tab`]). The server renders it in place.
-#[lazy]
-pub fn matrix_panel(
-    source: RwSignal<String>,
-    go_to: GoTo,
-    coverage: RwSignal<Option<CoverageView>>,
-) -> AnyView {
-    view! { <MatrixTab source go_to coverage/> }.into_any()
+split_fn! {
+    /// The Matrix tab's panel, a wasm module of its own: the editor page loads it when the tab
+    /// opens, not with the page (issue 22's weight budget), and a page opened on the tab loads it
+    /// before hydrating ([`load_if_opened_on_tab`]). The server renders it in place.
+    pub fn matrix_panel(source: RwSignal<String>, go_to: GoTo, coverage: RwSignal<Option<CoverageView>>) -> AnyView,
+    in matrix_panel, preload preload_matrix_panel
+    {
+        Ok(view! { <MatrixTab source go_to coverage/> }.into_any())
+    }
 }
 
 /// For the editor's routes, before the page hydrates: the panel's module when the page opens on
-/// the tab, since its HTML is then in the page and hydration needs its code at once.
+/// the tab, since its HTML is then in the page and hydration needs its code at once (should it
+/// not load, hydration fails, as it does when the page's own module does not).
 pub async fn load_if_opened_on_tab() {
     #[cfg(feature = "hydrate")]
     {
@@ -101,7 +102,7 @@ pub async fn load_if_opened_on_tab() {
             .ok()
             .and_then(|params| params.get("tab"));
         if tab.as_deref() == Some("matrix") {
-            __preload_matrix_panel().await;
+            _ = preload_matrix_panel().await;
         }
     }
 }

@@ -23,14 +23,14 @@ use leptos_router::params::ParamsMap;
 use leptos_router::NavigateOptions;
 
 use crate::api::{
-    completion_schema, get_sandbox_setup, get_scriptlet, list_scriptlet_templates, list_scriptlets,
-    run_sandbox, scriptlet_diff, CreateScriptlet, SaveRevision,
+    completion_schema, create_scriptlet, get_sandbox_setup, get_scriptlet, list_scriptlet_templates,
+    list_scriptlets, run_sandbox, save_revision, scriptlet_diff,
 };
 use crate::components::checks::Checks;
 use crate::components::code_editor::{CodeEditor, CursorRequest};
 use crate::components::error_notice::ErrorNotice;
 use crate::components::feedback::hydration_flag;
-use crate::components::lazy_panel::lazy_panel;
+use crate::components::lazy_panel::{details_opened, lazy_panel, split_fn};
 use crate::components::matrix::{matrix_panel, SandboxTabs};
 use crate::components::timeline::{DiagnosticLine, GoTo, Timeline};
 use crate::error::BerthError;
@@ -441,7 +441,7 @@ fn Workbench(opened: Opened, id: Option<i64>, viewer: Option<Viewer>) -> impl In
                 </div>
                 {move || matrix_tab.get().then(|| view! {
                     <div id="sandbox-matrix" class="sandbox-panel" role="tabpanel" aria-labelledby="tab-matrix">
-                        {lazy_panel(matrix_panel(source, go_to, coverage))}
+                        {lazy_panel(move || matrix_panel(source, go_to, coverage))}
                     </div>
                 })}
             </section>
@@ -532,6 +532,30 @@ fn TemplatePicker(templates: Vec<TemplateView>, start: Start) -> impl IntoView {
     }
 }
 
+/// What a save answered: the revision saved, or the scriptlet created.
+#[derive(Clone)]
+enum Saved {
+    Revision(RevisionView),
+    Created(i64),
+}
+
+split_fn! {
+    /// Saves the editor's text: a revision of scriptlet `id`, or a new scriptlet named `name`. A
+    /// wasm module of its own, loaded at the first save (issue 22's weight budget: most visits to
+    /// the editor save nothing); should it not load, the save fails with the reason like any
+    /// failed call, and the page goes on with the text.
+    fn save(id: Option<i64>, name: String, source: String, message: String) -> Saved,
+    in save_scriptlet
+    {
+        match id {
+            Some(id) => save_revision(id, source, message).await.map(Saved::Revision),
+            None => create_scriptlet(name, source, message)
+                .await
+                .map(|created| Saved::Created(created.id)),
+        }
+    }
+}
+
 #[component]
 fn SaveBar(
     id: Option<i64>,
@@ -543,50 +567,45 @@ fn SaveBar(
     let message = RwSignal::new(String::new());
     // A template's name, until the author names the scriptlet otherwise.
     let scriptlet_name = RwSignal::new(initial_name);
-    let save = ServerAction::<SaveRevision>::new();
-    let create = ServerAction::<CreateScriptlet>::new();
+    let pending = RwSignal::new(false);
+    let outcome = RwSignal::new(None::<Result<Saved, BerthError>>);
     let navigate = use_navigate();
     let query = use_query_map();
-    // A new scriptlet opens on its own page once created, with the scenario kept.
-    Effect::new(move |_| {
-        if let Some(Ok(created)) = create.value().get() {
-            let mut params = query.get_untracked();
-            params.remove("rev");
-            params.remove("from");
-            let search = params.to_query_string();
-            navigate(
-                &format!("/scriptlets/{}{search}", created.id),
-                NavigateOptions::default(),
-            );
-        }
-    });
-    // Saved: the text is a revision now.
-    Effect::new(move |_| {
-        if let Some(Ok(saved)) = save.value().get() {
-            edited.set(false);
-            on_saved.run(saved);
-        }
-    });
-    let pending = Signal::derive(move || save.pending().get() || create.pending().get());
     let submit = move |_| {
-        let text = source.get_untracked();
-        let note = message.get_untracked();
-        match id {
-            Some(id) => {
-                save.dispatch(SaveRevision {
-                    id,
-                    source: text,
-                    message: note,
-                });
-            }
-            None => {
-                create.dispatch(CreateScriptlet {
-                    name: scriptlet_name.get_untracked(),
-                    source: text,
-                    message: note,
-                });
-            }
+        if pending.get_untracked() {
+            return;
         }
+        pending.set(true);
+        let navigate = navigate.clone();
+        let (name, text, note) = (
+            scriptlet_name.get_untracked(),
+            source.get_untracked(),
+            message.get_untracked(),
+        );
+        spawn_local(async move {
+            let answer = save(id, name, text, note).await;
+            pending.set(false);
+            match &answer {
+                // Saved: the text is a revision now.
+                Ok(Saved::Revision(saved)) => {
+                    edited.set(false);
+                    on_saved.run(saved.clone());
+                }
+                // A new scriptlet opens on its own page, with the scenario kept.
+                Ok(Saved::Created(created)) => {
+                    let mut params = query.get_untracked();
+                    params.remove("rev");
+                    params.remove("from");
+                    let search = params.to_query_string();
+                    navigate(
+                        &format!("/scriptlets/{created}{search}"),
+                        NavigateOptions::default(),
+                    );
+                }
+                Err(_) => {}
+            }
+            outcome.set(Some(answer));
+        });
     };
     view! {
         <div class="save-bar form inline">
@@ -606,8 +625,8 @@ fn SaveBar(
                 {if id.is_some() { "Save revision" } else { "Create scriptlet" }}
             </button>
             {move || edited.get().then(|| view! { <span class="muted small">"edited"</span> })}
-            {move || save.value().get().map(|result| match result {
-                Ok(revision) => view! {
+            {move || outcome.get().map(|result| match result {
+                Ok(Saved::Revision(revision)) => view! {
                     <p class="notice ok" role="status" data-test="saved">
                         {format!("Saved revision {}. ", revision.number)}
                         <a href=format!("/scriptlets/{}/diff?from={}&to={}", id.unwrap_or_default(), (revision.number - 1).max(1), revision.number) data-test="saved-diff">
@@ -615,10 +634,8 @@ fn SaveBar(
                         </a>
                     </p>
                 }.into_any(),
+                Ok(Saved::Created(_)) => ().into_any(),
                 Err(error) => view! { <p class="notice error" role="alert" data-test="save-error">{error.to_string()}</p> }.into_any(),
-            })}
-            {move || create.value().get().and_then(Result::err).map(|error| view! {
-                <p class="notice error" role="alert" data-test="save-error">{error.to_string()}</p>
             })}
         </div>
     }
@@ -631,42 +648,69 @@ fn Revisions(
     shown: RwSignal<Option<i64>>,
     name: String,
 ) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let opened = Memo::new(move |_| open.get());
+    view! {
+        <details class="revisions" data-test="revisions" on:toggle=move |ev| if details_opened(&ev) { open.set(true) }>
+            <summary>{move || format!("Revisions ({})", revisions.with(Vec::len))}</summary>
+            {move || opened.get().then(|| {
+                let name = name.clone();
+                lazy_panel(move || revision_list(id, revisions, shown, name.clone()))
+            })}
+        </details>
+    }
+}
+
+split_fn! {
+    /// The list of revisions, each a link, its diff with the one before and its download: a
+    /// wasm module of its own, loaded when the list is first opened.
+    fn revision_list(id: i64, revisions: RwSignal<Vec<RevisionView>>, shown: RwSignal<Option<i64>>, name: String) -> AnyView,
+    in revision_list
+    {
+        Ok(revision_rows(id, revisions, shown, name))
+    }
+}
+
+fn revision_rows(
+    id: i64,
+    revisions: RwSignal<Vec<RevisionView>>,
+    shown: RwSignal<Option<i64>>,
+    name: String,
+) -> AnyView {
     let query = use_query_map();
     let file_name = format!(
         "{}.star",
         name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "-")
     );
     view! {
-        <details class="revisions" data-test="revisions">
-            <summary>{move || format!("Revisions ({})", revisions.with(Vec::len))}</summary>
-            <ol class="revision-list">
-                {move || revisions
-                    .get()
-                    .into_iter()
-                    .map(|revision| {
-                        let file_name = file_name.clone();
-                        let number = revision.number;
-                        let open = move || {
-                            let mut params = query.get();
-                            params.insert("rev", number.to_string());
-                            format!("/scriptlets/{id}{}", params.to_query_string())
-                        };
-                        view! {
-                            <li class:current=move || Some(number) == shown.get() data-test="revision-row">
-                                <A href=open>{format!("r{number}")}</A>
-                                " "<span>{revision.message}</span>
-                                " "<span class="muted small">{format!("{} · {}", revision.author, format::timestamp(&revision.created_at))}</span>
-                                {(number > 1).then(|| view! {
-                                    " "<A href=format!("/scriptlets/{id}/diff?from={}&to={number}", number - 1) attr:class="small" attr:data-test="revision-diff">"diff"</A>
-                                })}
-                                " "<a class="small" href=format!("/api/v1/scriptlets/{id}/revisions/{number}?download=true") download=file_name>".star"</a>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ol>
-        </details>
+        <ol class="revision-list">
+            {move || revisions
+                .get()
+                .into_iter()
+                .map(|revision| {
+                    let file_name = file_name.clone();
+                    let number = revision.number;
+                    let open = move || {
+                        let mut params = query.get();
+                        params.insert("rev", number.to_string());
+                        format!("/scriptlets/{id}{}", params.to_query_string())
+                    };
+                    view! {
+                        <li class:current=move || Some(number) == shown.get() data-test="revision-row">
+                            <A href=open>{format!("r{number}")}</A>
+                            " "<span>{revision.message}</span>
+                            " "<span class="muted small">{format!("{} · {}", revision.author, format::timestamp(&revision.created_at))}</span>
+                            {(number > 1).then(|| view! {
+                                " "<A href=format!("/scriptlets/{id}/diff?from={}&to={number}", number - 1) attr:class="small" attr:data-test="revision-diff">"diff"</A>
+                            })}
+                            " "<a class="small" href=format!("/api/v1/scriptlets/{id}/revisions/{number}?download=true") download=file_name>".star"</a>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
     }
+    .into_any()
 }
 
 /// The scenario as a GET form: submitting it changes the URL, which re-runs the sandbox (and

@@ -21,6 +21,21 @@ use crate::types::{CasesRun, CoverageView, FuzzFailureView, FuzzRound, Scenario}
 /// Fuzz requests one run makes, each about two seconds long: thirty seconds in all.
 const FUZZ_STEPS: u32 = 15;
 
+/// What the two sections share with the page and with each other: signals, so `Copy`.
+#[derive(Clone, Copy)]
+struct Shared {
+    source: RwSignal<String>,
+    scenario: Memo<Scenario>,
+    /// The golden cases' JSON as the author edits it; a fuzz failure can add its case.
+    cases: RwSignal<String>,
+    cases_note: RwSignal<Option<String>>,
+    /// Whether the golden cases' section is open (adding a case opens it).
+    cases_open: RwSignal<bool>,
+    /// Where the lines a run covered go (the editor's gutter).
+    coverage: RwSignal<Option<CoverageView>>,
+    go_to: GoTo,
+}
+
 #[component]
 pub fn Checks(
     source: RwSignal<String>,
@@ -29,13 +44,20 @@ pub fn Checks(
     coverage: RwSignal<Option<CoverageView>>,
     go_to: GoTo,
 ) -> impl IntoView {
-    let cases = RwSignal::new("[]".to_owned());
-    let cases_note = RwSignal::new(None::<String>);
     // Each section is closed until the author opens it, and its controls are a wasm module of
     // their own, loaded then and kept while the page is (issue 22's weight budget: most visits
     // to the editor do not run them). A fuzz failure added to the golden cases opens theirs.
     let cases_open = RwSignal::new(false);
     let fuzz_open = RwSignal::new(false);
+    let shared = Shared {
+        source,
+        scenario,
+        cases: RwSignal::new("[]".to_owned()),
+        cases_note: RwSignal::new(None),
+        cases_open,
+        coverage,
+        go_to,
+    };
     // Set again at each opening; the panels are made once (a memo changes once, to true).
     let cases_shown = Memo::new(move |_| cases_open.get());
     let fuzz_shown = Memo::new(move |_| fuzz_open.get());
@@ -49,7 +71,7 @@ pub fn Checks(
                     "and says what must come of it: a member, an error containing a text, or \"placed\": true. "
                     "The same JSON as "<code>"berth check --cases"</code>" reads."
                 </p>
-                {move || cases_shown.get().then(|| lazy_panel(move || golden_cases_panel(source, scenario, cases, cases_note, coverage)))}
+                {move || cases_shown.get().then(|| lazy_panel(move || golden_cases_panel(shared)))}
             </details>
             <details class="fuzz" data-test="fuzz" on:toggle=move |ev| if details_opened(&ev) { fuzz_open.set(true) }>
                 <summary>"Fuzz"</summary>
@@ -58,9 +80,7 @@ pub fn Checks(
                     "for 30 seconds: every reason the versions send, candidate subsets, members offline or evacuated, "
                     "config values present, absent or odd. A failure is an error, a target outside the candidates, or a limit."
                 </p>
-                {move || fuzz_shown.get().then(|| {
-                    lazy_panel(move || fuzz_panel(source, scenario, cases, cases_note, cases_open, coverage, go_to))
-                })}
+                {move || fuzz_shown.get().then(|| lazy_panel(move || fuzz_panel(shared)))}
             </details>
         </section>
     }
@@ -68,44 +88,27 @@ pub fn Checks(
 
 split_fn! {
     /// The golden cases' controls and results: a wasm module of its own (see [`Checks`]).
-    fn golden_cases_panel(
-        source: RwSignal<String>,
-        scenario: Memo<Scenario>,
-        cases: RwSignal<String>,
-        cases_note: RwSignal<Option<String>>,
-        coverage: RwSignal<Option<CoverageView>>,
-    ) -> AnyView,
-    in golden_cases_panel
-    {
-        Ok(view! { <GoldenCases source scenario cases cases_note coverage/> }.into_any())
+    fn golden_cases_panel(shared: Shared) -> AnyView, in golden_cases_panel {
+        Ok(golden_cases(shared).into_any())
     }
 }
 
 split_fn! {
     /// The fuzzer's controls and failures: a wasm module of its own (see [`Checks`]).
-    fn fuzz_panel(
-        source: RwSignal<String>,
-        scenario: Memo<Scenario>,
-        cases: RwSignal<String>,
-        cases_note: RwSignal<Option<String>>,
-        cases_open: RwSignal<bool>,
-        coverage: RwSignal<Option<CoverageView>>,
-        go_to: GoTo,
-    ) -> AnyView,
-    in fuzz_panel
-    {
-        Ok(view! { <Fuzzer source scenario cases cases_note cases_open coverage go_to/> }.into_any())
+    fn fuzz_panel(shared: Shared) -> AnyView, in fuzz_panel {
+        Ok(fuzzer(shared).into_any())
     }
 }
 
-#[component]
-fn GoldenCases(
-    source: RwSignal<String>,
-    scenario: Memo<Scenario>,
-    cases: RwSignal<String>,
-    cases_note: RwSignal<Option<String>>,
-    coverage: RwSignal<Option<CoverageView>>,
-) -> impl IntoView {
+fn golden_cases(shared: Shared) -> impl IntoView {
+    let Shared {
+        source,
+        scenario,
+        cases,
+        cases_note,
+        coverage,
+        ..
+    } = shared;
     let result = RwSignal::new(None::<Result<CasesRun, String>>);
     let busy = RwSignal::new(false);
     let run = move |_| {
@@ -176,16 +179,13 @@ fn CasesResult(run: CasesRun) -> impl IntoView {
     }
 }
 
-#[component]
-fn Fuzzer(
-    source: RwSignal<String>,
-    scenario: Memo<Scenario>,
-    cases: RwSignal<String>,
-    cases_note: RwSignal<Option<String>>,
-    cases_open: RwSignal<bool>,
-    coverage: RwSignal<Option<CoverageView>>,
-    go_to: GoTo,
-) -> impl IntoView {
+fn fuzzer(shared: Shared) -> impl IntoView {
+    let Shared {
+        source,
+        scenario,
+        coverage,
+        ..
+    } = shared;
     let versions = RwSignal::new(String::new());
     let round = RwSignal::new(None::<FuzzRound>);
     let error = RwSignal::new(None::<String>);
@@ -270,20 +270,21 @@ fn Fuzzer(
         {move || error.get().map(|error| view! { <p class="notice error" role="alert" data-test="fuzz-error">{error}</p> })}
         <ol class="fuzz-failures" data-test="fuzz-failures">
             <For each=move || failures.get() key=|failure| failure.number let:failure>
-                <FuzzFailure failure cases cases_note cases_open go_to/>
+                <FuzzFailure failure shared/>
             </For>
         </ol>
     }
 }
 
 #[component]
-fn FuzzFailure(
-    failure: FuzzFailureView,
-    cases: RwSignal<String>,
-    cases_note: RwSignal<Option<String>>,
-    cases_open: RwSignal<bool>,
-    go_to: GoTo,
-) -> impl IntoView {
+fn FuzzFailure(failure: FuzzFailureView, shared: Shared) -> impl IntoView {
+    let Shared {
+        cases,
+        cases_note,
+        cases_open,
+        go_to,
+        ..
+    } = shared;
     let query = use_query_map();
     let location = use_location();
     let navigate = use_navigate();

@@ -40,7 +40,7 @@ const MANIFEST: &str = "__wasm_split_manifest.json";
 const MODULES: &str = "__wasm_split_modules.json";
 /// What names a page's split module (a lazy route's view, `__{route}_route_view_{hash}`). Only
 /// pages are packed, since the loader opens the pack of the first page only (`pack_loader.js`).
-/// A module split inside a page (the editor's Matrix tab, its golden cases, its fuzzer) is left
+/// A module split inside a page (the editor's Matrix tab, checks, revision list, save) is left
 /// out of the packed manifest: the server would preload every file it needs, most of them in the
 /// page's pack already, where the loader fetches only those the page lacks.
 const PAGE_MODULE: &str = "_route_view_";
